@@ -1,0 +1,51 @@
+/**
+ * Names shared between the components (what jobs and services expose), the Prometheus
+ * configuration and the rules and dashboards in monitoring/. One place, so they cannot drift.
+ */
+export const METRIC_PREFIX = "goldengoose";
+
+/** Scrape job names in each stage's prometheus.yml. */
+export const SCRAPE_JOBS = {
+  prometheus: "prometheus",
+  alertmanager: "alertmanager",
+  grafana: "grafana",
+  /** Batch jobs (backup, scanner) push their results to the Pushgateway; scraped with honor_labels. */
+  pushgateway: "pushgateway",
+  /** The service under test (the load-test target). */
+  service: "service",
+} as const;
+
+/** Metrics the backup CronJob pushes (grouping: job="goldengoose-backup", stage, component). */
+export const BACKUP_METRICS = {
+  /** Unix time of the last successful backup of `component` (prometheus | grafana). */
+  lastSuccess: "goldengoose_backup_last_success_timestamp_seconds",
+  /** Unix time of the last attempt, successful or not. */
+  lastAttempt: "goldengoose_backup_last_attempt_timestamp_seconds",
+  /** 1 when the last attempt succeeded, 0 when it failed. */
+  lastStatus: "goldengoose_backup_last_status",
+  /** Size of the last uploaded archive. */
+  sizeBytes: "goldengoose_backup_size_bytes",
+} as const;
+
+/** Metrics the scanner CronJob pushes (grouping: job="goldengoose-scanner", stage). */
+export const SCANNER_METRICS = {
+  /** Findings of the last scan, by `severity` (LOW|MEDIUM|HIGH|CRITICAL) and `image`. */
+  vulnerabilities: "goldengoose_scanner_vulnerabilities",
+  /** Unix time of the last completed scan. */
+  lastSuccess: "goldengoose_scanner_last_success_timestamp_seconds",
+  /** 1 when the last scan completed, 0 when it failed. */
+  lastStatus: "goldengoose_scanner_last_status",
+} as const;
+
+/** Metrics of the service under test that the SLO rules read (a standard HTTP histogram). */
+export const SERVICE_METRICS = {
+  requests: "http_requests_total",
+  duration: "http_request_duration_seconds",
+} as const;
+
+/** Stage transitions: goose pushes this gauge while a promotion or rollback runs. */
+export const TRANSITION_METRICS = {
+  inProgress: "goldengoose_transition_in_progress",
+  /** 1 while a blackout lease (load test, backup, scan) is held on the stage. */
+  blackout: "goldengoose_blackout_active",
+} as const;

@@ -1,0 +1,147 @@
+import { z } from "zod";
+import { STAGES } from "./stages.js";
+
+/**
+ * A container image pinned to an exact version: `registry/repo:tag` with an optional
+ * `@sha256:<64 hex>` digest. `latest` and a missing tag are refused.
+ */
+export const imageRef = z
+  .string()
+  .regex(
+    /^[a-z0-9]+(?:[._\-/:][a-z0-9]+)*?(?::(?<tag>[\w][\w.-]{0,127}))(?:@sha256:[a-f0-9]{64})?$/,
+    "an image with an exact tag, like quay.io/prometheus/prometheus:v3.5.0 (optionally @sha256:<digest>)",
+  )
+  .refine((s) => !/:latest(@|$)/.test(s), "a pinned tag, not `latest`");
+
+/** Kubernetes quantity: CPU (`250m`, `1`) or memory/storage (`512Mi`, `10Gi`). */
+const quantity = z
+  .string()
+  .regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "a Kubernetes quantity like 250m, 1, 512Mi or 10Gi");
+
+/** Five-field cron schedule, as Kubernetes CronJobs take it. */
+const cron = z
+  .string()
+  .regex(/^(\S+\s+){4}\S+$/, "a five-field cron schedule like '0 */6 * * *'");
+
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, "a Prometheus duration like 15s, 1m or 2h");
+
+const resourceList = z.strictObject({
+  /** CPU, e.g. 250m. */
+  cpu: quantity,
+  /** Memory, e.g. 512Mi. */
+  memory: quantity,
+});
+
+export const resources = z.strictObject({
+  requests: resourceList,
+  limits: resourceList,
+});
+
+const workload = {
+  image: imageRef,
+  resources,
+  replicas: z.number().int().min(1).max(10),
+};
+
+export const severity = z.enum(["LOW", "MEDIUM", "HIGH", "CRITICAL"]);
+
+const labelValue = z
+  .string()
+  .regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, "a Kubernetes label value");
+
+export const stageConfigSchema = z
+  .strictObject({
+    /** Which stage this stack is; must equal the stack name. */
+    stage: z.enum(STAGES),
+    /** Kubernetes namespace every object goes into. */
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS-1123 label (lower case, digits, -)"),
+    /** Labels applied to every object, for ownership and cost reporting. */
+    labels: z.strictObject({
+      owner: labelValue,
+      costCentre: labelValue,
+      complianceTier: z.enum(["none", "standard", "regulated"]),
+    }),
+    prometheus: z.strictObject({
+      ...workload,
+      /** Days of TSDB retention (`--storage.tsdb.retention.time`). */
+      retentionDays: z.number().int().min(1).max(3650),
+      /** Size of each replica's volume claim. */
+      storageSize: quantity,
+      /** Keep the volume claims when the StatefulSet is deleted. */
+      retainVolumes: z.boolean(),
+      /** Global scrape interval. */
+      scrapeInterval: duration,
+      /** Metric names (regular expressions) dropped at scrape time: sampling control. */
+      dropMetrics: z.array(z.string().min(1)),
+      /** The service under test, scraped as job `service`. */
+      serviceTargets: z.array(z.string().regex(/^[a-z0-9.-]+:\d+$/, "host:port")).min(1),
+    }),
+    grafana: z.strictObject({
+      ...workload,
+      /** Grafana admin login name; its password is generated. */
+      adminUser: z.string().min(1),
+      /** Anonymous viewer access; must stay off outside a throwaway sandbox. */
+      anonymousAccess: z.boolean(),
+      /** Allow users to sign themselves up. */
+      allowSignUp: z.boolean(),
+      /** Hide the basic-auth login form (when an SSO provider is set up out of band). */
+      disableLoginForm: z.boolean(),
+    }),
+    backup: z.strictObject({
+      /** `volume` keeps backups on an in-cluster claim (sandbox); `s3` in an encrypted bucket. */
+      target: z.enum(["volume", "s3"]),
+      /** When the backup CronJob runs. */
+      schedule: cron,
+      /** Interval between runs in hours (how stale "stale" is, for alerts and gates). */
+      intervalHours: z.number().positive(),
+      /** Days a backup is kept before the lifecycle rule (or the job) removes it. */
+      retentionDays: z.number().int().min(1),
+      /** Size of the backup volume (target `volume`). */
+      volumeSize: quantity,
+      /** Versioning on the bucket (target `s3`). */
+      versioning: z.boolean(),
+      /** SSE-KMS with a dedicated key (target `s3`). */
+      kms: z.boolean(),
+      /** Object-lock retention in days, 0 for none (compliance mode; production). */
+      objectLockDays: z.number().int().min(0),
+      /** IAM role the backup ServiceAccount assumes (IRSA); required for target `s3`. */
+      roleArn: z.string().regex(/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/, "an IAM role ARN").optional(),
+      /** The backup job's image (tools: curl, sqlite3, aws CLI). */
+      image: imageRef,
+      resources,
+    }),
+    scanner: z.strictObject({
+      /** Trivy, pinned. */
+      image: imageRef,
+      schedule: cron,
+      /** Lowest severity that counts as a finding. */
+      severityThreshold: severity,
+      resources,
+    }),
+    secrets: z.strictObject({
+      /** Generated secrets are replaced after this many days. */
+      rotationDays: z.number().int().min(1).max(365),
+    }),
+  })
+  .superRefine((cfg, ctx) => {
+    const issue = (path: (string | number)[], message: string) =>
+      ctx.addIssue({ code: "custom", path, message });
+    if (cfg.backup.target === "s3" && !cfg.backup.roleArn) {
+      issue(["backup", "roleArn"], "an IAM role ARN is required when backup.target is s3 (no static keys)");
+    }
+    if (cfg.backup.target === "volume" && cfg.backup.objectLockDays > 0) {
+      issue(["backup", "objectLockDays"], "object lock needs backup.target s3; set it to 0 for a volume");
+    }
+    if (cfg.backup.objectLockDays > cfg.backup.retentionDays) {
+      issue(
+        ["backup", "objectLockDays"],
+        `object lock (${cfg.backup.objectLockDays} days) cannot outlast retentionDays (${cfg.backup.retentionDays})`,
+      );
+    }
+  });
+
+export type StageConfig = z.infer<typeof stageConfigSchema>;
+export type ResourcesConfig = z.infer<typeof resources>;
+export type Severity = z.infer<typeof severity>;
