@@ -1,0 +1,15 @@
+import type { Command } from "commander";
+import type { CliIo } from "../io.js";
+
+/**
+ * Sets the process exit code for the command that ran (0, 1 or 2). A command that throws
+ * UsageError or CheckFailedError does not need to call it.
+ */
+export type SetExitCode = (code: number) => void;
+
+/** Each command module exports one `register` function; list it here. */
+export function registerCommands(program: Command, io: CliIo, setExitCode: SetExitCode): void {
+  void program;
+  void io;
+  void setExitCode;
+}

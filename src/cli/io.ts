@@ -1,0 +1,46 @@
+import type { Writable } from "node:stream";
+
+/**
+ * Where a command writes. With `--json`, stdout carries exactly one JSON document and every
+ * human line goes to stderr (DESIGN.md, CLI contract). Tests pass their own streams.
+ */
+export interface CliIo {
+  stdout: Writable;
+  stderr: Writable;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** True when stderr is a terminal (live progress instead of plain lines). */
+  isTty: boolean;
+}
+
+export function processIo(): CliIo {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    isTty: Boolean(process.stderr.isTTY),
+  };
+}
+
+export class Output {
+  constructor(
+    private readonly io: CliIo,
+    readonly json: boolean,
+  ) {}
+
+  /** A human line: stdout normally, stderr under --json. */
+  line(text = ""): void {
+    (this.json ? this.io.stderr : this.io.stdout).write(text + "\n");
+  }
+
+  /** Progress and warnings: always stderr. */
+  info(text: string): void {
+    this.io.stderr.write(text + "\n");
+  }
+
+  /** The machine result: printed only under --json. */
+  result(value: unknown): void {
+    if (this.json) this.io.stdout.write(JSON.stringify(value, null, 2) + "\n");
+  }
+}

@@ -1,0 +1,58 @@
+import type { StageName } from "../config/stages.js";
+
+/** One resource as the engine registered it. */
+export interface ResourceSummary {
+  urn: string;
+  type: string;
+  name: string;
+  parent?: string;
+}
+
+export type EnforcementLevel = "advisory" | "mandatory" | "remediate" | "disabled";
+
+/** One policy violation, as `goose preview --json` prints it (DESIGN.md, CLI contract). */
+export interface PolicyViolation {
+  policy: string;
+  pack: string;
+  enforcementLevel: EnforcementLevel;
+  urn?: string;
+  message: string;
+}
+
+export interface PreviewResult {
+  stage: StageName;
+  mode: "offline" | "real";
+  resources: ResourceSummary[];
+  violations: PolicyViolation[];
+  summary: { resources: number; mandatory: number; advisory: number };
+}
+
+export interface PreviewOptions {
+  /** A policy-pack config file in `--policy-pack-config` format; default policy-pack/config/<stage>.json. */
+  policyPackConfigFile?: string;
+  /** A stack file to use instead of Pulumi.<stage>.yaml. */
+  stackConfigFile?: string;
+  onProgress?: (message: string) => void;
+}
+
+export interface UpResult {
+  /** Counts by operation, as Pulumi reports them (create, update, same, delete…). */
+  resourceChanges: Record<string, number>;
+  outputs: Record<string, unknown>;
+}
+
+/**
+ * The port every workflow drives a stack through. `real` runs the Pulumi CLI through the
+ * Automation API; `offline` runs the program under mocks and keeps the state in a local file,
+ * so promotion and rollback can be exercised end to end without a cloud.
+ */
+export interface StackEngine {
+  readonly mode: "offline" | "real";
+  preview(stage: StageName, opts?: PreviewOptions): Promise<PreviewResult>;
+  up(stage: StageName, opts?: { onProgress?: (message: string) => void }): Promise<UpResult>;
+  refresh(stage: StageName): Promise<void>;
+  /** The stack's state exactly as `pulumi stack export` prints it. */
+  exportStack(stage: StageName): Promise<string>;
+  /** `pulumi stack import` of an export (the caller validates it first). */
+  importStack(stage: StageName, exportJson: string): Promise<void>;
+}
