@@ -16,12 +16,13 @@ export const imageRef = z
 /** Kubernetes quantity: CPU (`250m`, `1`) or memory/storage (`512Mi`, `10Gi`). */
 const quantity = z
   .string()
-  .regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "a Kubernetes quantity like 250m, 1, 512Mi or 10Gi");
+  .regex(
+    /^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/,
+    "a Kubernetes quantity like 250m, 1, 512Mi or 10Gi",
+  );
 
 /** Five-field cron schedule, as Kubernetes CronJobs take it. */
-const cron = z
-  .string()
-  .regex(/^(\S+\s+){4}\S+$/, "a five-field cron schedule like '0 */6 * * *'");
+const cron = z.string().regex(/^(\S+\s+){4}\S+$/, "a five-field cron schedule like '0 */6 * * *'");
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, "a Prometheus duration like 15s, 1m or 2h");
 
@@ -75,6 +76,10 @@ export const stageConfigSchema = z
       scrapeInterval: duration,
       /** Metric names (regular expressions) dropped at scrape time: sampling control. */
       dropMetrics: z.array(z.string().min(1)),
+      /** Alertmanager, deployed beside Prometheus. */
+      alertmanagerImage: imageRef,
+      /** Pushgateway the batch jobs (backup, scanner) push their results to. */
+      pushgatewayImage: imageRef,
       /** The service under test, scraped as job `service`. */
       serviceTargets: z.array(z.string().regex(/^[a-z0-9.-]+:\d+$/, "host:port")).min(1),
     }),
@@ -107,9 +112,14 @@ export const stageConfigSchema = z
       /** Object-lock retention in days, 0 for none (compliance mode; production). */
       objectLockDays: z.number().int().min(0),
       /** IAM role the backup ServiceAccount assumes (IRSA); required for target `s3`. */
-      roleArn: z.string().regex(/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/, "an IAM role ARN").optional(),
-      /** The backup job's image (tools: curl, sqlite3, aws CLI). */
+      roleArn: z
+        .string()
+        .regex(/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/, "an IAM role ARN")
+        .optional(),
+      /** The upload step's image (aws CLI). */
       image: imageRef,
+      /** The collect step's image (kubectl, to stream the TSDB snapshot and Grafana's database). */
+      kubectlImage: imageRef,
       resources,
     }),
     scanner: z.strictObject({
@@ -129,10 +139,16 @@ export const stageConfigSchema = z
     const issue = (path: (string | number)[], message: string) =>
       ctx.addIssue({ code: "custom", path, message });
     if (cfg.backup.target === "s3" && !cfg.backup.roleArn) {
-      issue(["backup", "roleArn"], "an IAM role ARN is required when backup.target is s3 (no static keys)");
+      issue(
+        ["backup", "roleArn"],
+        "an IAM role ARN is required when backup.target is s3 (no static keys)",
+      );
     }
     if (cfg.backup.target === "volume" && cfg.backup.objectLockDays > 0) {
-      issue(["backup", "objectLockDays"], "object lock needs backup.target s3; set it to 0 for a volume");
+      issue(
+        ["backup", "objectLockDays"],
+        "object lock needs backup.target s3; set it to 0 for a volume",
+      );
     }
     if (cfg.backup.objectLockDays > cfg.backup.retentionDays) {
       issue(

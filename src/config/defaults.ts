@@ -1,0 +1,178 @@
+import type { StageName } from "./stages.js";
+import type { StageConfig, ResourcesConfig } from "./schema.js";
+
+/** Pinned images. Digests are added in the stack files once the registry digest is verified. */
+export const IMAGES = {
+  prometheus: "quay.io/prometheus/prometheus:v3.5.0",
+  alertmanager: "quay.io/prometheus/alertmanager:v0.28.1",
+  pushgateway: "quay.io/prometheus/pushgateway:v1.11.1",
+  grafana: "docker.io/grafana/grafana:12.1.1",
+  backup: "docker.io/amazon/aws-cli:2.27.60",
+  kubectl: "docker.io/bitnami/kubectl:1.33.3",
+  trivy: "docker.io/aquasec/trivy:0.65.0",
+} as const;
+
+const small: ResourcesConfig = {
+  requests: { cpu: "100m", memory: "128Mi" },
+  limits: { cpu: "500m", memory: "512Mi" },
+};
+
+/**
+ * Stage defaults, one typed table. A stack file (Pulumi.<stage>.yaml) overrides any of these;
+ * objects merge key by key, arrays and scalars replace.
+ */
+export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "stage"> } = {
+  sandbox: {
+    namespace: "goose-sandbox",
+    labels: { owner: "platform", costCentre: "engineering", complianceTier: "none" },
+    prometheus: {
+      image: IMAGES.prometheus,
+      alertmanagerImage: IMAGES.alertmanager,
+      pushgatewayImage: IMAGES.pushgateway,
+      resources: {
+        requests: { cpu: "250m", memory: "512Mi" },
+        limits: { cpu: "1", memory: "2Gi" },
+      },
+      replicas: 1,
+      retentionDays: 7,
+      storageSize: "10Gi",
+      retainVolumes: false,
+      scrapeInterval: "30s",
+      dropMetrics: ["go_gc_.*", "go_memstats_.*_bucket"],
+      serviceTargets: ["service.goose-sandbox.svc:8080"],
+    },
+    grafana: {
+      image: IMAGES.grafana,
+      resources: small,
+      replicas: 1,
+      adminUser: "admin",
+      anonymousAccess: false,
+      allowSignUp: false,
+      disableLoginForm: false,
+    },
+    backup: {
+      target: "volume",
+      schedule: "0 */12 * * *",
+      intervalHours: 12,
+      retentionDays: 7,
+      volumeSize: "20Gi",
+      versioning: false,
+      kms: false,
+      objectLockDays: 0,
+      image: IMAGES.backup,
+      kubectlImage: IMAGES.kubectl,
+      resources: small,
+    },
+    scanner: {
+      image: IMAGES.trivy,
+      schedule: "30 3 * * *",
+      severityThreshold: "CRITICAL",
+      resources: {
+        requests: { cpu: "200m", memory: "512Mi" },
+        limits: { cpu: "1", memory: "2Gi" },
+      },
+    },
+    secrets: { rotationDays: 90 },
+  },
+  compliance: {
+    namespace: "goose-compliance",
+    labels: { owner: "platform", costCentre: "engineering", complianceTier: "standard" },
+    prometheus: {
+      image: IMAGES.prometheus,
+      alertmanagerImage: IMAGES.alertmanager,
+      pushgatewayImage: IMAGES.pushgateway,
+      resources: { requests: { cpu: "500m", memory: "2Gi" }, limits: { cpu: "2", memory: "4Gi" } },
+      replicas: 2,
+      retentionDays: 30,
+      storageSize: "50Gi",
+      retainVolumes: true,
+      scrapeInterval: "30s",
+      dropMetrics: ["go_gc_.*"],
+      serviceTargets: ["service.goose-compliance.svc:8080"],
+    },
+    grafana: {
+      image: IMAGES.grafana,
+      resources: {
+        requests: { cpu: "200m", memory: "256Mi" },
+        limits: { cpu: "1", memory: "1Gi" },
+      },
+      replicas: 1,
+      adminUser: "admin",
+      anonymousAccess: false,
+      allowSignUp: false,
+      disableLoginForm: false,
+    },
+    backup: {
+      target: "s3",
+      schedule: "0 */6 * * *",
+      intervalHours: 6,
+      retentionDays: 30,
+      volumeSize: "20Gi",
+      versioning: true,
+      kms: true,
+      objectLockDays: 0,
+      image: IMAGES.backup,
+      kubectlImage: IMAGES.kubectl,
+      resources: small,
+    },
+    scanner: {
+      image: IMAGES.trivy,
+      schedule: "30 */12 * * *",
+      severityThreshold: "HIGH",
+      resources: {
+        requests: { cpu: "200m", memory: "512Mi" },
+        limits: { cpu: "1", memory: "2Gi" },
+      },
+    },
+    secrets: { rotationDays: 60 },
+  },
+  production: {
+    namespace: "goose-production",
+    labels: { owner: "platform", costCentre: "engineering", complianceTier: "regulated" },
+    prometheus: {
+      image: IMAGES.prometheus,
+      alertmanagerImage: IMAGES.alertmanager,
+      pushgatewayImage: IMAGES.pushgateway,
+      resources: { requests: { cpu: "1", memory: "4Gi" }, limits: { cpu: "4", memory: "8Gi" } },
+      replicas: 2,
+      retentionDays: 90,
+      storageSize: "200Gi",
+      retainVolumes: true,
+      scrapeInterval: "15s",
+      dropMetrics: [],
+      serviceTargets: ["service.goose-production.svc:8080"],
+    },
+    grafana: {
+      image: IMAGES.grafana,
+      resources: {
+        requests: { cpu: "250m", memory: "512Mi" },
+        limits: { cpu: "1", memory: "1Gi" },
+      },
+      replicas: 2,
+      adminUser: "admin",
+      anonymousAccess: false,
+      allowSignUp: false,
+      disableLoginForm: false,
+    },
+    backup: {
+      target: "s3",
+      schedule: "0 */4 * * *",
+      intervalHours: 4,
+      retentionDays: 90,
+      volumeSize: "20Gi",
+      versioning: true,
+      kms: true,
+      objectLockDays: 30,
+      image: IMAGES.backup,
+      kubectlImage: IMAGES.kubectl,
+      resources: small,
+    },
+    scanner: {
+      image: IMAGES.trivy,
+      schedule: "0 */6 * * *",
+      severityThreshold: "MEDIUM",
+      resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
+    },
+    secrets: { rotationDays: 30 },
+  },
+};

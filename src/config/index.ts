@@ -1,0 +1,6 @@
+export * from "./stages.js";
+export * from "./schema.js";
+export * from "./defaults.js";
+export * from "./load.js";
+export * from "./metrics.js";
+export { stageConfigFromPulumi } from "./pulumi.js";

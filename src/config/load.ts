@@ -1,0 +1,226 @@
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { closest } from "fastest-levenshtein";
+import { z } from "zod";
+import { STAGE_DEFAULTS } from "./defaults.js";
+import { stageConfigSchema, type StageConfig } from "./schema.js";
+import { PROJECT, STAGES, isStageName, type StageName } from "./stages.js";
+
+/** One problem in a stack file: where (file and key), what is allowed, what was there. */
+export interface ConfigProblem {
+  file: string;
+  key: string;
+  message: string;
+}
+
+/** A stack file that does not describe a valid stage. Lists every problem at once. */
+export class StageConfigError extends Error {
+  readonly exitCode = 2;
+  constructor(public readonly problems: ConfigProblem[]) {
+    super(
+      problems.map((p) => `${p.file}: ${p.key}: ${p.message}`).join("\n") ||
+        "invalid stage configuration",
+    );
+    this.name = "StageConfigError";
+  }
+}
+
+/** The raw contents of a stack file: every config key (namespaced) as Pulumi holds it. */
+export interface StackFile {
+  file: string;
+  /** `namespace:key` → value as written (objects stay objects). */
+  config: Record<string, unknown>;
+  /** Keys whose value is `secure:` in the file (ciphertext, not readable here). */
+  secretKeys: string[];
+}
+
+/** Placeholder for a `secure:` value that cannot be decrypted without the Pulumi CLI. */
+export const SECRET_PLACEHOLDER = "[secret]";
+
+/** Reads a Pulumi.<stack>.yaml. A missing or unparsable file is a StageConfigError naming it. */
+export function readStackFile(path: string): StackFile {
+  const file = basename(path);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new StageConfigError([
+      {
+        file: path,
+        key: "(file)",
+        message:
+          code === "ENOENT"
+            ? "no such stack file; create it (see Pulumi.sandbox.yaml) or pass the right path"
+            : `cannot read it (${code ?? String(err)})`,
+      },
+    ]);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new StageConfigError([
+      { file, key: "(file)", message: `not valid YAML: ${(err as Error).message.split("\n")[0]}` },
+    ]);
+  }
+  const config = (doc as { config?: unknown } | null)?.config ?? {};
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw new StageConfigError([
+      { file, key: "config", message: "expected a mapping of config keys to values" },
+    ]);
+  }
+  const out: Record<string, unknown> = {};
+  const secretKeys: string[] = [];
+  for (const [rawKey, value] of Object.entries(config)) {
+    const key = rawKey.includes(":") ? rawKey : `${PROJECT}:${rawKey}`;
+    if (value && typeof value === "object" && "secure" in value) {
+      secretKeys.push(key);
+      out[key] = SECRET_PLACEHOLDER;
+    } else {
+      out[key] = value;
+    }
+  }
+  return { file, config: out, secretKeys };
+}
+
+/** Reads and validates a stack file into a frozen StageConfig. The stage comes from the file name. */
+export function loadStageConfigFile(path: string): StageConfig {
+  const stack = readStackFile(path);
+  const m = /^Pulumi\.([^.]+)\.ya?ml$/.exec(stack.file);
+  return parseStageConfig(projectKeys(stack.config), { file: stack.file, stack: m?.[1] });
+}
+
+/** Keeps the project's own keys (`golden-goose:x` → `x`); other namespaces (aws:, kubernetes:) are the providers'. */
+export function projectKeys(config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    const i = key.indexOf(":");
+    const ns = i < 0 ? PROJECT : key.slice(0, i);
+    if (ns === PROJECT) out[i < 0 ? key : key.slice(i + 1)] = value;
+  }
+  return out;
+}
+
+/**
+ * Validates the project's config keys of one stack against the stage schema, on top of the
+ * stage's defaults. `ctx.stack` is the stack name; it must be a stage and equal `stage` when set.
+ */
+export function parseStageConfig(
+  raw: Record<string, unknown>,
+  ctx: { file: string; stack?: string },
+): StageConfig {
+  const problems: ConfigProblem[] = [];
+  const problem = (key: string, message: string) =>
+    problems.push({ file: ctx.file, key: `${PROJECT}:${key}`, message });
+
+  const declared = raw["stage"];
+  const stage =
+    typeof declared === "string" ? declared : ctx.stack !== undefined ? ctx.stack : undefined;
+  if (stage === undefined || !isStageName(stage)) {
+    problem("stage", `expected one of ${STAGES.join(", ")}, got ${JSON.stringify(stage ?? null)}`);
+    throw new StageConfigError(problems);
+  }
+  if (ctx.stack !== undefined && ctx.stack !== stage) {
+    problem("stage", `is "${stage}" but the stack is "${ctx.stack}"; they must be the same`);
+    throw new StageConfigError(problems);
+  }
+  const merged = deepMerge({ stage, ...STAGE_DEFAULTS[stage] }, raw);
+  const result = stageConfigSchema.safeParse(merged);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      for (const p of describeIssue(issue, merged)) problem(p.key, p.message);
+    }
+    throw new StageConfigError(problems);
+  }
+  return deepFreeze(result.data);
+}
+
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  input: unknown,
+): { key: string; message: string }[] {
+  const path = issue.path.map(String);
+  if (issue.code === "unrecognized_keys") {
+    const known = knownKeysAt(path);
+    return issue.keys.map((k) => {
+      const key = [...path, k].join(".");
+      const hint = known.length > 0 ? `; did you mean "${closest(k, known)}"?` : "";
+      return { key, message: `unknown key${hint} (known here: ${known.join(", ")})` };
+    });
+  }
+  const got = valueAt(input, issue.path as PropertyKey[]);
+  const expected = issue.message
+    .replace(/^Invalid (input|option|value): /, "")
+    .replace(/^expected /, "")
+    .replace(/, received \w+$/, "");
+  return [
+    {
+      key: path.join(".") || "(root)",
+      message: `expected ${expected}, got ${got === undefined ? "nothing (the key is missing)" : JSON.stringify(got)}`,
+    },
+  ];
+}
+
+/** Keys the schema allows at an object path (for "did you mean"). */
+function knownKeysAt(path: string[]): string[] {
+  let node: z.ZodType = stageConfigSchema;
+  for (const key of path) {
+    const shape = objectShape(node);
+    const next = shape?.[key];
+    if (!next) return [];
+    node = next;
+  }
+  return Object.keys(objectShape(node) ?? {});
+}
+
+function objectShape(node: z.ZodType): Record<string, z.ZodType> | undefined {
+  let cur: z.ZodType = node;
+  // unwrap optional/default/pipe wrappers until an object appears
+  for (let i = 0; i < 5; i++) {
+    if (cur instanceof z.ZodObject) return cur.shape as Record<string, z.ZodType>;
+    const def = (cur as unknown as { _zod: { def: { innerType?: z.ZodType; in?: z.ZodType } } })
+      ._zod.def;
+    const inner = def.innerType ?? def.in;
+    if (!inner) return undefined;
+    cur = inner;
+  }
+  return undefined;
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let cur: unknown = input;
+  for (const key of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Objects merge key by key; everything else in `override` replaces. */
+export function deepMerge(base: Record<string, unknown>, override: Record<string, unknown>) {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(override)) {
+    const b = out[k];
+    out[k] = isPlainObject(b) && isPlainObject(v) ? deepMerge(b, v) : v;
+  }
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Stack-file path of a stage, relative to the project directory. */
+export function stackFileName(stage: StageName): string {
+  return `Pulumi.${stage}.yaml`;
+}
