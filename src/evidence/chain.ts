@@ -1,0 +1,717 @@
+import {
+  createHash,
+  createPublicKey,
+  sign as edSign,
+  verify as edVerify,
+  type KeyObject,
+} from "node:crypto";
+import { gunzipSync, gzipSync } from "node:zlib";
+import canonicalize from "canonicalize";
+import { isStageName, STAGES, type StageName } from "../config/stages.js";
+import { PreconditionFailedError, type ObjectStore } from "../store/types.js";
+import {
+  EvidenceKeyError,
+  keyIdOf,
+  loadSigningKey,
+  parsePrivateKey,
+  parsePublicKey,
+  publicKeyPem,
+  type EvidenceKey,
+} from "./keys.js";
+import { redact } from "./redact.js";
+
+/** Store layout, all under `evidence/`. */
+export const EVIDENCE_KEYS = {
+  publicKey: "evidence/public-key.pem",
+  head: "evidence/head.json",
+  active: "evidence/chain.jsonl",
+  archivePrefix: "evidence/archive/",
+} as const;
+
+/** `prev` of the first record. */
+export const GENESIS_PREV = "sha256:" + "0".repeat(64);
+
+/** What a record is about, in-toto Statement style: a name and its digests ({sha256: hex}). */
+export interface EvidenceSubject {
+  name: string;
+  digest: Record<string, string>;
+}
+
+export interface EvidenceInput {
+  kind: string;
+  stage?: StageName;
+  subject: EvidenceSubject[];
+  data: Record<string, unknown>;
+}
+
+/** One record as stored (one canonical JSON line). */
+export interface StoredRecord {
+  seq: number;
+  time: string;
+  kind: string;
+  stage?: StageName;
+  subject: EvidenceSubject[];
+  data: Record<string, unknown>;
+  /** `sha256:<hex>` of the previous record's line (GENESIS_PREV for the first). */
+  prev: string;
+  keyid: string;
+  /** base64 Ed25519 signature over the canonical JSON of the record without `sig`. */
+  sig: string;
+}
+
+/** A record as read back: the stored fields plus its hash and id (derived, not stored). */
+export interface EvidenceRecord extends StoredRecord {
+  /** `ev-<seq>-<first 12 hex of hash>`. */
+  id: string;
+  /** `sha256:<hex>` of the record's canonical line. */
+  hash: string;
+}
+
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
+export interface VerifyProblem {
+  /** The store key of the segment (chain.jsonl, an archive, or head.json). */
+  segment: string;
+  /** 1-based line in the segment, when the problem is one line. */
+  line?: number;
+  seq?: number;
+  id?: string;
+  reason: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Records checked (archived, pruned ranges excluded, and active). */
+  records: number;
+  head?: ChainHead;
+  keyid?: string;
+  /** The first bad record or file; verification stops there. */
+  firstBad?: VerifyProblem;
+  /** Notes that do not break the chain (e.g. head.json lagging after a crash). */
+  notes: string[];
+}
+
+/** A tombstone that replaces an archived segment removed by retention. */
+interface PrunedSegment {
+  firstSeq: number;
+  lastSeq: number;
+  firstPrev: string;
+  lastHash: string;
+  prunedAt: string;
+  keyid: string;
+  sig: string;
+}
+
+export interface RetentionPolicy {
+  /** Days archived evidence of each stage is kept; records without a stage use the longest. */
+  days: Record<StageName, number>;
+  now?: Date;
+}
+
+export interface EvidenceChain {
+  append(input: EvidenceInput): Promise<EvidenceRecord>;
+  verify(): Promise<VerifyResult>;
+  list(filter?: { stage?: StageName; kind?: string }): Promise<EvidenceRecord[]>;
+  /** The last record's seq and hash (undefined for an empty chain): anchor it elsewhere. */
+  head(): Promise<ChainHead | undefined>;
+  /** Moves the active segment into a compressed archive segment; the next record chains on. */
+  rotate(): Promise<{ archived?: string; records: number }>;
+  /** Removes archived segments older than the retention of every stage they hold. */
+  applyRetention(policy: RetentionPolicy): Promise<{ pruned: string[] }>;
+  /** The public key (SPKI PEM) of the chain, when it has one. */
+  publicKey(): Promise<string | undefined>;
+  /** Which key signs appends (loads or generates it). */
+  signingKey(): EvidenceKey;
+}
+
+export interface EvidenceOptions {
+  /** Archive the active segment once it holds this many records (default 5000). */
+  segmentMaxRecords?: number;
+  now?: () => Date;
+}
+
+export class EvidenceWriteError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = "EvidenceWriteError";
+  }
+}
+
+export function sha256Hex(data: Buffer | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+function canonical(value: unknown): string {
+  const s = canonicalize(value);
+  if (s === undefined) throw new Error("value has no JSON form");
+  return s;
+}
+
+function recordHash(line: string): string {
+  return "sha256:" + sha256Hex(line);
+}
+
+function recordId(seq: number, hash: string): string {
+  return `ev-${seq}-${hash.slice("sha256:".length, "sha256:".length + 12)}`;
+}
+
+function signPayload(privateKey: KeyObject, payload: string): string {
+  return edSign(null, Buffer.from(payload), privateKey).toString("base64");
+}
+
+function verifyPayload(publicKey: KeyObject, payload: string, sig: string): boolean {
+  try {
+    return edVerify(null, Buffer.from(payload), publicKey, Buffer.from(sig, "base64"));
+  } catch {
+    return false;
+  }
+}
+
+function withoutSig<T extends { sig: string }>(value: T): Omit<T, "sig"> {
+  const copy: Partial<T> = { ...value };
+  delete copy.sig;
+  return copy as Omit<T, "sig">;
+}
+
+function splitLines(body: Buffer): string[] {
+  const text = body.toString("utf8");
+  if (text === "") return [];
+  const lines = text.split("\n");
+  // A well-formed segment ends with "\n"; a last line without it is a truncated write.
+  if (lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
+function archiveKey(firstSeq: number, lastSeq: number, suffix: string): string {
+  const pad = (n: number) => String(n).padStart(12, "0");
+  return `${EVIDENCE_KEYS.archivePrefix}${pad(firstSeq)}-${pad(lastSeq)}${suffix}`;
+}
+
+const ARCHIVE_RE = /^evidence\/archive\/(\d{12})-(\d{12})\.(jsonl\.gz|pruned\.json)$/;
+
+function toRecord(stored: StoredRecord, line: string): EvidenceRecord {
+  const hash = recordHash(line);
+  return { ...stored, id: recordId(stored.seq, hash), hash };
+}
+
+/**
+ * The append-only evidence chain in `store` (see the module doc in index.ts).
+ */
+export function openEvidenceChain(
+  store: ObjectStore,
+  env: NodeJS.ProcessEnv,
+  opts: EvidenceOptions = {},
+): EvidenceChain {
+  const now = opts.now ?? (() => new Date());
+  const segmentMax = opts.segmentMaxRecords ?? 5000;
+  let key: EvidenceKey | undefined;
+  const signingKey = (): EvidenceKey => (key ??= loadSigningKey(env));
+
+  /** Ensures evidence/public-key.pem exists and matches the signing key. */
+  async function ensurePublicKey(k: EvidenceKey): Promise<void> {
+    const pem = publicKeyPem(k.publicKey);
+    const existing = await store.get(EVIDENCE_KEYS.publicKey);
+    if (!existing) {
+      try {
+        await store.put(EVIDENCE_KEYS.publicKey, pem, {
+          ifNoneMatch: true,
+          contentType: "application/x-pem-file",
+        });
+        return;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+        return ensurePublicKey(k);
+      }
+    }
+    const stored = parsePublicKey(
+      existing.body.toString("utf8"),
+      `${store.url}/${EVIDENCE_KEYS.publicKey}`,
+    );
+    if (keyIdOf(stored) !== k.keyid) {
+      throw new EvidenceKeyError(
+        `wrong evidence key: the chain in ${store.url} is signed by ${keyIdOf(stored)} ` +
+          `(${EVIDENCE_KEYS.publicKey}) but the key in use (${k.source === "env" ? "GOOSE_EVIDENCE_KEY" : k.file}) is ${k.keyid}; ` +
+          "set GOOSE_EVIDENCE_KEY to the key this chain was started with",
+      );
+    }
+  }
+
+  interface Segment {
+    key: string;
+    kind: "archive" | "pruned" | "active";
+    firstSeq?: number;
+    lastSeq?: number;
+  }
+
+  async function segments(): Promise<Segment[]> {
+    const keys = await store.list(EVIDENCE_KEYS.archivePrefix);
+    const out: Segment[] = [];
+    for (const k of keys) {
+      const m = ARCHIVE_RE.exec(k);
+      if (!m) continue;
+      out.push({
+        key: k,
+        kind: m[3] === "pruned.json" ? "pruned" : "archive",
+        firstSeq: Number(m[1]),
+        lastSeq: Number(m[2]),
+      });
+    }
+    out.sort((a, b) => (a.firstSeq ?? 0) - (b.firstSeq ?? 0) || a.key.localeCompare(b.key));
+    out.push({ key: EVIDENCE_KEYS.active, kind: "active" });
+    return out;
+  }
+
+  async function segmentLines(seg: Segment): Promise<string[]> {
+    const obj = await store.get(seg.key);
+    if (!obj) return [];
+    return splitLines(seg.kind === "archive" ? gunzipSync(obj.body) : obj.body);
+  }
+
+  /** Head of everything archived (last record of the last archive or tombstone). */
+  async function archivedHead(): Promise<ChainHead | undefined> {
+    const segs = (await segments()).filter((s) => s.kind !== "active");
+    const last = segs[segs.length - 1];
+    if (!last) return undefined;
+    if (last.kind === "pruned") {
+      const obj = await store.get(last.key);
+      if (!obj) return undefined;
+      const t = JSON.parse(obj.body.toString("utf8")) as PrunedSegment;
+      return { seq: t.lastSeq, hash: t.lastHash };
+    }
+    const lines = await segmentLines(last);
+    const line = lines[lines.length - 1];
+    if (line === undefined) return undefined;
+    const rec = JSON.parse(line) as StoredRecord;
+    return { seq: rec.seq, hash: recordHash(line) };
+  }
+
+  async function head(): Promise<ChainHead | undefined> {
+    const active = await store.get(EVIDENCE_KEYS.active);
+    const lines = active ? splitLines(active.body) : [];
+    const line = lines[lines.length - 1];
+    if (line !== undefined) {
+      const rec = JSON.parse(line) as StoredRecord;
+      return { seq: rec.seq, hash: recordHash(line) };
+    }
+    return archivedHead();
+  }
+
+  async function writeHead(k: EvidenceKey, h: ChainHead): Promise<void> {
+    const body = { seq: h.seq, hash: h.hash, time: now().toISOString(), keyid: k.keyid };
+    const signed = { ...body, sig: signPayload(k.privateKey, canonical(body)) };
+    // head.json may only move forward: compare-and-swap against the one we read.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const cur = await store.get(EVIDENCE_KEYS.head);
+      if (cur) {
+        const curHead = JSON.parse(cur.body.toString("utf8")) as ChainHead;
+        if (curHead.seq >= h.seq) return;
+      }
+      try {
+        await store.put(
+          EVIDENCE_KEYS.head,
+          canonical(signed) + "\n",
+          cur ? { ifMatch: cur.etag } : { ifNoneMatch: true },
+        );
+        return;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+      }
+    }
+  }
+
+  async function append(input: EvidenceInput): Promise<EvidenceRecord> {
+    if (!input.kind || !/^[a-z][a-z0-9.-]*$/.test(input.kind)) {
+      throw new EvidenceWriteError(
+        `evidence kind "${input.kind}" must be lower-case words joined by . or -, e.g. "gate.sbom"`,
+      );
+    }
+    if (input.stage !== undefined && !isStageName(input.stage)) {
+      throw new EvidenceWriteError(
+        `evidence stage "${String(input.stage)}" is not one of ${STAGES.join(", ")}`,
+      );
+    }
+    for (const s of input.subject) {
+      if (!s.name || Object.keys(s.digest).length === 0) {
+        throw new EvidenceWriteError(
+          `evidence subject "${s.name}" needs a name and at least one digest, e.g. {sha256: "<hex>"}`,
+        );
+      }
+    }
+    const k = signingKey();
+    await ensurePublicKey(k);
+    const data = redact(input.data, env);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const cur = await store.get(EVIDENCE_KEYS.active);
+      const lines = cur ? splitLines(cur.body) : [];
+      const lastLine = lines[lines.length - 1];
+      let prevHead: ChainHead | undefined;
+      if (lastLine !== undefined) {
+        const last = JSON.parse(lastLine) as StoredRecord;
+        prevHead = { seq: last.seq, hash: recordHash(lastLine) };
+      } else {
+        prevHead = await archivedHead();
+      }
+      const unsigned: Omit<StoredRecord, "sig"> = {
+        seq: (prevHead?.seq ?? 0) + 1,
+        time: now().toISOString(),
+        kind: input.kind,
+        ...(input.stage ? { stage: input.stage } : {}),
+        subject: input.subject.map((s) => ({ name: s.name, digest: { ...s.digest } })),
+        data,
+        prev: prevHead?.hash ?? GENESIS_PREV,
+        keyid: k.keyid,
+      };
+      const stored: StoredRecord = {
+        ...unsigned,
+        sig: signPayload(k.privateKey, canonical(unsigned)),
+      };
+      const line = canonical(stored);
+      const body = (cur ? cur.body.toString("utf8") : "") + line + "\n";
+      try {
+        await store.put(EVIDENCE_KEYS.active, body, {
+          ...(cur ? { ifMatch: cur.etag } : { ifNoneMatch: true }),
+          contentType: "application/jsonl",
+        });
+      } catch (err) {
+        if (err instanceof PreconditionFailedError) {
+          await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+          continue;
+        }
+        throw err;
+      }
+      const rec = toRecord(stored, line);
+      await writeHead(k, { seq: rec.seq, hash: rec.hash });
+      if (lines.length + 1 >= segmentMax) await rotate();
+      return rec;
+    }
+    throw new EvidenceWriteError(
+      `could not append to ${store.url}/${EVIDENCE_KEYS.active}: 50 concurrent writers in a row; retry`,
+    );
+  }
+
+  async function rotate(): Promise<{ archived?: string; records: number }> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const cur = await store.get(EVIDENCE_KEYS.active);
+      const lines = cur ? splitLines(cur.body) : [];
+      const first = lines[0];
+      const last = lines[lines.length - 1];
+      if (!cur || first === undefined || last === undefined) return { records: 0 };
+      const firstSeq = (JSON.parse(first) as StoredRecord).seq;
+      const lastSeq = (JSON.parse(last) as StoredRecord).seq;
+      const key = archiveKey(firstSeq, lastSeq, ".jsonl.gz");
+      await store.put(key, gzipSync(cur.body), { contentType: "application/gzip" });
+      try {
+        await store.put(EVIDENCE_KEYS.active, "", {
+          ifMatch: cur.etag,
+          contentType: "application/jsonl",
+        });
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+        await store.delete(key);
+        continue;
+      }
+      return { archived: key, records: lines.length };
+    }
+    throw new EvidenceWriteError("could not rotate the evidence chain: it kept changing; retry");
+  }
+
+  async function applyRetention(policy: RetentionPolicy): Promise<{ pruned: string[] }> {
+    const at = policy.now ?? now();
+    const longest = Math.max(...STAGES.map((s) => policy.days[s]));
+    const k = signingKey();
+    await ensurePublicKey(k);
+    const pruned: string[] = [];
+    for (const seg of await segments()) {
+      if (seg.kind !== "archive") continue;
+      const lines = await segmentLines(seg);
+      const recs = lines.map((l) => JSON.parse(l) as StoredRecord);
+      const expired = recs.every((r) => {
+        const days = r.stage ? policy.days[r.stage] : longest;
+        return at.getTime() - Date.parse(r.time) > days * 86_400_000;
+      });
+      const first = recs[0];
+      const lastLine = lines[lines.length - 1];
+      if (!expired || !first || lastLine === undefined) continue;
+      const body = {
+        firstSeq: first.seq,
+        lastSeq: (JSON.parse(lastLine) as StoredRecord).seq,
+        firstPrev: first.prev,
+        lastHash: recordHash(lastLine),
+        prunedAt: at.toISOString(),
+        keyid: k.keyid,
+      };
+      const tomb: PrunedSegment = { ...body, sig: signPayload(k.privateKey, canonical(body)) };
+      const tombKey = archiveKey(body.firstSeq, body.lastSeq, ".pruned.json");
+      const obj = await store.get(seg.key);
+      await store.put(tombKey, canonical(tomb) + "\n", { contentType: "application/json" });
+      await store.delete(seg.key);
+      pruned.push(seg.key);
+      await append({
+        kind: "evidence.retention",
+        subject: [{ name: seg.key, digest: { sha256: obj ? sha256Hex(obj.body) : "" } }],
+        data: {
+          firstSeq: body.firstSeq,
+          lastSeq: body.lastSeq,
+          lastHash: body.lastHash,
+          tombstone: tombKey,
+        },
+      });
+    }
+    return { pruned };
+  }
+
+  async function verify(): Promise<VerifyResult> {
+    const notes: string[] = [];
+    const pemObj = await store.get(EVIDENCE_KEYS.publicKey);
+    const segs = await segments();
+    const hasAny =
+      segs.length > 1 ||
+      (await store.head(EVIDENCE_KEYS.active)) !== undefined ||
+      (await store.head(EVIDENCE_KEYS.head)) !== undefined;
+    if (!pemObj) {
+      if (!hasAny) return { ok: true, records: 0, notes: ["the chain is empty"] };
+      return {
+        ok: false,
+        records: 0,
+        notes,
+        firstBad: { segment: EVIDENCE_KEYS.publicKey, reason: "the chain's public key is missing" },
+      };
+    }
+    let publicKey: KeyObject;
+    try {
+      publicKey = parsePublicKey(pemObj.body.toString("utf8"), EVIDENCE_KEYS.publicKey);
+    } catch (err) {
+      return {
+        ok: false,
+        records: 0,
+        notes,
+        firstBad: { segment: EVIDENCE_KEYS.publicKey, reason: (err as Error).message },
+      };
+    }
+    const keyid = keyIdOf(publicKey);
+    const fail = (p: VerifyProblem, records: number, h?: ChainHead): VerifyResult => ({
+      ok: false,
+      records,
+      keyid,
+      notes,
+      firstBad: p,
+      ...(h ? { head: h } : {}),
+    });
+    // A pinned key (the operator's own) must match the chain's key: catches a swapped key file.
+    const pinned = env.GOOSE_EVIDENCE_PUBLIC_KEY
+      ? parsePublicKey(env.GOOSE_EVIDENCE_PUBLIC_KEY, "GOOSE_EVIDENCE_PUBLIC_KEY")
+      : env.GOOSE_EVIDENCE_KEY
+        ? createPublicKey(parsePrivateKey(env.GOOSE_EVIDENCE_KEY, "GOOSE_EVIDENCE_KEY"))
+        : undefined;
+    if (pinned && keyIdOf(pinned) !== keyid) {
+      return fail(
+        {
+          segment: EVIDENCE_KEYS.publicKey,
+          reason: `wrong key: the chain's public key is ${keyid} but the expected key is ${keyIdOf(pinned)}`,
+        },
+        0,
+      );
+    }
+
+    let expectedSeq = 1;
+    let prevHash = GENESIS_PREV;
+    let count = 0;
+    for (const seg of segs) {
+      if (seg.kind === "pruned") {
+        const obj = await store.get(seg.key);
+        let t: PrunedSegment;
+        try {
+          t = JSON.parse(obj?.body.toString("utf8") ?? "") as PrunedSegment;
+        } catch {
+          return fail({ segment: seg.key, reason: "pruned-segment tombstone is not JSON" }, count);
+        }
+        if (!verifyPayload(publicKey, canonical(withoutSig(t)), t.sig)) {
+          return fail(
+            { segment: seg.key, reason: "pruned-segment tombstone signature does not verify" },
+            count,
+          );
+        }
+        if (
+          t.firstSeq !== expectedSeq ||
+          t.firstPrev !== prevHash ||
+          t.firstSeq !== seg.firstSeq ||
+          t.lastSeq !== seg.lastSeq
+        ) {
+          return fail(
+            {
+              segment: seg.key,
+              seq: t.firstSeq,
+              reason: `pruned range ${t.firstSeq}-${t.lastSeq} does not follow seq ${expectedSeq - 1}`,
+            },
+            count,
+          );
+        }
+        expectedSeq = t.lastSeq + 1;
+        prevHash = t.lastHash;
+        continue;
+      }
+      let lines: string[];
+      try {
+        lines = await segmentLines(seg);
+      } catch (err) {
+        return fail(
+          { segment: seg.key, reason: `cannot read the segment: ${(err as Error).message}` },
+          count,
+        );
+      }
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i] ?? "";
+        const where = { segment: seg.key, line: i + 1 };
+        let rec: StoredRecord;
+        try {
+          rec = JSON.parse(line) as StoredRecord;
+        } catch {
+          return fail(
+            {
+              ...where,
+              seq: expectedSeq,
+              reason: `record ${expectedSeq} is not JSON (edited or truncated)`,
+            },
+            count,
+          );
+        }
+        const id = typeof rec.seq === "number" ? recordId(rec.seq, recordHash(line)) : undefined;
+        const at = { ...where, seq: rec.seq, ...(id ? { id } : {}) };
+        // After a crash between archiving and clearing, the active segment may repeat archived records.
+        if (seg.kind === "active" && typeof rec.seq === "number" && rec.seq < expectedSeq) {
+          notes.push(`${seg.key} line ${i + 1} repeats archived record ${rec.seq}`);
+          continue;
+        }
+        if (rec.seq !== expectedSeq) {
+          return fail(
+            {
+              ...at,
+              reason: `expected record ${expectedSeq} here but found seq ${String(rec.seq)} (deleted or reordered)`,
+            },
+            count,
+          );
+        }
+        if (canonical(rec) !== line) {
+          return fail(
+            { ...at, reason: `record ${rec.seq} is not in canonical JSON (edited)` },
+            count,
+          );
+        }
+        if (rec.prev !== prevHash) {
+          return fail(
+            {
+              ...at,
+              reason: `record ${rec.seq} does not chain to the previous record (prev ${rec.prev} ≠ ${prevHash})`,
+            },
+            count,
+          );
+        }
+        if (rec.keyid !== keyid || !verifyPayload(publicKey, canonical(withoutSig(rec)), rec.sig)) {
+          return fail(
+            {
+              ...at,
+              reason:
+                rec.keyid !== keyid
+                  ? `record ${rec.seq} is signed by ${rec.keyid}, not the chain's key ${keyid} (wrong key)`
+                  : `record ${rec.seq} signature does not verify (edited)`,
+            },
+            count,
+          );
+        }
+        prevHash = recordHash(line);
+        expectedSeq = rec.seq + 1;
+        count++;
+      }
+    }
+    const last: ChainHead | undefined =
+      expectedSeq > 1 ? { seq: expectedSeq - 1, hash: prevHash } : undefined;
+    const headObj = await store.get(EVIDENCE_KEYS.head);
+    if (headObj) {
+      let h: ChainHead & { sig: string; keyid: string; time: string };
+      try {
+        h = JSON.parse(headObj.body.toString("utf8")) as typeof h;
+      } catch {
+        return fail({ segment: EVIDENCE_KEYS.head, reason: "head.json is not JSON" }, count, last);
+      }
+      if (!verifyPayload(publicKey, canonical(withoutSig(h)), h.sig)) {
+        return fail(
+          { segment: EVIDENCE_KEYS.head, reason: "head.json signature does not verify" },
+          count,
+          last,
+        );
+      }
+      if (!last || h.seq > last.seq) {
+        return fail(
+          {
+            segment: EVIDENCE_KEYS.active,
+            seq: last ? last.seq + 1 : 1,
+            reason: `truncated: head.json records seq ${h.seq} but the chain ends at ${last ? `seq ${last.seq}` : "nothing"}`,
+          },
+          count,
+          last,
+        );
+      }
+      if (h.seq === last.seq && h.hash !== last.hash) {
+        return fail(
+          {
+            segment: EVIDENCE_KEYS.active,
+            seq: last.seq,
+            reason: `record ${last.seq} differs from the signed head`,
+          },
+          count,
+          last,
+        );
+      }
+      if (h.seq < last.seq)
+        notes.push(
+          `head.json lags the chain (seq ${h.seq} < ${last.seq}): a writer stopped after appending`,
+        );
+    } else if (last) {
+      notes.push("head.json is missing: truncation at the end cannot be ruled out");
+    }
+    return { ok: true, records: count, keyid, notes, ...(last ? { head: last } : {}) };
+  }
+
+  async function list(
+    filter: { stage?: StageName; kind?: string } = {},
+  ): Promise<EvidenceRecord[]> {
+    const out: EvidenceRecord[] = [];
+    for (const seg of await segments()) {
+      if (seg.kind === "pruned") continue;
+      for (const line of await segmentLines(seg)) {
+        let stored: StoredRecord;
+        try {
+          stored = JSON.parse(line) as StoredRecord;
+        } catch {
+          continue;
+        }
+        if (filter.stage && stored.stage !== filter.stage) continue;
+        if (
+          filter.kind &&
+          stored.kind !== filter.kind &&
+          !stored.kind.startsWith(filter.kind + ".")
+        )
+          continue;
+        out.push(toRecord(stored, line));
+      }
+    }
+    return out;
+  }
+
+  return {
+    append,
+    verify,
+    list,
+    head,
+    rotate,
+    applyRetention,
+    signingKey,
+    async publicKey() {
+      return (await store.get(EVIDENCE_KEYS.publicKey))?.body.toString("utf8");
+    },
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * Evidence: an append-only, signed hash chain of what every workflow step did.
+ *
+ * Layout in the store (the same store as the snapshots):
+ * - `evidence/chain.jsonl`: the active segment, one record per line in canonical JSON (RFC 8785);
+ * - `evidence/archive/<first>-<last>.jsonl.gz`: archived segments (gzip), oldest first; a segment
+ *   removed by retention leaves a signed tombstone `<first>-<last>.pruned.json` with its last hash,
+ *   so the next segment still chains from the previous head;
+ * - `evidence/head.json`: the signed head {seq, hash}, which makes truncation at the end visible;
+ * - `evidence/public-key.pem`: the Ed25519 public key beside the chain (SPKI PEM).
+ *
+ * A record: `{seq, time, kind, stage?, subject: [{name, digest: {sha256}}], data, prev, keyid, sig}`
+ * where `prev` is `sha256:<hex>` of the previous record's line and `sig` is Ed25519 (node:crypto)
+ * over the canonical record without `sig`. The private key comes from GOOSE_EVIDENCE_KEY
+ * (PKCS#8 PEM or base64 of the 32-byte seed) or from a key file outside the store
+ * (GOOSE_EVIDENCE_KEY_FILE, default ~/.config/goose/evidence-ed25519.pem), generated on first use.
+ * Appends are compare-and-swap writes (`ifMatch`), so concurrent writers never lose a record on a
+ * store that enforces conditional writes.
+ *
+ * API: `openEvidenceChain(store, env, opts?)` → `{ append, verify, list, head, rotate,
+ * applyRetention, publicKey, signingKey }`. `verify()` names the first bad record: edited
+ * (signature or canonical form), deleted or reordered (seq, prev), truncated (head.json), wrong key
+ * (keyid, or GOOSE_EVIDENCE_PUBLIC_KEY / GOOSE_EVIDENCE_KEY not matching the chain's key).
+ */
+export {
+  EVIDENCE_KEYS,
+  GENESIS_PREV,
+  EvidenceWriteError,
+  openEvidenceChain,
+  sha256Hex,
+  type ChainHead,
+  type EvidenceChain,
+  type EvidenceInput,
+  type EvidenceOptions,
+  type EvidenceRecord,
+  type EvidenceSubject,
+  type RetentionPolicy,
+  type StoredRecord,
+  type VerifyProblem,
+  type VerifyResult,
+} from "./chain.js";
+export { EvidenceKeyError, defaultKeyFile, loadSigningKey, type EvidenceKey } from "./keys.js";
+export { redact, REDACTED, SECRET_ENV_VARS } from "./redact.js";

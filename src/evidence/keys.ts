@@ -1,0 +1,143 @@
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import path from "node:path";
+
+/** DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows it. */
+const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+/** DER prefix of an SPKI Ed25519 public key; the 32 raw bytes follow it. */
+const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+
+/** An Ed25519 signing key, where it came from, and its public half. */
+export interface EvidenceKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  /** `ed25519:<first 16 hex of sha256(raw public key)>`. */
+  keyid: string;
+  /** "env" (GOOSE_EVIDENCE_KEY), "file" (an existing key file) or "generated" (just created). */
+  source: "env" | "file" | "generated";
+  /** The key file, when the key lives in one. */
+  file?: string;
+}
+
+export class EvidenceKeyError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = "EvidenceKeyError";
+  }
+}
+
+/** Raw 32 bytes of an Ed25519 public key. */
+export function rawPublicKey(key: KeyObject): Buffer {
+  const der = key.export({ format: "der", type: "spki" });
+  return der.subarray(der.length - 32);
+}
+
+export function keyIdOf(publicKey: KeyObject): string {
+  return (
+    "ed25519:" + createHash("sha256").update(rawPublicKey(publicKey)).digest("hex").slice(0, 16)
+  );
+}
+
+export function publicKeyPem(publicKey: KeyObject): string {
+  return publicKey.export({ format: "pem", type: "spki" }).toString();
+}
+
+/**
+ * Parses a private key given as PKCS#8 PEM or as base64 of the 32-byte Ed25519 seed.
+ * `origin` names where the text came from, for the error message.
+ */
+export function parsePrivateKey(text: string, origin: string): KeyObject {
+  const trimmed = text.trim();
+  try {
+    if (trimmed.startsWith("-----BEGIN")) {
+      const key = createPrivateKey(trimmed);
+      if (key.asymmetricKeyType !== "ed25519")
+        throw new Error(`not Ed25519 but ${key.asymmetricKeyType}`);
+      return key;
+    }
+    const seed = Buffer.from(trimmed, "base64");
+    if (seed.length !== 32) throw new Error(`base64 decodes to ${seed.length} bytes, not 32`);
+    return createPrivateKey({
+      key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
+      format: "der",
+      type: "pkcs8",
+    });
+  } catch (err) {
+    throw new EvidenceKeyError(
+      `${origin} is not an Ed25519 private key (${(err as Error).message}); give a PKCS#8 PEM or ` +
+        "the base64 of a 32-byte seed, e.g. `openssl rand -base64 32`",
+    );
+  }
+}
+
+/** Parses a public key given as SPKI PEM or as base64 of the raw 32 bytes. */
+export function parsePublicKey(text: string, origin: string): KeyObject {
+  const trimmed = text.trim();
+  try {
+    if (trimmed.startsWith("-----BEGIN")) return createPublicKey(trimmed);
+    const raw = Buffer.from(trimmed, "base64");
+    if (raw.length !== 32) throw new Error(`base64 decodes to ${raw.length} bytes, not 32`);
+    return createPublicKey({
+      key: Buffer.concat([SPKI_ED25519_PREFIX, raw]),
+      format: "der",
+      type: "spki",
+    });
+  } catch (err) {
+    throw new EvidenceKeyError(
+      `${origin} is not an Ed25519 public key (${(err as Error).message}); give an SPKI PEM or the base64 of 32 raw bytes`,
+    );
+  }
+}
+
+/** Where a generated key is kept when GOOSE_EVIDENCE_KEY is not set: never in the store. */
+export function defaultKeyFile(env: NodeJS.ProcessEnv): string {
+  if (env.GOOSE_EVIDENCE_KEY_FILE) return path.resolve(env.GOOSE_EVIDENCE_KEY_FILE);
+  const base = env.XDG_CONFIG_HOME || path.join(env.HOME || homedir(), ".config");
+  return path.join(base, "goose", "evidence-ed25519.pem");
+}
+
+/**
+ * The signing key: GOOSE_EVIDENCE_KEY when set; else the key file (GOOSE_EVIDENCE_KEY_FILE, default
+ * ~/.config/goose/evidence-ed25519.pem), generated (mode 0600, exclusive create) on first use.
+ */
+export function loadSigningKey(env: NodeJS.ProcessEnv): EvidenceKey {
+  const fromEnv = env.GOOSE_EVIDENCE_KEY;
+  if (fromEnv) {
+    const privateKey = parsePrivateKey(fromEnv, "GOOSE_EVIDENCE_KEY");
+    const publicKey = createPublicKey(privateKey);
+    return { privateKey, publicKey, keyid: keyIdOf(publicKey), source: "env" };
+  }
+  const file = defaultKeyFile(env);
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  if (text !== undefined) {
+    const privateKey = parsePrivateKey(text, file);
+    const publicKey = createPublicKey(privateKey);
+    return { privateKey, publicKey, keyid: keyIdOf(publicKey), source: "file", file };
+  }
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(file, privateKey.export({ format: "pem", type: "pkcs8" }), {
+      mode: 0o600,
+      flag: "wx",
+    });
+  } catch (err) {
+    // Someone else generated it at the same moment: use theirs.
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return loadSigningKey(env);
+    throw err;
+  }
+  return { privateKey, publicKey, keyid: keyIdOf(publicKey), source: "generated", file };
+}
