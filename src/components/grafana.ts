@@ -1,0 +1,263 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
+import { stringify } from "yaml";
+import type { StageConfig } from "../config/schema.js";
+import {
+  containerResources,
+  containerSecurity,
+  contentHash,
+  httpProbes,
+  meta,
+  podSecurity,
+  selectorLabels,
+  spreadAcrossNodes,
+} from "./common.js";
+import { SERVICES, serviceUrl } from "./names.js";
+
+export interface GrafanaArgs {
+  /** The validated stage configuration. */
+  config: StageConfig;
+  /** Namespace the objects go into. */
+  namespace: pulumi.Input<string>;
+  /** Labels every object carries. */
+  labels: Record<string, string>;
+  /** Dashboards (file name → JSON) from monitoring/grafana/dashboards, provisioned read-only. */
+  dashboards: Record<string, string>;
+  /** URL of the Prometheus Service the datasource points at. */
+  prometheusUrl: pulumi.Input<string>;
+  /** Current time in ms (default Date.now()); the rotation keeper is derived from it. */
+  now?: number;
+}
+
+const GRAFANA_UID = 472;
+
+/**
+ * The rotation keeper: a new value every `rotationDays`, so the generated admin password is
+ * replaced once a period (random.RandomPassword is recreated when a keeper changes).
+ * Exported for testing.
+ */
+export function rotationKeeper(now: number, rotationDays: number): string {
+  const period = Math.floor(now / (rotationDays * 86_400_000));
+  return `every-${rotationDays}d-period-${period}`;
+}
+
+/** The datasource provisioning file: Prometheus of the stage, uid `prometheus`. */
+export function datasourcesYaml(prometheusUrl: string): string {
+  return stringify({
+    apiVersion: 1,
+    datasources: [
+      {
+        name: "Prometheus",
+        uid: "prometheus",
+        type: "prometheus",
+        access: "proxy",
+        url: prometheusUrl,
+        isDefault: true,
+        editable: false,
+      },
+    ],
+  });
+}
+
+/** The dashboard provider: files from the dashboards ConfigMap, not editable in the UI. */
+export function dashboardProvidersYaml(): string {
+  return stringify({
+    apiVersion: 1,
+    providers: [
+      {
+        name: "golden-goose",
+        folder: "Golden Goose",
+        type: "file",
+        disableDeletion: true,
+        allowUiUpdates: false,
+        options: { path: "/var/lib/grafana/dashboards", foldersFromFilesStructure: false },
+      },
+    ],
+  });
+}
+
+/** Grafana with a generated admin password, a provisioned datasource and dashboards. */
+export class Grafana extends pulumi.ComponentResource {
+  public readonly url: pulumi.Output<string>;
+  /** The generated admin password (a Pulumi secret). */
+  public readonly adminPassword: pulumi.Output<string>;
+  /** Name of the Kubernetes Secret holding the admin credentials. */
+  public readonly adminSecretName: pulumi.Output<string>;
+
+  constructor(name: string, args: GrafanaArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("goldengoose:monitoring:Grafana", name, {}, opts);
+    const cfg = args.config;
+    const g = cfg.grafana;
+    const ns = args.namespace;
+    const child = { parent: this };
+    const sel = selectorLabels("grafana", "grafana");
+    const labels = { ...args.labels, ...sel };
+
+    const password = new random.RandomPassword(
+      `${name}-admin-password`,
+      {
+        length: 32,
+        special: true,
+        overrideSpecial: "-_.+",
+        minLower: 2,
+        minUpper: 2,
+        minNumeric: 2,
+        keepers: { rotation: rotationKeeper(args.now ?? Date.now(), cfg.secrets.rotationDays) },
+      },
+      child,
+    );
+    // Secret by construction, whatever the engine does with additionalSecretOutputs.
+    this.adminPassword = pulumi.secret(password.result);
+    const secret = new k8s.core.v1.Secret(
+      `${name}-admin`,
+      {
+        metadata: meta("grafana-admin", ns, labels),
+        type: "Opaque",
+        stringData: { "admin-user": g.adminUser, "admin-password": this.adminPassword },
+      },
+      child,
+    );
+
+    const provisioning = new k8s.core.v1.ConfigMap(
+      `${name}-provisioning`,
+      {
+        metadata: meta("grafana-provisioning", ns, labels),
+        data: {
+          "datasources.yaml": pulumi.output(args.prometheusUrl).apply(datasourcesYaml),
+          "dashboards.yaml": dashboardProvidersYaml(),
+        },
+      },
+      child,
+    );
+    const dashboards = new k8s.core.v1.ConfigMap(
+      `${name}-dashboards`,
+      {
+        metadata: meta("grafana-dashboards", ns, {
+          ...args.labels,
+          ...selectorLabels("grafana", "grafana-dashboards"),
+        }),
+        data: { ...args.dashboards },
+      },
+      child,
+    );
+
+    const env = [
+      {
+        name: "GF_SECURITY_ADMIN_USER",
+        valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "admin-user" } },
+      },
+      {
+        name: "GF_SECURITY_ADMIN_PASSWORD",
+        valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "admin-password" } },
+      },
+      { name: "GF_AUTH_ANONYMOUS_ENABLED", value: String(g.anonymousAccess) },
+      { name: "GF_USERS_ALLOW_SIGN_UP", value: String(g.allowSignUp) },
+      { name: "GF_AUTH_DISABLE_LOGIN_FORM", value: String(g.disableLoginForm) },
+      { name: "GF_ANALYTICS_REPORTING_ENABLED", value: "false" },
+      { name: "GF_PATHS_PROVISIONING", value: "/etc/grafana/provisioning" },
+    ];
+    // One replica keeps its database on a claim; more replicas share provisioned state only.
+    const persistent = g.replicas === 1;
+    const claim = persistent
+      ? new k8s.core.v1.PersistentVolumeClaim(
+          `${name}-data`,
+          {
+            metadata: meta("grafana-data", ns, labels),
+            spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "5Gi" } } },
+          },
+          child,
+        )
+      : undefined;
+    new k8s.apps.v1.Deployment(
+      `${name}-server`,
+      {
+        metadata: meta("grafana", ns, labels),
+        spec: {
+          replicas: g.replicas,
+          strategy: persistent ? { type: "Recreate" } : { type: "RollingUpdate" },
+          selector: { matchLabels: sel },
+          template: {
+            metadata: {
+              labels,
+              annotations: {
+                "goldengoose.io/dashboards-hash": contentHash(
+                  JSON.stringify(Object.entries(args.dashboards).sort()),
+                ),
+              },
+            },
+            spec: {
+              securityContext: podSecurity(GRAFANA_UID),
+              automountServiceAccountToken: false,
+              affinity: spreadAcrossNodes(sel, g.replicas),
+              containers: [
+                {
+                  name: "grafana",
+                  image: g.image,
+                  env,
+                  ports: [{ name: "http", containerPort: 3000 }],
+                  resources: containerResources(g.resources),
+                  securityContext: containerSecurity(),
+                  ...httpProbes(3000, "/api/health"),
+                  volumeMounts: [
+                    { name: "data", mountPath: "/var/lib/grafana" },
+                    { name: "tmp", mountPath: "/tmp" },
+                    {
+                      name: "provisioning",
+                      mountPath: "/etc/grafana/provisioning/datasources/datasources.yaml",
+                      subPath: "datasources.yaml",
+                    },
+                    {
+                      name: "provisioning",
+                      mountPath: "/etc/grafana/provisioning/dashboards/dashboards.yaml",
+                      subPath: "dashboards.yaml",
+                    },
+                    { name: "dashboards", mountPath: "/var/lib/grafana/dashboards" },
+                  ],
+                },
+              ],
+              volumes: [
+                claim
+                  ? { name: "data", persistentVolumeClaim: { claimName: claim.metadata.name } }
+                  : { name: "data", emptyDir: {} },
+                { name: "tmp", emptyDir: {} },
+                { name: "provisioning", configMap: { name: provisioning.metadata.name } },
+                { name: "dashboards", configMap: { name: dashboards.metadata.name } },
+              ],
+            },
+          },
+        },
+      },
+      child,
+    );
+    new k8s.core.v1.Service(
+      `${name}-service`,
+      {
+        metadata: meta(SERVICES.grafana.name, ns, labels),
+        spec: {
+          selector: sel,
+          ports: [{ name: "http", port: SERVICES.grafana.port, targetPort: 3000 }],
+        },
+      },
+      child,
+    );
+    if (g.replicas > 1) {
+      new k8s.policy.v1.PodDisruptionBudget(
+        `${name}-pdb`,
+        {
+          metadata: meta("grafana", ns, labels),
+          spec: { minAvailable: 1, selector: { matchLabels: sel } },
+        },
+        child,
+      );
+    }
+
+    this.url = pulumi.output(serviceUrl(cfg, "grafana"));
+    this.adminSecretName = secret.metadata.name;
+    this.registerOutputs({
+      url: this.url,
+      adminPassword: this.adminPassword,
+      adminSecretName: this.adminSecretName,
+    });
+  }
+}

@@ -1,0 +1,332 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import type { StageConfig } from "../config/schema.js";
+import {
+  contentHash,
+  containerResources,
+  containerSecurity,
+  httpProbes,
+  meta,
+  podSecurity,
+  selectorLabels,
+  spreadAcrossNodes,
+} from "./common.js";
+import { SERVICES, serviceUrl } from "./names.js";
+import { renderPrometheusConfig, RULES_DIR } from "./prometheus-config.js";
+
+export interface PrometheusArgs {
+  /** The validated stage configuration. */
+  config: StageConfig;
+  /** Namespace the objects go into (the Stage's Namespace, so they depend on it). */
+  namespace: pulumi.Input<string>;
+  /** Labels every object carries. */
+  labels: Record<string, string>;
+  /** Rule files (file name → content) from monitoring/prometheus, shipped as a ConfigMap. */
+  rules: Record<string, string>;
+  /** alertmanager.yml from monitoring/alertmanager. */
+  alertmanagerConfig: string;
+}
+
+const NOBODY = 65534;
+
+/**
+ * Prometheus (StatefulSet with a volume claim per replica), its Alertmanager and the
+ * Pushgateway the batch jobs report to, with scrape RBAC, config and rule ConfigMaps.
+ */
+export class Prometheus extends pulumi.ComponentResource {
+  /** In-cluster URL of the Prometheus Service. */
+  public readonly url: pulumi.Output<string>;
+  public readonly alertmanagerUrl: pulumi.Output<string>;
+  public readonly pushgatewayUrl: pulumi.Output<string>;
+  /** Name of the StatefulSet (its pods are `<name>-0`, `<name>-1`…). */
+  public readonly statefulSetName: pulumi.Output<string>;
+
+  constructor(name: string, args: PrometheusArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("goldengoose:monitoring:Prometheus", name, {}, opts);
+    const cfg = args.config;
+    const p = cfg.prometheus;
+    const ns = args.namespace;
+    const child = { parent: this };
+    const labels = (component: string, n: string) => ({
+      ...args.labels,
+      ...selectorLabels(n, component),
+    });
+
+    // Scrape identity and the read-only discovery rights Prometheus needs in its namespace.
+    const sa = new k8s.core.v1.ServiceAccount(
+      `${name}-sa`,
+      { metadata: meta("prometheus", ns, labels("prometheus", "prometheus")) },
+      child,
+    );
+    const role = new k8s.rbac.v1.Role(
+      `${name}-scrape`,
+      {
+        metadata: meta("prometheus-scrape", ns, labels("prometheus", "prometheus")),
+        rules: [
+          {
+            apiGroups: [""],
+            resources: ["pods", "services", "endpoints"],
+            verbs: ["get", "list", "watch"],
+          },
+          {
+            apiGroups: ["discovery.k8s.io"],
+            resources: ["endpointslices"],
+            verbs: ["get", "list", "watch"],
+          },
+        ],
+      },
+      child,
+    );
+    new k8s.rbac.v1.RoleBinding(
+      `${name}-scrape`,
+      {
+        metadata: meta("prometheus-scrape", ns, labels("prometheus", "prometheus")),
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
+      },
+      child,
+    );
+
+    const config = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      {
+        metadata: meta("prometheus-config", ns, labels("prometheus", "prometheus")),
+        data: { "prometheus.yml": renderPrometheusConfig(cfg) },
+      },
+      child,
+    );
+    const rules = new k8s.core.v1.ConfigMap(
+      `${name}-rules`,
+      {
+        metadata: meta("prometheus-rules", ns, {
+          ...args.labels,
+          ...selectorLabels("prometheus", "prometheus-rules"),
+        }),
+        data: { ...args.rules },
+      },
+      child,
+    );
+
+    const sel = selectorLabels("prometheus", "prometheus");
+    const headless = new k8s.core.v1.Service(
+      `${name}-headless`,
+      {
+        metadata: meta("prometheus-headless", ns, labels("prometheus", "prometheus")),
+        spec: { clusterIP: "None", selector: sel, ports: [{ name: "web", port: 9090 }] },
+      },
+      child,
+    );
+    const sts = new k8s.apps.v1.StatefulSet(
+      `${name}-server`,
+      {
+        metadata: meta("prometheus", ns, labels("prometheus", "prometheus")),
+        spec: {
+          serviceName: headless.metadata.name,
+          replicas: p.replicas,
+          podManagementPolicy: "Parallel",
+          selector: { matchLabels: sel },
+          persistentVolumeClaimRetentionPolicy: {
+            whenDeleted: p.retainVolumes ? "Retain" : "Delete",
+            whenScaled: "Retain",
+          },
+          template: {
+            metadata: {
+              labels: labels("prometheus", "prometheus"),
+              annotations: {
+                "goldengoose.io/config-hash": contentHash(renderPrometheusConfig(cfg)),
+              },
+            },
+            spec: {
+              serviceAccountName: sa.metadata.name,
+              securityContext: podSecurity(NOBODY),
+              affinity: spreadAcrossNodes(sel, p.replicas),
+              terminationGracePeriodSeconds: 120,
+              containers: [
+                {
+                  name: "prometheus",
+                  image: p.image,
+                  args: [
+                    "--config.file=/etc/prometheus/prometheus.yml",
+                    "--storage.tsdb.path=/prometheus",
+                    `--storage.tsdb.retention.time=${p.retentionDays}d`,
+                    // The backup job takes TSDB snapshots through the admin API.
+                    "--web.enable-admin-api",
+                    "--web.enable-lifecycle",
+                  ],
+                  ports: [{ name: "web", containerPort: 9090 }],
+                  resources: containerResources(p.resources),
+                  securityContext: containerSecurity(),
+                  ...httpProbes(9090, "/-/healthy", "/-/ready"),
+                  volumeMounts: [
+                    {
+                      name: "config",
+                      mountPath: "/etc/prometheus/prometheus.yml",
+                      subPath: "prometheus.yml",
+                    },
+                    { name: "rules", mountPath: RULES_DIR },
+                    { name: "data", mountPath: "/prometheus" },
+                  ],
+                },
+              ],
+              volumes: [
+                { name: "config", configMap: { name: config.metadata.name } },
+                { name: "rules", configMap: { name: rules.metadata.name } },
+              ],
+            },
+          },
+          volumeClaimTemplates: [
+            {
+              metadata: { name: "data", labels: labels("prometheus", "prometheus") },
+              spec: {
+                accessModes: ["ReadWriteOnce"],
+                resources: { requests: { storage: p.storageSize } },
+              },
+            },
+          ],
+        },
+      },
+      child,
+    );
+    new k8s.core.v1.Service(
+      `${name}-service`,
+      {
+        metadata: meta(SERVICES.prometheus.name, ns, labels("prometheus", "prometheus")),
+        spec: {
+          selector: sel,
+          ports: [{ name: "web", port: SERVICES.prometheus.port, targetPort: 9090 }],
+        },
+      },
+      child,
+    );
+    if (p.replicas > 1) {
+      new k8s.policy.v1.PodDisruptionBudget(
+        `${name}-pdb`,
+        {
+          metadata: meta("prometheus", ns, labels("prometheus", "prometheus")),
+          spec: { minAvailable: 1, selector: { matchLabels: sel } },
+        },
+        child,
+      );
+    }
+
+    // Alertmanager: routes the alerts by severity (monitoring/alertmanager/alertmanager.yml).
+    const amSel = selectorLabels("alertmanager", "alertmanager");
+    const amConfig = new k8s.core.v1.ConfigMap(
+      `${name}-alertmanager-config`,
+      {
+        metadata: meta("alertmanager-config", ns, labels("alertmanager", "alertmanager")),
+        data: { "alertmanager.yml": args.alertmanagerConfig },
+      },
+      child,
+    );
+    new k8s.apps.v1.Deployment(
+      `${name}-alertmanager`,
+      {
+        metadata: meta("alertmanager", ns, labels("alertmanager", "alertmanager")),
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: amSel },
+          template: {
+            metadata: { labels: labels("alertmanager", "alertmanager") },
+            spec: {
+              securityContext: podSecurity(NOBODY),
+              automountServiceAccountToken: false,
+              containers: [
+                {
+                  name: "alertmanager",
+                  image: p.alertmanagerImage,
+                  args: [
+                    "--config.file=/etc/alertmanager/alertmanager.yml",
+                    "--storage.path=/alertmanager",
+                  ],
+                  ports: [{ name: "web", containerPort: 9093 }],
+                  resources: containerResources(SIDE_RESOURCES),
+                  securityContext: containerSecurity(),
+                  ...httpProbes(9093, "/-/healthy", "/-/ready"),
+                  volumeMounts: [
+                    { name: "config", mountPath: "/etc/alertmanager" },
+                    { name: "data", mountPath: "/alertmanager" },
+                  ],
+                },
+              ],
+              volumes: [
+                { name: "config", configMap: { name: amConfig.metadata.name } },
+                { name: "data", emptyDir: {} },
+              ],
+            },
+          },
+        },
+      },
+      child,
+    );
+    new k8s.core.v1.Service(
+      `${name}-alertmanager`,
+      {
+        metadata: meta(SERVICES.alertmanager.name, ns, labels("alertmanager", "alertmanager")),
+        spec: {
+          selector: amSel,
+          ports: [{ name: "web", port: SERVICES.alertmanager.port, targetPort: 9093 }],
+        },
+      },
+      child,
+    );
+
+    // Pushgateway: the backup and scanner CronJobs push their last results here.
+    const pgSel = selectorLabels("pushgateway", "pushgateway");
+    new k8s.apps.v1.Deployment(
+      `${name}-pushgateway`,
+      {
+        metadata: meta("pushgateway", ns, labels("pushgateway", "pushgateway")),
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: pgSel },
+          template: {
+            metadata: { labels: labels("pushgateway", "pushgateway") },
+            spec: {
+              securityContext: podSecurity(NOBODY),
+              automountServiceAccountToken: false,
+              containers: [
+                {
+                  name: "pushgateway",
+                  image: p.pushgatewayImage,
+                  ports: [{ name: "web", containerPort: 9091 }],
+                  resources: containerResources(SIDE_RESOURCES),
+                  securityContext: containerSecurity(),
+                  ...httpProbes(9091, "/-/healthy", "/-/ready"),
+                },
+              ],
+            },
+          },
+        },
+      },
+      child,
+    );
+    new k8s.core.v1.Service(
+      `${name}-pushgateway`,
+      {
+        metadata: meta(SERVICES.pushgateway.name, ns, labels("pushgateway", "pushgateway")),
+        spec: {
+          selector: pgSel,
+          ports: [{ name: "web", port: SERVICES.pushgateway.port, targetPort: 9091 }],
+        },
+      },
+      child,
+    );
+
+    this.url = pulumi.output(serviceUrl(cfg, "prometheus"));
+    this.alertmanagerUrl = pulumi.output(serviceUrl(cfg, "alertmanager"));
+    this.pushgatewayUrl = pulumi.output(serviceUrl(cfg, "pushgateway"));
+    this.statefulSetName = sts.metadata.name;
+    this.registerOutputs({
+      url: this.url,
+      alertmanagerUrl: this.alertmanagerUrl,
+      pushgatewayUrl: this.pushgatewayUrl,
+      statefulSetName: this.statefulSetName,
+    });
+  }
+}
+
+const SIDE_RESOURCES = {
+  requests: { cpu: "50m", memory: "64Mi" },
+  limits: { cpu: "200m", memory: "256Mi" },
+};

@@ -1,0 +1,77 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadStageConfigFile, PROJECT, type StageName } from "../../src/config/index.js";
+
+export interface Registered {
+  type: string;
+  name: string;
+  urn: string;
+  inputs: Record<string, unknown>;
+  /** The parent URN recorded by the mock monitor. */
+  parent?: string;
+}
+
+/**
+ * Mocks that answer like the providers would: inputs come back as state, plus the computed
+ * outputs our program reads (ARNs, bucket names, key ids, the random password as a secret).
+ */
+export function installMocks(stage: StageName): { resources: Registered[] } {
+  const resources: Registered[] = [];
+  void pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const state: Record<string, unknown> = { ...args.inputs };
+        const id = `${args.name}-id`;
+        if (args.type.startsWith("aws:")) state["arn"] = `arn:aws:mock:::${args.name}`;
+        if (args.type === "aws:s3/bucket:Bucket") state["bucket"] = `${String(args.inputs["bucketPrefix"] ?? "")}mock`;
+        if (args.type === "aws:kms/key:Key") state["keyId"] = `key-${args.name}`;
+        if (args.type === "random:index/randomPassword:RandomPassword") {
+          state["result"] = pulumi.secret("mock-generated-password");
+        }
+        if (args.type.startsWith("kubernetes:")) {
+          const md = (args.inputs["metadata"] ?? {}) as Record<string, unknown>;
+          state["metadata"] = { ...md, name: md["name"] ?? args.name };
+        }
+        resources.push({
+          type: args.type,
+          name: args.name,
+          urn: `urn:pulumi:${stage}::${PROJECT}::${args.type}::${args.name}`,
+          inputs: args.inputs as Record<string, unknown>,
+        });
+        return { id, state };
+      },
+      call(args) {
+        return args.inputs;
+      },
+    },
+    PROJECT,
+    stage,
+    false,
+  );
+  return { resources };
+}
+
+/** Sets the stack's config from its stack file, as `pulumi up -s <stage>` would. */
+export function setStackConfig(stage: StageName, file = `Pulumi.${stage}.yaml`): void {
+  void loadStageConfigFile(file); // fail early with the loader's own message
+  const raw = readStackConfig(file);
+  pulumi.runtime.setAllConfig(raw, []);
+}
+
+import { readStackFile } from "../../src/config/load.js";
+function readStackConfig(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(readStackFile(file).config)) {
+    out[k] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  return out;
+}
+
+/** Resolves an Output (or plain value) to its value. */
+export function unwrap<T>(value: pulumi.Input<T>): Promise<T> {
+  return new Promise((resolve) => pulumi.output(value).apply((v) => resolve(v as T)));
+}
+
+/** Lets every registration in flight reach the mock monitor. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+}
