@@ -1,0 +1,260 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, promises as fsp, type Stats } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  PreconditionFailedError,
+  type ObjectStore,
+  type PutOptions,
+  type PutResult,
+  type StoredObject,
+} from "./types.js";
+import { validateKey } from "./keys.js";
+
+/** Basenames starting with this prefix are the store's own temp and lock files; never listed. */
+const INTERNAL_PREFIX = ".goose-";
+/** A lock file older than this is taken to be left by a killed process and is broken. */
+const STALE_LOCK_MS = 30_000;
+
+/**
+ * The `file://DIR` adapter. Atomic puts: the body goes to a temp file beside the target,
+ * is fsynced, then renamed into place (the directory is fsynced too). `ifNoneMatch` uses
+ * `link(2)`, which fails with EEXIST when the key exists, so two processes racing to create
+ * the same key cannot both win. `ifMatch` compares the etag under a per-key lock file
+ * created with O_EXCL. The etag is the sha256 of the content.
+ */
+export class FileObjectStore implements ObjectStore {
+  readonly url: string;
+
+  constructor(readonly root: string) {
+    this.url = pathToFileURL(root).href;
+  }
+
+  private pathOf(key: string): string {
+    validateKey(key);
+    const p = resolve(this.root, ...key.split("/"));
+    const rel = relative(this.root, p);
+    if (rel.startsWith("..") || rel === "") {
+      throw new Error(`store key "${key}" escapes the store root ${this.root}`);
+    }
+    return p;
+  }
+
+  async put(
+    key: string,
+    body: Buffer | string | Readable,
+    opts: PutOptions = {},
+  ): Promise<PutResult> {
+    const target = this.pathOf(key);
+    const dir = dirname(target);
+    await fsp.mkdir(dir, { recursive: true });
+    const tmp = join(dir, `${INTERNAL_PREFIX}tmp-${randomBytes(8).toString("hex")}`);
+    let etag: string;
+    try {
+      etag = await writeSynced(tmp, body);
+      if (opts.ifNoneMatch) {
+        try {
+          await fsp.link(tmp, target);
+        } catch (err) {
+          if (isCode(err, "EEXIST")) throw new PreconditionFailedError(key);
+          throw err;
+        }
+        await fsp.unlink(tmp);
+      } else if (opts.ifMatch !== undefined) {
+        const expected = opts.ifMatch;
+        await this.withKeyLock(target, async () => {
+          const current = await fileEtag(target);
+          if (current !== expected) throw new PreconditionFailedError(key);
+          await fsp.rename(tmp, target);
+        });
+      } else {
+        await fsp.rename(tmp, target);
+      }
+      await fsyncDir(dir);
+    } finally {
+      await fsp.rm(tmp, { force: true });
+    }
+    return { etag };
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    const p = this.pathOf(key);
+    let body: Buffer;
+    try {
+      body = await fsp.readFile(p);
+    } catch (err) {
+      if (isCode(err, "ENOENT") || isCode(err, "EISDIR")) return undefined;
+      throw err;
+    }
+    return { body, etag: sha256(body) };
+  }
+
+  async getStream(key: string): Promise<Readable | undefined> {
+    const p = this.pathOf(key);
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(p, "r");
+      const st = await handle.stat();
+      if (!st.isFile()) {
+        await handle.close();
+        return undefined;
+      }
+    } catch (err) {
+      if (isCode(err, "ENOENT")) return undefined;
+      throw err;
+    }
+    return handle.createReadStream({ highWaterMark: 1 << 20 });
+  }
+
+  async head(key: string): Promise<{ etag: string; size: number } | undefined> {
+    const p = this.pathOf(key);
+    let st: Stats;
+    try {
+      st = await fsp.stat(p);
+    } catch (err) {
+      if (isCode(err, "ENOENT")) return undefined;
+      throw err;
+    }
+    if (!st.isFile()) return undefined;
+    const etag = await fileEtag(p);
+    if (etag === undefined) return undefined;
+    return { etag, size: st.size };
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    // Walk only the deepest directory the prefix names, then filter by the full prefix.
+    const slash = prefix.lastIndexOf("/");
+    const dirPart = slash >= 0 ? prefix.slice(0, slash) : "";
+    if (dirPart !== "") validateKey(dirPart);
+    const start = dirPart === "" ? this.root : join(this.root, ...dirPart.split("/"));
+    const out: string[] = [];
+    await walk(start, async (file) => {
+      const key = relative(this.root, file).split(sep).join("/");
+      if (key.startsWith(prefix)) out.push(key);
+    });
+    return out.sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    await fsp.rm(this.pathOf(key), { force: true });
+  }
+
+  async supportsConditionalWrites(): Promise<boolean> {
+    return true;
+  }
+
+  private async withKeyLock<T>(target: string, fn: () => Promise<T>): Promise<T> {
+    const lock = join(dirname(target), `${INTERNAL_PREFIX}lock-${basenameOf(target)}`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const h = await fsp.open(lock, "wx");
+        await h.close();
+        break;
+      } catch (err) {
+        if (!isCode(err, "EEXIST")) throw err;
+        const st = await fsp.stat(lock).catch(() => undefined);
+        if (st && Date.now() - st.mtimeMs > STALE_LOCK_MS) {
+          await fsp.rm(lock, { force: true });
+          continue;
+        }
+        if (attempt > 2000) throw new Error(`timed out waiting for lock file ${lock}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await fsp.rm(lock, { force: true });
+    }
+  }
+}
+
+function basenameOf(p: string): string {
+  const i = p.lastIndexOf(sep);
+  return i >= 0 ? p.slice(i + 1) : p;
+}
+
+async function writeSynced(path: string, body: Buffer | string | Readable): Promise<string> {
+  const hash = createHash("sha256");
+  const handle = await fsp.open(path, "wx", 0o600);
+  try {
+    if (typeof body === "string" || Buffer.isBuffer(body)) {
+      const buf = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+      hash.update(buf);
+      await handle.writeFile(buf);
+    } else {
+      for await (const chunk of body as AsyncIterable<Buffer | string>) {
+        const b = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+        hash.update(b);
+        await writeFully(handle, b);
+      }
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return hash.digest("hex");
+}
+
+async function writeFully(handle: fsp.FileHandle, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await handle.write(buf, off, buf.length - off);
+    off += bytesWritten;
+  }
+}
+
+async function fileEtag(path: string): Promise<string | undefined> {
+  const hash = createHash("sha256");
+  try {
+    await pipeline(createReadStream(path), hash);
+  } catch (err) {
+    if (isCode(err, "ENOENT")) return undefined;
+    throw err;
+  }
+  return hash.digest("hex");
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const h = await fsp.open(dir, "r");
+  try {
+    await h.sync();
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is still atomic.
+  } finally {
+    await h.close();
+  }
+}
+
+async function walk(dir: string, visit: (file: string) => Promise<void>): Promise<void> {
+  let entries;
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isCode(err, "ENOENT") || isCode(err, "ENOTDIR")) return;
+    throw err;
+  }
+  for (const e of entries) {
+    if (e.name.startsWith(INTERNAL_PREFIX)) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await walk(p, visit);
+    else if (e.isFile()) await visit(p);
+  }
+}
+
+function sha256(buf: Buffer): string {
+  return createHash("sha256").update(buf).digest("hex");
+}
+
+export function isCode(err: unknown, code: string): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
+}
+
+/** Collects a stream into one buffer (only for small objects). */
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks);
+}
