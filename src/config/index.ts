@@ -4,3 +4,4 @@ export * from "./defaults.js";
 export * from "./load.js";
 export * from "./metrics.js";
 export { stageConfigFromPulumi } from "./pulumi.js";
+export * from "./progression.js";

@@ -151,6 +151,16 @@ function describeIssue(
     });
   }
   const got = valueAt(input, issue.path as PropertyKey[]);
+  if (issue.code === "custom") {
+    const sentence = (issue.params as { sentence?: boolean } | undefined)?.sentence === true;
+    const shown = !sentence && got !== null && typeof got !== "object" && got !== undefined;
+    return [
+      {
+        key: path.join(".") || "(root)",
+        message: shown ? `expected ${issue.message}, got ${JSON.stringify(got)}` : issue.message,
+      },
+    ];
+  }
   const expected = issue.message
     .replace(/^Invalid (input|option|value): /, "")
     .replace(/^expected /, "")

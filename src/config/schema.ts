@@ -137,7 +137,7 @@ export const stageConfigSchema = z
   })
   .superRefine((cfg, ctx) => {
     const issue = (path: (string | number)[], message: string) =>
-      ctx.addIssue({ code: "custom", path, message });
+      ctx.addIssue({ code: "custom", path, message, params: { sentence: true } });
     if (cfg.backup.target === "s3" && !cfg.backup.roleArn) {
       issue(
         ["backup", "roleArn"],

@@ -22,7 +22,8 @@ export function installMocks(stage: StageName): { resources: Registered[] } {
         const state: Record<string, unknown> = { ...args.inputs };
         const id = `${args.name}-id`;
         if (args.type.startsWith("aws:")) state["arn"] = `arn:aws:mock:::${args.name}`;
-        if (args.type === "aws:s3/bucket:Bucket") state["bucket"] = `${String(args.inputs["bucketPrefix"] ?? "")}mock`;
+        if (args.type === "aws:s3/bucket:Bucket")
+          state["bucket"] = `${String(args.inputs["bucketPrefix"] ?? "")}mock`;
         if (args.type === "aws:kms/key:Key") state["keyId"] = `key-${args.name}`;
         if (args.type === "random:index/randomPassword:RandomPassword") {
           state["result"] = pulumi.secret("mock-generated-password");

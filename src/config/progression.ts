@@ -1,0 +1,33 @@
+import type { StageConfig } from "./schema.js";
+import { STAGES, type StageName } from "./stages.js";
+
+/** Settings that must never decrease from sandbox to production (safety only grows). */
+export const NON_DECREASING: { key: string; of: (c: StageConfig) => number }[] = [
+  { key: "prometheus.retentionDays", of: (c) => c.prometheus.retentionDays },
+  { key: "prometheus.replicas", of: (c) => c.prometheus.replicas },
+  { key: "grafana.replicas", of: (c) => c.grafana.replicas },
+  { key: "backup.retentionDays", of: (c) => c.backup.retentionDays },
+];
+
+/**
+ * Checks the stages against each other: each NON_DECREASING setting of a stage is at least the
+ * previous stage's. Returns one message per violation (empty when the progression holds).
+ */
+export function checkStageProgression(configs: Partial<Record<StageName, StageConfig>>): string[] {
+  const problems: string[] = [];
+  const present = STAGES.filter((s) => configs[s] !== undefined);
+  for (let i = 1; i < present.length; i++) {
+    const lo = present[i - 1] as StageName;
+    const hi = present[i] as StageName;
+    for (const { key, of } of NON_DECREASING) {
+      const a = of(configs[lo] as StageConfig);
+      const b = of(configs[hi] as StageConfig);
+      if (b < a) {
+        problems.push(
+          `Pulumi.${hi}.yaml: golden-goose:${key} is ${b} but ${lo} has ${a}; it must not decrease from ${lo} to ${hi}`,
+        );
+      }
+    }
+  }
+  return problems;
+}

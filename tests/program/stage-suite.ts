@@ -1,0 +1,233 @@
+/**
+ * The checks every stage's program must pass, run under pulumi.runtime.setMocks through the
+ * real entry point (src/program/index.ts) with the stage's own stack file. One test file per
+ * stage calls `describeStage`, because Pulumi's runtime state is per process.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadStageConfigFile, type StageConfig, type StageName } from "../../src/config/index.js";
+import {
+  installMocks,
+  setStackConfig,
+  settle,
+  unwrap,
+  type Registered,
+} from "../helpers/pulumi-mocks.js";
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+type Obj = Record<string, unknown>;
+const get = (o: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>(
+    (cur, k) => (cur && typeof cur === "object" ? (cur as Obj)[k] : undefined),
+    o,
+  );
+
+/** Containers (and init containers) of a workload's pod spec, whatever its kind. */
+export function containersOf(r: Registered): Obj[] {
+  const spec =
+    r.type === "kubernetes:batch/v1:CronJob"
+      ? get(r.inputs, "spec", "jobTemplate", "spec", "template", "spec")
+      : get(r.inputs, "spec", "template", "spec");
+  return [
+    ...((get(spec, "initContainers") as Obj[]) ?? []),
+    ...((get(spec, "containers") as Obj[]) ?? []),
+  ];
+}
+
+const WORKLOADS = [
+  "kubernetes:apps/v1:Deployment",
+  "kubernetes:apps/v1:StatefulSet",
+  "kubernetes:batch/v1:CronJob",
+];
+
+export function describeStage(stage: StageName): void {
+  const mocks = installMocks(stage);
+  setStackConfig(stage);
+  const cfg: StageConfig = loadStageConfigFile(`Pulumi.${stage}.yaml`);
+  let program: Obj;
+  let resources: Registered[];
+  const ofType = (t: string) => resources.filter((r) => r.type === t);
+  const one = (t: string, name: string) => {
+    const r = resources.find((x) => x.type === t && get(x.inputs, "metadata", "name") === name);
+    if (!r) throw new Error(`no ${t} named ${name}`);
+    return r;
+  };
+
+  beforeAll(async () => {
+    program = (await import("../../src/program/index.js")) as Obj;
+    await unwrap(program["grafanaUrl"] as pulumi.Output<string>);
+    await settle();
+    resources = mocks.resources;
+  });
+
+  describe(`stage ${stage}`, () => {
+    it("renders the four components inside a Stage", () => {
+      const types = resources.map((r) => r.type);
+      for (const t of [
+        "goldengoose:platform:Stage",
+        "goldengoose:monitoring:Prometheus",
+        "goldengoose:monitoring:Grafana",
+        "goldengoose:backup:Backup",
+        "goldengoose:security:Scanner",
+      ]) {
+        expect(types).toContain(t);
+      }
+      expect(program["stage"]).toBe(stage);
+    });
+
+    it("gives Prometheus the stage's retention, replicas, storage and scrape settings", () => {
+      const sts = one("kubernetes:apps/v1:StatefulSet", "prometheus");
+      expect(get(sts.inputs, "spec", "replicas")).toBe(cfg.prometheus.replicas);
+      const args = get(containersOf(sts)[0], "args") as string[];
+      expect(args).toContain(`--storage.tsdb.retention.time=${cfg.prometheus.retentionDays}d`);
+      const claim = (get(sts.inputs, "spec", "volumeClaimTemplates") as Obj[])[0];
+      expect(get(claim, "spec", "resources", "requests", "storage")).toBe(
+        cfg.prometheus.storageSize,
+      );
+      expect(get(sts.inputs, "spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted")).toBe(
+        cfg.prometheus.retainVolumes ? "Retain" : "Delete",
+      );
+      const promYml = get(
+        one("kubernetes:core/v1:ConfigMap", "prometheus-config").inputs,
+        "data",
+        "prometheus.yml",
+      ) as string;
+      expect(promYml).toContain(`scrape_interval: ${cfg.prometheus.scrapeInterval}`);
+      expect(promYml).toContain(`stage: ${stage}`);
+      const spread = get(sts.inputs, "spec", "template", "spec", "affinity", "podAntiAffinity");
+      const pdb = ofType("kubernetes:policy/v1:PodDisruptionBudget").filter(
+        (r) => get(r.inputs, "metadata", "name") === "prometheus",
+      );
+      if (cfg.prometheus.replicas > 1) {
+        expect(spread).toBeDefined();
+        expect(pdb).toHaveLength(1);
+      } else {
+        expect(spread).toBeUndefined();
+        expect(pdb).toHaveLength(0);
+      }
+    });
+
+    it("keeps Grafana's anonymous access off and its admin password secret", async () => {
+      const dep = one("kubernetes:apps/v1:Deployment", "grafana");
+      const env = get(containersOf(dep)[0], "env") as Obj[];
+      const anon = env.find((e) => e["name"] === "GF_AUTH_ANONYMOUS_ENABLED");
+      expect(anon?.["value"]).toBe(String(cfg.grafana.anonymousAccess));
+      const pw = env.find((e) => e["name"] === "GF_SECURITY_ADMIN_PASSWORD");
+      expect(pw?.["value"]).toBeUndefined();
+      expect(get(pw, "valueFrom", "secretKeyRef", "name")).toBe("grafana-admin");
+      expect(await pulumi.isSecret(program["grafanaAdminPassword"] as pulumi.Output<string>)).toBe(
+        true,
+      );
+      const secret = one("kubernetes:core/v1:Secret", "grafana-admin");
+      expect(get(secret.inputs, "stringData", SECRET_SIG)).toBeDefined();
+      const keepers = get(
+        ofType("random:index/randomPassword:RandomPassword")[0]?.inputs,
+        "keepers",
+        "rotation",
+      );
+      expect(keepers).toMatch(new RegExp(`^every-${cfg.secrets.rotationDays}d-period-\\d+$`));
+    });
+
+    it("backs up to the stage's target", () => {
+      const buckets = ofType("aws:s3/bucket:Bucket");
+      const cron = one("kubernetes:batch/v1:CronJob", "backup");
+      expect(get(cron.inputs, "spec", "schedule")).toBe(cfg.backup.schedule);
+      expect(get(cron.inputs, "spec", "concurrencyPolicy")).toBe("Forbid");
+      if (cfg.backup.target === "s3") {
+        expect(buckets).toHaveLength(1);
+        expect(get(buckets[0]?.inputs, "forceDestroy")).toBe(false);
+        expect(get(ofType("aws:kms/key:Key")[0]?.inputs, "enableKeyRotation")).toBe(true);
+        const lc = ofType("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[0];
+        expect(get((get(lc?.inputs, "rules") as Obj[])[0], "expiration", "days")).toBe(
+          cfg.backup.retentionDays,
+        );
+        const pab =
+          ofType("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[0]?.inputs ?? {};
+        for (const f of [
+          "blockPublicAcls",
+          "blockPublicPolicy",
+          "ignorePublicAcls",
+          "restrictPublicBuckets",
+        ]) {
+          expect(pab[f]).toBe(true);
+        }
+        const lock = ofType("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration");
+        expect(lock).toHaveLength(cfg.backup.objectLockDays > 0 ? 1 : 0);
+        const sa = one("kubernetes:core/v1:ServiceAccount", "backup");
+        expect(get(sa.inputs, "metadata", "annotations", "eks.amazonaws.com/role-arn")).toBe(
+          cfg.backup.roleArn,
+        );
+        const env = containersOf(cron).flatMap((c) => (get(c, "env") as Obj[]) ?? []);
+        expect(env.map((e) => e["name"])).not.toContain("AWS_SECRET_ACCESS_KEY");
+      } else {
+        expect(buckets).toHaveLength(0);
+        one("kubernetes:core/v1:PersistentVolumeClaim", "backup-data");
+      }
+    });
+
+    it("runs the scanner with the stage's severity threshold over every deployed image", () => {
+      const cron = one("kubernetes:batch/v1:CronJob", "scanner");
+      expect(get(cron.inputs, "spec", "schedule")).toBe(cfg.scanner.schedule);
+      const c = containersOf(cron)[0];
+      const script = (get(c, "command") as string[])[2] ?? "";
+      expect(script).toContain(`--severity "${cfg.scanner.severityThreshold}`);
+      const images = (
+        (get(c, "env") as Obj[]).find((e) => e["name"] === "IMAGES")?.["value"] as string
+      ).split(" ");
+      const deployed = ofType("kubernetes:apps/v1:Deployment")
+        .concat(ofType("kubernetes:apps/v1:StatefulSet"))
+        .flatMap(containersOf)
+        .map((x) => x["image"]);
+      for (const img of deployed) expect(images).toContain(img);
+    });
+
+    it("has no container without requests and limits, an unpinned image or a weak security context", () => {
+      const workloads = resources.filter((r) => WORKLOADS.includes(r.type));
+      expect(workloads.length).toBeGreaterThanOrEqual(6);
+      for (const w of workloads) {
+        for (const c of containersOf(w)) {
+          const where = `${w.name}/${String(c["name"])}`;
+          for (const k of ["cpu", "memory"]) {
+            expect(get(c, "resources", "requests", k), where).toBeTruthy();
+            expect(get(c, "resources", "limits", k), where).toBeTruthy();
+          }
+          expect(String(c["image"]), where).toMatch(/:[\w][\w.-]*(@sha256:[a-f0-9]{64})?$/);
+          expect(String(c["image"]), where).not.toMatch(/:latest\b/);
+          expect(get(c, "securityContext", "runAsNonRoot"), where).toBe(true);
+          expect(get(c, "securityContext", "allowPrivilegeEscalation"), where).toBe(false);
+          expect(get(c, "securityContext", "capabilities", "drop"), where).toEqual(["ALL"]);
+          if (w.type !== "kubernetes:batch/v1:CronJob") {
+            expect(c["livenessProbe"], where).toBeDefined();
+            expect(c["readinessProbe"], where).toBeDefined();
+          }
+        }
+      }
+    });
+
+    it("labels every Kubernetes object with the stage's common labels", () => {
+      const k8sObjects = resources.filter((r) => r.type.startsWith("kubernetes:"));
+      for (const r of k8sObjects) {
+        const labels = get(r.inputs, "metadata", "labels") as Obj;
+        expect(labels["goldengoose.io/stage"], r.name).toBe(stage);
+        expect(labels["goldengoose.io/owner"], r.name).toBe(cfg.labels.owner);
+        expect(labels["goldengoose.io/cost-centre"], r.name).toBe(cfg.labels.costCentre);
+        expect(labels["goldengoose.io/compliance-tier"], r.name).toBe(cfg.labels.complianceTier);
+        if (r.type !== "kubernetes:core/v1:Namespace") {
+          expect(get(r.inputs, "metadata", "namespace"), r.name).toBe(cfg.namespace);
+        }
+      }
+    });
+
+    it("exports the stack outputs", async () => {
+      expect(await unwrap(program["prometheusUrl"] as pulumi.Output<string>)).toBe(
+        `http://prometheus.${cfg.namespace}.svc:9090`,
+      );
+      expect(await unwrap(program["grafanaUrl"] as pulumi.Output<string>)).toBe(
+        `http://grafana.${cfg.namespace}.svc:3000`,
+      );
+      const bucket = await unwrap(program["backupBucket"] as pulumi.Output<string | undefined>);
+      expect(bucket === undefined).toBe(cfg.backup.target === "volume");
+    });
+  });
+}
