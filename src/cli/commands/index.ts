@@ -1,5 +1,7 @@
 import type { Command } from "commander";
 import type { CliIo } from "../io.js";
+import { registerEvidence } from "./evidence.js";
+import { registerLock } from "./lock.js";
 
 /**
  * Sets the process exit code for the command that ran (0, 1 or 2). A command that throws
@@ -12,4 +14,6 @@ export function registerCommands(program: Command, io: CliIo, setExitCode: SetEx
   void program;
   void io;
   void setExitCode;
+  registerLock(program, io, setExitCode);
+  registerEvidence(program, io, setExitCode);
 }

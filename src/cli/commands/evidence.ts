@@ -1,0 +1,86 @@
+import type { Command } from "commander";
+import { parseStageName } from "../../config/stages.js";
+import { openEvidenceChain } from "../../evidence/index.js";
+import { UsageError } from "../errors.js";
+import { Output, type CliIo } from "../io.js";
+import type { SetExitCode } from "./index.js";
+import { openStoreFor, storeOption } from "./lock.js";
+
+/** `goose evidence verify|show`. */
+export function registerEvidence(program: Command, io: CliIo, setExitCode: SetExitCode): void {
+  const evidence = program
+    .command("evidence")
+    .description("the signed, append-only evidence chain");
+
+  evidence
+    .command("verify")
+    .description("walk the chain; exit 1 naming the first bad record")
+    .addOption(storeOption())
+    .option("--json", "machine output on stdout")
+    .action(async (o: { store?: string; json?: boolean }) => {
+      const out = new Output(io, Boolean(o.json));
+      const store = openStoreFor(io, o.store);
+      const result = await openEvidenceChain(store, io.env).verify();
+      if (result.ok) {
+        out.line(
+          `evidence chain in ${store.url} verifies: ${result.records} records` +
+            (result.head ? `, head seq ${result.head.seq} ${result.head.hash}` : "") +
+            (result.keyid ? `, key ${result.keyid}` : ""),
+        );
+      } else {
+        const b = result.firstBad;
+        out.info(
+          `evidence chain in ${store.url} does NOT verify: first bad ` +
+            (b?.seq !== undefined ? `record seq ${b.seq}${b.id ? ` (${b.id})` : ""}` : "file") +
+            ` in ${b?.segment}${b?.line ? ` line ${b.line}` : ""}: ${b?.reason}`,
+        );
+      }
+      for (const n of result.notes) out.info(`note: ${n}`);
+      out.result(result);
+      setExitCode(result.ok ? 0 : 1);
+    });
+
+  evidence
+    .command("show")
+    .description("list records, oldest first")
+    .option("--stage <stage>", "only this stage")
+    .option("--kind <kind>", "only this kind (or its sub-kinds: gate → gate.sbom…)")
+    .option("--limit <n>", "only the last N")
+    .addOption(storeOption())
+    .option("--json", "machine output on stdout")
+    .action(
+      async (o: {
+        stage?: string;
+        kind?: string;
+        limit?: string;
+        store?: string;
+        json?: boolean;
+      }) => {
+        const out = new Output(io, Boolean(o.json));
+        let stage;
+        try {
+          stage = o.stage ? parseStageName(o.stage) : undefined;
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        const limit = o.limit === undefined ? undefined : Number(o.limit);
+        if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+          throw new UsageError(`--limit ${o.limit}: a whole number of records, at least 1`);
+        }
+        let records = await openEvidenceChain(openStoreFor(io, o.store), io.env).list({
+          ...(stage ? { stage } : {}),
+          ...(o.kind ? { kind: o.kind } : {}),
+        });
+        if (limit !== undefined) records = records.slice(-limit);
+        for (const r of records) {
+          const subj = r.subject.map((s) => s.name).join(", ");
+          out.line(
+            `${r.id}  ${r.time}  ${(r.stage ?? "-").padEnd(10)} ${r.kind}${subj ? `  [${subj}]` : ""}`,
+          );
+        }
+        if (records.length === 0) out.line("no evidence records");
+        out.result({ records });
+        setExitCode(0);
+      },
+    );
+}
