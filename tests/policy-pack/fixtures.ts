@@ -1,0 +1,257 @@
+/**
+ * Resources shaped like the ones the stage program creates (src/components), as the analyzer
+ * sees their inputs. Each builder returns a compliant resource; tests break one field at a time.
+ */
+import type { StackResourceInput } from "./harness.js";
+
+export const STAGE = "production";
+
+export function labels(name = "grafana", stage = STAGE): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": name,
+    "app.kubernetes.io/component": name,
+    "app.kubernetes.io/part-of": "golden-goose",
+    "app.kubernetes.io/managed-by": "pulumi",
+    "goldengoose.io/stage": stage,
+    "goldengoose.io/owner": "platform",
+    "goldengoose.io/cost-centre": "engineering",
+    "goldengoose.io/compliance-tier": "regulated",
+  };
+}
+
+const hardened = {
+  runAsNonRoot: true,
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+};
+
+const probes = {
+  livenessProbe: { httpGet: { path: "/-/healthy", port: 9090 } },
+  readinessProbe: { httpGet: { path: "/-/ready", port: 9090 } },
+};
+
+export const resources = {
+  requests: { cpu: "250m", memory: "512Mi" },
+  limits: { cpu: "1", memory: "1Gi" },
+};
+
+export function container(name: string, image: string, extra: Record<string, unknown> = {}) {
+  return { name, image, resources, securityContext: { ...hardened }, ...probes, ...extra };
+}
+
+function podSpec(containers: unknown[], extra: Record<string, unknown> = {}) {
+  return {
+    securityContext: { runAsNonRoot: true, runAsUser: 472, fsGroup: 472 },
+    containers,
+    ...extra,
+  };
+}
+
+export function grafanaDeployment(env: unknown[] = []): Record<string, unknown> {
+  const l = labels("grafana");
+  return {
+    metadata: { name: "grafana", namespace: "goose-production", labels: l },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { "app.kubernetes.io/name": "grafana" } },
+      template: {
+        metadata: { labels: l },
+        spec: podSpec([
+          container("grafana", "docker.io/grafana/grafana:12.1.1", {
+            env: [
+              {
+                name: "GF_SECURITY_ADMIN_USER",
+                valueFrom: { secretKeyRef: { name: "grafana-admin", key: "user" } },
+              },
+              {
+                name: "GF_SECURITY_ADMIN_PASSWORD",
+                valueFrom: { secretKeyRef: { name: "grafana-admin", key: "password" } },
+              },
+              { name: "GF_AUTH_ANONYMOUS_ENABLED", value: "false" },
+              ...env,
+            ],
+          }),
+        ]),
+      },
+    },
+  };
+}
+
+export function prometheusStatefulSet(retention = "90d"): Record<string, unknown> {
+  const l = labels("prometheus");
+  return {
+    metadata: { name: "prometheus", namespace: "goose-production", labels: l },
+    spec: {
+      replicas: 2,
+      serviceName: "prometheus",
+      selector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } },
+      template: {
+        metadata: { labels: l },
+        spec: podSpec([
+          container("prometheus", "quay.io/prometheus/prometheus:v3.5.0", {
+            args: [
+              "--config.file=/etc/prometheus/prometheus.yml",
+              "--storage.tsdb.path=/prometheus",
+              `--storage.tsdb.retention.time=${retention}`,
+            ],
+          }),
+        ]),
+      },
+      volumeClaimTemplates: [
+        { metadata: { name: "data" }, spec: { resources: { requests: { storage: "200Gi" } } } },
+      ],
+    },
+  };
+}
+
+export function backupCronJob(): Record<string, unknown> {
+  const l = labels("backup");
+  const c = container("upload", "docker.io/amazon/aws-cli:2.27.60", {
+    env: [
+      { name: "BUCKET", value: "goose-production-backups-abc" },
+      { name: "KMS_KEY_ARN", value: "arn:aws:kms:eu-west-1:222222222222:key/1" },
+    ],
+  });
+  delete (c as Record<string, unknown>)["livenessProbe"];
+  delete (c as Record<string, unknown>)["readinessProbe"];
+  return {
+    metadata: { name: "backup", namespace: "goose-production", labels: l },
+    spec: {
+      schedule: "0 */4 * * *",
+      jobTemplate: {
+        metadata: { labels: l },
+        spec: {
+          template: {
+            metadata: { labels: l },
+            spec: podSpec([c], {
+              restartPolicy: "Never",
+              initContainers: [container("collect", "docker.io/bitnami/kubectl:1.33.3")],
+              volumes: [{ name: "work", emptyDir: {} }],
+            }),
+          },
+        },
+      },
+    },
+  };
+}
+
+/** A compliant backup bucket with all its companions, under a Backup component (production shape). */
+export function bucketStack(
+  overrides: Partial<Record<string, Record<string, unknown> | null>> = {},
+): StackResourceInput[] {
+  const bucketName = "goose-production-backups-abc";
+  const base: Record<string, StackResourceInput> = {
+    stage: { type: "goldengoose:platform:Stage", name: "production", props: {} },
+    backup: { type: "goldengoose:backup:Backup", name: "backup", parent: "production", props: {} },
+    key: {
+      type: "aws:kms/key:Key",
+      name: "backup-key",
+      parent: "backup",
+      props: { enableKeyRotation: true, deletionWindowInDays: 30 },
+    },
+    bucket: {
+      type: "aws:s3/bucket:Bucket",
+      name: "backup-bucket",
+      parent: "backup",
+      props: {
+        bucket: bucketName,
+        bucketPrefix: "goose-production-backups-",
+        objectLockEnabled: true,
+      },
+    },
+    versioning: {
+      type: "aws:s3/bucketVersioning:BucketVersioning",
+      name: "backup-versioning",
+      parent: "backup",
+      props: { bucket: bucketName, versioningConfiguration: { status: "Enabled" } },
+      propertyDependencies: { bucket: ["backup-bucket"] },
+    },
+    encryption: {
+      type: "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+      name: "backup-encryption",
+      parent: "backup",
+      props: {
+        bucket: bucketName,
+        rules: [
+          {
+            applyServerSideEncryptionByDefault: {
+              sseAlgorithm: "aws:kms",
+              kmsMasterKeyId: "arn:aws:kms:eu-west-1:222222222222:key/1",
+            },
+            bucketKeyEnabled: true,
+          },
+        ],
+      },
+      propertyDependencies: { bucket: ["backup-bucket"], rules: ["backup-key"] },
+    },
+    publicAccess: {
+      type: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+      name: "backup-public-access",
+      parent: "backup",
+      props: {
+        bucket: bucketName,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      },
+    },
+    policy: {
+      type: "aws:s3/bucketPolicy:BucketPolicy",
+      name: "backup-tls-only",
+      parent: "backup",
+      props: {
+        bucket: bucketName,
+        policy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "DenyInsecureTransport",
+              Effect: "Deny",
+              Principal: "*",
+              Action: "s3:*",
+              Resource: [`arn:aws:s3:::${bucketName}`, `arn:aws:s3:::${bucketName}/*`],
+              Condition: { Bool: { "aws:SecureTransport": "false" } },
+            },
+          ],
+        }),
+      },
+    },
+    lifecycle: {
+      type: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+      name: "backup-lifecycle",
+      parent: "backup",
+      props: {
+        bucket: bucketName,
+        rules: [
+          {
+            id: "expire-backups",
+            status: "Enabled",
+            filter: {},
+            expiration: { days: 90 },
+            noncurrentVersionExpiration: { noncurrentDays: 90 },
+          },
+        ],
+      },
+    },
+    objectLock: {
+      type: "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+      name: "backup-object-lock",
+      parent: "backup",
+      props: {
+        bucket: bucketName,
+        objectLockEnabled: "Enabled",
+        rule: { defaultRetention: { mode: "COMPLIANCE", days: 30 } },
+      },
+    },
+  };
+  const out: StackResourceInput[] = [];
+  for (const [key, r] of Object.entries(base)) {
+    const o = overrides[key];
+    if (o === null) continue;
+    out.push(o ? { ...r, props: { ...r.props, ...o } } : r);
+  }
+  return out;
+}
