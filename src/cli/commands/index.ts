@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { CliIo } from "../io.js";
 import { registerEvidence } from "./evidence.js";
 import { registerLock } from "./lock.js";
+import { registerLoadtest } from "./loadtest.js";
 
 /**
  * Sets the process exit code for the command that ran (0, 1 or 2). A command that throws
@@ -16,4 +17,5 @@ export function registerCommands(program: Command, io: CliIo, setExitCode: SetEx
   void setExitCode;
   registerLock(program, io, setExitCode);
   registerEvidence(program, io, setExitCode);
+  registerLoadtest(program, io, setExitCode);
 }

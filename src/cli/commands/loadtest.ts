@@ -1,0 +1,206 @@
+import type { Command } from "commander";
+import { parseStageName, type StageName } from "../../config/stages.js";
+import { defaultHolder } from "../../locks/index.js";
+import {
+  compareFiles,
+  fmt,
+  runLoadTest,
+  type CriterionResult,
+  type Progress,
+  type Verdict,
+} from "../../loadtest/index.js";
+import { formatBytesPerSecond, formatMs } from "../../loadtest/units.js";
+import { UsageError } from "../errors.js";
+import { Output, type CliIo } from "../io.js";
+import type { SetExitCode } from "./index.js";
+import { openStoreFor, storeOption } from "./lock.js";
+
+function stageArg(value: string): StageName {
+  try {
+    return parseStageName(value);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function criterionLine(c: CriterionResult): string {
+  const base = c.baseline !== undefined ? ` baseline ${fmt(c.metric, c.baseline)}` : "";
+  const warn = c.warnLimit !== undefined ? `, warn ≤ ${fmt(c.metric, c.warnLimit)}` : "";
+  return `  ${c.status.toUpperCase().padEnd(4)} ${c.kind.padEnd(9)} ${c.name}: ${fmt(c.metric, c.actual)}${base} (limit ${fmt(c.metric, c.limit)}${warn})${c.key ? " [key]" : ""}`;
+}
+
+function printVerdict(out: Output, v: Verdict): void {
+  for (const c of v.criteria) out.line(criterionLine(c));
+  for (const r of v.reasons) out.line(`  - ${r}`);
+}
+
+function progressLine(p: Progress): string {
+  const time = p.plannedSeconds
+    ? `${p.elapsedSeconds.toFixed(0)}/${p.plannedSeconds}s`
+    : `${p.elapsedSeconds.toFixed(0)}s`;
+  return `${p.scenario} phase ${p.phase}/${p.phases} ${time}  ${p.requests} responses  ${Math.round(p.rps)} req/s  p99 ${formatMs(p.p99Ms)}  errors ${p.errors}`;
+}
+
+/** `goose loadtest run|compare`. */
+export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetExitCode): void {
+  const lt = program
+    .command("loadtest")
+    .description("load tests against a stage's baseline (load-test/)");
+
+  lt.command("run")
+    .description(
+      "run a scenario against a target and judge it against the stage's baseline; exit 1 on fail, 2 on bad input or a baseline measured with other parameters",
+    )
+    .requiredOption(
+      "--stage <stage>",
+      "stage whose baseline and tolerances apply: sandbox, compliance, production",
+    )
+    .requiredOption(
+      "--scenario <name>",
+      "scenario in the config (smoke, baseline, stress, spike, soak)",
+    )
+    .requiredOption("--target <url>", "http(s) URL of the service under test")
+    .option("--config <file>", "stress-test config", "load-test/config/stress-test.yaml")
+    .option("--baseline <file>", "baseline file (default load-test/baseline/<stage>.json)")
+    .option(
+      "--save-baseline",
+      "record this run as the scenario's baseline (when its thresholds pass)",
+    )
+    .option("--note <text>", "with --save-baseline: what the target was")
+    .option("--report-dir <dir>", "where reports go", "load-test/reports")
+    .option("--no-abort", "do not stop early when an abortOnFail threshold fails")
+    .option("--holder <name>", "lease holder (default user@host)")
+    .addOption(storeOption())
+    .option("--json", "machine output on stdout")
+    .action(
+      async (o: {
+        stage: string;
+        scenario: string;
+        target: string;
+        config: string;
+        baseline?: string;
+        saveBaseline?: boolean;
+        note?: string;
+        reportDir: string;
+        abort: boolean;
+        holder?: string;
+        store?: string;
+        json?: boolean;
+      }) => {
+        const out = new Output(io, Boolean(o.json));
+        const stage = stageArg(o.stage);
+        const interrupt = new AbortController();
+        const onSigint = () => interrupt.abort();
+        process.once("SIGINT", onSigint);
+        let live = false;
+        try {
+          const outcome = await runLoadTest({
+            cwd: io.cwd,
+            env: io.env,
+            stage,
+            scenario: o.scenario,
+            target: o.target,
+            configPath: o.config,
+            ...(o.baseline ? { baselinePath: o.baseline } : {}),
+            reportDir: o.reportDir,
+            saveBaseline: Boolean(o.saveBaseline),
+            ...(o.note ? { note: o.note } : {}),
+            store: openStoreFor(io, o.store),
+            holder: o.holder ?? defaultHolder(io.env),
+            abortOnFail: o.abort,
+            signal: interrupt.signal,
+            ...(io.isTty
+              ? {
+                  onProgress: (p: Progress) => {
+                    live = true;
+                    io.stderr.write(`\r\x1b[2K${progressLine(p)}`);
+                  },
+                }
+              : {}),
+          });
+          if (live) io.stderr.write("\n");
+          const { result, verdict } = outcome;
+          const m = result.metrics;
+          out.line(
+            `loadtest ${outcome.scenario} on ${stage} → ${result.target}: ${verdict.verdict.toUpperCase()} (score ${verdict.score})`,
+          );
+          out.line(
+            `  ${m.requests} responses in ${m.durationSeconds}s: ${m.rps} req/s, ${formatBytesPerSecond(m.throughput)}; ` +
+              `p50 ${formatMs(m.latencyMs.p50)} p95 ${formatMs(m.latencyMs.p95)} p99 ${formatMs(m.latencyMs.p99)} max ${formatMs(m.latencyMs.max)}; ` +
+              `errors ${m.errors} (timeouts ${m.timeouts}), non-2xx ${m.non2xx}, error rate ${fmt("errors", m.errorRate)}`,
+          );
+          if (result.aborted)
+            out.line(`  aborted after ${result.aborted.atSeconds}s: ${result.aborted.reason}`);
+          printVerdict(out, verdict);
+          for (const n of outcome.notes) out.line(`  note: ${n}`);
+          out.line(`  reports: ${outcome.files.html} (also .json, .md, .prom)`);
+          out.result({
+            stage,
+            scenario: outcome.scenario,
+            target: result.target,
+            verdict: verdict.verdict,
+            score: verdict.score,
+            criteria: verdict.criteria,
+            reasons: verdict.reasons,
+            baseline: {
+              file: outcome.baselineFile,
+              compared: verdict.baseline === "compared",
+              saved: outcome.baselineSaved,
+            },
+            metrics: result.metrics,
+            parameters: result.parameters,
+            ...(result.aborted ? { aborted: result.aborted } : {}),
+            reports: outcome.files,
+            notes: outcome.notes,
+          });
+          setExitCode(verdict.verdict === "fail" ? 1 : 0);
+        } finally {
+          process.removeListener("SIGINT", onSigint);
+        }
+      },
+    );
+
+  lt.command("compare <a> <b>")
+    .description(
+      "judge B (candidate) against A (reference); each a report JSON or a baseline file; exit 1 on fail, 2 when their load parameters differ",
+    )
+    .option("--stage <stage>", "whose tolerances apply (default B's stage)")
+    .option("--scenario <name>", "scenario to take from a baseline file holding several")
+    .option("--config <file>", "stress-test config", "load-test/config/stress-test.yaml")
+    .option("--json", "machine output on stdout")
+    .action(
+      (
+        a: string,
+        b: string,
+        o: { stage?: string; scenario?: string; config: string; json?: boolean },
+      ) => {
+        const out = new Output(io, Boolean(o.json));
+        const outcome = compareFiles({
+          cwd: io.cwd,
+          a,
+          b,
+          configPath: o.config,
+          ...(o.stage ? { stage: stageArg(o.stage) } : {}),
+          ...(o.scenario ? { scenario: o.scenario } : {}),
+        });
+        const v = outcome.verdict;
+        out.line(
+          `compare ${outcome.scenario} on ${outcome.stage}: ${v.verdict.toUpperCase()} (score ${v.score})`,
+        );
+        out.line(`  reference ${outcome.a}`);
+        out.line(`  candidate ${outcome.b}`);
+        printVerdict(out, v);
+        out.result({
+          stage: outcome.stage,
+          scenario: outcome.scenario,
+          a: outcome.a,
+          b: outcome.b,
+          verdict: v.verdict,
+          score: v.score,
+          criteria: v.criteria,
+          reasons: v.reasons,
+        });
+        setExitCode(v.verdict === "fail" ? 1 : 0);
+      },
+    );
+}
