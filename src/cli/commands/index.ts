@@ -3,6 +3,7 @@ import type { CliIo } from "../io.js";
 import { registerEvidence } from "./evidence.js";
 import { registerLock } from "./lock.js";
 import { registerLoadtest } from "./loadtest.js";
+import { registerPreview } from "./preview.js";
 
 /**
  * Sets the process exit code for the command that ran (0, 1 or 2). A command that throws
@@ -18,4 +19,5 @@ export function registerCommands(program: Command, io: CliIo, setExitCode: SetEx
   registerLock(program, io, setExitCode);
   registerEvidence(program, io, setExitCode);
   registerLoadtest(program, io, setExitCode);
+  registerPreview(program, io, setExitCode);
 }

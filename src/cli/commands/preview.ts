@@ -1,0 +1,155 @@
+/**
+ * `goose preview <stage> [--offline] [--all] [--config-file F] [--policy-pack-config F]
+ * [--policy-timeout S] [--json]`: renders the stage and runs the policy pack (DESIGN.md, CLI
+ * contract). Exit 1 when any mandatory violation, 2 for bad usage, a missing file or a policy pack
+ * that failed (fail closed).
+ *
+ * `--json` prints the PreviewResult of one stage; with `--all`,
+ * `{ stages: PreviewResult[], summary: { resources, mandatory, advisory } }`.
+ */
+import type { Command } from "commander";
+import { STAGES, parseStageName, type StageName } from "../../config/stages.js";
+import { createEngine } from "../../engine/index.js";
+import type { PolicyViolation, PreviewResult } from "../../engine/types.js";
+import { UsageError } from "../errors.js";
+import { Output, type CliIo } from "../io.js";
+import type { SetExitCode } from "./index.js";
+
+interface PreviewFlags {
+  offline?: boolean;
+  all?: boolean;
+  configFile?: string;
+  policyPackConfig?: string;
+  policyTimeout?: string;
+  json?: boolean;
+}
+
+/** Human report of one stage: violations grouped by policy with their level, then a summary line. */
+export function formatPreview(r: PreviewResult): string[] {
+  const lines: string[] = [];
+  const byPolicy = new Map<string, PolicyViolation[]>();
+  for (const v of r.violations) {
+    const key = `${v.enforcementLevel}\u0000${v.policy}\u0000${v.pack}`;
+    byPolicy.set(key, [...(byPolicy.get(key) ?? []), v]);
+  }
+  const keys = [...byPolicy.keys()].sort((a, b) => {
+    // mandatory first, then by policy name
+    const la = a.startsWith("mandatory") ? 0 : 1;
+    const lb = b.startsWith("mandatory") ? 0 : 1;
+    return la - lb || a.localeCompare(b);
+  });
+  lines.push(`Policy preview of ${r.stage} (${r.mode}): ${r.summary.resources} resources`);
+  for (const key of keys) {
+    const vs = byPolicy.get(key)!;
+    const [level, policy, pack] = key.split("\u0000");
+    lines.push(
+      `  [${level}]  ${policy}  (${pack}, ${vs.length} violation${vs.length === 1 ? "" : "s"})`,
+    );
+    for (const v of vs) {
+      const where = v.urn ? describeUrn(v.urn) : "(stack)";
+      const [first, ...rest] = v.message.split("\n");
+      lines.push(`    - ${where}: ${first ?? ""}`);
+      for (const l of rest) lines.push(`      ${l}`);
+    }
+  }
+  const verdict = r.summary.mandatory > 0 ? "FAILED" : "passed";
+  lines.push(
+    `${r.stage}: ${verdict}: ${r.summary.resources} resources, ${r.summary.mandatory} mandatory, ` +
+      `${r.summary.advisory} advisory violation${r.summary.advisory === 1 ? "" : "s"}`,
+  );
+  return lines;
+}
+
+/** `urn:…::a$b$type::name` → `type: name`, as the Pulumi CLI prints a resource. */
+function describeUrn(urn: string): string {
+  const parts = urn.split("::");
+  const name = parts[3] ?? urn;
+  const type = (parts[2] ?? "").split("$").pop() ?? "";
+  return type ? `${type}: ${name}` : name;
+}
+
+function stageArg(value: string): StageName {
+  try {
+    return parseStageName(value);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export function registerPreview(program: Command, io: CliIo, setExitCode: SetExitCode): void {
+  program
+    .command("preview [stage]")
+    .description("render a stage and run the policy pack on it (exit 1 on a mandatory violation)")
+    .option("--offline", "no Pulumi CLI: run the program under mocks and the pack over gRPC here")
+    .option("--all", `preview every stage (${STAGES.join(", ")})`)
+    .option("--config-file <file>", "stack file to use instead of Pulumi.<stage>.yaml (offline)")
+    .option(
+      "--policy-pack-config <file>",
+      "policy-pack config (pulumi --policy-pack-config format); default policy-pack/config/<stage>.json",
+    )
+    .option(
+      "--policy-timeout <seconds>",
+      "fail closed when the pack does not start or answer in time (default 60)",
+    )
+    .option("--json", "machine output on stdout")
+    .action(async (stageText: string | undefined, o: PreviewFlags) => {
+      const out = new Output(io, Boolean(o.json));
+      if (o.all && stageText) throw new UsageError("give a stage or --all, not both");
+      if (!o.all && !stageText) {
+        throw new UsageError(`name a stage (${STAGES.join(", ")}) or pass --all`);
+      }
+      if (o.all && (o.configFile || o.policyPackConfig)) {
+        throw new UsageError(
+          "--config-file and --policy-pack-config name one stage's files: use them without --all",
+        );
+      }
+      let policyTimeoutMs: number | undefined;
+      if (o.policyTimeout !== undefined) {
+        const s = Number(o.policyTimeout);
+        if (!(s > 0))
+          throw new UsageError(
+            `--policy-timeout must be a number of seconds > 0, got "${o.policyTimeout}"`,
+          );
+        policyTimeoutMs = s * 1000;
+      }
+      const stages: StageName[] = o.all ? [...STAGES] : [stageArg(stageText!)];
+      const engine = createEngine(o.offline ? "offline" : "real", {
+        cwd: io.cwd,
+        env: io.env,
+        ...(policyTimeoutMs ? { policyTimeoutMs } : {}),
+      });
+      const onProgress = io.isTty ? (m: string) => out.info(m) : undefined;
+      const previewOne = (stage: StageName) =>
+        engine.preview(stage, {
+          ...(o.configFile ? { stackConfigFile: o.configFile } : {}),
+          ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
+          ...(onProgress ? { onProgress } : {}),
+        });
+      // Offline previews share this process (renders queue, packs start in parallel);
+      // the real CLI runs one stack at a time.
+      const results: PreviewResult[] = o.offline
+        ? await Promise.all(stages.map(previewOne))
+        : await stages.reduce<Promise<PreviewResult[]>>(
+            async (acc, s) => [...(await acc), await previewOne(s)],
+            Promise.resolve([]),
+          );
+      for (const r of results) {
+        for (const l of formatPreview(r)) out.line(l);
+      }
+      const total = {
+        resources: results.reduce((n, r) => n + r.summary.resources, 0),
+        mandatory: results.reduce((n, r) => n + r.summary.mandatory, 0),
+        advisory: results.reduce((n, r) => n + r.summary.advisory, 0),
+      };
+      if (o.all) {
+        out.line(
+          `all stages: ${total.mandatory > 0 ? "FAILED" : "passed"}: ${total.resources} resources, ` +
+            `${total.mandatory} mandatory, ${total.advisory} advisory`,
+        );
+        out.result({ stages: results, summary: total });
+      } else {
+        out.result(results[0]);
+      }
+      setExitCode(total.mandatory > 0 ? 1 : 0);
+    });
+}

@@ -1,0 +1,197 @@
+/**
+ * The offline StackEngine: no Pulumi CLI, no cloud credentials.
+ *
+ * - `preview(stage)`: renders the stage program under mocks with the stage's Pulumi.<stage>.yaml
+ *   (render.ts), starts the policy pack as the CLI does — one pack process per stack, with the
+ *   CLI's per-stack environment — and runs it over the Analyzer protocol (policy-run.ts). Several
+ *   previews at once (`--all`) share this process: renders queue one after another while each
+ *   stage's pack starts in parallel.
+ * - `up` / `refresh` / `exportStack` / `importStack`: a local state file per stage in the exact
+ *   `pulumi stack export` format (state.ts), default `<cwd>/.goose/offline-state/<stage>.json`.
+ */
+import { join, resolve } from "node:path";
+import { loadStageConfigFile, readStackFile } from "../../config/load.js";
+import type { StageConfig } from "../../config/schema.js";
+import { PROJECT, type StageName } from "../../config/stages.js";
+import type { PreviewOptions, PreviewResult, StackEngine, UpResult } from "../types.js";
+import { EngineInputError } from "./errors.js";
+import { runPolicies, startPack } from "./policy-run.js";
+import { renderStage, type RenderedStack } from "./render.js";
+import {
+  emptyExport,
+  parseExport,
+  readState,
+  resourceChanges,
+  toExport,
+  writeAtomic,
+} from "./state.js";
+import { summarize } from "../summary.js";
+
+/** Builds the program's resources for a validated config; returns the stack outputs. */
+export type StageProgram = (
+  cfg: StageConfig,
+) => Record<string, unknown> | Promise<Record<string, unknown>>;
+
+export interface OfflineEngineOptions {
+  /** Where Pulumi.<stage>.yaml files and `.goose/` live. */
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** The policy pack folder (default `<cwd>/policy-pack`). */
+  policyPackDir?: string;
+  /** Folder of the state files (default `<cwd>/.goose/offline-state`). */
+  stateDir?: string;
+  /** Timeout for the pack's start and each of its RPCs, ms (default 60 s; env GOOSE_POLICY_TIMEOUT in s). */
+  policyTimeoutMs?: number;
+  /** The program to render (default: the stage program, src/program/stage.ts `createStage`). */
+  program?: StageProgram;
+}
+
+async function defaultProgram(repoRoot: string): Promise<StageProgram> {
+  const [{ createStage }, { loadMonitoringFiles }] = await Promise.all([
+    import("../../program/stage.js"),
+    import("../../monitoring/files.js"),
+  ]);
+  return (cfg) => {
+    const outputs = createStage(cfg, loadMonitoringFiles(cfg.stage, repoRoot)).outputs;
+    return { ...outputs };
+  };
+}
+
+/** Stack config as Pulumi hands it to a program: `ns:key` → string (structured values as JSON). */
+function pulumiConfig(config: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config))
+    out[k] = typeof v === "string" ? v : JSON.stringify(v);
+  return out;
+}
+
+export class OfflineEngine implements StackEngine {
+  readonly mode = "offline" as const;
+  private programPromise: Promise<StageProgram> | undefined;
+
+  constructor(private readonly opts: OfflineEngineOptions) {}
+
+  private get packDir(): string {
+    return resolve(this.opts.cwd, this.opts.policyPackDir ?? "policy-pack");
+  }
+
+  private get timeoutMs(): number {
+    if (this.opts.policyTimeoutMs) return this.opts.policyTimeoutMs;
+    const env = Number(this.opts.env.GOOSE_POLICY_TIMEOUT);
+    return env > 0 ? env * 1000 : 60_000;
+  }
+
+  statePath(stage: StageName): string {
+    return join(
+      resolve(this.opts.cwd, this.opts.stateDir ?? ".goose/offline-state"),
+      `${stage}.json`,
+    );
+  }
+
+  private program(): Promise<StageProgram> {
+    this.programPromise ??= this.opts.program
+      ? Promise.resolve(this.opts.program)
+      : defaultProgram(this.opts.cwd);
+    return this.programPromise;
+  }
+
+  /** Reads and validates the stack file; the stage it declares must be the one asked for. */
+  private loadStack(stage: StageName, file?: string) {
+    const path = resolve(this.opts.cwd, file ?? `Pulumi.${stage}.yaml`);
+    const raw = readStackFile(path);
+    const cfg = loadStageConfigFile(path);
+    if (cfg.stage !== stage) {
+      throw new EngineInputError(
+        `${path}: declares stage "${cfg.stage}" but stage "${stage}" was asked for; ` +
+          `pass the stack file of ${stage}`,
+      );
+    }
+    return { path, cfg, config: pulumiConfig(raw.config), secretKeys: raw.secretKeys };
+  }
+
+  private async render(
+    stage: StageName,
+    dryRun: boolean,
+    stack = this.loadStack(stage),
+  ): Promise<{ rendered: RenderedStack; config: Record<string, string>; secretKeys: string[] }> {
+    const program = await this.program();
+    const rendered = await renderStage({
+      stage,
+      config: stack.config,
+      secretKeys: stack.secretKeys,
+      dryRun,
+      program: () => program(stack.cfg),
+    });
+    return { rendered, config: stack.config, secretKeys: stack.secretKeys };
+  }
+
+  async preview(stage: StageName, opts: PreviewOptions = {}): Promise<PreviewResult> {
+    const progress = opts.onProgress ?? (() => undefined);
+    const stack = this.loadStack(stage, opts.stackConfigFile);
+    const configFile = resolve(
+      this.opts.cwd,
+      opts.policyPackConfigFile ?? join(this.packDir, "config", `${stage}.json`),
+    );
+    const runOpts = {
+      packDir: this.packDir,
+      configFile,
+      project: PROJECT,
+      stack: stage,
+      dryRun: true,
+      stackConfig: stack.config,
+      secretKeys: stack.secretKeys,
+      timeoutMs: this.timeoutMs,
+      env: this.opts.env,
+    };
+    progress(`${stage}: starting policy pack ${this.packDir}`);
+    const packPromise = startPack(runOpts);
+    packPromise.catch(() => undefined);
+    let rendered: RenderedStack;
+    try {
+      progress(`${stage}: rendering the stage program under mocks`);
+      rendered = (await this.render(stage, true, stack)).rendered;
+    } catch (err) {
+      await packPromise.then(
+        (p) => p.close(),
+        () => undefined,
+      );
+      throw err;
+    }
+    const pack = await packPromise;
+    try {
+      progress(`${stage}: analyzing ${rendered.resources.length} resources`);
+      const violations = await runPolicies(rendered.resources, { ...runOpts, pack });
+      return summarize(stage, "offline", rendered.resources, violations);
+    } finally {
+      await pack.close();
+    }
+  }
+
+  async up(stage: StageName, opts: { onProgress?: (m: string) => void } = {}): Promise<UpResult> {
+    opts.onProgress?.(`${stage}: rendering the stage program (offline up)`);
+    const { rendered } = await this.render(stage, false);
+    const path = this.statePath(stage);
+    const previous = readState(path, stage);
+    const next = toExport(rendered, previous);
+    writeAtomic(path, JSON.stringify(next, null, 4) + "\n");
+    return { resourceChanges: resourceChanges(previous, next), outputs: rendered.outputs };
+  }
+
+  async refresh(stage: StageName): Promise<void> {
+    // Nothing drifts offline: the state is the world. Still fail on a broken state file.
+    readState(this.statePath(stage), stage);
+  }
+
+  async exportStack(stage: StageName): Promise<string> {
+    const path = this.statePath(stage);
+    const state = readState(path, stage);
+    if (!state) return JSON.stringify(emptyExport(), null, 4) + "\n";
+    const { readFileSync } = await import("node:fs");
+    return readFileSync(path, "utf8");
+  }
+
+  async importStack(stage: StageName, exportJson: string): Promise<void> {
+    parseExport(exportJson, stage, "the import");
+    writeAtomic(this.statePath(stage), exportJson);
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The offline engine's stack state: one file per stage (default `.goose/offline-state/<stage>.json`)
+ * holding exactly what `pulumi stack export` prints — `{ version: 3, deployment: { manifest,
+ * secrets_providers, resources } }` — so snapshots, rollback and promotion work offline on the real
+ * format.
+ *
+ * Offline secrets use Pulumi's `b64` secrets provider (ciphertext = base64 of the JSON value): the
+ * values are placeholders anyway (render.ts), never real secrets.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { EngineInputError } from "./errors.js";
+import { isSecretValue, SECRET_SIG, SECRET_SIG_KEY, type RenderedStack } from "./render.js";
+
+export const PULUMI_VERSION = "v3.270.0";
+
+export interface ExportResource {
+  urn: string;
+  custom: boolean;
+  id?: string;
+  type: string;
+  inputs?: Record<string, unknown>;
+  outputs?: Record<string, unknown>;
+  parent?: string;
+  protect?: boolean;
+  provider?: string;
+  dependencies?: string[];
+  propertyDependencies?: Record<string, string[]>;
+  additionalSecretOutputs?: string[];
+  aliases?: string[];
+  customTimeouts?: { create?: number; update?: number; delete?: number };
+  ignoreChanges?: string[];
+  replaceOnChanges?: string[];
+  retainOnDelete?: boolean;
+  deletedWith?: string;
+  deleteBeforeReplace?: boolean;
+  delete?: boolean;
+  created?: string;
+  modified?: string;
+  [k: string]: unknown;
+}
+
+export interface StackExport {
+  version: number;
+  features?: string[];
+  deployment: {
+    manifest: { time: string; magic: string; version: string; plugins?: unknown[] };
+    secrets_providers?: { type: string; state?: unknown };
+    resources?: ExportResource[];
+    pending_operations?: unknown[];
+    [k: string]: unknown;
+  };
+}
+
+function manifest(time: string): StackExport["deployment"]["manifest"] {
+  return {
+    time,
+    magic: createHash("sha256").update(PULUMI_VERSION).digest("hex"),
+    version: PULUMI_VERSION,
+  };
+}
+
+/** Converts gRPC-form property values to export form (secrets get a b64 `ciphertext`). */
+export function toExportValue(v: unknown): unknown {
+  if (isSecretValue(v)) {
+    return {
+      [SECRET_SIG_KEY]: SECRET_SIG,
+      ciphertext: Buffer.from(JSON.stringify(toExportValue(v.value))).toString("base64"),
+    };
+  }
+  if (Array.isArray(v)) return v.map(toExportValue);
+  if (v && typeof v === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = toExportValue(x);
+    return out;
+  }
+  return v;
+}
+
+function toExportProps(p: Record<string, unknown>): Record<string, unknown> {
+  return toExportValue(p) as Record<string, unknown>;
+}
+
+/** An empty deployment, as `pulumi stack export` prints it for a stack with no resources. */
+export function emptyExport(time = new Date().toISOString()): StackExport {
+  return {
+    version: 3,
+    deployment: { manifest: manifest(time), secrets_providers: { type: "b64", state: {} } },
+  };
+}
+
+/** Builds a stack export from a rendered stack; `previous` keeps `created` times of kept resources. */
+export function toExport(
+  stack: RenderedStack,
+  previous?: StackExport,
+  time = new Date().toISOString(),
+): StackExport {
+  const before = new Map((previous?.deployment.resources ?? []).map((r) => [r.urn, r]));
+  const resources: ExportResource[] = stack.resources.map((r) => {
+    const e: ExportResource = { urn: r.urn, custom: r.custom, type: r.type };
+    if (r.custom) e.id = r.id;
+    e.inputs = toExportProps(r.inputs);
+    e.outputs = toExportProps(r.outputs);
+    if (r.parent) e.parent = r.parent;
+    if (r.protect) e.protect = true;
+    if (r.provider) e.provider = r.provider;
+    if (r.dependencies.length > 0) e.dependencies = r.dependencies;
+    const pd = Object.fromEntries(
+      Object.entries(r.propertyDependencies).filter(([, v]) => v.length > 0),
+    );
+    if (Object.keys(pd).length > 0) e.propertyDependencies = pd;
+    if (r.additionalSecretOutputs.length > 0) e.additionalSecretOutputs = r.additionalSecretOutputs;
+    if (r.aliases.length > 0) e.aliases = r.aliases;
+    const t = r.customTimeouts;
+    if (t.create || t.update || t.delete) e.customTimeouts = t;
+    if (r.ignoreChanges.length > 0) e.ignoreChanges = r.ignoreChanges;
+    if (r.replaceOnChanges.length > 0) e.replaceOnChanges = r.replaceOnChanges;
+    if (r.retainOnDelete) e.retainOnDelete = true;
+    if (r.deletedWith) e.deletedWith = r.deletedWith;
+    if (r.deleteBeforeReplace !== undefined) e.deleteBeforeReplace = r.deleteBeforeReplace;
+    const old = before.get(r.urn);
+    const same = old !== undefined && JSON.stringify(old.inputs ?? {}) === JSON.stringify(e.inputs);
+    e.created = old?.created ?? time;
+    e.modified = same ? (old?.modified ?? time) : time;
+    return e;
+  });
+  return {
+    version: 3,
+    deployment: {
+      manifest: manifest(time),
+      secrets_providers: { type: "b64", state: {} },
+      resources,
+    },
+  };
+}
+
+/** Counts by operation between two exports, as Pulumi reports `resourceChanges`. */
+export function resourceChanges(
+  previous: StackExport | undefined,
+  next: StackExport,
+): Record<string, number> {
+  const before = new Map((previous?.deployment.resources ?? []).map((r) => [r.urn, r]));
+  const counts: Record<string, number> = {};
+  const add = (op: string) => (counts[op] = (counts[op] ?? 0) + 1);
+  const seen = new Set<string>();
+  for (const r of next.deployment.resources ?? []) {
+    seen.add(r.urn);
+    const old = before.get(r.urn);
+    if (!old) add("create");
+    else if (JSON.stringify(old.inputs ?? {}) !== JSON.stringify(r.inputs ?? {})) add("update");
+    else add("same");
+  }
+  for (const urn of before.keys()) if (!seen.has(urn)) add("delete");
+  return counts;
+}
+
+/** Parses an export and checks what `pulumi stack import` checks first (version, stack name). */
+export function parseExport(text: string, stage: string, source: string): StackExport {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new EngineInputError(`${source} is not valid JSON: ${(err as Error).message}`);
+  }
+  const d = doc as Partial<StackExport> | null;
+  if (!d || typeof d !== "object" || typeof d.version !== "number" || !d.deployment) {
+    throw new EngineInputError(
+      `${source} is not a stack export: expected {"version": 3, "deployment": {...}} as \`pulumi stack export\` prints`,
+    );
+  }
+  if (d.version > 4) {
+    throw new EngineInputError(
+      `${source}: this stack's deployment version (${d.version}) is too new (at most 4)`,
+    );
+  }
+  if (d.version < 1) {
+    throw new EngineInputError(
+      `${source}: this stack's deployment version (${d.version}) is too old`,
+    );
+  }
+  for (const r of d.deployment.resources ?? []) {
+    const parts = typeof r.urn === "string" ? r.urn.split("::") : [];
+    const urnStack = parts[0]?.startsWith("urn:pulumi:")
+      ? parts[0].slice("urn:pulumi:".length)
+      : "";
+    if (urnStack !== stage) {
+      throw new EngineInputError(
+        `${source}: resource '${String(r.urn)}' is from a different stack (${urnStack} != ${stage}); ` +
+          `import an export of stage ${stage}`,
+      );
+    }
+  }
+  return d as StackExport;
+}
+
+/** Reads a state file; undefined when there is none yet. */
+export function readState(path: string, stage: string): StackExport | undefined {
+  if (!existsSync(path)) return undefined;
+  return parseExport(readFileSync(path, "utf8"), stage, path);
+}
+
+/** Writes text through a temp file and a rename (never a half-written state). */
+export function writeAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
