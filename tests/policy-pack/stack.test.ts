@@ -1,0 +1,108 @@
+import * as k8s from "@pulumi/kubernetes";
+import { describe, expect, it } from "vitest";
+import {
+  COMPONENT_TYPES,
+  stackBackupEncryptedS3,
+  stackRequiredComponents,
+  stackResourceQuota,
+} from "../../policy-pack/policies/stack.js";
+import { bucketStack } from "./fixtures.js";
+import { readPackConfig, runStackPolicy, type StackResourceInput } from "./harness.js";
+
+const production = readPackConfig("production");
+const compliance = readPackConfig("compliance");
+const sandbox = readPackConfig("sandbox");
+
+function components(omit: string[] = []): StackResourceInput[] {
+  return [
+    { type: COMPONENT_TYPES.stage, name: "production", props: {} },
+    ...(["prometheus", "grafana", "backup", "scanner"] as const)
+      .filter((c) => !omit.includes(c))
+      .map((c) => ({ type: COMPONENT_TYPES[c], name: c, parent: "production", props: {} })),
+  ];
+}
+
+/** A sandbox-style backup: a volume claim under the Backup component, no bucket. */
+function volumeBackup(): StackResourceInput[] {
+  return [
+    { type: COMPONENT_TYPES.stage, name: "production", props: {} },
+    { type: COMPONENT_TYPES.backup, name: "backup", parent: "production", props: {} },
+    { type: k8s.core.v1.PersistentVolumeClaim, name: "backup-volume", parent: "backup", props: {} },
+    { type: k8s.batch.v1.CronJob, name: "backup-job", parent: "backup", props: {} },
+  ];
+}
+
+describe("stack-required-components", () => {
+  it("passes a stage with all four components", async () => {
+    expect(
+      (await runStackPolicy(stackRequiredComponents, components(), production)).violations,
+    ).toEqual([]);
+  });
+  it("flags missing components, naming them, on the Stage", async () => {
+    const r = await runStackPolicy(
+      stackRequiredComponents,
+      components(["backup", "scanner"]),
+      sandbox,
+    );
+    expect(r.violations).toHaveLength(1);
+    expect(r.violations[0]?.message).toMatch(
+      /no goldengoose:backup:Backup, goldengoose:security:Scanner components/,
+    );
+    expect(r.violations[0]?.urn).toContain("goldengoose:platform:Stage::production");
+    expect(r.violations[0]?.level).toBe("advisory");
+  });
+});
+
+describe("stack-backup-encrypted-s3", () => {
+  it("passes a backup to a KMS-encrypted bucket", async () => {
+    expect(
+      (await runStackPolicy(stackBackupEncryptedS3, bucketStack(), production)).violations,
+    ).toEqual([]);
+  });
+  it("flags production backing up to a volume", async () => {
+    const r = await runStackPolicy(stackBackupEncryptedS3, volumeBackup(), production);
+    expect(r.violations).toHaveLength(1);
+    expect(r.violations[0]?.message).toMatch(
+      /writes to a volume \(backup-volume\).*Set backup.target: s3 and backup.kms: true/,
+    );
+    expect(r.violations[0]?.level).toBe("mandatory");
+  });
+  it("flags a backup bucket without SSE-KMS", async () => {
+    const r = await runStackPolicy(
+      stackBackupEncryptedS3,
+      bucketStack({
+        encryption: { rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }] },
+      }),
+      compliance,
+    );
+    expect(r.violations[0]?.message).toMatch(
+      /Backup bucket "backup-bucket" of "backup" is not encrypted with SSE-KMS/,
+    );
+  });
+  it("lets the sandbox back up to a volume", async () => {
+    expect(
+      (await runStackPolicy(stackBackupEncryptedS3, volumeBackup(), sandbox)).notApplicable,
+    ).toMatch(/volume/);
+  });
+});
+
+describe("stack-resource-quota", () => {
+  const many = (n: number): StackResourceInput[] => [
+    { type: "pulumi:pulumi:Stack", name: "stack", props: {} },
+    { type: "pulumi:providers:kubernetes", name: "default", props: {} },
+    ...Array.from({ length: n }, (_, i) => ({
+      type: k8s.core.v1.ConfigMap,
+      name: `cm-${i}`,
+      props: {},
+    })),
+  ];
+  it("passes at the quota (the root Stack and providers do not count)", async () => {
+    expect((await runStackPolicy(stackResourceQuota, many(200), production)).violations).toEqual(
+      [],
+    );
+  });
+  it("flags a stage over its quota", async () => {
+    const r = await runStackPolicy(stackResourceQuota, many(201), production);
+    expect(r.violations[0]?.message).toMatch(/201 resources, over its quota of 200/);
+  });
+});
