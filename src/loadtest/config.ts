@@ -88,6 +88,13 @@ export interface StressConfig {
 
 const positiveInt = z.number().int().positive();
 
+/** autocannon's request timeout has a one-second resolution and minimum. */
+function requestTimeout() {
+  return duration("a duration").refine((ms) => ms >= 1000, {
+    message: "the request timeout must be at least 1s (autocannon's smallest)",
+  });
+}
+
 function duration(what: string) {
   return z.union([z.string(), z.number()]).transform((v, ctx) => {
     const ms = typeof v === "number" ? v : parseDurationMs(v);
@@ -163,7 +170,7 @@ const scenarioSchema = z
     rate: z.number().positive().optional(),
     ramp: z.array(phaseSchema).min(1).optional(),
     pipelining: positiveInt.max(100).optional(),
-    timeout: duration("a duration").optional(),
+    timeout: requestTimeout().optional(),
     mix: z.array(requestSchema).min(1).optional(),
     thresholds: z.array(thresholdEntry).default([]),
   })
@@ -256,7 +263,7 @@ const policySchema = z
   });
 
 const defaultsSchema = z.strictObject({
-  timeout: duration("a duration").optional(),
+  timeout: requestTimeout().optional(),
   pipelining: positiveInt.max(100).optional(),
   headers: z.record(z.string(), z.string()).optional(),
   mix: z.array(requestSchema).min(1).optional(),
