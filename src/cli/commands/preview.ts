@@ -1,6 +1,6 @@
 /**
- * `goose preview <stage> [--offline] [--all] [--config-file F] [--policy-pack-config F]
- * [--policy-timeout S] [--json]`: renders the stage and runs the policy pack (DESIGN.md, CLI
+ * `goose preview <stage> [--offline] [--all] [--config-file F] [--policy-pack DIR]
+ * [--policy-pack-config F] [--policy-timeout S] [--json]`: renders the stage and runs the policy pack (DESIGN.md, CLI
  * contract). Exit 1 when any mandatory violation, 2 for bad usage, a missing file or a policy pack
  * that failed (fail closed).
  *
@@ -17,6 +17,7 @@ import type { SetExitCode } from "./index.js";
 
 interface PreviewFlags {
   offline?: boolean;
+  policyPack?: string;
   all?: boolean;
   configFile?: string;
   policyPackConfig?: string;
@@ -82,6 +83,7 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
     .description("render a stage and run the policy pack on it (exit 1 on a mandatory violation)")
     .option("--offline", "no Pulumi CLI: run the program under mocks and the pack over gRPC here")
     .option("--all", `preview every stage (${STAGES.join(", ")})`)
+    .option("--policy-pack <dir>", "the policy pack folder (default policy-pack)")
     .option("--config-file <file>", "stack file to use instead of Pulumi.<stage>.yaml (offline)")
     .option(
       "--policy-pack-config <file>",
@@ -117,6 +119,7 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
         cwd: io.cwd,
         env: io.env,
         ...(policyTimeoutMs ? { policyTimeoutMs } : {}),
+        ...(o.policyPack ? { policyPackDir: o.policyPack } : {}),
       });
       const onProgress = io.isTty ? (m: string) => out.info(m) : undefined;
       const previewOne = (stage: StageName) =>

@@ -1,0 +1,287 @@
+/**
+ * The Analyzer client against real policy packs: each pack is compiled by the engine's build and
+ * started with @pulumi/pulumi/cmd/run-policy-pack as a child process, spoken to over gRPC. One
+ * probe pack serves the whole "protocol" block; every failure mode starts its own broken pack.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  emptyOptions,
+  packEnv,
+  PolicyPackProcess,
+  type AnalyzerResourceInput,
+} from "../../src/engine/offline/analyzer.js";
+import { PolicyPackError } from "../../src/engine/offline/errors.js";
+import { ensurePolicyPackBuilt } from "../../src/engine/offline/pack-build.js";
+import { resolvePolicyPackConfig } from "../../src/engine/offline/policy-config.js";
+import { runPolicies, type PolicyResource } from "../../src/engine/offline/policy-run.js";
+import { makePack, PROBE_PACK, removePacks } from "./packs.js";
+
+const SECRET = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" };
+
+function resource(
+  name: string,
+  props: Record<string, unknown>,
+  extra: Partial<AnalyzerResourceInput> = {},
+): AnalyzerResourceInput {
+  return {
+    urn: `urn:pulumi:sandbox::golden-goose::aws:s3/bucket:Bucket::${name}`,
+    type: "aws:s3/bucket:Bucket",
+    name,
+    properties: props,
+    options: emptyOptions(),
+    dependencies: [],
+    propertyDependencies: {},
+    ...extra,
+  };
+}
+
+afterAll(() => removePacks());
+
+describe("Analyzer protocol against a running pack", () => {
+  let pack: PolicyPackProcess;
+  beforeAll(async () => {
+    const dir = makePack("probe", PROBE_PACK);
+    await ensurePolicyPackBuilt(dir);
+    pack = await PolicyPackProcess.start(dir, {
+      env: packEnv(process.env, {
+        project: "golden-goose",
+        stack: "compliance",
+        dryRun: true,
+        config: { "golden-goose:stage": "compliance" },
+        secretKeys: [],
+      }),
+    });
+  });
+  afterAll(async () => pack?.close());
+
+  it("GetAnalyzerInfo lists the policies with levels and config schemas", async () => {
+    const info = await pack.getAnalyzerInfo();
+    expect(info.name).toBe("probe");
+    expect(info.version).toBe("1.2.3");
+    expect(info.policies.map((p) => [p.name, p.enforcementLevel])).toEqual([
+      ["probe-resource", "advisory"],
+      ["no-public", "mandatory"],
+      ["probe-stack", "advisory"],
+    ]);
+    expect(info.policies[0]!.configSchema?.properties).toEqual({
+      min: { type: "number", default: 2 },
+      label: { type: "string" },
+    });
+  });
+
+  it("Configure delivers resolved config; Analyze carries options, provider and secrets", async () => {
+    const info = await pack.getAnalyzerInfo();
+    await pack.configureStack("compliance", "golden-goose", true);
+    await pack.configure(
+      resolvePolicyPackConfig(info, { all: "mandatory", "probe-resource": { label: "x" } }),
+    );
+    const opts = emptyOptions("urn:pulumi:compliance::golden-goose::goldengoose:backup:Backup::b");
+    opts.protect = true;
+    opts.ignoreChanges = ["tags"];
+    opts.additionalSecretOutputs = ["password"];
+    opts.customTimeouts = { create: 600, update: 0, delete: 30 };
+    opts.deleteBeforeReplace = true;
+    const [d] = await pack.analyze(
+      resource(
+        "probe-me",
+        { probe: true, password: { ...SECRET, value: "hunter2" }, nested: { list: [1, "a"] } },
+        {
+          options: opts,
+          provider: {
+            urn: "urn:pulumi:compliance::golden-goose::pulumi:providers:aws::default_7_48_0",
+            type: "pulumi:providers:aws",
+            name: "default_7_48_0",
+            properties: { region: "eu-west-1", version: "7.48.0" },
+          },
+        },
+      ),
+    );
+    expect(d).toBeDefined();
+    expect(d!.policyName).toBe("probe-resource");
+    expect(d!.enforcementLevel).toBe("mandatory");
+    const seen = JSON.parse(d!.message.split("\n").slice(1).join("\n"));
+    expect(seen.props).toEqual({ probe: true, password: "hunter2", nested: { list: [1, "a"] } });
+    expect(seen.opts).toEqual({
+      protect: true,
+      ignoreChanges: ["tags"],
+      aliases: [],
+      customTimeouts: { createSeconds: 600, updateSeconds: 0, deleteSeconds: 30 },
+      additionalSecretOutputs: ["password"],
+      deleteBeforeReplace: true,
+      parent: "urn:pulumi:compliance::golden-goose::goldengoose:backup:Backup::b",
+    });
+    expect(seen.provider).toEqual({
+      type: "pulumi:providers:aws",
+      name: "default_7_48_0",
+      props: { region: "eu-west-1", version: "7.48.0" },
+    });
+    expect(seen.config).toEqual({ min: 2, label: "x" });
+    expect([seen.stack, seen.project, seen.dryRun]).toEqual(["compliance", "golden-goose", true]);
+  });
+
+  it("reports a failing resource and passes a good one", async () => {
+    const [bad, good] = await pack.analyzeAll([
+      resource("open", { acl: "public-read" }),
+      resource("closed", { acl: "private" }),
+    ]);
+    expect(bad).toHaveLength(1);
+    expect(bad![0]).toMatchObject({
+      policyName: "no-public",
+      policyPackName: "probe",
+      policyPackVersion: "1.2.3",
+      message: "Buckets must not be public.\nacl is public-read; set acl to private",
+    });
+    expect(good).toEqual([]);
+  });
+
+  it("AnalyzeStack resolves parents, dependencies and property dependencies", async () => {
+    const parent = resource("parent", {});
+    const child = resource(
+      "child",
+      { probeStack: true },
+      {
+        parent: parent.urn,
+        dependencies: [parent.urn],
+        propertyDependencies: { bucket: [parent.urn] },
+      },
+    );
+    const [d] = await pack.analyzeStack([parent, child]);
+    const seen = JSON.parse(d!.message.split("\n").slice(1).join("\n"));
+    expect(seen[1]).toMatchObject({
+      urn: child.urn,
+      parent: parent.urn,
+      dependencies: [parent.urn],
+      propertyDependencies: { bucket: [parent.urn] },
+    });
+    expect(seen[0].parent).toBeNull();
+  });
+});
+
+describe("policy run (runPolicies)", () => {
+  it("maps diagnostics to violations with the resource's URN and the stripped message", async () => {
+    const dir = makePack("probe2", PROBE_PACK);
+    const r: PolicyResource = {
+      urn: "urn:pulumi:sandbox::golden-goose::aws:s3/bucket:Bucket::open",
+      type: "aws:s3/bucket:Bucket",
+      name: "open",
+      custom: true,
+      id: "open-id",
+      parent: "",
+      provider: "",
+      dependencies: [],
+      propertyDependencies: {},
+      inputs: { acl: "public-read" },
+      outputs: { acl: "public-read" },
+      protect: false,
+      ignoreChanges: [],
+      additionalSecretOutputs: [],
+      aliases: [],
+      customTimeouts: { create: 0, update: 0, delete: 0 },
+    };
+    const violations = await runPolicies([r], {
+      packDir: dir,
+      project: "golden-goose",
+      stack: "sandbox",
+      dryRun: true,
+    });
+    expect(violations).toEqual([
+      {
+        policy: "no-public",
+        pack: "probe@v1.2.3",
+        enforcementLevel: "mandatory",
+        urn: r.urn,
+        message: "acl is public-read; set acl to private",
+      },
+    ]);
+  });
+});
+
+describe("fail closed", () => {
+  const start = async (name: string, src: string, timeoutMs = 30_000) => {
+    const dir = makePack(name, src);
+    await ensurePolicyPackBuilt(dir);
+    return PolicyPackProcess.start(dir, { startTimeoutMs: timeoutMs, rpcTimeoutMs: timeoutMs });
+  };
+
+  it("a pack that crashes while loading: the error carries its own message", async () => {
+    const err = await start(
+      "crash-load",
+      `throw new Error("rules file corrupt: cannot load the storage rules");`,
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PolicyPackError);
+    expect((err as Error).message).toMatch(/failed to start/);
+    expect((err as Error).message).toContain("rules file corrupt: cannot load the storage rules");
+  });
+
+  it("a pack that dies during Analyze", async () => {
+    const pack = await start(
+      "crash-analyze",
+      `import { PolicyPack } from "@pulumi/policy";
+new PolicyPack("crashy", { policies: [{ name: "die", description: "d", validateResource: () => {
+  console.error("fatal: the die policy lost its state"); process.exit(7); } }] });`,
+    );
+    try {
+      const err = await pack.analyze(resource("x", {})).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(PolicyPackError);
+      expect((err as Error).message).toContain("fatal: the die policy lost its state");
+      expect((err as Error).exitCode).toBe(2);
+    } finally {
+      await pack.close();
+    }
+  });
+
+  it("a policy that throws: the RPC error names the policy and the cause", async () => {
+    const pack = await start(
+      "throws",
+      `import { PolicyPack } from "@pulumi/policy";
+new PolicyPack("thrower", { policies: [{ name: "buggy", description: "d", validateResource: () => {
+  throw new Error("cannot read property 'versioning' of undefined"); } }] });`,
+    );
+    try {
+      const err = await pack.analyze(resource("x", {})).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(PolicyPackError);
+      expect((err as Error).message).toContain("buggy");
+      expect((err as Error).message).toContain("cannot read property 'versioning' of undefined");
+    } finally {
+      await pack.close();
+    }
+  });
+
+  it("a pack that hangs in Analyze is killed after the timeout", async () => {
+    const pack = await start(
+      "hang-analyze",
+      `import { PolicyPack } from "@pulumi/policy";
+new PolicyPack("hangs", { policies: [{ name: "forever", description: "d",
+  validateResource: () => new Promise<void>(() => undefined) }] });`,
+      1500,
+    );
+    try {
+      const err = await pack.analyze(resource("x", {})).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(PolicyPackError);
+      expect((err as Error).message).toMatch(/did not answer Analyze\(.*\) within 1\.5 s/);
+    } finally {
+      await pack.close();
+    }
+  });
+
+  it("a pack that never starts serving is killed after the start timeout", async () => {
+    const err = await start("hang-start", `setInterval(() => undefined, 1000);`, 2000).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PolicyPackError);
+    expect((err as Error).message).toMatch(/did not start within 2 s/);
+  });
+});
