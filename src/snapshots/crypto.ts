@@ -1,0 +1,352 @@
+/**
+ * Snapshot encryption: a fresh 32-byte data key per snapshot; the export is gzip-compressed
+ * then sealed with AES-256-GCM (streamed; the 16-byte tag is appended to the ciphertext).
+ * The data key is wrapped by a key-encryption key:
+ *
+ * - `GOOSE_SNAPSHOT_KEY`: 32 bytes, base64 (wrap: AES-256-GCM; `kid` = sha256 fingerprint);
+ * - `GOOSE_SNAPSHOT_PASSPHRASE`: scrypt(N=2^15, r=8, p=1) with a random salt kept in the
+ *   manifest, then as above;
+ * - AWS KMS (`--kms-key`): KMS Encrypt/Decrypt with the snapshot id as encryption context
+ *   (`GOOSE_KMS_ENDPOINT` for a KMS-compatible endpoint).
+ *
+ * The manifest records only the wrapped key and how to unwrap it (KeyRef), never a key. A MAC
+ * over the canonical manifest (HMAC-SHA256 under a key derived from the data key) makes any
+ * edit of the manifest visible.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  scryptSync,
+  timingSafeEqual,
+} from "node:crypto";
+import { Transform, type TransformCallback } from "node:stream";
+import { DecryptCommand, EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
+import { UsageError } from "../cli/errors.js";
+
+export const TAG_BYTES = 16;
+const SCRYPT = { N: 1 << 15, r: 8, p: 1 } as const;
+
+export interface WrappedKey {
+  iv: string;
+  ct: string;
+}
+
+export type KeyRef =
+  | { type: "raw"; kid: string; wrapped: WrappedKey }
+  | {
+      type: "passphrase";
+      kdf: "scrypt";
+      salt: string;
+      N: number;
+      r: number;
+      p: number;
+      kid: string;
+      wrapped: WrappedKey;
+    }
+  | { type: "kms"; keyId: string; wrapped: string };
+
+/** Where data keys are wrapped on create: chosen from flags and env. */
+export interface KeySource {
+  readonly type: KeyRef["type"];
+  /** Human description without secrets, e.g. `GOOSE_SNAPSHOT_KEY (kid 3f2a…)`. */
+  describe(): string;
+  wrap(dataKey: Buffer, aad: string): Promise<KeyRef>;
+}
+
+/** The key the snapshot needs is not configured: exit 2 with the fix. */
+export class KeyMissingError extends UsageError {
+  constructor(message: string) {
+    super(message);
+    this.name = "KeyMissingError";
+  }
+}
+
+/** The configured key does not unwrap the data key. */
+export class WrongKeyError extends Error {
+  readonly exitCode = 1;
+  constructor(message: string) {
+    super(message);
+    this.name = "WrongKeyError";
+  }
+}
+
+const NO_KEY_HELP =
+  "set GOOSE_SNAPSHOT_KEY (32 random bytes, base64: `openssl rand -base64 32`), or " +
+  "GOOSE_SNAPSHOT_PASSPHRASE, or pass --kms-key <KMS key id or ARN>";
+
+function rawKeyFromEnv(env: NodeJS.ProcessEnv): Buffer | undefined {
+  const v = env.GOOSE_SNAPSHOT_KEY;
+  if (v === undefined || v === "") return undefined;
+  const key = Buffer.from(v.trim(), "base64");
+  if (key.length !== 32) {
+    throw new UsageError(
+      `GOOSE_SNAPSHOT_KEY must be 32 bytes in base64 (it decodes to ${key.length} bytes); generate one with \`openssl rand -base64 32\``,
+    );
+  }
+  return key;
+}
+
+function fingerprint(kek: Buffer): string {
+  return createHash("sha256").update("goose-snapshot-kek:").update(kek).digest("hex").slice(0, 16);
+}
+
+function gcmWrap(kek: Buffer, dataKey: Buffer, aad: string): WrappedKey {
+  const iv = randomBytes(12);
+  const c = createCipheriv("aes-256-gcm", kek, iv);
+  c.setAAD(Buffer.from(aad));
+  const ct = Buffer.concat([c.update(dataKey), c.final(), c.getAuthTag()]);
+  return { iv: iv.toString("base64"), ct: ct.toString("base64") };
+}
+
+function gcmUnwrap(kek: Buffer, w: WrappedKey, aad: string): Buffer | undefined {
+  try {
+    const all = Buffer.from(w.ct, "base64");
+    const d = createDecipheriv("aes-256-gcm", kek, Buffer.from(w.iv, "base64"));
+    d.setAAD(Buffer.from(aad));
+    d.setAuthTag(all.subarray(all.length - TAG_BYTES));
+    return Buffer.concat([d.update(all.subarray(0, all.length - TAG_BYTES)), d.final()]);
+  } catch {
+    return undefined;
+  }
+}
+
+function scryptKek(passphrase: string, salt: Buffer, N: number, r: number, p: number): Buffer {
+  return scryptSync(passphrase, salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });
+}
+
+function kmsClient(env: NodeJS.ProcessEnv): KMSClient {
+  return new KMSClient({
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
+    ...(env.GOOSE_KMS_ENDPOINT ? { endpoint: env.GOOSE_KMS_ENDPOINT } : {}),
+  });
+}
+
+/**
+ * The key source for new snapshots: `--kms-key` first, then GOOSE_SNAPSHOT_KEY, then
+ * GOOSE_SNAPSHOT_PASSPHRASE. None: KeyMissingError (exit 2).
+ */
+export function keySourceFromEnv(
+  env: NodeJS.ProcessEnv,
+  opts: { kmsKeyId?: string } = {},
+): KeySource {
+  if (opts.kmsKeyId) {
+    const keyId = opts.kmsKeyId;
+    return {
+      type: "kms",
+      describe: () => `AWS KMS key ${keyId}`,
+      async wrap(dataKey, aad) {
+        const client = kmsClient(env);
+        try {
+          const r = await client.send(
+            new EncryptCommand({
+              KeyId: keyId,
+              Plaintext: dataKey,
+              EncryptionContext: { "goose-snapshot": aad },
+            }),
+          );
+          if (!r.CiphertextBlob) throw new Error("KMS Encrypt returned no ciphertext");
+          return { type: "kms", keyId, wrapped: Buffer.from(r.CiphertextBlob).toString("base64") };
+        } finally {
+          client.destroy();
+        }
+      },
+    };
+  }
+  const raw = rawKeyFromEnv(env);
+  if (raw) {
+    const kid = fingerprint(raw);
+    return {
+      type: "raw",
+      describe: () => `GOOSE_SNAPSHOT_KEY (kid ${kid})`,
+      wrap: async (dataKey, aad) => ({ type: "raw", kid, wrapped: gcmWrap(raw, dataKey, aad) }),
+    };
+  }
+  const pass = env.GOOSE_SNAPSHOT_PASSPHRASE;
+  if (pass) {
+    return {
+      type: "passphrase",
+      describe: () => "GOOSE_SNAPSHOT_PASSPHRASE (scrypt)",
+      async wrap(dataKey, aad) {
+        const salt = randomBytes(16);
+        const kek = scryptKek(pass, salt, SCRYPT.N, SCRYPT.r, SCRYPT.p);
+        return {
+          type: "passphrase",
+          kdf: "scrypt",
+          salt: salt.toString("base64"),
+          ...SCRYPT,
+          kid: fingerprint(kek),
+          wrapped: gcmWrap(kek, dataKey, aad),
+        };
+      },
+    };
+  }
+  throw new KeyMissingError(`no snapshot key: ${NO_KEY_HELP}`);
+}
+
+/**
+ * Unwraps a snapshot's data key. KeyMissingError (exit 2) when the key the snapshot names is
+ * not configured; WrongKeyError when the configured key is not the one it was wrapped with.
+ */
+export async function unwrapDataKey(
+  ref: KeyRef,
+  env: NodeJS.ProcessEnv,
+  aad: string,
+): Promise<Buffer> {
+  switch (ref.type) {
+    case "raw": {
+      const raw = rawKeyFromEnv(env);
+      if (!raw) {
+        throw new KeyMissingError(
+          `this snapshot's data key is wrapped by a GOOSE_SNAPSHOT_KEY (kid ${ref.kid}): set GOOSE_SNAPSHOT_KEY to that key`,
+        );
+      }
+      const kid = fingerprint(raw);
+      if (kid !== ref.kid) {
+        throw new WrongKeyError(
+          `wrong key: the snapshot was sealed with GOOSE_SNAPSHOT_KEY kid ${ref.kid}, but the key set now has kid ${kid}`,
+        );
+      }
+      const dk = gcmUnwrap(raw, ref.wrapped, aad);
+      if (!dk) {
+        throw new WrongKeyError(
+          "the wrapped data key does not open with GOOSE_SNAPSHOT_KEY: the manifest's key field or id was edited",
+        );
+      }
+      return dk;
+    }
+    case "passphrase": {
+      const pass = env.GOOSE_SNAPSHOT_PASSPHRASE;
+      if (!pass) {
+        throw new KeyMissingError(
+          "this snapshot's data key is wrapped by a passphrase: set GOOSE_SNAPSHOT_PASSPHRASE",
+        );
+      }
+      const kek = scryptKek(pass, Buffer.from(ref.salt, "base64"), ref.N, ref.r, ref.p);
+      if (fingerprint(kek) !== ref.kid) {
+        throw new WrongKeyError(
+          "wrong key: GOOSE_SNAPSHOT_PASSPHRASE is not the passphrase this snapshot was sealed with",
+        );
+      }
+      const dk = gcmUnwrap(kek, ref.wrapped, aad);
+      if (!dk) {
+        throw new WrongKeyError(
+          "the wrapped data key does not open with GOOSE_SNAPSHOT_PASSPHRASE: the manifest's key field or id was edited",
+        );
+      }
+      return dk;
+    }
+    case "kms": {
+      const client = kmsClient(env);
+      try {
+        const r = await client.send(
+          new DecryptCommand({
+            KeyId: ref.keyId,
+            CiphertextBlob: Buffer.from(ref.wrapped, "base64"),
+            EncryptionContext: { "goose-snapshot": aad },
+          }),
+        );
+        if (!r.Plaintext) throw new WrongKeyError(`KMS key ${ref.keyId} returned no data key`);
+        return Buffer.from(r.Plaintext);
+      } catch (err) {
+        if (err instanceof WrongKeyError) throw err;
+        const name = (err as { name?: string }).name ?? "";
+        if (name === "CredentialsProviderError") {
+          throw new KeyMissingError(
+            `this snapshot's data key is wrapped by AWS KMS key ${ref.keyId}: configure AWS credentials (AWS_ACCESS_KEY_ID/AWS_PROFILE) and AWS_REGION`,
+          );
+        }
+        throw new WrongKeyError(
+          `AWS KMS could not unwrap the data key with ${ref.keyId}: ${(err as Error).message}`,
+        );
+      } finally {
+        client.destroy();
+      }
+    }
+  }
+}
+
+export function newDataKey(): { dataKey: Buffer; iv: Buffer } {
+  return { dataKey: randomBytes(32), iv: randomBytes(12) };
+}
+
+/** AES-256-GCM sealing transform: ciphertext, then the 16-byte tag at the end. */
+export function encryptStream(dataKey: Buffer, iv: Buffer, aad: string): Transform {
+  const c = createCipheriv("aes-256-gcm", dataKey, iv);
+  c.setAAD(Buffer.from(aad));
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      cb(null, c.update(chunk));
+    },
+    flush(cb: TransformCallback) {
+      try {
+        const last = c.final();
+        this.push(last);
+        this.push(c.getAuthTag());
+        cb();
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
+  });
+}
+
+/** The GCM tag did not verify: the ciphertext (or iv, or aad) was changed. */
+export class AuthenticationError extends Error {
+  constructor() {
+    super("the payload does not authenticate (AES-GCM tag mismatch): its bytes were changed");
+    this.name = "AuthenticationError";
+  }
+}
+
+/** Opening transform: holds back the last 16 bytes (the tag) until the end. */
+export function decryptStream(dataKey: Buffer, iv: Buffer, aad: string): Transform {
+  const d = createDecipheriv("aes-256-gcm", dataKey, iv);
+  d.setAAD(Buffer.from(aad));
+  let tail = Buffer.alloc(0);
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      const all = tail.length > 0 ? Buffer.concat([tail, chunk]) : chunk;
+      if (all.length <= TAG_BYTES) {
+        tail = Buffer.from(all);
+        cb();
+        return;
+      }
+      tail = Buffer.from(all.subarray(all.length - TAG_BYTES));
+      cb(null, d.update(all.subarray(0, all.length - TAG_BYTES)));
+    },
+    flush(cb: TransformCallback) {
+      if (tail.length < TAG_BYTES) {
+        cb(new AuthenticationError());
+        return;
+      }
+      try {
+        d.setAuthTag(tail);
+        this.push(d.final());
+        cb();
+      } catch {
+        cb(new AuthenticationError());
+      }
+    },
+  });
+}
+
+/** HMAC key for the manifest, derived from the data key. */
+export function manifestMacKey(dataKey: Buffer): Buffer {
+  return Buffer.from(
+    hkdfSync("sha256", dataKey, Buffer.alloc(0), "goose-snapshot-manifest-mac-v1", 32),
+  );
+}
+
+export function mac(key: Buffer, text: string): string {
+  return createHmac("sha256", key).update(text).digest("hex");
+}
+
+export function macEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, "hex");
+  const y = Buffer.from(b, "hex");
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}

@@ -1,0 +1,135 @@
+import { basename } from "node:path";
+import type { StageName } from "../config/stages.js";
+import type { ObjectStore } from "../store/types.js";
+import {
+  deleteSnapshot,
+  listSnapshots,
+  snapshotKeys,
+  verifySnapshot,
+  type SnapshotListing,
+} from "./snapshot.js";
+
+/** How many snapshots a stage keeps and for how long. */
+export interface RetentionPolicy {
+  /** Keep at least the newest N snapshots. */
+  keepLast: number;
+  /** Snapshots older than this (and beyond keepLast) go. */
+  maxAgeDays: number;
+}
+
+/**
+ * Defaults per stage. The stage config (src/config) has no snapshot section yet; when it gets
+ * `snapshots: { keepLast, maxAgeDays }`, pass it in and these stay the fallback.
+ */
+export const DEFAULT_RETENTION: Record<StageName, RetentionPolicy> = {
+  sandbox: { keepLast: 10, maxAgeDays: 14 },
+  compliance: { keepLast: 30, maxAgeDays: 90 },
+  production: { keepLast: 90, maxAgeDays: 400 },
+};
+
+export type KeepReason =
+  | "within keepLast"
+  | "younger than maxAgeDays"
+  | "newest verified"
+  | "pinned"
+  | "referenced by evidence"
+  | "referenced by a rollback";
+
+export interface PrunePlan {
+  stage: StageName;
+  policy: RetentionPolicy;
+  keep: Array<{ id: string; reasons: KeepReason[] }>;
+  remove: Array<{ id: string; createdAt: string; ageDays: number }>;
+  /** Payloads without a manifest older than an hour (a create that was killed). */
+  orphans: string[];
+}
+
+export interface PruneOptions {
+  policy?: RetentionPolicy;
+  now?: Date;
+  env: NodeJS.ProcessEnv;
+  /**
+   * Snapshot ids referenced by evidence other than their own `snapshot` record (rollbacks,
+   * promotions…). The CLI collects them from the evidence chain (collectEvidenceRefs).
+   */
+  evidenceRefs?: Set<string>;
+  dryRun?: boolean;
+}
+
+/** Snapshot ids named in evidence subjects (`snapshot:<id>`) by records of other kinds. */
+export function collectEvidenceRefs(
+  records: Array<{
+    kind: string;
+    subject: Array<{ name: string }>;
+    data?: Record<string, unknown>;
+  }>,
+): Set<string> {
+  const out = new Set<string>();
+  for (const r of records) {
+    if (r.kind === "snapshot") continue;
+    for (const s of r.subject)
+      if (s.name.startsWith("snapshot:")) out.add(s.name.slice("snapshot:".length));
+  }
+  return out;
+}
+
+/**
+ * Plans (and unless dryRun, applies) retention for a stage: beyond the newest `keepLast` and
+ * older than `maxAgeDays` goes, except the newest snapshot that verifies, pinned ones, and ones
+ * referenced by evidence or by a rollback.
+ */
+export async function pruneSnapshots(
+  store: ObjectStore,
+  stage: StageName,
+  opts: PruneOptions,
+): Promise<PrunePlan> {
+  const policy = opts.policy ?? DEFAULT_RETENTION[stage];
+  const now = opts.now ?? new Date();
+  const all = await listSnapshots(store, stage);
+  const keys = await store.list(snapshotKeys.dir(stage));
+  const rollbackRefs = new Set(
+    keys.filter((k) => k.startsWith(`snapshots/${stage}/refs/`)).map((k) => k.split("/")[3]!),
+  );
+  let newestVerified: string | undefined;
+  for (const s of all) {
+    if (!s.readable) continue;
+    const r = await verifySnapshot(store, s.id, opts.env);
+    if (r.ok) {
+      newestVerified = s.id;
+      break;
+    }
+  }
+  const plan: PrunePlan = { stage, policy, keep: [], remove: [], orphans: [] };
+  all.forEach((s: SnapshotListing, index) => {
+    const created = Date.parse(s.createdAt || idTime(s.id));
+    const ageDays = (now.getTime() - created) / 86_400_000;
+    const reasons: KeepReason[] = [];
+    if (index < policy.keepLast) reasons.push("within keepLast");
+    if (ageDays <= policy.maxAgeDays) reasons.push("younger than maxAgeDays");
+    if (s.id === newestVerified) reasons.push("newest verified");
+    if (s.pinned) reasons.push("pinned");
+    if (opts.evidenceRefs?.has(s.id)) reasons.push("referenced by evidence");
+    if (rollbackRefs.has(s.id)) reasons.push("referenced by a rollback");
+    if (reasons.length > 0) plan.keep.push({ id: s.id, reasons });
+    else plan.remove.push({ id: s.id, createdAt: s.createdAt, ageDays: Math.floor(ageDays) });
+  });
+  const manifests = new Set(all.map((s) => s.id));
+  for (const k of keys) {
+    const m = /^snapshots\/[a-z]+\/([^/]+)\.payload$/.exec(k);
+    if (!m || manifests.has(m[1]!)) continue;
+    const t = Date.parse(idTime(m[1]!));
+    if (Number.isFinite(t) && now.getTime() - t > 3_600_000) plan.orphans.push(basename(k));
+  }
+  if (!opts.dryRun) {
+    for (const r of plan.remove) await deleteSnapshot(store, r.id);
+    for (const o of plan.orphans) await store.delete(`snapshots/${stage}/${o}`);
+  }
+  return plan;
+}
+
+/** `<stage>-20261121T233305123Z-…` → ISO time. */
+function idTime(id: string): string {
+  const m = /-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-/.exec(id);
+  if (!m) return "";
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`;
+}

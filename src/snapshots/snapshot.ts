@@ -1,0 +1,644 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, promises as fsp } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { PassThrough, Transform, type Readable, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGzip, createGunzip } from "node:zlib";
+import canonicalizeModule from "canonicalize";
+import { CheckFailedError, UsageError } from "../cli/errors.js";
+import { isStageName, type StageName } from "../config/stages.js";
+import type { ObjectStore } from "../store/types.js";
+import {
+  AuthenticationError,
+  decryptStream,
+  encryptStream,
+  KeyMissingError,
+  mac,
+  macEqual,
+  manifestMacKey,
+  newDataKey,
+  unwrapDataKey,
+  WrongKeyError,
+  type KeyRef,
+  type KeySource,
+} from "./crypto.js";
+import {
+  ExportValidator,
+  type PluginRef,
+  type ValidationIssue,
+  type ValidationResult,
+} from "./validate.js";
+
+const canonicalize = canonicalizeModule as unknown as (v: unknown) => string;
+
+export const MANIFEST_SCHEMA = "goose.snapshot/v1";
+/** gzip level: 6 is gzip's default and a good balance for JSON. */
+export const GZIP_LEVEL = 6;
+
+export interface SnapshotManifest {
+  schema: typeof MANIFEST_SCHEMA;
+  id: string;
+  stage: StageName;
+  /** The Pulumi stack of the export's URNs. */
+  stack: string;
+  project?: string;
+  createdAt: string;
+  reason: string;
+  source: {
+    kind: "file" | "engine" | "diy-history";
+    name?: string;
+    envelope: "export" | "checkpoint";
+  };
+  exportVersion: number;
+  features: string[];
+  resourceCount: number;
+  pendingOperations: number;
+  secretsProvider?: string;
+  engineVersion?: string;
+  /** Provider plugins and versions named by the export (dependency check before rollback). */
+  plugins: PluginRef[];
+  /** Integrity findings (what `pulumi stack import` would refuse without --force). */
+  integrity: ValidationIssue[];
+  plaintext: { sha256: string; size: number };
+  ciphertext: { sha256: string; size: number };
+  compression: "gzip";
+  cipher: { alg: "AES-256-GCM"; iv: string };
+  key: KeyRef;
+  /** Id of the evidence record taken with the snapshot. */
+  evidence?: string;
+  gitCommit?: string;
+  /** HMAC-SHA256 of the canonical manifest without `mac`, keyed from the data key. */
+  mac: string;
+}
+
+/** The export was refused by validation: exit 2, listing what is wrong. */
+export class SnapshotRejectedError extends UsageError {
+  constructor(
+    readonly validation: ValidationResult,
+    what: string,
+  ) {
+    const lines = validation.errors.map((e) => `  - ${e.message}`).join("\n");
+    super(`${what} is not a valid stack export; nothing was stored:\n${lines}`);
+    this.name = "SnapshotRejectedError";
+  }
+}
+
+export class SnapshotNotFoundError extends CheckFailedError {
+  constructor(id: string, store: string) {
+    super(`snapshot ${id} is not in ${store}: run \`goose snapshot list <stage>\` to see the ids`);
+    this.name = "SnapshotNotFoundError";
+  }
+}
+
+const ID_RE = /^(sandbox|compliance|production)-(\d{8}T\d{6}\d{3}Z)-([0-9a-f]{8})$/;
+
+export function newSnapshotId(stage: StageName, now: Date): string {
+  const ts = now.toISOString().replace(/[-:]/g, "").replace(".", "");
+  return `${stage}-${ts}-${randomBytes(4).toString("hex")}`;
+}
+
+/** The stage of a snapshot id; UsageError when the id is malformed. */
+export function stageOfId(id: string): StageName {
+  const m = ID_RE.exec(id);
+  if (!m || !isStageName(m[1]!)) {
+    throw new UsageError(
+      `"${id}" is not a snapshot id (expected <stage>-<YYYYMMDDTHHMMSSmmmZ>-<8 hex>, as \`goose snapshot list\` prints)`,
+    );
+  }
+  return m[1];
+}
+
+export const snapshotKeys = {
+  dir: (stage: StageName) => `snapshots/${stage}/`,
+  manifest: (id: string) => `snapshots/${stageOfId(id)}/${id}.manifest.json`,
+  payload: (id: string) => `snapshots/${stageOfId(id)}/${id}.payload`,
+  pin: (id: string) => `snapshots/${stageOfId(id)}/pins/${id}.json`,
+  ref: (id: string, what: string) => `snapshots/${stageOfId(id)}/refs/${id}/${what}.json`,
+};
+
+function aadOf(id: string): string {
+  return `goose-snapshot:v1:${id}`;
+}
+
+function manifestMac(m: Omit<SnapshotManifest, "mac">, dataKey: Buffer): string {
+  return mac(manifestMacKey(dataKey), canonicalize(m));
+}
+
+/** Counts and hashes the bytes flowing through. */
+class Meter extends Transform {
+  readonly hash = createHash("sha256");
+  size = 0;
+  constructor(private readonly also?: (chunk: Buffer) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    if (this.also) {
+      try {
+        this.also(chunk);
+      } catch (err) {
+        cb(err as Error);
+        return;
+      }
+    }
+    cb(null, chunk);
+  }
+}
+
+export interface CreateSnapshotOptions {
+  stage: StageName;
+  /** The export: a file path or a stream of its bytes. */
+  source: string | Readable;
+  sourceKind?: "file" | "engine" | "diy-history";
+  /** The stack the URNs must belong to (default: the stack of the first URN). */
+  stack?: string;
+  reason?: string;
+  keys: KeySource;
+  /** Appends a `snapshot` evidence record; its id goes into the manifest. */
+  evidence?: {
+    append(input: {
+      kind: string;
+      stage?: StageName;
+      subject: Array<{ name: string; digest: Record<string, string> }>;
+      data: Record<string, unknown>;
+    }): Promise<{ id: string }>;
+  };
+  gitCommit?: string;
+  now?: Date;
+}
+
+/**
+ * Validates, compresses, encrypts and stores one export (see index.ts). The payload is written
+ * first; the manifest last, with ifNoneMatch, so a snapshot is visible only once complete.
+ * On validation failure the payload is deleted and SnapshotRejectedError is thrown.
+ */
+export async function createSnapshot(
+  store: ObjectStore,
+  opts: CreateSnapshotOptions,
+): Promise<SnapshotManifest> {
+  const now = opts.now ?? new Date();
+  const id = newSnapshotId(opts.stage, now);
+  const aad = aadOf(id);
+  const { dataKey, iv } = newDataKey();
+  const keyRef = await opts.keys.wrap(dataKey, aad);
+
+  const validator = new ExportValidator(opts.stack ? { stack: opts.stack } : {});
+  let scanFailure: Error | undefined;
+  const plain = new Meter((chunk) => {
+    if (scanFailure) return;
+    try {
+      validator.push(chunk);
+    } catch (err) {
+      scanFailure = err as Error;
+    }
+  });
+  const cipher = new Meter();
+  const tail = new PassThrough({ highWaterMark: 1 << 20 });
+  const input =
+    typeof opts.source === "string"
+      ? createReadStream(opts.source, { highWaterMark: 1 << 20 })
+      : opts.source;
+  const payloadKey = snapshotKeys.payload(id);
+  const flow = pipeline(
+    input,
+    plain,
+    createGzip({ level: GZIP_LEVEL }),
+    encryptStream(dataKey, iv, aad),
+    cipher,
+    tail,
+  );
+  const [flowResult, putResult] = await Promise.allSettled([flow, store.put(payloadKey, tail)]);
+  if (flowResult.status === "rejected" || putResult.status === "rejected") {
+    tail.destroy();
+    await store.delete(payloadKey).catch(() => {});
+    const err =
+      flowResult.status === "rejected"
+        ? flowResult.reason
+        : (putResult as PromiseRejectedResult).reason;
+    if (typeof opts.source === "string" && (err as { code?: string }).code === "ENOENT") {
+      throw new UsageError(`--from-file ${opts.source}: no such file`);
+    }
+    throw err;
+  }
+  const validation = scanFailure
+    ? {
+        ok: false,
+        intact: false,
+        errors: [{ code: "json", message: scanFailure.message }],
+        integrity: [],
+        warnings: [],
+        summary: undefined,
+      }
+    : validator.finish();
+  const what = typeof opts.source === "string" ? opts.source : "the export";
+  if (!validation.ok || !validation.summary) {
+    await store.delete(payloadKey).catch(() => {});
+    throw new SnapshotRejectedError(validation as ValidationResult, what);
+  }
+  const s = validation.summary;
+  const sources = {
+    kind: opts.sourceKind ?? (typeof opts.source === "string" ? "file" : "engine"),
+    ...(typeof opts.source === "string" ? { name: basename(opts.source) } : {}),
+    envelope: s.envelope,
+  } as SnapshotManifest["source"];
+  const ptSha = plain.hash.digest("hex");
+  const ctSha = cipher.hash.digest("hex");
+  let evidenceId: string | undefined;
+  if (opts.evidence) {
+    const rec = await opts.evidence.append({
+      kind: "snapshot",
+      stage: opts.stage,
+      subject: [
+        { name: `snapshot:${id}`, digest: { sha256: ptSha } },
+        { name: `snapshot-payload:${id}`, digest: { sha256: ctSha } },
+      ],
+      data: {
+        action: "create",
+        id,
+        stack: s.stack ?? opts.stack ?? opts.stage,
+        reason: opts.reason ?? "",
+        resourceCount: s.resourceCount,
+        keyType: keyRef.type,
+        store: store.url,
+      },
+    });
+    evidenceId = rec.id;
+  }
+  const body: Omit<SnapshotManifest, "mac"> = {
+    schema: MANIFEST_SCHEMA,
+    id,
+    stage: opts.stage,
+    stack: s.stack ?? opts.stack ?? opts.stage,
+    ...(s.project ? { project: s.project } : {}),
+    createdAt: now.toISOString(),
+    reason: opts.reason ?? "",
+    source: sources,
+    exportVersion: s.version,
+    features: s.features,
+    resourceCount: s.resourceCount,
+    pendingOperations: s.pendingOperations.length,
+    ...(s.secretsProvider ? { secretsProvider: s.secretsProvider } : {}),
+    ...(s.engineVersion ? { engineVersion: s.engineVersion } : {}),
+    plugins: s.plugins,
+    integrity: validation.integrity,
+    plaintext: { sha256: ptSha, size: plain.size },
+    ciphertext: { sha256: ctSha, size: cipher.size },
+    compression: "gzip",
+    cipher: { alg: "AES-256-GCM", iv: iv.toString("base64") },
+    key: keyRef,
+    ...(evidenceId ? { evidence: evidenceId } : {}),
+    ...(opts.gitCommit ? { gitCommit: opts.gitCommit } : {}),
+  };
+  const manifest: SnapshotManifest = { ...body, mac: manifestMac(body, dataKey) };
+  await store.put(snapshotKeys.manifest(id), JSON.stringify(manifest, null, 2) + "\n", {
+    ifNoneMatch: true,
+    contentType: "application/json",
+  });
+  return manifest;
+}
+
+/** Reads a manifest without checking it (listing); undefined when absent or unreadable. */
+export async function readManifest(
+  store: ObjectStore,
+  id: string,
+): Promise<SnapshotManifest | undefined> {
+  const obj = await store.get(snapshotKeys.manifest(id));
+  if (!obj) return undefined;
+  try {
+    return JSON.parse(obj.body.toString("utf8")) as SnapshotManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface SnapshotListing {
+  id: string;
+  stage: StageName;
+  createdAt: string;
+  reason: string;
+  resourceCount: number;
+  pinned: boolean;
+  /** False when the manifest cannot be read (shown, never trusted). */
+  readable: boolean;
+  manifest?: SnapshotManifest;
+}
+
+/** Snapshots of a stage, newest first (by id, which starts with the creation time). */
+export async function listSnapshots(
+  store: ObjectStore,
+  stage: StageName,
+): Promise<SnapshotListing[]> {
+  const keys = await store.list(snapshotKeys.dir(stage));
+  const pins = new Set(
+    keys
+      .filter((k) => k.startsWith(`snapshots/${stage}/pins/`))
+      .map((k) => basename(k).replace(/\.json$/, "")),
+  );
+  const ids = keys
+    .filter((k) => /^snapshots\/[a-z]+\/[^/]+\.manifest\.json$/.test(k))
+    .map((k) => basename(k).replace(/\.manifest\.json$/, ""))
+    .filter((id) => ID_RE.test(id))
+    .sort()
+    .reverse();
+  const out: SnapshotListing[] = [];
+  for (const id of ids) {
+    const m = await readManifest(store, id);
+    out.push({
+      id,
+      stage,
+      createdAt: m?.createdAt ?? "",
+      reason: m?.reason ?? "",
+      resourceCount: m?.resourceCount ?? 0,
+      pinned: pins.has(id),
+      readable: m !== undefined,
+      ...(m ? { manifest: m } : {}),
+    });
+  }
+  return out;
+}
+
+export type VerifyProblemKind =
+  | "manifest-missing"
+  | "manifest-unreadable"
+  | "manifest-edited"
+  | "wrong-key"
+  | "payload-missing"
+  | "truncated"
+  | "tampered"
+  | "plaintext-mismatch";
+
+export interface VerifyReport {
+  id: string;
+  ok: boolean;
+  problem?: VerifyProblemKind;
+  /** What is wrong and what to do, when not ok. */
+  message?: string;
+  checks: Array<{ name: string; ok: boolean }>;
+  manifest?: SnapshotManifest;
+}
+
+interface Opened {
+  manifest: SnapshotManifest;
+  dataKey: Buffer;
+}
+
+async function openManifest(
+  store: ObjectStore,
+  id: string,
+  env: NodeJS.ProcessEnv,
+  report: VerifyReport,
+): Promise<Opened | undefined> {
+  const obj = await store.get(snapshotKeys.manifest(id));
+  const fail = (problem: VerifyProblemKind, message: string): undefined => {
+    report.ok = false;
+    report.problem = problem;
+    report.message = message;
+    return undefined;
+  };
+  if (!obj) return fail("manifest-missing", `snapshot ${id} has no manifest in ${store.url}`);
+  let manifest: SnapshotManifest;
+  try {
+    manifest = JSON.parse(obj.body.toString("utf8")) as SnapshotManifest;
+  } catch {
+    return fail(
+      "manifest-unreadable",
+      `the manifest of ${id} is not JSON: it was edited or damaged`,
+    );
+  }
+  report.manifest = manifest;
+  report.checks.push({ name: "manifest readable", ok: true });
+  if (
+    manifest.id !== id ||
+    manifest.schema !== MANIFEST_SCHEMA ||
+    typeof manifest.key !== "object"
+  ) {
+    return fail(
+      "manifest-edited",
+      `the manifest of ${id} names another id or schema: it was edited`,
+    );
+  }
+  let dataKey: Buffer;
+  try {
+    dataKey = await unwrapDataKey(manifest.key, env, aadOf(id));
+  } catch (err) {
+    if (err instanceof KeyMissingError) throw err;
+    if (err instanceof WrongKeyError) {
+      report.checks.push({ name: "data key unwrapped", ok: false });
+      return fail("wrong-key", `${id}: ${err.message}`);
+    }
+    throw err;
+  }
+  report.checks.push({ name: "data key unwrapped", ok: true });
+  const { mac: stored, ...rest } = manifest;
+  if (typeof stored !== "string" || !macEqual(stored, manifestMac(rest, dataKey))) {
+    report.checks.push({ name: "manifest MAC", ok: false });
+    return fail(
+      "manifest-edited",
+      `the manifest of ${id} was edited after the snapshot was taken (its MAC does not match); do not trust it`,
+    );
+  }
+  report.checks.push({ name: "manifest MAC", ok: true });
+  return { manifest, dataKey };
+}
+
+/**
+ * Streams the payload through decryption and decompression; `sink` receives the plaintext
+ * (null to discard). Checks size, ciphertext digest, the GCM tag and the plaintext digest.
+ */
+async function checkPayload(
+  store: ObjectStore,
+  opened: Opened,
+  report: VerifyReport,
+  sink: NodeJS.WritableStream | null,
+): Promise<boolean> {
+  const { manifest, dataKey } = opened;
+  const id = manifest.id;
+  const fail = (problem: VerifyProblemKind, message: string): false => {
+    report.ok = false;
+    report.problem = problem;
+    report.message = message;
+    return false;
+  };
+  const head = await store.head(snapshotKeys.payload(id));
+  if (!head) return fail("payload-missing", `the payload of ${id} is missing from ${store.url}`);
+  // S3 reports the size; the file store too. A short object is a truncated upload or copy.
+  if (head.size < manifest.ciphertext.size) {
+    report.checks.push({ name: "payload size", ok: false });
+    return fail(
+      "truncated",
+      `the payload of ${id} is truncated: ${head.size} bytes stored, ${manifest.ciphertext.size} expected`,
+    );
+  }
+  if (head.size > manifest.ciphertext.size) {
+    report.checks.push({ name: "payload size", ok: false });
+    return fail(
+      "tampered",
+      `the payload of ${id} has ${head.size - manifest.ciphertext.size} extra bytes: it was changed`,
+    );
+  }
+  report.checks.push({ name: "payload size", ok: true });
+  const stream = await store.getStream(snapshotKeys.payload(id));
+  if (!stream) return fail("payload-missing", `the payload of ${id} is missing from ${store.url}`);
+  const ct = new Meter();
+  const pt = new Meter();
+  const sinkStream =
+    sink ??
+    new (class extends Transform {
+      override _transform(_c: Buffer, _e: BufferEncoding, cb: TransformCallback) {
+        cb();
+      }
+    })();
+  try {
+    await pipeline(
+      stream,
+      ct,
+      decryptStream(dataKey, Buffer.from(manifest.cipher.iv, "base64"), aadOf(id)),
+      createGunzip(),
+      pt,
+      sinkStream as NodeJS.WritableStream,
+    );
+  } catch (err) {
+    const ctOk =
+      ct.size === manifest.ciphertext.size &&
+      ct.hash.copy().digest("hex") === manifest.ciphertext.sha256;
+    report.checks.push({ name: "ciphertext digest", ok: false });
+    if (err instanceof AuthenticationError || !ctOk) {
+      return fail(
+        "tampered",
+        `the payload of ${id} was changed after it was stored (ciphertext digest and AES-GCM tag do not match)`,
+      );
+    }
+    throw err;
+  }
+  const ctSha = ct.hash.digest("hex");
+  if (ctSha !== manifest.ciphertext.sha256) {
+    report.checks.push({ name: "ciphertext digest", ok: false });
+    return fail("tampered", `the payload of ${id} does not match the manifest's ciphertext digest`);
+  }
+  report.checks.push({ name: "ciphertext digest", ok: true }, { name: "AES-GCM tag", ok: true });
+  const ptSha = pt.hash.digest("hex");
+  if (ptSha !== manifest.plaintext.sha256 || pt.size !== manifest.plaintext.size) {
+    report.checks.push({ name: "plaintext digest", ok: false });
+    return fail(
+      "plaintext-mismatch",
+      `the decrypted export of ${id} does not match the manifest's plaintext digest`,
+    );
+  }
+  report.checks.push({ name: "plaintext digest", ok: true });
+  return true;
+}
+
+/** Verifies a snapshot end to end without writing plaintext anywhere. */
+export async function verifySnapshot(
+  store: ObjectStore,
+  id: string,
+  env: NodeJS.ProcessEnv,
+): Promise<VerifyReport> {
+  stageOfId(id);
+  const report: VerifyReport = { id, ok: true, checks: [] };
+  const opened = await openManifest(store, id, env, report);
+  if (!opened) return report;
+  await checkPayload(store, opened, report, null);
+  return report;
+}
+
+/** A verification failure as an error (exit 1), for restore and rollback. */
+export class SnapshotVerifyError extends CheckFailedError {
+  constructor(readonly report: VerifyReport) {
+    super(`snapshot ${report.id} failed verification (${report.problem}): ${report.message}`);
+    this.name = "SnapshotVerifyError";
+  }
+}
+
+/**
+ * Writes the export exactly as it was taken to `outPath` (a temp file beside it, renamed once
+ * every check passed). Throws SnapshotVerifyError and leaves nothing at `outPath` otherwise.
+ */
+export async function restoreSnapshot(
+  store: ObjectStore,
+  id: string,
+  env: NodeJS.ProcessEnv,
+  outPath: string,
+): Promise<VerifyReport> {
+  stageOfId(id);
+  const report: VerifyReport = { id, ok: true, checks: [] };
+  const opened = await openManifest(store, id, env, report);
+  if (!opened) throw new SnapshotVerifyError(report);
+  const tmp = join(
+    dirname(outPath),
+    `.${basename(outPath)}.goose-restore-${randomBytes(4).toString("hex")}`,
+  );
+  const handle = await fsp.open(tmp, "wx", 0o600);
+  const out = handle.createWriteStream();
+  try {
+    const ok = await checkPayload(store, opened, report, out);
+    if (!ok) throw new SnapshotVerifyError(report);
+    await fsp.rename(tmp, outPath);
+  } finally {
+    await handle.close().catch(() => {});
+    await fsp.rm(tmp, { force: true });
+  }
+  return report;
+}
+
+/** The verified export in memory (for rollback, which hands it to the engine). */
+export async function readSnapshotExport(
+  store: ObjectStore,
+  id: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ text: string; manifest: SnapshotManifest; report: VerifyReport }> {
+  stageOfId(id);
+  const report: VerifyReport = { id, ok: true, checks: [] };
+  const opened = await openManifest(store, id, env, report);
+  if (!opened) throw new SnapshotVerifyError(report);
+  const chunks: Buffer[] = [];
+  const sink = new (class extends Transform {
+    override _transform(c: Buffer, _e: BufferEncoding, cb: TransformCallback) {
+      chunks.push(c);
+      cb();
+    }
+  })();
+  const ok = await checkPayload(store, opened, report, sink);
+  if (!ok) throw new SnapshotVerifyError(report);
+  return { text: Buffer.concat(chunks).toString("utf8"), manifest: opened.manifest, report };
+}
+
+/** Pins a snapshot: retention never removes it. */
+export async function pinSnapshot(
+  store: ObjectStore,
+  id: string,
+  opts: { reason?: string; by?: string; now?: Date } = {},
+): Promise<void> {
+  if (!(await store.head(snapshotKeys.manifest(id))))
+    throw new SnapshotNotFoundError(id, store.url);
+  await store.put(
+    snapshotKeys.pin(id),
+    JSON.stringify({
+      id,
+      pinnedAt: (opts.now ?? new Date()).toISOString(),
+      reason: opts.reason ?? "",
+      by: opts.by ?? "",
+    }) + "\n",
+  );
+}
+
+export async function unpinSnapshot(store: ObjectStore, id: string): Promise<void> {
+  await store.delete(snapshotKeys.pin(id));
+}
+
+/** Records that a workflow (e.g. a rollback) refers to a snapshot: retention keeps it. */
+export async function referenceSnapshot(
+  store: ObjectStore,
+  id: string,
+  what: string,
+  data: Record<string, unknown>,
+): Promise<void> {
+  await store.put(snapshotKeys.ref(id, what), JSON.stringify({ id, ...data }) + "\n");
+}
+
+/** Deletes a snapshot: manifest first (it disappears from listings), then the payload. */
+export async function deleteSnapshot(store: ObjectStore, id: string): Promise<void> {
+  await store.delete(snapshotKeys.manifest(id));
+  await store.delete(snapshotKeys.payload(id));
+}

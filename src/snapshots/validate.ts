@@ -1,0 +1,563 @@
+/**
+ * Validation of a stack export before it is stored and before it is imported: Pulumi's own
+ * JSON Schema (schema/*.json, 2020-12, from pulumi/pulumi sdk/go/common/apitype) plus the
+ * checks `pulumi stack import` makes (pkg/resource/deploy/snapshot.go VerifyIntegrity and
+ * stack_import.go):
+ *
+ * - version between 1 and 4; `features` (read from version 4) all known;
+ * - `manifest.magic` equals sha256(manifest.version) when either is set;
+ * - every resource has `urn` and `type`; a non-custom resource has no `id`;
+ * - providers, parents, dependencies, property dependencies, deletedWith and replaceWith refer
+ *   to resources listed earlier;
+ * - no duplicate URN unless marked `delete: true`;
+ * - every URN's stack segment is the target stack;
+ * - pending operations are reported (import drops them with a warning), not refused.
+ *
+ * Both envelopes are accepted: an export `{version, features?, deployment}` and a DIY
+ * checkpoint `{version, features?, checkpoint: {stack, config?, latest}}`. The input is
+ * streamed (ExportValidator.push), so memory is bounded by the largest resource.
+ *
+ * Two documented allowances follow Pulumi's Go decoder rather than the schema, because real
+ * Pulumi files (the fixtures) rely on them: `null` where the schema wants an array or object
+ * (Go decodes it to nil), and ResourceV3 fields newer than the published schema
+ * (refreshBeforeUpdate, taint, retainOnDelete, deletedWith, created…).
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Readable } from "node:stream";
+import Ajv2020Module from "ajv/dist/2020.js";
+import type { ValidateFunction } from "ajv";
+import { ExportScanner, ScanError } from "./scan.js";
+
+export const KNOWN_FEATURES = [
+  "refreshBeforeUpdate",
+  "views",
+  "hooks",
+  "taint",
+  "replaceWith",
+  "snippets-prototype",
+  "extensionParameterization",
+  "byteString",
+] as const;
+
+export const MIN_DEPLOYMENT_VERSION = 1;
+export const MAX_DEPLOYMENT_VERSION = 4;
+
+export interface ValidationIssue {
+  /** Short machine code, e.g. `schema`, `parent-order`, `wrong-stack`, `unknown-feature`. */
+  code: string;
+  /** The resource the issue is about (URN, or `resources[i]` when it has none). */
+  resource?: string;
+  message: string;
+}
+
+export interface PluginRef {
+  /** Package name, e.g. `aws`, `kubernetes`. */
+  name: string;
+  version: string;
+  /** `provider` when read from a provider resource; else the manifest plugin type. */
+  source: "provider" | "manifest";
+}
+
+export interface ExportSummary {
+  envelope: "export" | "checkpoint";
+  version: number;
+  features: string[];
+  /** The stack named by the URNs (undefined when there are no resources). */
+  stack?: string;
+  project?: string;
+  resourceCount: number;
+  pendingOperations: Array<{ type: string; urn: string }>;
+  secretsProvider?: string;
+  engineVersion?: string;
+  plugins: PluginRef[];
+}
+
+export interface ValidationResult {
+  /** No fatal error: the file is a well-formed export of the right stack, with known features. */
+  ok: boolean;
+  /** No integrity issue either (what `pulumi stack import` refuses without --force). */
+  intact: boolean;
+  /** Fatal: not JSON, schema, version, unknown feature, missing urn/type, another stack. */
+  errors: ValidationIssue[];
+  /**
+   * Integrity (VerifyIntegrity): magic, custom with id, provider/parent/dependency order or
+   * missing, duplicate URN. Import refuses them unless forced (`pulumi stack import --force`).
+   */
+  integrity: ValidationIssue[];
+  warnings: ValidationIssue[];
+  summary: ExportSummary;
+}
+
+export interface ValidateOptions {
+  /** The stack every URN must belong to; default: the stack of the first resource. */
+  stack?: string;
+  /** Stop collecting after this many errors (default 50). */
+  maxErrors?: number;
+}
+
+const INTEGRITY_CODES = new Set([
+  "magic",
+  "custom-id",
+  "bad-provider-ref",
+  "provider-order",
+  "parent-order",
+  "dependency-order",
+  "duplicate-urn",
+]);
+
+const ID_BASE = "https://github.com/pulumi/pulumi/blob/master/sdk/go/common/apitype/";
+const EXTRA_RESOURCE_FIELDS: Record<string, unknown> = {
+  refreshBeforeUpdate: { type: "boolean" },
+  taint: { type: "boolean" },
+  retainOnDelete: { type: "boolean" },
+  deletedWith: { type: "string" },
+  replaceWith: { type: "array", items: { type: "string" } },
+  created: { type: "string" },
+  modified: { type: "string" },
+  sourcePosition: { type: "string" },
+  stackTrace: { type: "array" },
+  ignoreChanges: { type: "array", items: { type: "string" } },
+  hideDiff: { type: "array", items: { type: "string" } },
+  replaceOnChanges: { type: "array", items: { type: "string" } },
+  replacementTrigger: {},
+  viewOf: { type: "string" },
+  resourceHooks: { type: "object" },
+  extensionRef: { type: "string" },
+};
+
+interface Validators {
+  deployment: ValidateFunction;
+  resource: ValidateFunction;
+  operation: ValidateFunction;
+}
+let validators: Validators | undefined;
+
+function loadValidators(): Validators {
+  if (validators) return validators;
+  const Ajv2020 = Ajv2020Module as unknown as typeof Ajv2020Module.default;
+  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+  const read = (name: string): Record<string, unknown> => {
+    let text = readFileSync(new URL(`./schema/${name}.json`, import.meta.url), "utf8");
+    // ajv does not resolve a `$anchor` on the root next to `$id`; the anchor is the root.
+    if (name === "property-values") text = text.replaceAll('"#property_value"', '"#"');
+    return JSON.parse(text) as Record<string, unknown>;
+  };
+  const resources = read("resources") as { $defs: { resourceV3: { properties: object } } };
+  resources.$defs.resourceV3.properties = {
+    ...resources.$defs.resourceV3.properties,
+    ...EXTRA_RESOURCE_FIELDS,
+  };
+  ajv.addSchema(read("property-values"));
+  ajv.addSchema(resources);
+  ajv.addSchema(read("deployments"));
+  const get = (ref: string): ValidateFunction => {
+    const v = ajv.getSchema(ref);
+    if (!v) throw new Error(`schema ${ref} is missing from src/snapshots/schema`);
+    return v;
+  };
+  validators = {
+    deployment: get(`${ID_BASE}deployments.json`),
+    resource: get(`${ID_BASE}resources.json`),
+    operation: get(`${ID_BASE}deployments.json#/$defs/operationV2`),
+  };
+  return validators;
+}
+
+/** Go decodes `null` into nil slices and maps: drop nulls the schema would call wrong types. */
+function goNulls(res: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(res)) {
+    if (v === null) continue;
+    if (k === "propertyDependencies" && typeof v === "object" && !Array.isArray(v)) {
+      const deps: Record<string, unknown> = {};
+      for (const [p, list] of Object.entries(v as Record<string, unknown>)) deps[p] = list ?? [];
+      out[k] = deps;
+    } else out[k] = v;
+  }
+  return out;
+}
+
+export function sha256Hex(s: string): string {
+  return createHash("sha256").update(s).digest("hex");
+}
+
+/** `urn:pulumi:<stack>::<project>::<type>::<name>` → its parts (undefined when malformed). */
+export function parseUrn(
+  urn: string,
+): { stack: string; project: string; type: string; name: string } | undefined {
+  if (!urn.startsWith("urn:pulumi:")) return undefined;
+  const parts = urn.slice("urn:pulumi:".length).split("::");
+  if (parts.length < 4) return undefined;
+  const [stack, project, qualifiedType] = parts as [string, string, string];
+  const name = parts.slice(3).join("::");
+  const type = qualifiedType.split("$").pop() ?? qualifiedType;
+  return { stack, project, type, name };
+}
+
+interface PendingRef {
+  from: string;
+  field: string;
+  target: string;
+}
+
+/** Streaming validator: push chunks, then finish(). */
+export class ExportValidator {
+  private readonly scanner: ExportScanner;
+  private readonly errors: ValidationIssue[] = [];
+  private readonly integrity: ValidationIssue[] = [];
+  private readonly warnings: ValidationIssue[] = [];
+  private readonly maxErrors: number;
+  private readonly seen = new Set<string>();
+  private readonly providers = new Set<string>();
+  private readonly forwardRefs: PendingRef[] = [];
+  private readonly plugins = new Map<string, PluginRef>();
+  private readonly pendingOps: Array<{ type: string; urn: string }> = [];
+  private stack: string | undefined;
+  private project: string | undefined;
+  private truncatedErrors = 0;
+  private readonly v = loadValidators();
+
+  constructor(private readonly opts: ValidateOptions = {}) {
+    this.maxErrors = opts.maxErrors ?? 50;
+    this.stack = opts.stack;
+    this.scanner = new ExportScanner({
+      resource: (value, index) => this.onResource(value, index),
+      pending: (value, index) => this.onPending(value, index),
+    });
+  }
+
+  push(chunk: Buffer): void {
+    this.scanner.push(chunk);
+  }
+
+  private error(issue: ValidationIssue): void {
+    const list = INTEGRITY_CODES.has(issue.code) ? this.integrity : this.errors;
+    if (list.length < this.maxErrors) list.push(issue);
+    else this.truncatedErrors++;
+  }
+
+  private onResource(value: unknown, index: number): void {
+    const where = `resources[${index}]`;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      this.error({ code: "schema", resource: where, message: `${where} is not an object` });
+      return;
+    }
+    const res = goNulls(value as Record<string, unknown>);
+    const urn = typeof res.urn === "string" && res.urn !== "" ? res.urn : undefined;
+    const name = urn ?? where;
+    if (!this.v.resource(res)) {
+      for (const e of (this.v.resource.errors ?? [])
+        .filter((e) => e.keyword !== "oneOf")
+        .slice(0, 3)) {
+        this.error({
+          code: "schema",
+          resource: name,
+          message: `resource ${name}: ${e.instancePath || "(resource)"} ${e.message ?? "is invalid"}${paramText(e.params)}`,
+        });
+      }
+    }
+    if (!urn) {
+      this.error({ code: "missing-urn", resource: where, message: `${where} has no urn` });
+      return;
+    }
+    if (typeof res.type !== "string" || res.type === "") {
+      this.error({ code: "missing-type", resource: urn, message: `resource ${urn} has no type` });
+    }
+    if (res.custom !== true && typeof res.id === "string" && res.id !== "") {
+      this.error({
+        code: "custom-id",
+        resource: urn,
+        message: `resource ${urn} has custom false but a non-empty id "${res.id}"`,
+      });
+    }
+    const parsed = parseUrn(urn);
+    if (!parsed) {
+      this.error({
+        code: "bad-urn",
+        resource: urn,
+        message: `resource ${urn}: the urn is malformed`,
+      });
+    } else {
+      this.project ??= parsed.project;
+      if (this.stack === undefined) this.stack = parsed.stack;
+      else if (parsed.stack !== this.stack) {
+        this.error({
+          code: "wrong-stack",
+          resource: urn,
+          message: `resource ${urn} is from a different stack (${parsed.stack} != ${this.stack})`,
+        });
+      }
+    }
+    // References to resources that must come earlier.
+    const ref = (field: string, target: unknown): void => {
+      if (typeof target !== "string" || target === "") return;
+      if (!this.seen.has(target)) this.forwardRefs.push({ from: urn, field, target });
+    };
+    if (typeof res.provider === "string" && res.provider !== "") {
+      const i = res.provider.lastIndexOf("::");
+      const provUrn = i > 0 ? res.provider.slice(0, i) : "";
+      if (provUrn === "" || !parseUrn(provUrn)) {
+        this.error({
+          code: "bad-provider-ref",
+          resource: urn,
+          message: `resource ${urn}: provider reference "${res.provider}" is not <provider-urn>::<id>`,
+        });
+      } else if (!this.providers.has(provUrn)) {
+        this.forwardRefs.push({ from: urn, field: "provider", target: provUrn });
+      }
+    }
+    ref("parent", res.parent);
+    for (const d of asStrings(res.dependencies)) ref("dependencies", d);
+    if (typeof res.propertyDependencies === "object" && res.propertyDependencies !== null) {
+      for (const [prop, list] of Object.entries(
+        res.propertyDependencies as Record<string, unknown>,
+      )) {
+        for (const d of asStrings(list)) ref(`propertyDependencies.${prop}`, d);
+      }
+    }
+    ref("deletedWith", res.deletedWith);
+    for (const d of asStrings(res.replaceWith)) ref("replaceWith", d);
+
+    if (this.seen.has(urn) && res.delete !== true) {
+      this.error({
+        code: "duplicate-urn",
+        resource: urn,
+        message: `duplicate resource ${urn} (not marked for deletion)`,
+      });
+    }
+    this.seen.add(urn);
+    const type = typeof res.type === "string" ? res.type : "";
+    if (type.startsWith("pulumi:providers:")) {
+      this.providers.add(urn);
+      const pkg = type.slice("pulumi:providers:".length);
+      const inputs = (res.inputs ?? {}) as Record<string, unknown>;
+      let version = typeof inputs.version === "string" ? inputs.version : undefined;
+      if (!version && parsed) {
+        const m = /^default_(\d+)_(\d+)_(\d+)(?:_(.+))?$/.exec(parsed.name);
+        if (m) version = `${m[1]}.${m[2]}.${m[3]}${m[4] ? "-" + m[4] : ""}`;
+      }
+      if (version)
+        this.plugins.set(`provider:${pkg}@${version}`, { name: pkg, version, source: "provider" });
+    }
+  }
+
+  private onPending(value: unknown, index: number): void {
+    const where = `pending_operations[${index}]`;
+    if (!this.v.operation(value)) {
+      const e = this.v.operation.errors?.[0];
+      this.error({
+        code: "schema",
+        resource: where,
+        message: `${where}: ${e?.instancePath ?? ""} ${e?.message ?? "is invalid"}`,
+      });
+      return;
+    }
+    const op = value as { type: string; resource: { urn: string } };
+    this.pendingOps.push({ type: op.type, urn: op.resource.urn });
+    this.warnings.push({
+      code: "pending-operation",
+      resource: op.resource.urn,
+      message: `pending operation '${op.type}' on '${op.resource.urn}' will be removed on import; run a refresh afterwards to find what it left behind`,
+    });
+  }
+
+  finish(): ValidationResult {
+    let skeleton: Record<string, unknown> = {};
+    let resourceCount = 0;
+    try {
+      const r = this.scanner.end();
+      resourceCount = r.resources;
+      if (typeof r.skeleton !== "object" || r.skeleton === null || Array.isArray(r.skeleton)) {
+        this.error({ code: "schema", message: "the export is not a JSON object" });
+      } else skeleton = r.skeleton as Record<string, unknown>;
+    } catch (err) {
+      if (!(err instanceof ScanError)) throw err;
+      this.error({ code: "json", message: err.message });
+    }
+    const envelope: "export" | "checkpoint" =
+      "checkpoint" in skeleton && !("deployment" in skeleton) ? "checkpoint" : "export";
+    const version = typeof skeleton.version === "number" ? skeleton.version : NaN;
+    let deployment: Record<string, unknown> | undefined;
+    if (envelope === "checkpoint") {
+      const cp = skeleton.checkpoint as Record<string, unknown> | null;
+      const extra = Object.keys(skeleton).filter(
+        (k) => !["version", "features", "checkpoint"].includes(k),
+      );
+      if (extra.length > 0) {
+        this.error({
+          code: "schema",
+          message: `checkpoint: unexpected top-level field(s) ${extra.join(", ")}`,
+        });
+      }
+      if (
+        typeof cp !== "object" ||
+        cp === null ||
+        typeof cp.latest !== "object" ||
+        cp.latest === null
+      ) {
+        this.error({
+          code: "schema",
+          message:
+            "checkpoint.latest is missing: a DIY checkpoint without a deployment cannot be a snapshot",
+        });
+      } else deployment = cp.latest as Record<string, unknown>;
+    } else if (typeof skeleton.deployment === "object" && skeleton.deployment !== null) {
+      deployment = skeleton.deployment as Record<string, unknown>;
+    } else if (Object.keys(skeleton).length > 0) {
+      this.error({
+        code: "schema",
+        message: "neither `deployment` (stack export) nor `checkpoint` (DIY checkpoint) is present",
+      });
+    }
+    if (!Number.isInteger(version)) {
+      this.error({ code: "version", message: "`version` is missing or not an integer" });
+    } else if (version > MAX_DEPLOYMENT_VERSION) {
+      this.error({
+        code: "version",
+        message: `this stack's deployment version (${version}) is too new: at most ${MAX_DEPLOYMENT_VERSION} is supported`,
+      });
+    } else if (version < MIN_DEPLOYMENT_VERSION) {
+      this.error({
+        code: "version",
+        message: `this stack's deployment version (${version}) is too old`,
+      });
+    }
+    const features = Array.isArray(skeleton.features) ? skeleton.features.map(String) : [];
+    if (version >= 4) {
+      const unknown = features.filter((f) => !(KNOWN_FEATURES as readonly string[]).includes(f));
+      if (unknown.length > 0) {
+        this.error({
+          code: "unknown-feature",
+          message: `this stack's deployment needs support for the following features: ${unknown.join(", ")} (known: ${KNOWN_FEATURES.join(", ")}); it cannot be taken as a snapshot or imported`,
+        });
+      }
+    }
+    let secretsProvider: string | undefined;
+    let engineVersion: string | undefined;
+    if (deployment) {
+      // The deployment body is the v3 shape for v3 and v4 (v4 adds only `features`).
+      if (version === 3 || version === 4) {
+        if (!this.v.deployment({ version: 3, deployment })) {
+          for (const e of (this.v.deployment.errors ?? [])
+            .filter((e) => e.keyword !== "oneOf" && e.instancePath !== "/version")
+            .slice(0, 5)) {
+            this.error({
+              code: "schema",
+              message: `deployment${e.instancePath.replace(/^\/deployment/, "")}: ${e.message ?? "is invalid"}${paramText(e.params)}`,
+            });
+          }
+        }
+      }
+      const manifest = (deployment.manifest ?? {}) as Record<string, unknown>;
+      const mv = typeof manifest.version === "string" ? manifest.version : "";
+      const magic = typeof manifest.magic === "string" ? manifest.magic : "";
+      engineVersion = mv || undefined;
+      if ((mv !== "" || magic !== "") && magic !== (mv === "" ? "" : sha256Hex(mv))) {
+        this.error({
+          code: "magic",
+          message: `magic cookie mismatch: manifest.magic must be sha256("${mv}"); the manifest was edited or is from another file`,
+        });
+      }
+      for (const p of Array.isArray(manifest.plugins) ? manifest.plugins : []) {
+        const pl = p as { name?: unknown; version?: unknown; type?: unknown };
+        if (
+          typeof pl.name === "string" &&
+          typeof pl.version === "string" &&
+          pl.type === "resource"
+        ) {
+          this.plugins.set(`manifest:${pl.name}@${pl.version}`, {
+            name: pl.name,
+            version: pl.version.replace(/^v/, ""),
+            source: "manifest",
+          });
+        }
+      }
+      const sp = deployment.secrets_providers as { type?: unknown } | undefined;
+      if (sp && typeof sp.type === "string") secretsProvider = sp.type;
+    }
+    for (const r of this.forwardRefs) {
+      const later = this.seen.has(r.target);
+      this.error({
+        code:
+          r.field === "provider"
+            ? "provider-order"
+            : r.field === "parent"
+              ? "parent-order"
+              : "dependency-order",
+        resource: r.from,
+        message: later
+          ? `resource ${r.from}: its ${r.field} ${r.target} is listed after it; it must come first (pulumi state repair reorders)`
+          : `resource ${r.from}: its ${r.field} ${r.target} is not in the snapshot`,
+      });
+    }
+    if (this.truncatedErrors > 0) {
+      this.warnings.push({ code: "more", message: `… and ${this.truncatedErrors} more issue(s)` });
+    }
+    return {
+      ok: this.errors.length === 0,
+      intact: this.integrity.length === 0,
+      errors: this.errors,
+      integrity: this.integrity,
+      warnings: this.warnings,
+      summary: {
+        envelope,
+        version,
+        features,
+        ...(this.stack !== undefined ? { stack: this.stack } : {}),
+        ...(this.project !== undefined ? { project: this.project } : {}),
+        resourceCount,
+        pendingOperations: this.pendingOps,
+        ...(secretsProvider ? { secretsProvider } : {}),
+        ...(engineVersion ? { engineVersion } : {}),
+        plugins: [...this.plugins.values()],
+      },
+    };
+  }
+}
+
+function asStrings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
+
+function paramText(params: Record<string, unknown>): string {
+  if ("additionalProperty" in params) return ` (${String(params.additionalProperty)})`;
+  if ("allowedValues" in params) return ` (${JSON.stringify(params.allowedValues)})`;
+  return "";
+}
+
+/** Validates a whole export held in memory. */
+export function validateExport(
+  text: string | Buffer,
+  opts: ValidateOptions = {},
+): ValidationResult {
+  const v = new ExportValidator(opts);
+  const buf = typeof text === "string" ? Buffer.from(text, "utf8") : text;
+  for (let i = 0; i < buf.length; i += 1 << 20) v.push(buf.subarray(i, i + (1 << 20)));
+  return v.finish();
+}
+
+/** Validates an export read from a stream. */
+export async function validateExportStream(
+  stream: Readable,
+  opts: ValidateOptions = {},
+): Promise<ValidationResult> {
+  const v = new ExportValidator(opts);
+  for await (const chunk of stream)
+    v.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return v.finish();
+}
+
+/**
+ * The importable form of an export: a DIY checkpoint `{version, features?, checkpoint:{latest}}`
+ * becomes `{version, features?, deployment: latest}`; an export is returned unchanged.
+ */
+export function toImportable(text: string): string {
+  const doc = JSON.parse(text) as Record<string, unknown>;
+  if (!("checkpoint" in doc) || "deployment" in doc) return text;
+  const cp = doc.checkpoint as { latest?: unknown };
+  const out: Record<string, unknown> = { version: doc.version };
+  if (doc.features !== undefined) out.features = doc.features;
+  out.deployment = cp.latest;
+  return JSON.stringify(out, null, 4);
+}
