@@ -98,8 +98,10 @@ export function toExport(
 ): StackExport {
   const before = new Map((previous?.deployment.resources ?? []).map((r) => [r.urn, r]));
   const resources: ExportResource[] = stack.resources.map((r) => {
-    const e: ExportResource = { urn: r.urn, custom: r.custom, type: r.type };
-    if (r.custom) e.id = r.id;
+    // Field order as `pulumi stack export` prints it: urn, custom, id, type, inputs, outputs…
+    const e: ExportResource = r.custom
+      ? { urn: r.urn, custom: true, id: r.id, type: r.type }
+      : { urn: r.urn, custom: false, type: r.type };
     e.inputs = toExportProps(r.inputs);
     e.outputs = toExportProps(r.outputs);
     if (r.parent) e.parent = r.parent;
