@@ -1,0 +1,175 @@
+/**
+ * The real engine's command lines. The Pulumi CLI cannot be installed here, so these tests put a
+ * FAKE `pulumi` executable first on PATH: it records its argv and working directory and answers
+ * with valid output (engine events as JSON lines in the `--event-log` file, a stack export). That
+ * tests what we ask the Automation API to run and how we read its answers — our command lines and
+ * parsing — not Pulumi itself. The fake reports version 3.200.0 so that the Automation API uses the
+ * file event log (3.206+ streams events over gRPC, which the fake does not implement).
+ */
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PulumiCliMissingError, RealEngine } from "../../src/engine/real/engine.js";
+import { makePack, PROBE_PACK, removePacks, repoRoot } from "./packs.js";
+
+const FAKE = `#!/usr/bin/env node
+const fs = require("fs");
+const args = process.argv.slice(2);
+// \`pulumi version\` comes from PulumiCommand.get, which runs with the parent's env (no log).
+if (process.env.FAKE_PULUMI_LOG) fs.appendFileSync(process.env.FAKE_PULUMI_LOG, JSON.stringify({ args, cwd: process.cwd() }) + "\\n");
+const cmd = args.filter((a) => !a.startsWith("-"))[0];
+const stackArg = args[args.indexOf("--stack") + 1];
+if (args[0] === "version") { console.log("v3.200.0"); process.exit(0); }
+if (args[0] === "stack" && args[1] === "select") process.exit(0);
+if (args[0] === "stack" && args[1] === "export") {
+  process.stdout.write(JSON.stringify({ version: 3, deployment: { manifest: { time: "t", magic: "m", version: "v3.200.0" },
+    resources: [{ urn: "urn:pulumi:" + stackArg + "::golden-goose::pulumi:pulumi:Stack::golden-goose-" + stackArg, custom: false, type: "pulumi:pulumi:Stack" }] } }, null, 4) + "\\n");
+  process.exit(0);
+}
+if (args[0] === "stack" && args[1] === "import") {
+  const file = args[args.indexOf("--file") + 1];
+  fs.appendFileSync(process.env.FAKE_PULUMI_LOG, JSON.stringify({ imported: fs.readFileSync(file, "utf8") }) + "\\n");
+  process.exit(0);
+}
+if (cmd === "preview") {
+  const log = args[args.indexOf("--event-log") + 1];
+  const stack = "urn:pulumi:sandbox::golden-goose::pulumi:pulumi:Stack::golden-goose-sandbox";
+  const bucket = "urn:pulumi:sandbox::golden-goose::aws:s3/bucket:Bucket::b";
+  const events = [
+    { sequence: 0, timestamp: 1, preludeEvent: { config: {} } },
+    { sequence: 1, timestamp: 1, resourcePreEvent: { metadata: { op: "create", urn: stack, type: "pulumi:pulumi:Stack", provider: "", new: { type: "pulumi:pulumi:Stack", urn: stack, custom: false, delete: false, id: "", parent: "", protect: false, inputs: {}, outputs: {}, initErrors: [] } } } },
+    { sequence: 2, timestamp: 1, resourcePreEvent: { metadata: { op: "create", urn: bucket, type: "aws:s3/bucket:Bucket", provider: "", new: { type: "aws:s3/bucket:Bucket", urn: bucket, custom: true, delete: false, id: "", parent: stack, protect: false, inputs: {}, outputs: {}, initErrors: [] } } } },
+    { sequence: 3, timestamp: 1, policyEvent: { resourceUrn: bucket, message: "acl is public-read; set acl to private", color: "never", policyName: "no-public", policyPackName: "probe", policyPackVersion: "1.2.3", policyPackVersionTag: "1.2.3", enforcementLevel: process.env.FAKE_LEVEL || "mandatory" } },
+    { sequence: 4, timestamp: 1, summaryEvent: { maybeCorrupt: false, durationSeconds: 1, resourceChanges: { create: 2 }, policyPacks: { probe: "1.2.3" } } },
+    { sequence: 5, timestamp: 1, cancelEvent: {} },
+  ];
+  fs.appendFileSync(log, events.map((e) => JSON.stringify(e)).join("\\n") + "\\n");
+  setTimeout(() => {
+    if ((process.env.FAKE_LEVEL || "mandatory") === "mandatory") { console.error("error: preview failed: 1 mandatory policy violation"); process.exit(255); }
+    process.exit(0);
+  }, 600);
+} else {
+  console.error("fake pulumi: unexpected " + args.join(" "));
+  process.exit(3);
+}
+`;
+
+let bin: string;
+let logFile: string;
+const pack = makePack("probe", PROBE_PACK);
+
+beforeAll(() => {
+  bin = mkdtempSync(join(tmpdir(), "goose-fake-pulumi-"));
+  writeFileSync(join(bin, "pulumi"), FAKE);
+  chmodSync(join(bin, "pulumi"), 0o755);
+  logFile = join(bin, "calls.jsonl");
+});
+afterAll(() => removePacks());
+
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  writeFileSync(logFile, "");
+  return {
+    ...process.env,
+    PATH: `${bin}:${process.env.PATH}`,
+    FAKE_PULUMI_LOG: logFile,
+    PULUMI_HOME: join(bin, "home"),
+    ...extra,
+  };
+}
+
+function calls(): Array<{ args?: string[]; cwd?: string; imported?: string }> {
+  return readFileSync(logFile, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+describe("real engine (Automation API) command lines", () => {
+  it("preview runs pulumi preview with the pack and its stage config, reads violations from events", async () => {
+    const engine = new RealEngine({ cwd: repoRoot, env: env(), policyPackDir: pack });
+    const r = await engine.preview("sandbox");
+    const preview = calls().find((c) => c.args?.includes("preview"))!;
+    expect(preview.cwd).toBe(repoRoot);
+    const a = preview.args!;
+    expect(a[0]).toBe("preview");
+    expect(a[a.indexOf("--policy-pack") + 1]).toBe(pack);
+    expect(a[a.indexOf("--policy-pack-config") + 1]).toBe(join(pack, "config", "sandbox.json"));
+    expect(a[a.indexOf("--stack") + 1]).toBe("sandbox");
+    expect(a).toContain("--event-log");
+    expect(calls()[0]!.args).toEqual([
+      "stack",
+      "select",
+      "--stack",
+      "sandbox",
+      "--non-interactive",
+    ]);
+    expect(a.map((x) => (x.includes("automation-logs") ? "<event-log>" : x))).toEqual([
+      "preview",
+      "--policy-pack",
+      pack,
+      "--policy-pack-config",
+      join(pack, "config", "sandbox.json"),
+      "--exec-kind",
+      "auto.local",
+      "--event-log",
+      "<event-log>",
+      "--stack",
+      "sandbox",
+      "--non-interactive",
+    ]);
+    expect(r.mode).toBe("real");
+    expect(r.resources.map((x) => x.type)).toEqual(["pulumi:pulumi:Stack", "aws:s3/bucket:Bucket"]);
+    expect(r.resources[1]!.parent).toMatch(/pulumi:pulumi:Stack/);
+    expect(r.violations).toEqual([
+      {
+        policy: "no-public",
+        pack: "probe@v1.2.3",
+        enforcementLevel: "mandatory",
+        urn: "urn:pulumi:sandbox::golden-goose::aws:s3/bucket:Bucket::b",
+        message: "acl is public-read; set acl to private",
+      },
+    ]);
+    expect(r.summary).toEqual({ resources: 2, mandatory: 1, advisory: 0 });
+  });
+
+  it("an advisory-only preview passes with the CLI's exit 0", async () => {
+    const engine = new RealEngine({
+      cwd: repoRoot,
+      env: env({ FAKE_LEVEL: "advisory" }),
+      policyPackDir: pack,
+    });
+    const r = await engine.preview("sandbox", { policyPackConfigFile: "custom.json" });
+    const a = calls().find((c) => c.args?.includes("preview"))!.args!;
+    expect(a[a.indexOf("--policy-pack-config") + 1]).toBe(join(repoRoot, "custom.json"));
+    expect(r.summary).toMatchObject({ mandatory: 0, advisory: 1 });
+  });
+
+  it("exportStack prints `pulumi stack export` exactly, without --show-secrets; importStack passes a file", async () => {
+    const engine = new RealEngine({ cwd: repoRoot, env: env(), policyPackDir: pack });
+    const text = await engine.exportStack("production");
+    expect(JSON.parse(text).deployment.resources[0].urn).toContain("urn:pulumi:production::");
+    const exp = calls().find((c) => c.args?.[1] === "export")!.args!;
+    expect(exp).toEqual(["stack", "export", "--stack", "production", "--non-interactive"]);
+    await engine.importStack("production", text);
+    const imp = calls().find((c) => c.args?.[1] === "import")!.args!;
+    expect(imp.slice(0, 2)).toEqual(["stack", "import"]);
+    expect(imp[imp.indexOf("--stack") + 1]).toBe("production");
+    expect(calls().find((c) => c.imported)!.imported).toBe(text);
+  });
+
+  it("no pulumi on PATH: exit 2 with the fix", async () => {
+    const engine = new RealEngine({
+      cwd: repoRoot,
+      env: { ...process.env, PATH: mkdtempSync(join(tmpdir(), "empty-path-")) },
+      policyPackDir: pack,
+    });
+    const err = await engine.preview("sandbox").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PulumiCliMissingError);
+    expect((err as PulumiCliMissingError).exitCode).toBe(2);
+    expect((err as Error).message).toMatch(/install the Pulumi CLI, or use --offline/);
+  });
+});
