@@ -1,18 +1,24 @@
 /**
  * npm run generate            regenerate monitoring/ (rules, thresholds, promtool tests, dashboards)
  * npm run generate -- --check regenerate in memory; exit 1 listing the files that differ
+ * --root DIR                  work on another checkout (tests use a temp copy)
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { diffGenerated, generateMonitoring } from "../src/monitoring/generate.js";
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
-const unknown = args.filter((a) => a !== "--check");
+let repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const unknown: string[] = [];
+for (let i = 0; i < args.length; i++) {
+  const a = args[i]!;
+  if (a === "--root" && args[i + 1]) repoRoot = path.resolve(args[++i]!);
+  else if (a !== "--check") unknown.push(a);
+}
 if (unknown.length > 0) {
   process.stderr.write(
-    `generate: unknown argument(s) ${unknown.join(" ")}; usage: generate [--check]\n`,
+    `generate: unknown argument(s) ${unknown.join(" ")}; usage: generate [--check] [--root DIR]\n`,
   );
   process.exitCode = 2;
 } else {

@@ -49,3 +49,16 @@ export const TRANSITION_METRICS = {
   /** 1 while a blackout lease (load test, backup, scan) is held on the stage. */
   blackout: "goldengoose_blackout_active",
 } as const;
+
+/**
+ * Stack snapshots (`goose snapshot create|verify` push these to the Pushgateway, grouping:
+ * job="goldengoose-snapshots", stage). Shown on the "Backups and snapshots" dashboard.
+ */
+export const SNAPSHOT_METRICS = {
+  /** Unix time of the newest snapshot of the stage. */
+  lastCreated: "goldengoose_snapshot_last_created_timestamp_seconds",
+  /** Unix time of the last successful `goose snapshot verify` of the stage. */
+  lastVerified: "goldengoose_snapshot_last_verified_timestamp_seconds",
+  /** Snapshots of the stage kept in the store. */
+  count: "goldengoose_snapshots",
+} as const;
