@@ -4,6 +4,7 @@ import { registerEvidence } from "./evidence.js";
 import { registerLock } from "./lock.js";
 import { registerLoadtest } from "./loadtest.js";
 import { registerPreview } from "./preview.js";
+import { registerSnapshot } from "./snapshot.js";
 
 /**
  * Sets the process exit code for the command that ran (0, 1 or 2). A command that throws
@@ -20,4 +21,5 @@ export function registerCommands(program: Command, io: CliIo, setExitCode: SetEx
   registerEvidence(program, io, setExitCode);
   registerLoadtest(program, io, setExitCode);
   registerPreview(program, io, setExitCode);
+  registerSnapshot(program, io, setExitCode);
 }
