@@ -2,7 +2,7 @@
  * Resources shaped like the ones the stage program creates (src/components), as the analyzer
  * sees their inputs. Each builder returns a compliant resource; tests break one field at a time.
  */
-import type { StackResourceInput } from "./harness.js";
+import type { ResourceInput, StackResourceInput } from "./harness.js";
 
 export const STAGE = "production";
 
@@ -254,4 +254,117 @@ export function bucketStack(
     out.push(o ? { ...r, props: { ...r.props, ...o } } : r);
   }
   return out;
+}
+
+/** The Grafana Deployment with its first container changed by `edit`. */
+export function grafanaWith(
+  edit: (c: Record<string, unknown>, pod: Record<string, unknown>) => void,
+): ResourceInput {
+  const props = grafanaDeployment();
+  const pod = (props as { spec: { template: { spec: Record<string, unknown> } } }).spec.template
+    .spec;
+  const c = (pod["containers"] as Record<string, unknown>[])[0];
+  if (!c) throw new Error("fixture has no container");
+  edit(c, pod);
+  return { type: "kubernetes:apps/v1:Deployment", name: "grafana", props };
+}
+
+/** The Grafana admin Secret as the stage program builds it, optionally with its password resource. */
+export function secretStack(
+  secret: Partial<StackResourceInput>,
+  password = true,
+): StackResourceInput[] {
+  return [
+    ...(password
+      ? [
+          {
+            type: "random:index/randomPassword:RandomPassword",
+            name: "grafana-admin-password",
+            props: { length: 32, special: false },
+            opts: { additionalSecretOutputs: ["bcryptHash", "result"] },
+          },
+        ]
+      : []),
+    {
+      type: "kubernetes:core/v1:Secret",
+      name: "grafana-admin",
+      props: {
+        metadata: { name: "grafana-admin", labels: labels() },
+        stringData: { user: "admin", password: "x" },
+      },
+      opts: { additionalSecretOutputs: ["data", "stringData"] },
+      ...secret,
+    },
+  ];
+}
+
+const COMPONENTS = {
+  prometheus: "goldengoose:monitoring:Prometheus",
+  grafana: "goldengoose:monitoring:Grafana",
+  backup: "goldengoose:backup:Backup",
+  scanner: "goldengoose:security:Scanner",
+} as const;
+
+/** The Stage with its four components, minus `omit`. */
+export function componentStack(omit: string[] = []): StackResourceInput[] {
+  return [
+    { type: "goldengoose:platform:Stage", name: "production", props: {} },
+    ...(Object.keys(COMPONENTS) as (keyof typeof COMPONENTS)[])
+      .filter((c) => !omit.includes(c))
+      .map((c) => ({ type: COMPONENTS[c], name: c, parent: "production", props: {} })),
+  ];
+}
+
+/** A sandbox-style backup: a volume claim under the Backup component, no bucket. */
+export function volumeBackup(): StackResourceInput[] {
+  return [
+    { type: "goldengoose:platform:Stage", name: "production", props: {} },
+    { type: COMPONENTS.backup, name: "backup", parent: "production", props: {} },
+    {
+      type: "kubernetes:core/v1:PersistentVolumeClaim",
+      name: "backup-volume",
+      parent: "backup",
+      props: {},
+    },
+    { type: "kubernetes:batch/v1:CronJob", name: "backup-job", parent: "backup", props: {} },
+  ];
+}
+
+/** Prometheus with its rules ConfigMap holding `rules` (none when null). */
+export function rulesStack(rules: Record<string, unknown> | null): StackResourceInput[] {
+  return [
+    { type: COMPONENTS.prometheus, name: "prometheus", props: {} },
+    ...(rules
+      ? [
+          {
+            type: "kubernetes:core/v1:ConfigMap",
+            name: "prometheus-rules",
+            parent: "prometheus",
+            props: {
+              metadata: {
+                name: "prometheus-rules",
+                labels: {
+                  ...labels("prometheus"),
+                  "app.kubernetes.io/component": "prometheus-rules",
+                },
+              },
+              data: rules,
+            },
+          },
+        ]
+      : []),
+  ];
+}
+
+/** A stack of `n` ConfigMaps plus the root Stack and a provider (which quotas do not count). */
+export function manyResources(n: number): StackResourceInput[] {
+  return [
+    { type: "pulumi:pulumi:Stack", name: "stack", props: {} },
+    { type: "pulumi:providers:kubernetes", name: "default", props: {} },
+    ...Array.from({ length: n }, (_, i) => ({
+      type: "kubernetes:core/v1:ConfigMap",
+      name: `cm-${i}`,
+      props: {},
+    })),
+  ];
 }

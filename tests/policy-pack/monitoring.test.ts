@@ -8,13 +8,8 @@ import {
   retentionArg,
 } from "../../policy-pack/policies/monitoring.js";
 import { durationDays } from "../../policy-pack/policies/util.js";
-import { grafanaDeployment, labels, prometheusStatefulSet } from "./fixtures.js";
-import {
-  readPackConfig,
-  runResourcePolicy,
-  runStackPolicy,
-  type StackResourceInput,
-} from "./harness.js";
+import { grafanaDeployment, prometheusStatefulSet, rulesStack } from "./fixtures.js";
+import { readPackConfig, runResourcePolicy, runStackPolicy } from "./harness.js";
 
 const production = readPackConfig("production");
 const compliance = readPackConfig("compliance");
@@ -146,31 +141,6 @@ describe("grafana-no-anonymous-access", () => {
     expect(other.notApplicable).toMatch(/without grafana.ini/);
   });
 });
-
-function rulesStack(rules: Record<string, unknown> | null): StackResourceInput[] {
-  return [
-    { type: "goldengoose:monitoring:Prometheus", name: "prometheus", props: {} },
-    ...(rules
-      ? [
-          {
-            type: k8s.core.v1.ConfigMap,
-            name: "prometheus-rules",
-            parent: "prometheus",
-            props: {
-              metadata: {
-                name: "prometheus-rules",
-                labels: {
-                  ...labels("prometheus"),
-                  "app.kubernetes.io/component": "prometheus-rules",
-                },
-              },
-              data: rules,
-            },
-          },
-        ]
-      : []),
-  ];
-}
 
 describe("prometheus-rule-files", () => {
   it("passes a rules ConfigMap with a rule file", async () => {

@@ -5,7 +5,7 @@ import {
   noLiteralSecretEnv,
 } from "../../policy-pack/policies/secrets.js";
 import { SECRET_SIG, SPECIAL_SIG_KEY } from "../../policy-pack/policies/util.js";
-import { backupCronJob, grafanaDeployment, labels } from "./fixtures.js";
+import { backupCronJob, grafanaDeployment, secretStack } from "./fixtures.js";
 import {
   readPackConfig,
   runResourcePolicy,
@@ -69,32 +69,6 @@ describe("no-literal-secret-env", () => {
     expect((await runResourcePolicy(noLiteralSecretEnv, input, cfg)).violations).toEqual([]);
   });
 });
-
-/** The Grafana admin Secret, as the stage program builds it, plus its password resource. */
-function secretStack(secret: Partial<StackResourceInput>, password = true): StackResourceInput[] {
-  return [
-    ...(password
-      ? [
-          {
-            type: "random:index/randomPassword:RandomPassword",
-            name: "grafana-admin-password",
-            props: { length: 32, special: false },
-            opts: { additionalSecretOutputs: ["bcryptHash", "result"] },
-          },
-        ]
-      : []),
-    {
-      type: k8s.core.v1.Secret,
-      name: "grafana-admin",
-      props: {
-        metadata: { name: "grafana-admin", labels: labels() },
-        stringData: { user: "admin", password: "x" },
-      },
-      opts: { additionalSecretOutputs: ["data", "stringData"] },
-      ...secret,
-    },
-  ];
-}
 
 describe("k8s-secret-from-pulumi-secret", () => {
   it("passes a Secret whose stringData depends on a RandomPassword", async () => {

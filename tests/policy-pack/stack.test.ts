@@ -1,47 +1,26 @@
-import * as k8s from "@pulumi/kubernetes";
 import { describe, expect, it } from "vitest";
 import {
-  COMPONENT_TYPES,
   stackBackupEncryptedS3,
   stackRequiredComponents,
   stackResourceQuota,
 } from "../../policy-pack/policies/stack.js";
-import { bucketStack } from "./fixtures.js";
-import { readPackConfig, runStackPolicy, type StackResourceInput } from "./harness.js";
+import { bucketStack, componentStack, manyResources, volumeBackup } from "./fixtures.js";
+import { readPackConfig, runStackPolicy } from "./harness.js";
 
 const production = readPackConfig("production");
 const compliance = readPackConfig("compliance");
 const sandbox = readPackConfig("sandbox");
 
-function components(omit: string[] = []): StackResourceInput[] {
-  return [
-    { type: COMPONENT_TYPES.stage, name: "production", props: {} },
-    ...(["prometheus", "grafana", "backup", "scanner"] as const)
-      .filter((c) => !omit.includes(c))
-      .map((c) => ({ type: COMPONENT_TYPES[c], name: c, parent: "production", props: {} })),
-  ];
-}
-
-/** A sandbox-style backup: a volume claim under the Backup component, no bucket. */
-function volumeBackup(): StackResourceInput[] {
-  return [
-    { type: COMPONENT_TYPES.stage, name: "production", props: {} },
-    { type: COMPONENT_TYPES.backup, name: "backup", parent: "production", props: {} },
-    { type: k8s.core.v1.PersistentVolumeClaim, name: "backup-volume", parent: "backup", props: {} },
-    { type: k8s.batch.v1.CronJob, name: "backup-job", parent: "backup", props: {} },
-  ];
-}
-
 describe("stack-required-components", () => {
   it("passes a stage with all four components", async () => {
     expect(
-      (await runStackPolicy(stackRequiredComponents, components(), production)).violations,
+      (await runStackPolicy(stackRequiredComponents, componentStack(), production)).violations,
     ).toEqual([]);
   });
   it("flags missing components, naming them, on the Stage", async () => {
     const r = await runStackPolicy(
       stackRequiredComponents,
-      components(["backup", "scanner"]),
+      componentStack(["backup", "scanner"]),
       sandbox,
     );
     expect(r.violations).toHaveLength(1);
@@ -87,15 +66,7 @@ describe("stack-backup-encrypted-s3", () => {
 });
 
 describe("stack-resource-quota", () => {
-  const many = (n: number): StackResourceInput[] => [
-    { type: "pulumi:pulumi:Stack", name: "stack", props: {} },
-    { type: "pulumi:providers:kubernetes", name: "default", props: {} },
-    ...Array.from({ length: n }, (_, i) => ({
-      type: k8s.core.v1.ConfigMap,
-      name: `cm-${i}`,
-      props: {},
-    })),
-  ];
+  const many = manyResources;
   it("passes at the quota (the root Stack and providers do not count)", async () => {
     expect((await runStackPolicy(stackResourceQuota, many(200), production)).violations).toEqual(
       [],
