@@ -4,7 +4,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { performance } from "node:perf_hooks";
-import { loadStageConfigFile, parseStageName, PROJECT, parseStageConfig, readStackFile, projectKeys } from "../../src/config/index.js";
+import {
+  loadStageConfigFile,
+  parseStageName,
+  PROJECT,
+  parseStageConfig,
+  readStackFile,
+  projectKeys,
+} from "../../src/config/index.js";
 import { loadMonitoringFiles } from "../../src/monitoring/files.js";
 
 const stage = parseStageName(process.argv[2] ?? "sandbox");
@@ -22,6 +29,9 @@ await pulumi.runtime.setMocks(
   stage,
   false,
 );
+const tImport = performance.now();
+const { createStage } = await import("../../src/program/stage.js");
+const importMs = performance.now() - tImport;
 const t0 = performance.now();
 const base = loadStageConfigFile(`Pulumi.${stage}.yaml`);
 const cfg =
@@ -31,13 +41,15 @@ const cfg =
           ...projectKeys(readStackFile(`Pulumi.${stage}.yaml`).config),
           prometheus: {
             ...base.prometheus,
-            serviceTargets: Array.from({ length: targets }, (_, i) => `service-${i}.${base.namespace}.svc:8080`),
+            serviceTargets: Array.from(
+              { length: targets },
+              (_, i) => `service-${i}.${base.namespace}.svc:8080`,
+            ),
           },
         },
         { file: `Pulumi.${stage}.yaml`, stack: stage },
       )
     : base;
-const { createStage } = await import("../../src/program/stage.js");
 const { outputs } = createStage(cfg, loadMonitoringFiles(stage));
 await new Promise((r) => outputs.grafanaUrl.apply(r));
 // Wait until registrations stop arriving.
@@ -47,4 +59,12 @@ while (last !== registered) {
   await new Promise((r) => setTimeout(r, 5));
 }
 const ms = performance.now() - t0;
-console.log(JSON.stringify({ stage, targets: cfg.prometheus.serviceTargets.length, resources: registered, ms }));
+console.log(
+  JSON.stringify({
+    stage,
+    targets: cfg.prometheus.serviceTargets.length,
+    resources: registered,
+    ms,
+    importMs,
+  }),
+);
