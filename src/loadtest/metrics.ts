@@ -11,16 +11,16 @@ import type { RunResult } from "./runner.js";
 const P = `${METRIC_PREFIX}_loadtest`;
 
 export const LOADTEST_METRICS = {
-  /** Latency percentiles (label quantile = 0.5 … 0.999), seconds. */
+  /** A summary: quantile = 0.5 … 0.999, plus _sum and _count (mean = _sum / _count), seconds. */
   latency: `${P}_latency_seconds`,
-  latencyMean: `${P}_latency_mean_seconds`,
   latencyMax: `${P}_latency_max_seconds`,
   requestsPerSecond: `${P}_requests_per_second`,
   throughput: `${P}_throughput_bytes_per_second`,
-  requests: `${P}_requests_total`,
-  errors: `${P}_errors_total`,
-  timeouts: `${P}_timeouts_total`,
-  non2xx: `${P}_non2xx_total`,
+  /** Per-run counts are gauges (a new run replaces them), hence no _total suffix. */
+  responses: `${P}_responses`,
+  errors: `${P}_errors`,
+  timeouts: `${P}_timeouts`,
+  non2xx: `${P}_non2xx_responses`,
   errorRatio: `${P}_error_ratio`,
   connections: `${P}_connections`,
   duration: `${P}_duration_seconds`,
@@ -53,14 +53,15 @@ export function renderPrometheus(stage: StageName, run: RunResult, verdict: Verd
       out.push(`${name}${labelText({ ...base, ...labels })} ${num(value)}`);
   };
   const m = run.metrics;
-  family(
-    LOADTEST_METRICS.latency,
-    "Latency percentile of the last load-test run, from every response.",
-    QUANTILE_LABELS.map(([q, k]) => [{ quantile: q }, m.latencyMs[k] / 1000]),
+  const lat = LOADTEST_METRICS.latency;
+  out.push(
+    `# HELP ${lat} Latency of the last load-test run, from every response.`,
+    `# TYPE ${lat} summary`,
   );
-  family(LOADTEST_METRICS.latencyMean, "Mean latency of the last load-test run.", [
-    [{}, m.latencyMs.mean / 1000],
-  ]);
+  for (const [q, k] of QUANTILE_LABELS)
+    out.push(`${lat}${labelText({ ...base, quantile: q })} ${num(m.latencyMs[k] / 1000)}`);
+  out.push(`${lat}_sum${labelText(base)} ${num((m.latencyMs.mean * m.requests) / 1000)}`);
+  out.push(`${lat}_count${labelText(base)} ${num(m.requests)}`);
   family(LOADTEST_METRICS.latencyMax, "Largest latency of the last load-test run.", [
     [{}, m.latencyMs.max / 1000],
   ]);
@@ -70,7 +71,7 @@ export function renderPrometheus(stage: StageName, run: RunResult, verdict: Verd
   family(LOADTEST_METRICS.throughput, "Response bytes per second of the last load-test run.", [
     [{}, m.throughput],
   ]);
-  family(LOADTEST_METRICS.requests, "Responses received in the last load-test run.", [
+  family(LOADTEST_METRICS.responses, "Responses received in the last load-test run.", [
     [{}, m.requests],
   ]);
   family(

@@ -79,12 +79,12 @@ describe("compareToBaseline (Keptn-style score)", () => {
     expect(v.criteria.find((c) => c.metric === "p99")).toMatchObject({
       status: "fail",
       key: true,
-      limit: 50,
-      warnLimit: 60,
+      limit: 65,
+      warnLimit: 65,
     });
     expect(v.verdict).toBe("fail");
     expect(v.reasons.join("\n")).toContain(
-      "p99 80ms vs baseline 40ms: beyond tolerance limit 50ms (key criterion)",
+      "p99 80ms vs baseline 40ms: beyond tolerance limit 65ms (key criterion)",
     );
   });
 

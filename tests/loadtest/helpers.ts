@@ -101,7 +101,11 @@ export async function goose(
   return { code, stdout: out, stderr: err, json: () => JSON.parse(out) as Record<string, unknown> };
 }
 
-/** A short stress-test config for tests: 1-second runs with 2 connections. */
+/**
+ * A short stress-test config for tests: 1-second runs with 2 connections. The sandbox floors
+ * (25 ms on p99, 10 ms on p50) keep scheduler noise on a busy CI machine from failing a fast
+ * server; the injected latency in the tests (60 ms) is well beyond them.
+ */
 export function testConfig(
   overrides: { connections?: number; duration?: string; mix?: string } = {},
 ): string {
@@ -122,8 +126,8 @@ tolerances:
   sandbox:
     score: { pass: 75%, warn: 50% }
     criteria:
-      - { metric: p99, pass: "<= +25%", warn: "<= +50%", floor: 10ms, weight: 2, key: true }
-      - { metric: p50, pass: "<= +25%", warn: "<= +50%", floor: 5ms, weight: 1 }
+      - { metric: p99, pass: "<= +25%", warn: "<= +50%", floor: 25ms, weight: 2, key: true }
+      - { metric: p50, pass: "<= +25%", warn: "<= +50%", floor: 10ms, weight: 1 }
       - { metric: errors, pass: "<= +0%", floor: 1%, weight: 2, key: true }
   compliance:
     score: { pass: 85%, warn: 70% }

@@ -14,7 +14,7 @@ async function server(opts: Parameters<typeof startServer>[0] = {}) {
 
 function scenario(yamlScenario: string, extraTop = "") {
   const text = testConfig().replace(
-    /  quick:\n[\s\S]*?(?=tolerances:)/,
+    / {2}quick:\n[\s\S]*?(?=tolerances:)/,
     `  quick:\n${yamlScenario.replace(/^/gm, "    ")}\n`,
   );
   return parseStressConfig(extraTop + text, "test.yaml").scenarios.quick!;
