@@ -180,18 +180,18 @@ export function groupEvalOrder(): string[] {
   ];
 }
 
-/** Windows up to 6h, sampled every minute, evaluated at 7h. */
+/** Windows up to 6h, sampled every 5 minutes (two samples span the 5m window), evaluated at 7h. */
 export function recordingShortTests(): string {
   const doc = {
     rule_files: FIXTURE_RULES,
     group_eval_order: groupEvalOrder(),
-    evaluation_interval: "1m",
+    evaluation_interval: "5m",
     tests: [
       {
         name: "service SLO ratios and latency quantiles, windows 5m to 6h",
-        interval: "1m",
+        interval: "5m",
         external_labels: { stage: FIXTURE_STAGE },
-        input_series: serviceInputs(60, 480),
+        input_series: serviceInputs(300, 96),
         promql_expr_test: sloExprTests(
           BURN_RATE_WINDOWS.filter((w) => !["1d", "3d"].includes(w)),
           "7h",
@@ -203,7 +203,7 @@ export function recordingShortTests(): string {
   return HEADER("recording rules, short windows") + stringify(doc, { lineWidth: 0 });
 }
 
-/** Windows 1d, 3d and the 30d SLO period, sampled every hour, evaluated at 31d. */
+/** Windows 1d, 3d and the 30d SLO period, sampled daily, evaluated at 31d. */
 export function recordingLongTests(): string {
   const evalTime = "31d";
   const budget = (ratio: number, objective: number) => 1 - ratio / (1 - objective);
@@ -217,13 +217,13 @@ export function recordingLongTests(): string {
   const doc = {
     rule_files: FIXTURE_RULES,
     group_eval_order: groupEvalOrder(),
-    evaluation_interval: "1h",
+    evaluation_interval: "1d",
     tests: [
       {
         name: "service SLO ratios, windows 1d, 3d and 30d, and error budget left",
-        interval: "1h",
+        interval: "1d",
         external_labels: { stage: FIXTURE_STAGE },
-        input_series: serviceInputs(3600, 750),
+        input_series: serviceInputs(86400, 32),
         promql_expr_test: [
           ...sloExprTests(["1d", "3d", SLO_PERIOD], evalTime),
           {

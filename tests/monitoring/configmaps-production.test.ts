@@ -1,0 +1,3 @@
+import { describeConfigMaps } from "./configmap-suite.js";
+
+describeConfigMaps("production");
