@@ -197,10 +197,15 @@ describe("policy run (runPolicies)", () => {
 });
 
 describe("fail closed", () => {
-  const start = async (name: string, src: string, timeoutMs = 30_000) => {
+  const start = async (
+    name: string,
+    src: string,
+    rpcTimeoutMs = 30_000,
+    startTimeoutMs = 60_000,
+  ) => {
     const dir = makePack(name, src);
     await ensurePolicyPackBuilt(dir);
-    return PolicyPackProcess.start(dir, { startTimeoutMs: timeoutMs, rpcTimeoutMs: timeoutMs });
+    return PolicyPackProcess.start(dir, { startTimeoutMs, rpcTimeoutMs });
   };
 
   it("a pack that crashes while loading: the error carries its own message", async () => {
@@ -230,7 +235,7 @@ new PolicyPack("crashy", { policies: [{ name: "die", description: "d", validateR
       );
       expect(err).toBeInstanceOf(PolicyPackError);
       expect((err as Error).message).toContain("fatal: the die policy lost its state");
-      expect((err as Error).exitCode).toBe(2);
+      expect((err as PolicyPackError).exitCode).toBe(2);
     } finally {
       await pack.close();
     }
@@ -277,7 +282,7 @@ new PolicyPack("hangs", { policies: [{ name: "forever", description: "d",
   });
 
   it("a pack that never starts serving is killed after the start timeout", async () => {
-    const err = await start("hang-start", `setInterval(() => undefined, 1000);`, 2000).then(
+    const err = await start("hang-start", `setInterval(() => undefined, 1000);`, 2000, 2000).then(
       () => undefined,
       (e: unknown) => e,
     );

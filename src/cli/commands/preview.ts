@@ -9,7 +9,7 @@
  */
 import type { Command } from "commander";
 import { STAGES, parseStageName, type StageName } from "../../config/stages.js";
-import { createEngine } from "../../engine/index.js";
+import { createEngine, OfflineEngine } from "../../engine/index.js";
 import type { PolicyViolation, PreviewResult } from "../../engine/types.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
@@ -91,7 +91,7 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
     )
     .option(
       "--policy-timeout <seconds>",
-      "fail closed when the pack does not start or answer in time (default 60)",
+      "fail closed when the pack does not answer a call in time (default 60; env GOOSE_POLICY_TIMEOUT)",
     )
     .option("--json", "machine output on stdout")
     .action(async (stageText: string | undefined, o: PreviewFlags) => {
@@ -128,14 +128,17 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
           ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
           ...(onProgress ? { onProgress } : {}),
         });
-      // Offline previews share this process (renders queue, packs start in parallel);
+      // Offline, several stages share this process and one pack process (previewMany);
       // the real CLI runs one stack at a time.
-      const results: PreviewResult[] = o.offline
-        ? await Promise.all(stages.map(previewOne))
-        : await stages.reduce<Promise<PreviewResult[]>>(
-            async (acc, s) => [...(await acc), await previewOne(s)],
-            Promise.resolve([]),
-          );
+      const results: PreviewResult[] =
+        o.offline && engine instanceof OfflineEngine && stages.length > 1
+          ? await engine.previewMany(stages, onProgress ? { onProgress } : {})
+          : o.offline
+            ? await Promise.all(stages.map(previewOne))
+            : await stages.reduce<Promise<PreviewResult[]>>(
+                async (acc, s) => [...(await acc), await previewOne(s)],
+                Promise.resolve([]),
+              );
       for (const r of results) {
         for (const l of formatPreview(r)) out.line(l);
       }

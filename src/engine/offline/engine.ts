@@ -40,7 +40,7 @@ export interface OfflineEngineOptions {
   policyPackDir?: string;
   /** Folder of the state files (default `<cwd>/.goose/offline-state`). */
   stateDir?: string;
-  /** Timeout for the pack's start and each of its RPCs, ms (default 60 s; env GOOSE_POLICY_TIMEOUT in s). */
+  /** Timeout for each of the pack's RPCs, ms (default 60 s; env GOOSE_POLICY_TIMEOUT in s); its start gets at least 60 s. */
   policyTimeoutMs?: number;
   /** The program to render (default: the stage program, src/program/stage.ts `createStage`). */
   program?: StageProgram;
@@ -164,6 +164,60 @@ export class OfflineEngine implements StackEngine {
       return summarize(stage, "offline", rendered.resources, violations);
     } finally {
       await pack.close();
+    }
+  }
+
+  /**
+   * Previews several stages with ONE pack process (`goose preview --all --offline`): renders run
+   * one after another in this process while the pack starts, and each stage's analysis re-sends
+   * ConfigureStack and Configure (its own policy-pack/config/<stage>.json) before its Analyze
+   * calls. This saves two pack start-ups (~1.5 s of CPU each). The one difference from the CLI,
+   * which starts a pack per stack: the shared pack's environment names no stack, so a pack that
+   * reads `pulumi.getStack()` or the stack's `pulumi.Config` must be previewed one stage at a time.
+   */
+  async previewMany(
+    stages: StageName[],
+    opts: { onProgress?: (message: string) => void } = {},
+  ): Promise<PreviewResult[]> {
+    const progress = opts.onProgress ?? (() => undefined);
+    const stacks = stages.map((s) => this.loadStack(s));
+    const base = {
+      packDir: this.packDir,
+      project: PROJECT,
+      dryRun: true,
+      timeoutMs: this.timeoutMs,
+      env: this.opts.env,
+    };
+    progress(`starting policy pack ${this.packDir} (shared by ${stages.join(", ")})`);
+    const packPromise = startPack({ ...base, stack: "" });
+    packPromise.catch(() => undefined);
+    let analyses: Promise<unknown> = packPromise;
+    try {
+      return await Promise.all(
+        stages.map(async (stage, i) => {
+          progress(`${stage}: rendering the stage program under mocks`);
+          const { rendered } = await this.render(stage, true, stacks[i]);
+          const pack = await packPromise;
+          const run = analyses.then(() => {
+            progress(`${stage}: analyzing ${rendered.resources.length} resources`);
+            return runPolicies(rendered.resources, {
+              ...base,
+              stack: stage,
+              configFile: join(this.packDir, "config", `${stage}.json`),
+              stackConfig: stacks[i]!.config,
+              secretKeys: stacks[i]!.secretKeys,
+              pack,
+            });
+          });
+          analyses = run.catch(() => undefined);
+          return summarize(stage, "offline", rendered.resources, await run);
+        }),
+      );
+    } finally {
+      await packPromise.then(
+        (p) => p.close(),
+        () => undefined,
+      );
     }
   }
 

@@ -48,8 +48,10 @@ export interface PolicyRunOptions {
   /** Stack config handed to the pack (`new pulumi.Config()` inside it). */
   stackConfig?: Record<string, string>;
   secretKeys?: string[];
-  /** Timeout for start and for each RPC, in ms (default 60 s). */
+  /** Timeout for each RPC, in ms (default 60 s). */
   timeoutMs?: number;
+  /** Timeout for the pack to start serving, in ms (default max(timeoutMs, 60 s)). */
+  startTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   /** A started pack to use instead of starting one (the caller closes it). */
   pack?: PolicyPackProcess;
@@ -59,7 +61,8 @@ export interface PolicyRunOptions {
 export async function startPack(opts: PolicyRunOptions): Promise<PolicyPackProcess> {
   await ensurePolicyPackBuilt(opts.packDir);
   return PolicyPackProcess.start(opts.packDir, {
-    startTimeoutMs: opts.timeoutMs ?? 60_000,
+    // Starting may take long on a busy machine (a TypeScript pack type-checks): never under 60 s.
+    startTimeoutMs: opts.startTimeoutMs ?? Math.max(opts.timeoutMs ?? 60_000, 60_000),
     rpcTimeoutMs: opts.timeoutMs ?? 60_000,
     env: packEnv(opts.env ?? process.env, {
       project: opts.project,
