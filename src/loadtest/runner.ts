@@ -173,6 +173,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       p99: round3(interval.quantile(0.99)),
     };
     timeline.push(point);
+    total.merge(interval);
     interval.reset();
     intervalResponses = 0;
     intervalErrors = 0;
@@ -208,7 +209,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
           responses++;
           intervalResponses++;
           bytes += resBytes;
-          total.record(responseTime);
+          // Only the interval histogram per response; it is merged into the total each sample.
           interval.record(responseTime);
           statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1;
           if (statusCode < 200 || statusCode >= 300) non2xx++;
@@ -228,6 +229,10 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   // The last, partial interval: kept unless it is a sliver that would only add noise.
   phaseIndex = Math.min(phaseIndex, scenario.phases.length - 1);
   if (timeline.length === 0 || (elapsed() - lastSample) * 1000 >= sampleMs / 4) sample();
+  else {
+    total.merge(interval);
+    interval.reset();
+  }
 
   const metrics = snapshotMetrics();
   return {

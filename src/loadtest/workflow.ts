@@ -118,6 +118,11 @@ export async function runLoadTest(req: LoadTestRequest): Promise<LoadTestOutcome
       )
     : await run(req.signal);
 
+  if (baseline && baseline.target !== result.target) {
+    notes.push(
+      `the baseline was measured against ${baseline.target}, this run against ${result.target}; the verdict assumes they are the same service (re-record with --save-baseline if not)`,
+    );
+  }
   const verdict = compareToBaseline(result, baseline, cfg.tolerances[req.stage], {
     baselineLabel: baselineFile,
   });
