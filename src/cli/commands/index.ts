@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { CliIo } from "../io.js";
 import { registerEvidence } from "./evidence.js";
 import { registerLock } from "./lock.js";
+import { registerPromote } from "./promote.js";
 import { registerLoadtest } from "./loadtest.js";
 import { registerPreview } from "./preview.js";
 import { registerSnapshot } from "./snapshot.js";
@@ -19,6 +20,7 @@ export function registerCommands(program: Command, io: CliIo, setExitCode: SetEx
   void setExitCode;
   registerLock(program, io, setExitCode);
   registerEvidence(program, io, setExitCode);
+  registerPromote(program, io, setExitCode);
   registerLoadtest(program, io, setExitCode);
   registerPreview(program, io, setExitCode);
   registerSnapshot(program, io, setExitCode);

@@ -1,0 +1,186 @@
+import path from "node:path";
+import type { Command } from "commander";
+import { parseStageName, type StageName } from "../../config/stages.js";
+import { createEngine } from "../../engine/index.js";
+import { defaultHolder } from "../../locks/index.js";
+import {
+  PROMOTION_STEPS,
+  promote,
+  type PromotionEvent,
+  type PromotionReport,
+  type StepStatus,
+} from "../../workflows/promote.js";
+import { UsageError } from "../errors.js";
+import { Output, type CliIo } from "../io.js";
+import type { SetExitCode } from "./index.js";
+import { openStoreFor, storeOption } from "./lock.js";
+
+interface PromoteFlags {
+  offline?: boolean;
+  target?: string;
+  healthUrl?: string;
+  store?: string;
+  json?: boolean;
+  reportDir?: string;
+  loadtestConfig?: string;
+  baseline?: string;
+  scenario?: string;
+  backupMetrics?: string;
+  pushgateway?: string;
+  metricsDir?: string;
+  runRuleTests?: boolean;
+  holder?: string;
+  leaseTtl?: string;
+}
+
+const MARK: Record<StepStatus, string> = {
+  pending: " ",
+  running: "…",
+  passed: "✔",
+  warned: "!",
+  failed: "✖",
+  skipped: "-",
+};
+
+/** A live task list on a terminal: the step list redrawn in place on stderr. */
+function liveRenderer(io: CliIo) {
+  const status = new Map<string, StepStatus>(PROMOTION_STEPS.map((s) => [s, "pending"]));
+  const detail = new Map<string, string>();
+  let drawn = 0;
+  const draw = () => {
+    if (drawn) io.stderr.write(`\x1b[${drawn}A\x1b[J`);
+    const lines = PROMOTION_STEPS.map((s) => {
+      const st = status.get(s) ?? "pending";
+      return ` ${MARK[st]} ${s.padEnd(13)}${detail.get(s) ?? ""}`;
+    });
+    io.stderr.write(lines.join("\n") + "\n");
+    drawn = lines.length;
+  };
+  return (e: PromotionEvent) => {
+    if (e.type === "step" && e.status) status.set(e.step, e.status);
+    if (e.type === "gate" && e.gate) {
+      const prev = detail.get(e.step) ?? "";
+      detail.set(e.step, `${prev} ${e.gate.gate}:${e.gate.verdict}`.trimStart().slice(0, 100));
+    }
+    draw();
+  };
+}
+
+function plainRenderer(out: Output) {
+  return (e: PromotionEvent) => {
+    if (e.type === "step" && e.status === "running") out.info(`[${e.step}] started`);
+    else if (e.type === "step") out.info(`[${e.step}] ${e.status}`);
+    else if (e.type === "gate") out.info(`[${e.step}] gate ${e.message}`);
+  };
+}
+
+function stageArg(value: string): StageName {
+  try {
+    return parseStageName(value);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function summary(r: PromotionReport): string[] {
+  const lines = [
+    r.result === "promoted"
+      ? `promoted ${r.from} → ${r.to} in ${(r.durationMs / 1000).toFixed(1)} s (${r.id})`
+      : `promotion ${r.from} → ${r.to} ${r.result} (${r.id})`,
+  ];
+  if (r.failure) {
+    lines.push(
+      `  step ${r.failure.step}${r.failure.gate ? `, gate ${r.failure.gate}` : ""}: ${r.failure.reason}`,
+      `  fix: ${r.failure.fix}`,
+      `  resume: ${r.failure.resume}`,
+    );
+  }
+  if (r.files) lines.push(`  report: ${r.files.json}`, `  summary: ${r.files.markdown}`);
+  return lines;
+}
+
+/** `goose promote <from> <to>`. */
+export function registerPromote(program: Command, io: CliIo, setExitCode: SetExitCode): void {
+  program
+    .command("promote <from> <to>")
+    .description(
+      "move a release one stage forward through gates (exit 1 when a gate fails or a lease blocks)",
+    )
+    .option("--offline", "use the offline engine (no cloud, no Pulumi CLI)")
+    .option("--target <url>", "the source stage's service under test (smoke / load test)")
+    .option("--health-url <url>", "the target stage's health URL, checked after up")
+    .addOption(storeOption())
+    .option(
+      "--report-dir <dir>",
+      "where the JSON and Markdown reports go (default .goose/reports/promotions)",
+    )
+    .option(
+      "--loadtest-config <file>",
+      "stress-test config (default load-test/config/stress-test.yaml)",
+    )
+    .option("--baseline <file>", "load-test baseline (default load-test/baseline/<from>.json)")
+    .option(
+      "--scenario <name>",
+      "load-test scenario (default smoke from sandbox, baseline otherwise)",
+    )
+    .option(
+      "--backup-metrics <url>",
+      "Pushgateway /metrics with the backup metrics (default: newest snapshot)",
+    )
+    .option(
+      "--pushgateway <url>",
+      "push transition metrics here (env GOOSE_PUSHGATEWAY_URL); else a textfile",
+    )
+    .option(
+      "--metrics-dir <dir>",
+      "textfile directory for transition metrics (default .goose/metrics)",
+    )
+    .option("--run-rule-tests", "also run the promtool unit tests of the alert rules")
+    .option("--holder <name>", "who promotes (default user@host)")
+    .option("--lease-ttl <seconds>", "TTL of the promotion leases (default 900, renewed)")
+    .option("--json", "print the promotion report as JSON on stdout")
+    .action(async (fromText: string, toText: string, o: PromoteFlags) => {
+      const out = new Output(io, Boolean(o.json));
+      const from = stageArg(fromText);
+      const to = stageArg(toText);
+      const ttl = o.leaseTtl === undefined ? undefined : Number(o.leaseTtl);
+      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 30)) {
+        throw new UsageError(`--lease-ttl ${o.leaseTtl}: whole seconds, at least 30`);
+      }
+      const store = openStoreFor(io, o.store);
+      const engine = createEngine(o.offline ? "offline" : "real", { cwd: io.cwd, env: io.env });
+      const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
+      const resolve = (f: string | undefined) => (f ? path.resolve(io.cwd, f) : undefined);
+      const report = await promote({
+        from,
+        to,
+        repoRoot: io.cwd,
+        env: io.env,
+        store,
+        engine,
+        holder: o.holder ?? defaultHolder(io.env),
+        target: o.target ?? "",
+        ...(o.healthUrl ? { healthUrl: o.healthUrl } : {}),
+        loadTest: {
+          ...(o.loadtestConfig ? { configPath: resolve(o.loadtestConfig) } : {}),
+          ...(o.baseline ? { baselinePath: resolve(o.baseline) } : {}),
+          ...(o.scenario ? { scenario: o.scenario } : {}),
+        },
+        ...(o.backupMetrics ? { backupMetricsUrl: o.backupMetrics } : {}),
+        ...(o.runRuleTests ? { runRuleTests: true } : {}),
+        ...(o.reportDir ? { reportDir: resolve(o.reportDir) } : {}),
+        metrics: {
+          ...(pushgatewayUrl ? { pushgatewayUrl } : {}),
+          ...(o.metricsDir ? { textfileDir: resolve(o.metricsDir) } : {}),
+        },
+        ...(ttl !== undefined ? { leaseTtlSeconds: ttl } : {}),
+        onEvent: io.isTty && !o.json ? liveRenderer(io) : plainRenderer(out),
+      });
+      for (const l of summary(report)) {
+        if (report.result === "promoted") out.line(l);
+        else out.info(l);
+      }
+      out.result(report);
+      setExitCode(report.result === "promoted" ? 0 : 1);
+    });
+}

@@ -1,0 +1,183 @@
+/**
+ * Prometheus metrics of stage transitions. Counts and the last duration are kept in the store
+ * (`metrics/transitions.json`, compare-and-swap) so they accumulate across runs and machines, then
+ * published: pushed to a Pushgateway when a URL is configured (PUT
+ * `<url>/metrics/job/goldengoose-transitions/kind/<kind>/stage/<stage>`), else written as a
+ * node-exporter textfile (`<dir>/goldengoose_transitions.prom`, temp file + rename).
+ *
+ * Metrics (labels kind = promotion | rollback, stage = the stage moved, from, result = success |
+ * failed | blocked):
+ * - goldengoose_transitions_total                  counter
+ * - goldengoose_transition_duration_seconds_sum    counter (with _count = the total above)
+ * - goldengoose_transition_last_duration_seconds   gauge
+ * - goldengoose_transition_last_timestamp_seconds  gauge
+ * - goldengoose_transition_in_progress             gauge (1 while running; TRANSITION_METRICS)
+ */
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { TRANSITION_METRICS } from "../config/metrics.js";
+import { PreconditionFailedError, type ObjectStore } from "../store/types.js";
+
+export const TRANSITION_COUNTERS = {
+  total: "goldengoose_transitions_total",
+  durationSum: "goldengoose_transition_duration_seconds_sum",
+  lastDuration: "goldengoose_transition_last_duration_seconds",
+  lastTimestamp: "goldengoose_transition_last_timestamp_seconds",
+} as const;
+
+export interface TransitionSample {
+  kind: "promotion" | "rollback";
+  stage: string;
+  from: string;
+  result: "success" | "failed" | "blocked";
+  durationSeconds: number;
+  at: Date;
+}
+
+interface Series {
+  labels: Record<string, string>;
+  count: number;
+  durationSum: number;
+  lastDuration: number;
+  lastTimestamp: number;
+}
+
+export interface MetricsSink {
+  pushgatewayUrl?: string;
+  textfileDir?: string;
+}
+
+const KEY = "metrics/transitions.json";
+
+function labelText(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`)
+    .join(",");
+}
+
+/** Prometheus text exposition of all series (plus in_progress for the given stage). */
+export function renderTransitionMetrics(
+  series: Series[],
+  inProgress?: { kind: string; stage: string; value: number },
+): string {
+  const lines: string[] = [];
+  const block = (name: string, type: string, help: string, pick: (s: Series) => number) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const s of series) lines.push(`${name}{${labelText(s.labels)}} ${pick(s)}`);
+  };
+  block(
+    TRANSITION_COUNTERS.total,
+    "counter",
+    "Stage transitions by kind, stage, source and result.",
+    (s) => s.count,
+  );
+  block(
+    TRANSITION_COUNTERS.durationSum,
+    "counter",
+    "Total seconds spent in stage transitions.",
+    (s) => Number(s.durationSum.toFixed(3)),
+  );
+  block(
+    TRANSITION_COUNTERS.lastDuration,
+    "gauge",
+    "Duration of the last transition, seconds.",
+    (s) => Number(s.lastDuration.toFixed(3)),
+  );
+  block(
+    TRANSITION_COUNTERS.lastTimestamp,
+    "gauge",
+    "Unix time the last transition ended.",
+    (s) => s.lastTimestamp,
+  );
+  if (inProgress) {
+    lines.push(
+      `# HELP ${TRANSITION_METRICS.inProgress} 1 while a promotion or rollback runs on the stage.`,
+      `# TYPE ${TRANSITION_METRICS.inProgress} gauge`,
+      `${TRANSITION_METRICS.inProgress}{${labelText({ kind: inProgress.kind, stage: inProgress.stage })}} ${inProgress.value}`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+async function update(store: ObjectStore, sample: TransitionSample): Promise<Series[]> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const cur = await store.get(KEY);
+    const all: Series[] = cur ? (JSON.parse(cur.body.toString("utf8")) as Series[]) : [];
+    const labels = {
+      kind: sample.kind,
+      stage: sample.stage,
+      from: sample.from,
+      result: sample.result,
+    };
+    let s = all.find((x) => labelText(x.labels) === labelText(labels));
+    if (!s) {
+      s = { labels, count: 0, durationSum: 0, lastDuration: 0, lastTimestamp: 0 };
+      all.push(s);
+    }
+    s.count += 1;
+    s.durationSum += sample.durationSeconds;
+    s.lastDuration = sample.durationSeconds;
+    s.lastTimestamp = Math.round(sample.at.getTime() / 1000);
+    try {
+      await store.put(
+        KEY,
+        JSON.stringify(all, null, 2),
+        cur ? { ifMatch: cur.etag } : { ifNoneMatch: true },
+      );
+      return all;
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+    }
+  }
+  throw new Error(`could not update ${KEY}: it kept changing`);
+}
+
+async function publish(
+  sink: MetricsSink,
+  kind: string,
+  stage: string,
+  text: string,
+): Promise<string> {
+  if (sink.pushgatewayUrl) {
+    const url = `${sink.pushgatewayUrl.replace(/\/$/, "")}/metrics/job/goldengoose-transitions/kind/${encodeURIComponent(kind)}/stage/${encodeURIComponent(stage)}`;
+    const res = await fetch(url, {
+      method: "PUT",
+      body: text,
+      headers: { "content-type": "text/plain; version=0.0.4" },
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`Pushgateway ${url} answered HTTP ${res.status}`);
+    return url;
+  }
+  const dir = sink.textfileDir ?? ".goose/metrics";
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, "goldengoose_transitions.prom");
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+  return file;
+}
+
+/** Marks a transition as running (in_progress 1). Returns where it was published. */
+export async function markTransitionStart(
+  store: ObjectStore,
+  sink: MetricsSink,
+  kind: "promotion" | "rollback",
+  stage: string,
+): Promise<string> {
+  const cur = await store.get(KEY);
+  const all: Series[] = cur ? (JSON.parse(cur.body.toString("utf8")) as Series[]) : [];
+  return publish(sink, kind, stage, renderTransitionMetrics(all, { kind, stage, value: 1 }));
+}
+
+/** Records a finished transition and publishes the metrics (in_progress back to 0). */
+export async function recordTransition(
+  store: ObjectStore,
+  sink: MetricsSink,
+  sample: TransitionSample,
+): Promise<{ published: string; text: string }> {
+  const all = await update(store, sample);
+  const text = renderTransitionMetrics(all, { kind: sample.kind, stage: sample.stage, value: 0 });
+  return { published: await publish(sink, sample.kind, sample.stage, text), text };
+}
