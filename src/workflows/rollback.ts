@@ -128,7 +128,11 @@ export interface RollbackOptions {
 
 /** A step failed: exit 1 (a refused precondition) unless the cause was a usage error. */
 export class RollbackFailedError extends CheckFailedError {
-  constructor(readonly result: RollbackResult) {
+  constructor(
+    readonly result: RollbackResult,
+    /** 2 when the step failed for a usage reason (e.g. a missing key), else 1. */
+    readonly causeExitCode: 1 | 2 = 1,
+  ) {
     const failed = result.steps.find((s) => s.status === "failed");
     super(
       `rollback of ${result.stage} to ${result.snapshotId} stopped at step "${result.failedStep}": ${failed?.detail ?? ""}\n${result.next ?? ""}`,
@@ -242,7 +246,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
       });
       result.failedStep = step;
       result.next = nextAdvice(step, opts, result.recoverySnapshotId);
-      throw new RollbackFailedError(result);
+      throw new RollbackFailedError(result, err instanceof UsageError ? 2 : 1);
     }
   };
 

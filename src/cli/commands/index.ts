@@ -5,6 +5,7 @@ import { registerLock } from "./lock.js";
 import { registerPromote } from "./promote.js";
 import { registerLoadtest } from "./loadtest.js";
 import { registerPreview } from "./preview.js";
+import { registerRollback } from "./rollback.js";
 import { registerSnapshot } from "./snapshot.js";
 
 /**
@@ -24,4 +25,5 @@ export function registerCommands(program: Command, io: CliIo, setExitCode: SetEx
   registerLoadtest(program, io, setExitCode);
   registerPreview(program, io, setExitCode);
   registerSnapshot(program, io, setExitCode);
+  registerRollback(program, io, setExitCode);
 }

@@ -1,0 +1,124 @@
+import type { Command } from "commander";
+import { openEvidenceChain } from "../../evidence/index.js";
+import { defaultHolder, openLocks } from "../../locks/index.js";
+import { keySourceFromEnv, stageOfId } from "../../snapshots/index.js";
+import { rollback, RollbackFailedError, type StepReport } from "../../workflows/rollback.js";
+import { UsageError } from "../errors.js";
+import { Output, type CliIo } from "../io.js";
+import type { SetExitCode } from "./index.js";
+import { openStoreFor, storeOption } from "./lock.js";
+import { stageArg } from "./snapshot.js";
+
+interface RollbackFlags {
+  to: string;
+  offline?: boolean;
+  acceptViolations?: boolean;
+  reason?: string;
+  force?: boolean;
+  stack?: string;
+  kmsKey?: string;
+  policyPack?: string;
+  policyPackConfig?: string;
+  prometheusUrl?: string;
+  grafanaUrl?: string;
+  store?: string;
+  json?: boolean;
+}
+
+/** `goose rollback <stage> --to <snapshot-id>`. */
+export function registerRollback(program: Command, io: CliIo, setExitCode: SetExitCode): void {
+  program
+    .command("rollback <stage>")
+    .description(
+      "roll a stage back to a verified snapshot: checks, recovery snapshot, import, refresh, update, health",
+    )
+    .requiredOption(
+      "--to <snapshot-id>",
+      "the snapshot to go back to (goose snapshot list <stage>)",
+    )
+    .option(
+      "--offline",
+      "use the offline engine (local state file, mocks) instead of the Pulumi CLI",
+    )
+    .option("--accept-violations", "proceed despite mandatory policy violations (needs --reason)")
+    .option("--reason <text>", "why the violations are accepted (recorded as evidence)")
+    .option("--force", "import despite integrity issues, as `pulumi stack import --force`")
+    .option("--stack <name>", "the Pulumi stack name (default: the stage)")
+    .option("--kms-key <id>", "wrap the recovery snapshot's data key with this AWS KMS key")
+    .option("--policy-pack <dir>", "the policy pack (default policy-pack/)")
+    .option("--policy-pack-config <file>", "its config (default policy-pack/config/<stage>.json)")
+    .option(
+      "--prometheus-url <url>",
+      "Prometheus base URL for the health check (env GOOSE_PROMETHEUS_URL)",
+    )
+    .option(
+      "--grafana-url <url>",
+      "Grafana base URL for health and annotation (env GOOSE_GRAFANA_URL)",
+    )
+    .addOption(storeOption())
+    .option("--json", "machine output on stdout")
+    .action(async (stageName: string, o: RollbackFlags) => {
+      const out = new Output(io, Boolean(o.json));
+      const stage = stageArg(stageName);
+      stageOfId(o.to);
+      if (o.acceptViolations && !o.reason) {
+        throw new UsageError(
+          "--accept-violations needs --reason TEXT: the reason is recorded as evidence",
+        );
+      }
+      if (o.reason && !o.acceptViolations) {
+        throw new UsageError("--reason goes with --accept-violations");
+      }
+      const keys = keySourceFromEnv(io.env, o.kmsKey ? { kmsKeyId: o.kmsKey } : {});
+      const store = openStoreFor(io, o.store);
+      const evidence = openEvidenceChain(store, io.env);
+      const { createEngine, analyzeExport } = await import("../../engine/index.js");
+      const engine = createEngine(o.offline ? "offline" : "real", { cwd: io.cwd, env: io.env });
+      const prometheusUrl = o.prometheusUrl ?? io.env.GOOSE_PROMETHEUS_URL;
+      const grafanaUrl = o.grafanaUrl ?? io.env.GOOSE_GRAFANA_URL;
+      const onStep = (s: StepReport) =>
+        out.info(`[${s.status.padEnd(7)}] ${s.step}: ${s.detail.split("\n")[0]}`);
+      try {
+        const result = await rollback({
+          stage,
+          to: o.to,
+          store,
+          engine,
+          env: io.env,
+          keys,
+          locks: openLocks(store, { evidence }),
+          evidence,
+          analyze: analyzeExport,
+          repoRoot: io.cwd,
+          holder: defaultHolder(io.env),
+          ...(o.stack ? { stack: o.stack } : {}),
+          ...(o.force ? { force: true } : {}),
+          ...(o.acceptViolations && o.reason ? { acceptViolations: { reason: o.reason } } : {}),
+          ...(o.policyPack ? { policyPackDir: o.policyPack } : {}),
+          ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
+          health: {
+            ...(prometheusUrl ? { prometheusUrl } : {}),
+            ...(grafanaUrl ? { grafanaUrl } : {}),
+          },
+          grafana: {
+            ...(grafanaUrl ? { url: grafanaUrl } : {}),
+            ...(io.env.GOOSE_GRAFANA_TOKEN ? { token: io.env.GOOSE_GRAFANA_TOKEN } : {}),
+          },
+          onStep,
+        });
+        out.line(
+          `rolled ${stage} back to ${o.to}; recovery snapshot ${result.recoverySnapshotId} (undo: goose rollback ${stage} --to ${result.recoverySnapshotId})`,
+        );
+        out.result(result);
+        setExitCode(0);
+      } catch (err) {
+        if (err instanceof RollbackFailedError) {
+          out.info(err.message);
+          out.result(err.result);
+          setExitCode(err.causeExitCode);
+          return;
+        }
+        throw err;
+      }
+    });
+}
