@@ -5,8 +5,15 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
 import { STAGES } from "../../src/config/stages.js";
-import { THRESHOLD_SERIES } from "../../src/monitoring/rules.js";
+import { FIXTURE_THRESHOLDS } from "../../src/monitoring/promtool-tests.js";
+import {
+  recordingGroups,
+  renderRuleFile,
+  THRESHOLD_SERIES,
+  thresholdGroups,
+} from "../../src/monitoring/rules.js";
 import {
   PROM_DIR,
   readYaml,
@@ -242,4 +249,62 @@ describe("recording rule conventions", () => {
       expect([...names].sort()).toEqual(Object.values(THRESHOLD_SERIES).sort());
     }
   });
+});
+
+describe("latency bound spellings", () => {
+  it.concurrent.each([
+    ["Go", "1"],
+    ["Python", "1.0"],
+  ])(
+    "finds the bucket of a whole-second bound as a %s client labels it (le=%s)",
+    async (_c, le) => {
+      const dir = tempDir("le");
+      const t = {
+        ...FIXTURE_THRESHOLDS,
+        slo: { ...FIXTURE_THRESHOLDS.slo, latencyBoundSeconds: 1 },
+      };
+      writeFileSync(path.join(dir, "recording.yaml"), renderRuleFile(recordingGroups(), "# test"));
+      writeFileSync(
+        path.join(dir, "thresholds.yaml"),
+        renderRuleFile(thresholdGroups("x", t), "# test"),
+      );
+      const series = (l: string, perMinute: number) => ({
+        series: `http_request_duration_seconds_bucket{job="service", le="${l}"}`,
+        values: `0+${perMinute}x20`,
+      });
+      const test = {
+        rule_files: ["recording.yaml", "thresholds.yaml"],
+        evaluation_interval: "1m",
+        group_eval_order: ["goldengoose-thresholds", "goldengoose-slo.rules"],
+        tests: [
+          {
+            interval: "1m",
+            input_series: [
+              series("0.5", 3000), // 50/s within 0.5s
+              series(le, 4500), // 75/s within 1s
+              series("+Inf", 6000), // 100/s
+              { series: 'http_request_duration_seconds_count{job="service"}', values: "0+6000x20" },
+            ],
+            promql_expr_test: [
+              {
+                expr: "job:http_requests_slow_per_requests:ratio_rate5m",
+                eval_time: "10m",
+                // 1 - 75/100 slower than 1s
+                exp_samples: [
+                  {
+                    labels: 'job:http_requests_slow_per_requests:ratio_rate5m{job="service"}',
+                    value: 0.25,
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      };
+      writeFileSync(path.join(dir, "le.test.yaml"), stringify(test));
+      const res = await run(tool("promtool"), ["test", "rules", "le.test.yaml"], dir);
+      expect(res.stdout + res.stderr).toContain("SUCCESS");
+      expect(res.code).toBe(0);
+    },
+  );
 });
