@@ -64,7 +64,9 @@ describe("helpers", () => {
   });
 
   it("role names come from ARNs with paths", () => {
-    expect(roleNameFromArn("arn:aws:iam::123456789012:role/platform/goose-backup")).toBe("goose-backup");
+    expect(roleNameFromArn("arn:aws:iam::123456789012:role/platform/goose-backup")).toBe(
+      "goose-backup",
+    );
   });
 
   it("the datasource points at the given Prometheus", () => {
