@@ -25,7 +25,7 @@ function stageArg(value: string): StageName {
 
 function criterionLine(c: CriterionResult): string {
   const base = c.baseline !== undefined ? ` baseline ${fmt(c.metric, c.baseline)}` : "";
-  const warn = c.warnLimit !== undefined ? `, warn ≤ ${fmt(c.metric, c.warnLimit)}` : "";
+  const warn = c.warnLimit !== undefined ? `, warn limit ${fmt(c.metric, c.warnLimit)}` : "";
   return `  ${c.status.toUpperCase().padEnd(4)} ${c.kind.padEnd(9)} ${c.name}: ${fmt(c.metric, c.actual)}${base} (limit ${fmt(c.metric, c.limit)}${warn})${c.key ? " [key]" : ""}`;
 }
 
