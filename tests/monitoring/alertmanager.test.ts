@@ -117,7 +117,7 @@ describe("a real Alertmanager on loopback", () => {
     expect(post.status).toBe(200);
     type Am = { labels: Record<string, string>; status: { state: string; inhibitedBy: string[] } };
     let states: Record<string, string> = {};
-    for (let i = 0; i < 50; i++) {
+    for (let i = 0; i < 150; i++) {
       const list = (await (await fetch(`${base}/api/v2/alerts`)).json()) as Am[];
       states = Object.fromEntries(list.map((a) => [a.labels["alertname"]!, a.status.state]));
       if (

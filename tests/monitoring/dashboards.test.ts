@@ -201,7 +201,7 @@ describe("a real Prometheus on loopback with the rule files", () => {
     type Rule = { name: string; health: string; lastError?: string; lastEvaluation: string };
     type Group = { name: string; rules: Rule[] };
     let groups: Group[] = [];
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 150; i++) {
       const body = (await (await fetch(`${base}/api/v1/rules`)).json()) as {
         data: { groups: Group[] };
       };
@@ -241,7 +241,7 @@ describe("a real Prometheus on loopback with the rule files", () => {
     expect(self.length).toBeGreaterThan(0);
     for (const q of self) {
       let result: unknown[] = [];
-      for (let i = 0; i < 50 && result.length === 0; i++) {
+      for (let i = 0; i < 150 && result.length === 0; i++) {
         const url = `${base}/api/v1/query?query=${encodeURIComponent(substitute(q.expr, ".*"))}`;
         result = ((await (await fetch(url)).json()) as { data: { result: unknown[] } }).data.result;
         if (result.length === 0) await new Promise((r) => setTimeout(r, 200));

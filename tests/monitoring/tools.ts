@@ -64,7 +64,7 @@ export async function startServer(
   cmd: string,
   args: string[],
   readyUrl: string,
-  timeoutMs = 20_000,
+  timeoutMs = 40_000,
 ): Promise<{ proc: ChildProcess; log: () => string; stop: () => Promise<void> }> {
   const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
