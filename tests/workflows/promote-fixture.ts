@@ -1,0 +1,191 @@
+/**
+ * A workspace for end-to-end promotions: a temp copy of the repository's stack files, security
+ * data and monitoring files (policy-pack linked), a file store, the offline engine, and an HTTP
+ * target on loopback that plays the service under test, the target's health endpoint and the
+ * Pushgateway's /metrics with the backup timestamps. Everything is real; only the inputs differ.
+ */
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { main } from "../../src/cli/main.js";
+import { createEngine } from "../../src/engine/index.js";
+import { runLoadTest } from "../../src/loadtest/index.js";
+import { createSnapshot, keySourceFromEnv } from "../../src/snapshots/index.js";
+import { openStore } from "../../src/store/index.js";
+import { openEvidenceChain } from "../../src/evidence/index.js";
+import { captureIo } from "../evidence/cli-io.js";
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export interface TargetState {
+  /** /-/ready and the query path answer 500 when true. */
+  failing: boolean;
+  /** /-/healthy answers 503 when true. */
+  unhealthy: boolean;
+  /** Unix seconds of the last backup, served on /metrics. */
+  backupAt: number;
+}
+
+export interface Workspace {
+  dir: string;
+  storeUrl: string;
+  env: NodeJS.ProcessEnv;
+  url: string;
+  state: TargetState;
+  server: Server;
+  /** `goose promote sandbox compliance` with the workspace's flags plus `extra`. */
+  promote(extra?: string[]): Promise<{ code: number; out: string; err: string }>;
+  run(argv: string[]): Promise<{ code: number; out: string; err: string }>;
+  /** A fresh snapshot of the sandbox stack (the newest one). */
+  snapshotSandbox(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const LOADTEST_CONFIG = `version: 1
+defaults:
+  timeout: 2s
+  pipelining: 1
+  mix:
+    - { name: ready, method: GET, path: /-/ready, weight: 1 }
+  thresholds:
+    - errors < 1%
+scenarios:
+  smoke:
+    description: A short smoke test for the promotion tests.
+    connections: 2
+    duration: 1s
+    rate: 100
+    thresholds:
+      - p99 < 500ms
+tolerances:
+  sandbox:
+    score: { pass: 75%, warn: 50% }
+    criteria:
+      - { metric: p99, pass: "<= +25%", warn: "<= +50%", floor: 50ms, weight: 2 }
+      - { metric: rps, pass: ">= -25%", warn: ">= -50%", weight: 1 }
+      - { metric: errors, pass: "<= +0%", warn: "<= +0%", floor: 1%, weight: 2, key: true }
+  compliance:
+    score: { pass: 85%, warn: 70% }
+    criteria:
+      - { metric: errors, pass: "<= +0%", warn: "<= +0%", floor: 0.5%, weight: 2, key: true }
+  production:
+    score: { pass: 90%, warn: 75% }
+    criteria:
+      - { metric: errors, pass: "<= +0%", warn: "<= +0%", floor: 0.1%, weight: 3, key: true }
+`;
+
+export async function createWorkspace(): Promise<Workspace> {
+  const dir = mkdtempSync(path.join(tmpdir(), "goose-promote-"));
+  for (const f of readdirSync(repoRoot)) {
+    if (/^Pulumi\..*yaml$|^Pulumi\.yaml$|^package(-lock)?\.json$/.test(f))
+      cpSync(path.join(repoRoot, f), path.join(dir, f));
+  }
+  cpSync(path.join(repoRoot, "security"), path.join(dir, "security"), { recursive: true });
+  cpSync(path.join(repoRoot, "monitoring"), path.join(dir, "monitoring"), { recursive: true });
+  symlinkSync(path.join(repoRoot, "policy-pack"), path.join(dir, "policy-pack"));
+  mkdirSync(path.join(dir, "load-test/config"), { recursive: true });
+  writeFileSync(path.join(dir, "load-test/config/test.yaml"), LOADTEST_CONFIG);
+
+  const state: TargetState = {
+    failing: false,
+    unhealthy: false,
+    backupAt: Math.floor(Date.now() / 1000) - 3600,
+  };
+  const server = createServer((req, res) => {
+    const url = req.url ?? "/";
+    if (url.startsWith("/-/healthy")) {
+      res.writeHead(state.unhealthy ? 503 : 200).end(state.unhealthy ? "unhealthy" : "Healthy");
+    } else if (url.startsWith("/metrics")) {
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      res.end(
+        [
+          "# TYPE goldengoose_backup_last_success_timestamp_seconds gauge",
+          `goldengoose_backup_last_success_timestamp_seconds{component="prometheus",job="goldengoose-backup",stage="sandbox"} ${state.backupAt}`,
+          `goldengoose_backup_last_success_timestamp_seconds{component="grafana",job="goldengoose-backup",stage="sandbox"} ${state.backupAt + 60}`,
+          `goldengoose_backup_last_success_timestamp_seconds{component="prometheus",job="goldengoose-backup",stage="compliance"} 1`,
+          "",
+        ].join("\n"),
+      );
+    } else {
+      res.writeHead(state.failing ? 500 : 200).end(state.failing ? "broken" : "ok");
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  const url = `http://127.0.0.1:${port}`;
+
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: dir,
+    USER: "release-bot",
+    GOOSE_EVIDENCE_KEY: Buffer.alloc(32, 11).toString("base64"),
+    GOOSE_SNAPSHOT_KEY: Buffer.alloc(32, 42).toString("base64"),
+  };
+  const storeUrl = `file://${path.join(dir, ".goose")}`;
+  const store = openStore(storeUrl, env);
+  const engine = createEngine("offline", { cwd: dir, env });
+
+  const run = async (argv: string[]) => {
+    const io = captureIo(dir, env);
+    const code = await main(argv, io);
+    return { code, out: io.out(), err: io.err() };
+  };
+  const snapshotSandbox = async () => {
+    const text = await engine.exportStack("sandbox");
+    const m = await createSnapshot(store, {
+      stage: "sandbox",
+      source: Readable.from([Buffer.from(text)]),
+      sourceKind: "engine",
+      reason: "test seed",
+      keys: keySourceFromEnv(env),
+      evidence: openEvidenceChain(store, env),
+    });
+    return m.id;
+  };
+
+  // The sandbox is deployed, snapshotted, and has a smoke baseline.
+  await engine.up("sandbox");
+  await snapshotSandbox();
+  await runLoadTest({
+    cwd: dir,
+    env,
+    stage: "sandbox",
+    scenario: "smoke",
+    target: url,
+    configPath: "load-test/config/test.yaml",
+    saveBaseline: true,
+    note: "loopback test target",
+  });
+
+  return {
+    dir,
+    storeUrl,
+    env,
+    url,
+    state,
+    server,
+    run,
+    snapshotSandbox,
+    promote: (extra = []) =>
+      run([
+        "promote",
+        "sandbox",
+        "compliance",
+        "--offline",
+        "--target",
+        url,
+        "--health-url",
+        `${url}/-/healthy`,
+        "--backup-metrics",
+        `${url}/metrics`,
+        "--loadtest-config",
+        "load-test/config/test.yaml",
+        "--json",
+        ...extra,
+      ]),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
