@@ -74,24 +74,41 @@ export class ExportScanner {
     if (this.keyStart >= 0) this.keyStart = 0;
     const n = chunk.length;
     for (let i = 0; i < n; i++) {
-      const c = chunk[i]!;
       if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (c === BSLASH) this.escaped = true;
-        else if (c === QUOTE) {
-          this.inString = false;
-          if (this.stringIsKey) {
-            this.keyParts.push(chunk.toString("utf8", this.keyStart, i));
-            const top = this.stack[this.stack.length - 1]!;
-            top.key = decodeKey(this.keyParts.join(""));
-            top.expectKey = false;
-            this.keyParts = [];
-            this.keyStart = -1;
-            this.stringIsKey = false;
-          }
+        if (this.escaped) {
+          this.escaped = false;
+          continue;
+        }
+        // Jump to the closing quote: the next quote not preceded by an odd run of backslashes.
+        let q = chunk.indexOf(QUOTE, i);
+        for (;;) {
+          if (q < 0) break;
+          let k = q - 1;
+          while (k >= i && chunk[k] === BSLASH) k--;
+          if ((q - 1 - k) % 2 === 0) break;
+          q = chunk.indexOf(QUOTE, q + 1);
+        }
+        if (q < 0) {
+          let k = n - 1;
+          while (k >= i && chunk[k] === BSLASH) k--;
+          this.escaped = (n - 1 - k) % 2 === 1;
+          i = n;
+          break;
+        }
+        i = q;
+        this.inString = false;
+        if (this.stringIsKey) {
+          this.keyParts.push(chunk.toString("utf8", this.keyStart, i));
+          const top = this.stack[this.stack.length - 1]!;
+          top.key = decodeKey(this.keyParts.join(""));
+          top.expectKey = false;
+          this.keyParts = [];
+          this.keyStart = -1;
+          this.stringIsKey = false;
         }
         continue;
       }
+      const c = chunk[i]!;
       // Fast path inside a captured element: only brackets and strings matter.
       if (this.capDepth >= 0 && !this.capPrimitive) {
         if (c === QUOTE) this.inString = true;

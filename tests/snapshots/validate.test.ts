@@ -163,3 +163,40 @@ describe("dependency check", () => {
     expect(gone.findings[0]!.message).toMatch(/no longer pins @pulumi\/gcp/);
   });
 });
+
+describe("streaming scanner", () => {
+  it("gives the same resources and skeleton whatever the chunk boundaries", async () => {
+    const fc = await import("fast-check");
+    const { ExportScanner } = await import("../../src/snapshots/scan.js");
+    const doc = JSON.parse(readFileSync(fixture("checkpoint-secrets.json"), "utf8"));
+    doc.checkpoint.latest.resources[0].outputs.tricky = 'a\\\\"b\\\\\\"}]{[ "\\u00e9\\\\';
+    doc.checkpoint['we\\ird "key"'] = ["]", "}", "\\"];
+    const text = Buffer.from(JSON.stringify(doc, null, 1));
+    const expected = doc.checkpoint.latest.resources;
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 40 }),
+        (sizes) => {
+          const got: unknown[] = [];
+          const sc = new ExportScanner({ resource: (v) => got.push(v), pending: () => {} });
+          let at = 0;
+          let k = 0;
+          while (at < text.length) {
+            const size = sizes[k++ % sizes.length]! * (k % 7 === 0 ? 97 : 1);
+            sc.push(text.subarray(at, at + size));
+            at += size;
+          }
+          const r = sc.end();
+          expect(got).toEqual(expected);
+          const skel = r.skeleton as typeof doc;
+          expect(skel.checkpoint.latest.resources).toEqual([]);
+          expect(skel.checkpoint['we\\ird "key"']).toEqual(["]", "}", "\\"]);
+          expect(skel.checkpoint.latest.secrets_providers).toEqual(
+            doc.checkpoint.latest.secrets_providers,
+          );
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
