@@ -92,6 +92,14 @@ describe("goose preview: usage errors exit 2", () => {
     expect(p.code).toBe(2);
     expect(p.stderr).toMatch(/no policy pack at .*nopack/);
   });
+  it("without --offline and no Pulumi CLI on PATH: the fix is named", async () => {
+    const r = await goose(["preview", "sandbox"], {
+      ...process.env,
+      PATH: mkdtempSync(join(tmp, "path-")),
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/install the Pulumi CLI, or use --offline/);
+  });
   it("a bad --policy-timeout", async () => {
     const r = await goose(["preview", "sandbox", "--offline", "--policy-timeout", "soon"]);
     expect(r.code).toBe(2);

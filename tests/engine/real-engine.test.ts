@@ -57,7 +57,7 @@ if (cmd === "preview") {
 
 let bin: string;
 let logFile: string;
-const pack = makePack("probe", PROBE_PACK);
+const pack = makePack("probe", PROBE_PACK, { "config/sandbox.json": "{}\n" });
 
 beforeAll(() => {
   bin = mkdtempSync(join(tmpdir(), "goose-fake-pulumi-"));
@@ -139,9 +139,11 @@ describe("real engine (Automation API) command lines", () => {
       env: env({ FAKE_LEVEL: "advisory" }),
       policyPackDir: pack,
     });
-    const r = await engine.preview("sandbox", { policyPackConfigFile: "custom.json" });
+    const custom = join(bin, "custom.json");
+    writeFileSync(custom, '{ "all": "advisory" }');
+    const r = await engine.preview("sandbox", { policyPackConfigFile: custom });
     const a = calls().find((c) => c.args?.includes("preview"))!.args!;
-    expect(a[a.indexOf("--policy-pack-config") + 1]).toBe(join(repoRoot, "custom.json"));
+    expect(a[a.indexOf("--policy-pack-config") + 1]).toBe(custom);
     expect(r.summary).toMatchObject({ mandatory: 0, advisory: 1 });
   });
 

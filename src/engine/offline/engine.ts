@@ -15,6 +15,8 @@ import type { StageConfig } from "../../config/schema.js";
 import { PROJECT, type StageName } from "../../config/stages.js";
 import type { PreviewOptions, PreviewResult, StackEngine, UpResult } from "../types.js";
 import { EngineInputError } from "./errors.js";
+import { assertPolicyPackDir } from "./pack-build.js";
+import { readPolicyPackConfigFile } from "./policy-config.js";
 import { runPolicies, startPack } from "./policy-run.js";
 import { renderStage, type RenderedStack } from "./render.js";
 import {
@@ -132,6 +134,8 @@ export class OfflineEngine implements StackEngine {
       this.opts.cwd,
       opts.policyPackConfigFile ?? join(this.packDir, "config", `${stage}.json`),
     );
+    assertPolicyPackDir(this.packDir);
+    readPolicyPackConfigFile(configFile); // a missing or broken file fails before any work
     const runOpts = {
       packDir: this.packDir,
       configFile,
@@ -181,6 +185,8 @@ export class OfflineEngine implements StackEngine {
   ): Promise<PreviewResult[]> {
     const progress = opts.onProgress ?? (() => undefined);
     const stacks = stages.map((s) => this.loadStack(s));
+    assertPolicyPackDir(this.packDir);
+    for (const s of stages) readPolicyPackConfigFile(join(this.packDir, "config", `${s}.json`));
     const base = {
       packDir: this.packDir,
       project: PROJECT,

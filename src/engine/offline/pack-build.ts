@@ -87,13 +87,18 @@ export async function buildPolicyPack(packDir: string): Promise<string> {
   return out;
 }
 
-/** Builds the pack when dist is missing or stale; returns true when it built. */
-export async function ensurePolicyPackBuilt(packDir: string): Promise<boolean> {
+/** Throws unless `packDir` looks like a policy pack (package.json there). */
+export function assertPolicyPackDir(packDir: string): void {
   if (!existsSync(join(packDir, "package.json"))) {
     throw new PolicyPackError(
       `no policy pack at ${packDir}: expected package.json, PulumiPolicy.yaml and index.ts there`,
     );
   }
+}
+
+/** Builds the pack when dist is missing or stale; returns true when it built. */
+export async function ensurePolicyPackBuilt(packDir: string): Promise<boolean> {
+  assertPolicyPackDir(packDir);
   if (isPolicyPackBuilt(packDir)) return false;
   await buildPolicyPack(packDir);
   return true;

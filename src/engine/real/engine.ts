@@ -113,6 +113,11 @@ export class RealEngine implements StackEngine {
       this.opts.cwd,
       opts.policyPackConfigFile ?? join(this.packDir, "config", `${stage}.json`),
     );
+    if (!existsSync(configFile)) {
+      throw new EngineInputError(
+        `policy-pack config ${configFile} does not exist: create it or pass --policy-pack-config`,
+      );
+    }
     const violations: PolicyViolation[] = [];
     const resources = new Map<
       string,
