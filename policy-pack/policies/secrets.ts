@@ -15,7 +15,9 @@
  */
 import type {
   PolicyResource,
+  ReportViolation,
   ResourceValidationPolicy,
+  StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
 import {
@@ -25,6 +27,7 @@ import {
   isSecretMarked,
   isUnknown,
   kindOf,
+  onlyFor,
   raw,
 } from "./util.js";
 import { onWorkloads } from "./workloads.js";
@@ -124,7 +127,7 @@ export const k8sSecretFromPulumiSecret: StackValidationPolicy = {
     "Kubernetes Secrets are filled from Pulumi secrets, never from literals in the program.",
   severity: "critical",
   configSchema: secretSourceSchema,
-  validateStack: (args, report) => {
+  validateStack: onlyFor(K8S_SECRET, (args: StackValidationArgs, report: ReportViolation) => {
     const secrets = args.resources.filter((r) => r.type === K8S_SECRET);
     if (secrets.length === 0) args.notApplicable("the stack has no Kubernetes Secret");
     const cfg = configWithDefaults<SecretSourceConfig>(secretSourceSchema, args.getConfig());
@@ -152,7 +155,7 @@ export const k8sSecretFromPulumiSecret: StackValidationPolicy = {
         );
       }
     }
-  },
+  }),
 };
 
 export const secretPolicies = [noLiteralSecretEnv, k8sSecretFromPulumiSecret];

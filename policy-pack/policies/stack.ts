@@ -2,13 +2,18 @@
  * Stack policies: the stage as a whole. Components are recognised by the type tokens of the stage
  * program's ComponentResources.
  */
-import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
+import type {
+  PolicyResource,
+  ReportViolation,
+  StackValidationArgs,
+  StackValidationPolicy,
+} from "@pulumi/policy";
 import {
   companionsOf,
   configWithDefaults,
-  dependsOn,
   isDescendantOf,
   isObject,
+  onlyFor,
   raw,
 } from "./util.js";
 
@@ -67,9 +72,9 @@ const SSE =
 const PVC = "kubernetes:core/v1:PersistentVolumeClaim";
 const STATEFULSET = "kubernetes:apps/v1:StatefulSet";
 
-/** Does one of the bucket's encryption configurations use SSE-KMS with a key? */
-function kmsEncrypted(bucket: PolicyResource, resources: PolicyResource[]): boolean {
-  return companionsOf(bucket, SSE, resources).some((sse) => {
+/** Does one of the bucket's encryption configurations (among `sses`) use SSE-KMS with a key? */
+function kmsEncrypted(bucket: PolicyResource, sses: PolicyResource[]): boolean {
+  return companionsOf(bucket, SSE, sses).some((sse) => {
     const rules = raw(sse.props)["rules"];
     return (
       Array.isArray(rules) &&
@@ -107,47 +112,51 @@ export const stackBackupEncryptedS3: StackValidationPolicy = {
     "Where the stage requires it, the backup goes to an S3 bucket encrypted with SSE-KMS.",
   severity: "critical",
   configSchema: backupSchema,
-  validateStack: (args, report) => {
-    const cfg = configWithDefaults<BackupConfig>(backupSchema, args.getConfig());
-    if (!cfg.requireEncryptedS3) args.notApplicable("this stage may back up to a volume");
-    const backups = args.resources.filter((r) => r.type === COMPONENT_TYPES.backup);
-    if (backups.length === 0)
-      args.notApplicable("the stack has no backup component (see stack-required-components)");
-    const fix =
-      `Set backup.target: s3 and backup.kms: true in Pulumi.<stage>.yaml, so the backup component ` +
-      `creates an aws.s3.Bucket with an aws.s3.BucketServerSideEncryptionConfiguration using "aws:kms" ` +
-      `and a customer-managed aws.kms.Key.`;
-    for (const backup of backups) {
-      const children = args.resources.filter((r) => isDescendantOf(r, backup));
-      const buckets = args.resources.filter(
-        (r) =>
-          r.type === BUCKET && (isDescendantOf(r, backup) || children.some((c) => dependsOn(c, r))),
-      );
-      if (buckets.length === 0) {
-        const volumes = children.filter(
-          (r) =>
-            r.type === PVC ||
-            (r.type === STATEFULSET &&
-              isObject(raw(r.props)["spec"]) &&
-              "volumeClaimTemplates" in (raw(r.props)["spec"] as object)),
-        );
-        report(
-          `Backup "${backup.name}" writes to ${volumes.length > 0 ? `a volume (${volumes.map((v) => v.name).join(", ")})` : "no S3 bucket"}, ` +
-            `but this stage requires an encrypted S3 bucket. ${fix}`,
-          backup.urn,
-        );
-        continue;
-      }
-      for (const bucket of buckets) {
-        if (!kmsEncrypted(bucket, args.resources)) {
-          report(
-            `Backup bucket "${bucket.name}" of "${backup.name}" is not encrypted with SSE-KMS. ${fix}`,
-            bucket.urn,
+  validateStack: onlyFor(
+    COMPONENT_TYPES.backup,
+    (args: StackValidationArgs, report: ReportViolation) => {
+      const cfg = configWithDefaults<BackupConfig>(backupSchema, args.getConfig());
+      if (!cfg.requireEncryptedS3) args.notApplicable("this stage may back up to a volume");
+      const backups = args.resources.filter((r) => r.type === COMPONENT_TYPES.backup);
+      if (backups.length === 0)
+        args.notApplicable("the stack has no backup component (see stack-required-components)");
+      const fix =
+        `Set backup.target: s3 and backup.kms: true in Pulumi.<stage>.yaml, so the backup component ` +
+        `creates an aws.s3.Bucket with an aws.s3.BucketServerSideEncryptionConfiguration using "aws:kms" ` +
+        `and a customer-managed aws.kms.Key.`;
+      const allBuckets = args.resources.filter((r) => r.type === BUCKET);
+      const sses = args.resources.filter((r) => r.type === SSE);
+      for (const backup of backups) {
+        const children = args.resources.filter((r) => isDescendantOf(r, backup));
+        // Buckets the backup owns, or that its children depend on (a bucket made elsewhere).
+        const used = new Set(children.flatMap((c) => (c.dependencies ?? []).map((d) => d.urn)));
+        const buckets = allBuckets.filter((r) => isDescendantOf(r, backup) || used.has(r.urn));
+        if (buckets.length === 0) {
+          const volumes = children.filter(
+            (r) =>
+              r.type === PVC ||
+              (r.type === STATEFULSET &&
+                isObject(raw(r.props)["spec"]) &&
+                "volumeClaimTemplates" in (raw(r.props)["spec"] as object)),
           );
+          report(
+            `Backup "${backup.name}" writes to ${volumes.length > 0 ? `a volume (${volumes.map((v) => v.name).join(", ")})` : "no S3 bucket"}, ` +
+              `but this stage requires an encrypted S3 bucket. ${fix}`,
+            backup.urn,
+          );
+          continue;
+        }
+        for (const bucket of buckets) {
+          if (!kmsEncrypted(bucket, sses)) {
+            report(
+              `Backup bucket "${bucket.name}" of "${backup.name}" is not encrypted with SSE-KMS. ${fix}`,
+              bucket.urn,
+            );
+          }
         }
       }
-    }
-  },
+    },
+  ),
 };
 
 interface QuotaConfig {

@@ -16,7 +16,7 @@ import {
   type StackValidationArgs,
   type StackValidationPolicy,
 } from "@pulumi/policy";
-import { companionsOf, configWithDefaults, isObject, raw, typeOf } from "./util.js";
+import { companionsOf, configWithDefaults, isObject, onlyFor, raw, typeOf } from "./util.js";
 
 const T = {
   bucket: typeOf(aws.s3.Bucket),
@@ -43,14 +43,15 @@ function perBucket<C extends object>(
   ) => void,
   schema?: StackValidationPolicy["configSchema"],
 ): StackValidationPolicy["validateStack"] {
-  return (args, report) => {
+  return onlyFor(T.bucket, (args: StackValidationArgs, report: ReportViolation) => {
     const buckets = args.resources.filter((r) => r.type === T.bucket);
     if (buckets.length === 0) args.notApplicable("the stack has no aws.s3.Bucket");
     const cfg = schema ? configWithDefaults<C>(schema, args.getConfig()) : ({} as C);
+    const candidates = args.resources.filter((r) => r.type === companionType);
     for (const bucket of buckets) {
-      check(bucket, companionsOf(bucket, companionType, args.resources), report, cfg, args);
+      check(bucket, companionsOf(bucket, companionType, candidates), report, cfg, args);
     }
-  };
+  });
 }
 
 export const s3BucketEncryptionKms: StackValidationPolicy = {

@@ -29,6 +29,17 @@ export function typeOf(cls: object): string {
   return t;
 }
 
+/**
+ * Tags a validation function with the one resource type it needs, as the SDK's
+ * validateResourceOfType / validateStackResourcesOfType do: the policy server then skips the
+ * policy (reporting it not applicable) without deserializing anything when a resource (or, for a
+ * stack policy, every resource) is of another type.
+ */
+export function onlyFor<F extends object>(type: string, fn: F): F {
+  (fn as { __pulumiType?: string }).__pulumiType = type;
+  return fn;
+}
+
 /** True for an engine "unknown during preview" sentinel. */
 export function isUnknown(value: unknown): boolean {
   return typeof value === "string" && UNKNOWN_SENTINELS.has(value);

@@ -74,6 +74,21 @@ export interface ResolvedPolicyConfig {
 }
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const validators = new WeakMap<Policy, ReturnType<typeof ajv.compile>>();
+
+/** The policy's configSchema as one object schema, compiled once. */
+function compiled(policy: Policy): ReturnType<typeof ajv.compile> {
+  let v = validators.get(policy);
+  if (!v) {
+    v = ajv.compile({
+      type: "object",
+      properties: policy.configSchema?.properties ?? {},
+      required: policy.configSchema?.required ?? [],
+    });
+    validators.set(policy, v);
+  }
+  return v;
+}
 
 /**
  * The CLI's reconciliation of one policy's config (pkg/resource/analyzer/config.go): schema
@@ -97,11 +112,7 @@ export function resolvePolicyConfig(
     Object.assign(properties, rest);
   }
   if (policy.configSchema) {
-    const validate = ajv.compile({
-      type: "object",
-      properties: policy.configSchema.properties,
-      required: policy.configSchema.required ?? [],
-    });
+    const validate = compiled(policy);
     if (!validate(properties)) {
       const why = (validate.errors ?? [])
         .map((e) => `${e.instancePath || "config"} ${e.message}`)

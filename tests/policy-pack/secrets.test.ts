@@ -118,6 +118,8 @@ describe("k8s-secret-from-pulumi-secret", () => {
       [{ type: k8s.core.v1.ConfigMap, name: "c", props: {} }],
       production,
     );
-    expect(r.notApplicable).toMatch(/no Kubernetes Secret/);
+    expect(r.notApplicable).toBe(
+      "Policy only applies to resources of type 'kubernetes:core/v1:Secret'",
+    );
   });
 });
