@@ -27,7 +27,8 @@ export function renderPrometheusConfig(cfg: StageConfig): string {
       : {};
   const job = (name: string, targets: string[], extra: Record<string, unknown> = {}) => ({
     job_name: name,
-    static_configs: [{ targets }],
+    // `stage` on every target too, so self-metrics and the service carry it in queries.
+    static_configs: [{ targets, labels: { stage: cfg.stage } }],
     ...extra,
     ...drop,
   });

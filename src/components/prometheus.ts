@@ -25,7 +25,16 @@ export interface PrometheusArgs {
   rules: Record<string, string>;
   /** alertmanager.yml from monitoring/alertmanager. */
   alertmanagerConfig: string;
+  /**
+   * Receiver credentials (Pulumi secrets), file name → value, written to the Secret
+   * `alertmanager-receivers` mounted at /etc/alertmanager-secrets. When empty the Secret is
+   * expected to exist already (the volume is optional, so Alertmanager still starts).
+   */
+  receiverSecrets?: Record<string, pulumi.Input<string>>;
 }
+
+/** The Secret Alertmanager's receivers read their credentials from. */
+export const RECEIVER_SECRET = "alertmanager-receivers";
 
 const NOBODY = 65534;
 
@@ -211,6 +220,18 @@ export class Prometheus extends pulumi.ComponentResource {
 
     // Alertmanager: routes the alerts by severity (monitoring/alertmanager/alertmanager.yml).
     const amSel = selectorLabels("alertmanager", "alertmanager");
+    const receiverSecrets = args.receiverSecrets ?? {};
+    if (Object.keys(receiverSecrets).length > 0) {
+      new k8s.core.v1.Secret(
+        `${name}-alertmanager-receivers`,
+        {
+          metadata: meta(RECEIVER_SECRET, ns, labels("alertmanager", "alertmanager")),
+          type: "Opaque",
+          stringData: pulumi.secret(receiverSecrets),
+        },
+        child,
+      );
+    }
     const amConfig = new k8s.core.v1.ConfigMap(
       `${name}-alertmanager-config`,
       {
@@ -246,12 +267,14 @@ export class Prometheus extends pulumi.ComponentResource {
                   volumeMounts: [
                     { name: "config", mountPath: "/etc/alertmanager" },
                     { name: "data", mountPath: "/alertmanager" },
+                    { name: "receivers", mountPath: "/etc/alertmanager-secrets", readOnly: true },
                   ],
                 },
               ],
               volumes: [
                 { name: "config", configMap: { name: amConfig.metadata.name } },
                 { name: "data", emptyDir: {} },
+                { name: "receivers", secret: { secretName: RECEIVER_SECRET, optional: true } },
               ],
             },
           },

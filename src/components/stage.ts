@@ -15,6 +15,8 @@ export interface StageArgs {
   monitoring: MonitoringFiles;
   /** Current time in ms for the secret-rotation keeper (default Date.now()). */
   now?: number;
+  /** Alertmanager receiver credentials (Pulumi secrets) by file name. */
+  receiverSecrets?: Record<string, pulumi.Input<string>>;
 }
 
 /**
@@ -57,6 +59,7 @@ export class Stage extends pulumi.ComponentResource {
         labels,
         rules: args.monitoring.rules,
         alertmanagerConfig: args.monitoring.alertmanager,
+        receiverSecrets: args.receiverSecrets,
       },
       child,
     );

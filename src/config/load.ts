@@ -4,7 +4,7 @@ import { parse as parseYaml } from "yaml";
 import { closest } from "fastest-levenshtein";
 import { z } from "zod";
 import { STAGE_DEFAULTS } from "./defaults.js";
-import { stageConfigSchema, type StageConfig } from "./schema.js";
+import { SECRET_SETTINGS, stageConfigSchema, type StageConfig } from "./schema.js";
 import { PROJECT, STAGES, isStageName, type StageName } from "./stages.js";
 
 /** One problem in a stack file: where (file and key), what is allowed, what was there. */
@@ -89,6 +89,18 @@ export function readStackFile(path: string): StackFile {
 export function loadStageConfigFile(path: string): StageConfig {
   const stack = readStackFile(path);
   const m = /^Pulumi\.([^.]+)\.ya?ml$/.exec(stack.file);
+  const plain = Object.keys(SECRET_SETTINGS)
+    .map((k) => `${PROJECT}:${k}`)
+    .filter((k) => k in stack.config && !stack.secretKeys.includes(k));
+  if (plain.length > 0) {
+    throw new StageConfigError(
+      plain.map((key) => ({
+        file: stack.file,
+        key,
+        message: `a credential must not be stored in plaintext; remove it and run \`pulumi config set --secret ${key} -s ${m?.[1] ?? "<stack>"}\``,
+      })),
+    );
+  }
   return parseStageConfig(projectKeys(stack.config), { file: stack.file, stack: m?.[1] });
 }
 
@@ -126,7 +138,9 @@ export function parseStageConfig(
     problem("stage", `is "${stage}" but the stack is "${ctx.stack}"; they must be the same`);
     throw new StageConfigError(problems);
   }
-  const merged = deepMerge({ stage, ...STAGE_DEFAULTS[stage] }, raw);
+  // Credentials are read as Pulumi secrets by the program, never into the config object.
+  const settings = Object.fromEntries(Object.entries(raw).filter(([k]) => !(k in SECRET_SETTINGS)));
+  const merged = deepMerge({ stage, ...STAGE_DEFAULTS[stage] }, settings);
   const result = stageConfigSchema.safeParse(merged);
   if (!result.success) {
     for (const issue of result.error.issues) {

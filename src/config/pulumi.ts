@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseStageConfig, projectKeys } from "./load.js";
-import type { StageConfig } from "./schema.js";
+import { SECRET_SETTINGS, type SecretSetting, type StageConfig } from "./schema.js";
+import { PROJECT } from "./stages.js";
 
 /**
  * Reads the running stack's configuration once, at the program's edge. Pulumi hands config
@@ -24,4 +25,18 @@ function parseConfigValue(value: string): unknown {
     }
   }
   return value;
+}
+
+/** The stage's credentials, each a Pulumi secret; absent keys are left out. */
+export type StageSecrets = Partial<Record<SecretSetting, pulumi.Output<string>>>;
+
+/** Reads the credentials of SECRET_SETTINGS from the stack's (encrypted) config. */
+export function stageSecretsFromPulumi(): StageSecrets {
+  const config = new pulumi.Config(PROJECT);
+  const out: StageSecrets = {};
+  for (const key of Object.keys(SECRET_SETTINGS) as SecretSetting[]) {
+    const value = config.getSecret(key);
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
 }

@@ -159,5 +159,18 @@ export const stageConfigSchema = z
   });
 
 export type StageConfig = z.infer<typeof stageConfigSchema>;
+
+/**
+ * Credentials a stack file may hold, only encrypted (`pulumi config set --secret golden-goose:<key>`).
+ * They never enter StageConfig: the program reads them as Pulumi secrets and hands them to
+ * Kubernetes Secrets. Optional: without them Alertmanager expects the Secret to exist already.
+ */
+export const SECRET_SETTINGS = {
+  /** PagerDuty Events v2 integration key of the pager receiver. */
+  pagerdutyRoutingKey: "pagerduty-routing-key",
+  /** Bearer token of the ticket receiver's webhook. */
+  ticketToken: "ticket-token",
+} as const;
+export type SecretSetting = keyof typeof SECRET_SETTINGS;
 export type ResourcesConfig = z.infer<typeof resources>;
 export type Severity = z.infer<typeof severity>;

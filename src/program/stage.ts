@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { StageConfig } from "../config/schema.js";
+import { SECRET_SETTINGS, type StageConfig } from "../config/schema.js";
+import { stageSecretsFromPulumi } from "../config/pulumi.js";
 import type { MonitoringFiles } from "../monitoring/files.js";
 import { Stage } from "../components/stage.js";
 
@@ -19,13 +20,25 @@ export interface StageOutputs {
   scannedImages: pulumi.Output<string[]>;
 }
 
-/** Builds the stage's resources from a validated config. */
+/**
+ * Builds the stage's resources from a validated config. Credentials are read here, at the edge,
+ * as Pulumi secrets (`pulumi config set --secret`), and handed to the components.
+ */
 export function createStage(
   cfg: StageConfig,
   monitoring: MonitoringFiles,
   opts: { now?: number } = {},
 ): { stage: Stage; outputs: StageOutputs } {
-  const stage = new Stage(`goose-${cfg.stage}`, { config: cfg, monitoring, now: opts.now });
+  const receiverSecrets: Record<string, pulumi.Output<string>> = {};
+  for (const [key, value] of Object.entries(stageSecretsFromPulumi())) {
+    receiverSecrets[SECRET_SETTINGS[key as keyof typeof SECRET_SETTINGS]] = value;
+  }
+  const stage = new Stage(`goose-${cfg.stage}`, {
+    config: cfg,
+    monitoring,
+    now: opts.now,
+    receiverSecrets,
+  });
   return {
     stage,
     outputs: {

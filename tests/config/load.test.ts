@@ -165,6 +165,23 @@ describe("broken stack files give errors naming file, key, what is allowed and w
     );
   });
 
+  it("a credential in plaintext is refused with the command that encrypts it", () => {
+    const err = errorOf(() =>
+      loadStageConfigFile(stackFile("production", { ticketToken: "hunter2" })),
+    );
+    expect(err.message).toContain(
+      "golden-goose:ticketToken: a credential must not be stored in plaintext; remove it and run `pulumi config set --secret golden-goose:ticketToken -s production`",
+    );
+    expect(err.message).not.toContain("hunter2");
+  });
+
+  it("an encrypted credential is accepted and kept out of the config object", () => {
+    const cfg = loadStageConfigFile(
+      stackFile("sandbox", { pagerdutyRoutingKey: { secure: "v1:AAAA" } }),
+    );
+    expect(JSON.stringify(cfg)).not.toContain("pagerdutyRoutingKey");
+  });
+
   it("reports every problem at once", () => {
     const err = errorOf(() =>
       loadStageConfigFile(
