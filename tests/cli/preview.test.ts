@@ -188,7 +188,9 @@ describe("goose preview --offline on the shipped stages", () => {
 
 describe("goose preview fails closed", () => {
   it("a pack that crashes: exit 2 with the pack's own message", async () => {
-    const pack = makePack("crash", `throw new Error("policy bundle checksum mismatch");`);
+    const pack = makePack("crash", `throw new Error("policy bundle checksum mismatch");`, {
+      "config/sandbox.json": "{}",
+    });
     const r = await goose(["preview", "sandbox", "--offline", "--policy-pack", pack]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("policy bundle checksum mismatch");
