@@ -49,6 +49,15 @@ if (cmd === "preview") {
     if ((process.env.FAKE_LEVEL || "mandatory") === "mandatory") { console.error("error: preview failed: 1 mandatory policy violation"); process.exit(255); }
     process.exit(0);
   }, 600);
+} else if (cmd === "up" || cmd === "refresh") {
+  const log = args[args.indexOf("--event-log") + 1];
+  fs.appendFileSync(log, JSON.stringify({ sequence: 0, timestamp: 1, summaryEvent: { maybeCorrupt: false, durationSeconds: 1, resourceChanges: { create: 3, same: 1 }, policyPacks: {} } }) + "\\n" + JSON.stringify({ sequence: 1, timestamp: 1, cancelEvent: {} }) + "\\n");
+  setTimeout(() => process.exit(0), 600);
+} else if (args[0] === "stack" && args[1] === "output") {
+  const secrets = args.includes("--show-secrets");
+  console.log(JSON.stringify({ grafanaUrl: "http://grafana:3000", grafanaAdminPassword: secrets ? "hunter2" : "[secret]" }));
+} else if (args[0] === "stack" && args[1] === "history") {
+  console.log(JSON.stringify([{ kind: "update", startTime: "2026-11-21T00:00:00Z", message: "", environment: {}, config: {}, result: "succeeded", endTime: "2026-11-21T00:00:01Z", version: 1, resourceChanges: { create: 3, same: 1 } }]));
 } else {
   console.error("fake pulumi: unexpected " + args.join(" "));
   process.exit(3);
@@ -158,6 +167,23 @@ describe("real engine (Automation API) command lines", () => {
     expect(imp.slice(0, 2)).toEqual(["stack", "import"]);
     expect(imp[imp.indexOf("--stack") + 1]).toBe("production");
     expect(calls().find((c) => c.imported)!.imported).toBe(text);
+  });
+
+  it("up and refresh run the Automation API's commands; secret outputs stay masked", async () => {
+    const engine = new RealEngine({ cwd: repoRoot, env: env(), policyPackDir: pack });
+    const r = await engine.up("compliance");
+    expect(r.resourceChanges).toEqual({ create: 3, same: 1 });
+    expect(r.outputs).toEqual({
+      grafanaUrl: "http://grafana:3000",
+      grafanaAdminPassword: "[secret]",
+    });
+    const up = calls().find((c) => c.args?.[0] === "up")!.args!;
+    expect(up.slice(0, 3)).toEqual(["up", "--yes", "--skip-preview"]);
+    expect(up[up.indexOf("--stack") + 1]).toBe("compliance");
+    await engine.refresh("compliance");
+    const refresh = calls().find((c) => c.args?.[0] === "refresh")!.args!;
+    expect(refresh[refresh.indexOf("--stack") + 1]).toBe("compliance");
+    expect(refresh).toContain("--yes");
   });
 
   it("no pulumi on PATH: exit 2 with the fix", async () => {
