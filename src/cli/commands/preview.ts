@@ -9,7 +9,6 @@
  */
 import type { Command } from "commander";
 import { STAGES, parseStageName, type StageName } from "../../config/stages.js";
-import { createEngine, OfflineEngine } from "../../engine/index.js";
 import type { PolicyViolation, PreviewResult } from "../../engine/types.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
@@ -115,6 +114,9 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
         policyTimeoutMs = s * 1000;
       }
       const stages: StageName[] = o.all ? [...STAGES] : [stageArg(stageText!)];
+      // Loaded here, not at the top: the engine pulls in @pulumi/pulumi and gRPC, which every
+      // other goose command would otherwise pay for at start-up.
+      const { createEngine, OfflineEngine } = await import("../../engine/index.js");
       const engine = createEngine(o.offline ? "offline" : "real", {
         cwd: io.cwd,
         env: io.env,
