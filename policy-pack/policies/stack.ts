@@ -9,10 +9,12 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import {
+  BUCKET_TYPES,
   companionsOf,
   configWithDefaults,
   isDescendantOf,
   isObject,
+  ofCompanionType,
   onlyFor,
   raw,
 } from "./util.js";
@@ -66,7 +68,6 @@ export const stackRequiredComponents: StackValidationPolicy = {
   },
 };
 
-const BUCKET = "aws:s3/bucket:Bucket";
 const SSE =
   "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration";
 const PVC = "kubernetes:core/v1:PersistentVolumeClaim";
@@ -74,7 +75,7 @@ const STATEFULSET = "kubernetes:apps/v1:StatefulSet";
 
 /** Does one of the bucket's encryption configurations (among `sses`) use SSE-KMS with a key? */
 function kmsEncrypted(bucket: PolicyResource, sses: PolicyResource[]): boolean {
-  return companionsOf(bucket, SSE, sses).some((sse) => {
+  return companionsOf(bucket, sses).some((sse) => {
     const rules = raw(sse.props)["rules"];
     return (
       Array.isArray(rules) &&
@@ -124,8 +125,8 @@ export const stackBackupEncryptedS3: StackValidationPolicy = {
         `Set backup.target: s3 and backup.kms: true in Pulumi.<stage>.yaml, so the backup component ` +
         `creates an aws.s3.Bucket with an aws.s3.BucketServerSideEncryptionConfiguration using "aws:kms" ` +
         `and a customer-managed aws.kms.Key.`;
-      const allBuckets = args.resources.filter((r) => r.type === BUCKET);
-      const sses = args.resources.filter((r) => r.type === SSE);
+      const allBuckets = args.resources.filter((r) => BUCKET_TYPES.includes(r.type));
+      const sses = ofCompanionType(SSE, args.resources);
       for (const backup of backups) {
         const children = args.resources.filter((r) => isDescendantOf(r, backup));
         // Buckets the backup owns, or that its children depend on (a bucket made elsewhere).

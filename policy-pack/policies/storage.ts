@@ -16,7 +16,15 @@ import {
   type StackValidationArgs,
   type StackValidationPolicy,
 } from "@pulumi/policy";
-import { companionsOf, configWithDefaults, isObject, onlyFor, raw, typeOf } from "./util.js";
+import {
+  BUCKET_TYPES,
+  companionsOf,
+  configWithDefaults,
+  isObject,
+  ofCompanionType,
+  raw,
+  typeOf,
+} from "./util.js";
 
 const T = {
   bucket: typeOf(aws.s3.Bucket),
@@ -29,8 +37,8 @@ const T = {
 };
 
 /**
- * A stack policy that runs `check` for every aws.s3.Bucket with its companions of `companionType`,
- * and is not applicable to a stack without buckets.
+ * A stack policy that runs `check` for every aws.s3.Bucket (and deprecated BucketV2) with its
+ * companions of `companionType` (and its deprecated `…V2` alias); not applicable without buckets.
  */
 function perBucket<C extends object>(
   companionType: string,
@@ -43,15 +51,15 @@ function perBucket<C extends object>(
   ) => void,
   schema?: StackValidationPolicy["configSchema"],
 ): StackValidationPolicy["validateStack"] {
-  return onlyFor(T.bucket, (args: StackValidationArgs, report: ReportViolation) => {
-    const buckets = args.resources.filter((r) => r.type === T.bucket);
+  return (args, report) => {
+    const buckets = args.resources.filter((r) => BUCKET_TYPES.includes(r.type));
     if (buckets.length === 0) args.notApplicable("the stack has no aws.s3.Bucket");
     const cfg = schema ? configWithDefaults<C>(schema, args.getConfig()) : ({} as C);
-    const candidates = args.resources.filter((r) => r.type === companionType);
+    const candidates = ofCompanionType(companionType, args.resources);
     for (const bucket of buckets) {
-      check(bucket, companionsOf(bucket, companionType, candidates), report, cfg, args);
+      check(bucket, companionsOf(bucket, candidates), report, cfg, args);
     }
-  });
+  };
 }
 
 export const s3BucketEncryptionKms: StackValidationPolicy = {

@@ -213,19 +213,37 @@ function bucketNames(bucket: PolicyResource): Set<string> {
   return names;
 }
 
+/** Type tokens of S3 buckets: the current class and its deprecated alias (still checked). */
+export const BUCKET_TYPES: readonly string[] = ["aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"];
+
+/** Deprecated `…V2` aliases of the bucket companion resources, by current type. */
+const COMPANION_ALIASES: Record<string, string> = {
+  "aws:s3/bucketVersioning:BucketVersioning": "aws:s3/bucketVersioningV2:BucketVersioningV2",
+  "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+  "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration":
+    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+  "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration":
+    "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2",
+};
+
+/** Resources of a companion type, counting its deprecated `…V2` alias as the same type. */
+export function ofCompanionType(type: string, resources: PolicyResource[]): PolicyResource[] {
+  const alias = COMPANION_ALIASES[type];
+  return resources.filter((r) => r.type === type || (alias !== undefined && r.type === alias));
+}
+
 /**
- * The companion resources of `type` (BucketVersioning, BucketPolicy, …) that configure `bucket`:
- * those whose `bucket` prop equals the bucket's name, or that depend on the bucket (through their
- * `bucket` property or at all) when the name is not known yet.
+ * Among `candidates` (companions of one type, e.g. from `ofCompanionType`), those configuring
+ * `bucket`: their `bucket` prop equals the bucket's name, or they depend on the bucket (through
+ * their `bucket` property or at all) when the name is not known yet.
  */
 export function companionsOf(
   bucket: PolicyResource,
-  type: string,
-  resources: PolicyResource[],
+  candidates: PolicyResource[],
 ): PolicyResource[] {
   const names = bucketNames(bucket);
-  return resources.filter((r) => {
-    if (r.type !== type) return false;
+  return candidates.filter((r) => {
     const ref = (raw(r.props) as Record<string, unknown>)["bucket"];
     if (typeof ref === "string" && names.has(ref)) return true;
     return dependsOn(r, bucket, "bucket");

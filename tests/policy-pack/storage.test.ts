@@ -77,7 +77,23 @@ describe("s3-bucket-encryption-kms", () => {
       [{ type: "aws:kms/key:Key", name: "k", props: {} }],
       sandbox,
     );
-    expect(r.notApplicable).toBe("Policy only applies to resources of type 'aws:s3/bucket:Bucket'");
+    expect(r.notApplicable).toMatch(/no aws.s3.Bucket/);
+  });
+  it("checks the deprecated BucketV2 and *V2 companions the same way", async () => {
+    const v2 = bucketStack().map((r) =>
+      r.name === "backup-bucket"
+        ? { ...r, type: "aws:s3/bucketV2:BucketV2" }
+        : r.name === "backup-encryption"
+          ? {
+              ...r,
+              type: "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+            }
+          : r,
+    );
+    expect((await runStackPolicy(s3BucketEncryptionKms, v2, production)).violations).toEqual([]);
+    const bare = v2.filter((r) => r.name !== "backup-encryption");
+    const r = await runStackPolicy(s3BucketEncryptionKms, bare, production);
+    expect(r.violations[0]?.urn).toContain("aws:s3/bucketV2:BucketV2::backup-bucket");
   });
 });
 
