@@ -24,7 +24,7 @@ import {
   timingSafeEqual,
 } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
-import { DecryptCommand, EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
+import type { KMSClient } from "@aws-sdk/client-kms";
 import { UsageError } from "../cli/errors.js";
 
 export const TAG_BYTES = 16;
@@ -118,11 +118,17 @@ function scryptKek(passphrase: string, salt: Buffer, N: number, r: number, p: nu
   return scryptSync(passphrase, salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });
 }
 
-function kmsClient(env: NodeJS.ProcessEnv): KMSClient {
-  return new KMSClient({
+/** The KMS SDK is loaded only when a KMS key is used (it costs ~15 MB of memory). */
+async function kmsClient(env: NodeJS.ProcessEnv): Promise<{
+  client: KMSClient;
+  kms: typeof import("@aws-sdk/client-kms");
+}> {
+  const kms = await import("@aws-sdk/client-kms");
+  const client = new kms.KMSClient({
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
     ...(env.GOOSE_KMS_ENDPOINT ? { endpoint: env.GOOSE_KMS_ENDPOINT } : {}),
   });
+  return { client, kms };
 }
 
 /**
@@ -139,10 +145,10 @@ export function keySourceFromEnv(
       type: "kms",
       describe: () => `AWS KMS key ${keyId}`,
       async wrap(dataKey, aad) {
-        const client = kmsClient(env);
+        const { client, kms } = await kmsClient(env);
         try {
           const r = await client.send(
-            new EncryptCommand({
+            new kms.EncryptCommand({
               KeyId: keyId,
               Plaintext: dataKey,
               EncryptionContext: { "goose-snapshot": aad },
@@ -240,10 +246,10 @@ export async function unwrapDataKey(
       return dk;
     }
     case "kms": {
-      const client = kmsClient(env);
+      const { client, kms } = await kmsClient(env);
       try {
         const r = await client.send(
-          new DecryptCommand({
+          new kms.DecryptCommand({
             KeyId: ref.keyId,
             CiphertextBlob: Buffer.from(ref.wrapped, "base64"),
             EncryptionContext: { "goose-snapshot": aad },

@@ -208,6 +208,7 @@ export class ExportValidator {
   private readonly integrity: ValidationIssue[] = [];
   private readonly warnings: ValidationIssue[] = [];
   private readonly maxErrors: number;
+  /** URNs seen so far, as 96-bit digests (memory per resource stays small at 400 MB). */
   private readonly seen = new Set<string>();
   private readonly providers = new Set<string>();
   private readonly forwardRefs: PendingRef[] = [];
@@ -292,7 +293,7 @@ export class ExportValidator {
     // References to resources that must come earlier.
     const ref = (field: string, target: unknown): void => {
       if (typeof target !== "string" || target === "") return;
-      if (!this.seen.has(target)) this.forwardRefs.push({ from: urn, field, target });
+      if (!this.seen.has(urnKey(target))) this.forwardRefs.push({ from: urn, field, target });
     };
     if (typeof res.provider === "string" && res.provider !== "") {
       const i = res.provider.lastIndexOf("::");
@@ -319,14 +320,14 @@ export class ExportValidator {
     ref("deletedWith", res.deletedWith);
     for (const d of asStrings(res.replaceWith)) ref("replaceWith", d);
 
-    if (this.seen.has(urn) && res.delete !== true) {
+    if (this.seen.has(urnKey(urn)) && res.delete !== true) {
       this.error({
         code: "duplicate-urn",
         resource: urn,
         message: `duplicate resource ${urn} (not marked for deletion)`,
       });
     }
-    this.seen.add(urn);
+    this.seen.add(urnKey(urn));
     const type = typeof res.type === "string" ? res.type : "";
     if (type.startsWith("pulumi:providers:")) {
       this.providers.add(urn);
@@ -477,7 +478,7 @@ export class ExportValidator {
       if (sp && typeof sp.type === "string") secretsProvider = sp.type;
     }
     for (const r of this.forwardRefs) {
-      const later = this.seen.has(r.target);
+      const later = this.seen.has(urnKey(r.target));
       this.error({
         code:
           r.field === "provider"
@@ -514,6 +515,10 @@ export class ExportValidator {
       },
     };
   }
+}
+
+function urnKey(urn: string): string {
+  return createHash("md5").update(urn).digest("base64").slice(0, 16);
 }
 
 function asStrings(v: unknown): string[] {
