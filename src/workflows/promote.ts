@@ -5,10 +5,11 @@
  *  1. lock          promotion leases on the source and target stages (blocked → exit 1 naming the lease)
  *  2. validate      the source stage: backup recency, rollback drill on its latest snapshot
  *                   (decrypts, verifies, passes the policy pack), its preview has no mandatory violation
- *  3. snapshot      a snapshot of the source stack (`exportStack` → src/snapshots, with evidence)
- *  4. stage-tests   smoke (from sandbox) or the baseline load test (later stages) against --target
- *  5. supply-chain  SBOM (CycloneDX) and the vulnerability scan against the target's threshold
- *  6. readiness     the target's alert rules (promtool) and its preview under its policy enforcement
+ *  3. readiness     the target's alert rules (promtool) and its preview under its policy enforcement
+ *                   (cheap static checks before the snapshot and the load test)
+ *  4. snapshot      a snapshot of the source stack (`exportStack` → src/snapshots, with evidence)
+ *  5. stage-tests   smoke (from sandbox) or the baseline load test (later stages) against --target
+ *  6. supply-chain  SBOM (CycloneDX) and the vulnerability scan against the target's threshold
  *  7. decision      evidence: the gate decision (in the style of an SLSA verification summary)
  *  8. deploy        `up` of the target stack through the StackEngine port (offline or real)
  *  9. verify        the target answers its health URL and its stack holds resources
@@ -55,10 +56,10 @@ import { markTransitionStart, recordTransition, type MetricsSink } from "./trans
 export const PROMOTION_STEPS = [
   "lock",
   "validate",
+  "readiness",
   "snapshot",
   "stage-tests",
   "supply-chain",
-  "readiness",
   "decision",
   "deploy",
   "verify",
@@ -185,7 +186,7 @@ async function checkHealth(
     } catch (err) {
       last = { ok: false, error: (err as Error).message };
     }
-    await new Promise((r) => setTimeout(r, 200 * (i + 1)));
+    await new Promise((r) => setTimeout(r, 100 * (i + 1)));
   }
   return last;
 }
@@ -283,6 +284,12 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
     }
     return result;
   };
+  /** Records every result first, then stops at the first failing one. */
+  const gates = async (s: StepReport, results: GateResult[], stage: StageName) => {
+    const failing = results.find((r) => r.verdict === "fail");
+    for (const r of results) if (r !== failing) await gate(s, r, stage);
+    if (failing) await gate(s, failing, stage);
+  };
   const run = async (name: PromotionStep, fn: (s: StepReport) => Promise<void>) => {
     const s = step(name);
     s.status = "running";
@@ -360,18 +367,25 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
         }),
         from,
       );
-      await gate(
-        s,
-        await rollbackGate({
+      // Both start a policy-pack process: run them side by side, then judge in order.
+      const [drill, preview] = await Promise.all([
+        rollbackGate({
           stage: from,
           store,
           env,
           policyPackDir: path.join(repoRoot, "policy-pack"),
         }),
-        from,
-      );
-      const p = await policyGate(engine, from);
-      await gate(s, p, from);
+        policyGate(engine, from),
+      ]);
+      await gates(s, [drill, preview], from);
+    });
+
+    await run("readiness", async (s) => {
+      const [alerts, preview] = await Promise.all([
+        alertsGate({ stage: to, repoRoot, ...(opts.runRuleTests ? { runTests: true } : {}) }),
+        policyGate(engine, to),
+      ]);
+      await gates(s, [alerts, preview], to);
     });
 
     await run("snapshot", async (s) => {
@@ -449,15 +463,6 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
         }),
         to,
       );
-    });
-
-    await run("readiness", async (s) => {
-      await gate(
-        s,
-        await alertsGate({ stage: to, repoRoot, ...(opts.runRuleTests ? { runTests: true } : {}) }),
-        to,
-      );
-      await gate(s, await policyGate(engine, to), to);
     });
 
     await run("decision", async (s) => {
