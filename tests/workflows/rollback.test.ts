@@ -341,3 +341,97 @@ describe("rollback workflow", () => {
     await expect(rollback(w.opts({ stage: "production" }))).rejects.toThrow(/same stage/);
   });
 });
+
+describe("goose rollback (CLI) with the offline engine and the real policy pack", () => {
+  async function goose(argv: string[], cwd: string, env: NodeJS.ProcessEnv) {
+    const { Writable } = await import("node:stream");
+    const { main } = await import("../../src/cli/main.js");
+    let out = "";
+    let err = "";
+    const io = {
+      stdout: new Writable({ write: (c: Buffer, _e, cb) => ((out += c.toString()), cb()) }),
+      stderr: new Writable({ write: (c: Buffer, _e, cb) => ((err += c.toString()), cb()) }),
+      env,
+      cwd,
+      isTty: false,
+    };
+    const code = await main(argv, io);
+    return { code, stdout: out, stderr: err };
+  }
+
+  it("snapshot create --offline, then rollback --offline end to end; usage errors exit 2", async () => {
+    const { symlinkSync } = await import("node:fs");
+    const { createEngine } = await import("../../src/engine/index.js");
+    // A project directory of its own (state and store under it), sharing the repo's files.
+    const cwd = tempDir("goose-rollback-e2e-");
+    for (const f of [
+      "Pulumi.yaml",
+      "Pulumi.sandbox.yaml",
+      "Pulumi.compliance.yaml",
+      "Pulumi.production.yaml",
+      "policy-pack",
+      "monitoring",
+      "package.json",
+      "node_modules",
+    ]) {
+      symlinkSync(join(repoRoot, f), join(cwd, f));
+    }
+    const env = {
+      ...process.env,
+      GOOSE_SNAPSHOT_KEY: TEST_KEY,
+      GOOSE_EVIDENCE_KEY_FILE: join(cwd, "ev.pem"),
+    };
+    await createEngine("offline", { cwd, env }).up("sandbox");
+
+    const c = await goose(
+      ["snapshot", "create", "sandbox", "--offline", "--reason", "known good", "--json"],
+      cwd,
+      env,
+    );
+    expect(c.code, c.stderr).toBe(0);
+    const snap = JSON.parse(c.stdout) as { id: string; resourceCount: number; stack: string };
+    expect(snap.resourceCount).toBeGreaterThan(10);
+    expect(snap.stack).toBe("sandbox");
+
+    expect(
+      (await goose(["rollback", "sandbox", "--to", snap.id, "--accept-violations"], cwd, env)).code,
+    ).toBe(2);
+    expect((await goose(["rollback", "production", "--to", snap.id], cwd, env)).code).toBe(2);
+
+    const r = await goose(
+      ["rollback", "sandbox", "--to", snap.id, "--offline", "--json"],
+      cwd,
+      env,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as {
+      ok: boolean;
+      steps: Array<{ step: string; status: string }>;
+      recoverySnapshotId: string;
+    };
+    expect(result.ok).toBe(true);
+    expect(result.steps.find((s) => s.step === "compliance")?.status).not.toBe("failed");
+    expect(result.steps.map((s) => s.step)).toEqual([
+      "lock",
+      "verify",
+      "dependencies",
+      "compliance",
+      "recovery",
+      "import",
+      "refresh",
+      "update",
+      "health",
+      "annotation",
+      "evidence",
+    ]);
+    const v = await goose(["evidence", "verify", "--json"], cwd, env);
+    expect(v.code, v.stderr).toBe(0);
+    const list = JSON.parse(
+      (await goose(["snapshot", "list", "sandbox", "--json"], cwd, env)).stdout,
+    );
+    expect(list.snapshots.map((s: { id: string }) => s.id)).toEqual([
+      result.recoverySnapshotId,
+      snap.id,
+    ]);
+  }, 90_000);
+});
