@@ -61,7 +61,10 @@ export function exportResources(doc: StackExport): PolicyResource[] {
         parent: r.parent ?? "",
         provider: r.provider ?? "",
         dependencies: r.dependencies ?? [],
-        propertyDependencies: r.propertyDependencies ?? {},
+        // real exports may carry `"prop": null`
+        propertyDependencies: Object.fromEntries(
+          Object.entries(r.propertyDependencies ?? {}).map(([k, v]) => [k, v ?? []]),
+        ),
         inputs: props(r.inputs),
         outputs: props(r.outputs),
         protect: r.protect ?? false,

@@ -338,7 +338,7 @@ export class PolicyPackProcess {
         a.setDependenciesList(r.dependencies);
         const pd = a.getPropertydependenciesMap();
         for (const [k, urns] of Object.entries(r.propertyDependencies)) {
-          if (urns.length === 0) continue;
+          if (!urns || urns.length === 0) continue;
           const d = new pb.AnalyzerPropertyDependencies();
           d.setUrnsList(urns);
           pd.set(k, d);

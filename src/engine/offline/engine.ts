@@ -232,7 +232,7 @@ export class OfflineEngine implements StackEngine {
     const { rendered } = await this.render(stage, false);
     const path = this.statePath(stage);
     const previous = readState(path, stage);
-    const next = toExport(rendered, previous);
+    const next = toExport(rendered);
     writeAtomic(path, JSON.stringify(next, null, 4) + "\n");
     return { resourceChanges: resourceChanges(previous, next), outputs: rendered.outputs };
   }

@@ -15,6 +15,18 @@ import { isSecretValue, SECRET_SIG, SECRET_SIG_KEY, type RenderedStack } from ".
 
 export const PULUMI_VERSION = "v3.270.0";
 
+/** Deployment features this Pulumi version knows (pkg/resource/stack/deployment.go). */
+export const KNOWN_FEATURES = [
+  "refreshBeforeUpdate",
+  "views",
+  "hooks",
+  "taint",
+  "replaceWith",
+  "snippets-prototype",
+  "extensionParameterization",
+  "byteString",
+];
+
 export interface ExportResource {
   urn: string;
   custom: boolean;
@@ -90,13 +102,8 @@ export function emptyExport(time = new Date().toISOString()): StackExport {
   };
 }
 
-/** Builds a stack export from a rendered stack; `previous` keeps `created` times of kept resources. */
-export function toExport(
-  stack: RenderedStack,
-  previous?: StackExport,
-  time = new Date().toISOString(),
-): StackExport {
-  const before = new Map((previous?.deployment.resources ?? []).map((r) => [r.urn, r]));
+/** Builds a stack export from a rendered stack. */
+export function toExport(stack: RenderedStack, time = new Date().toISOString()): StackExport {
   const resources: ExportResource[] = stack.resources.map((r) => {
     // Field order as `pulumi stack export` prints it: urn, custom, id, type, inputs, outputs…
     const e: ExportResource = r.custom
@@ -121,10 +128,8 @@ export function toExport(
     if (r.retainOnDelete) e.retainOnDelete = true;
     if (r.deletedWith) e.deletedWith = r.deletedWith;
     if (r.deleteBeforeReplace !== undefined) e.deleteBeforeReplace = r.deleteBeforeReplace;
-    const old = before.get(r.urn);
-    const same = old !== undefined && JSON.stringify(old.inputs ?? {}) === JSON.stringify(e.inputs);
-    e.created = old?.created ?? time;
-    e.modified = same ? (old?.modified ?? time) : time;
+    // No `created`/`modified`: Pulumi's published JSON Schema of deployments
+    // (sdk/go/common/apitype/resources.json) does not allow them, and tools validate against it.
     return e;
   });
   return {
@@ -180,6 +185,15 @@ export function parseExport(text: string, stage: string, source: string): StackE
     throw new EngineInputError(
       `${source}: this stack's deployment version (${d.version}) is too old`,
     );
+  }
+  if (d.version >= 4) {
+    const unknown = (d.features ?? []).filter((f) => !KNOWN_FEATURES.includes(f));
+    if (unknown.length > 0) {
+      throw new EngineInputError(
+        `${source}: this stack's deployment needs support for the following features: ${unknown.join(", ")} ` +
+          `(not known to Pulumi ${PULUMI_VERSION}); use an export from a Pulumi version that has them`,
+      );
+    }
   }
   for (const r of d.deployment.resources ?? []) {
     const parts = typeof r.urn === "string" ? r.urn.split("::") : [];
