@@ -42,8 +42,7 @@ const secretEnvSchema = {
     namePattern: {
       type: "string",
       minLength: 1,
-      default:
-        "(^|_)(PASSWORD|PASSWD|PASS|PWD|TOKEN|SECRET|KEY|APIKEY|CREDENTIALS?|PRIVATE_?KEY)(_|$)",
+      default: "(^|_)(PASSWORD|PASSWD|PASS|TOKEN|SECRET|KEY|APIKEY|CREDENTIALS?|PRIVATE_?KEY)(_|$)",
       description:
         "Case-insensitive regular expression for environment variable names that hold secrets.",
     },

@@ -33,6 +33,7 @@ describe("no-literal-secret-env", () => {
       { name: "GITHUB_TOKEN", value: "ghp_x" },
       { name: "api_key", value: "k" },
       { name: "MONKEY_BUSINESS", value: "fine" },
+      { name: "PWD", value: "/app" },
     ]);
     const r = await runResourcePolicy(
       noLiteralSecretEnv,
