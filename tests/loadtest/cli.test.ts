@@ -117,7 +117,28 @@ describe("goose loadtest run against loopback servers", () => {
   it("injected errors fail with exit 1", async () => {
     server.setErrorEvery(5);
     try {
-      const r = await run();
+      // As on a terminal: a live progress line on stderr.
+      const r = await goose(
+        [
+          "loadtest",
+          "run",
+          "--stage",
+          "sandbox",
+          "--scenario",
+          "quick",
+          "--target",
+          server.url,
+          "--config",
+          "cfg.yaml",
+          "--json",
+        ],
+        work.dir,
+        {},
+        true,
+      );
+      const ESC = String.fromCharCode(27);
+      expect(r.stderr).toContain(`\r${ESC}[2Kquick phase 1/1 `);
+      expect(r.stderr).toMatch(/quick phase 1\/1 \d+\/1s +\d+ responses/);
       expect(r.code).toBe(1);
       const j = r.json();
       expect(j.verdict).toBe("fail");

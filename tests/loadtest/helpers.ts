@@ -84,6 +84,7 @@ export async function goose(
   args: string[],
   cwd: string,
   env: NodeJS.ProcessEnv = {},
+  isTty = false,
 ): Promise<CliRun> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -96,7 +97,7 @@ export async function goose(
     stderr,
     env: { PATH: process.env.PATH, USER: "tester", ...env },
     cwd,
-    isTty: false,
+    isTty,
   });
   return { code, stdout: out, stderr: err, json: () => JSON.parse(out) as Record<string, unknown> };
 }
