@@ -83,4 +83,44 @@ describe("SIGKILL during create", () => {
       );
     }
   }, 60_000);
+
+  it("two processes creating at once both land, with distinct ids", async () => {
+    const storeDir = tempDir();
+    const run = () =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          [
+            "--import",
+            "tsx",
+            join(repoRoot, "tests/snapshots/create-child.ts"),
+            storeDir,
+            fixture("checkpoint-v3.json"),
+            "once",
+          ],
+          {
+            cwd: repoRoot,
+            env: { ...process.env, GOOSE_SNAPSHOT_KEY: TEST_KEY },
+            stdio: ["ignore", "pipe", "inherit"],
+          },
+        );
+        let out = "";
+        // Never leave a child behind, whatever happens to this test.
+        const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.on("exit", (code) => {
+          clearTimeout(guard);
+          const m = /id (\S+)/.exec(out);
+          if (code === 0 && m) resolve(m[1]!);
+          else reject(new Error(`child exited ${code}: ${out}`));
+        });
+      });
+    const ids = await Promise.all([run(), run()]);
+    expect(new Set(ids).size).toBe(2);
+    const store = openStore(`file://${storeDir}`, {});
+    const listed = (await listSnapshots(store, "sandbox")).map((s) => s.id).sort();
+    expect(listed).toEqual([...ids].sort());
+    for (const id of ids)
+      expect((await verifySnapshot(store, id, { GOOSE_SNAPSHOT_KEY: TEST_KEY })).ok).toBe(true);
+  });
 });
