@@ -105,6 +105,13 @@ interface PrunedSegment {
   sig: string;
 }
 
+/** Default days archived evidence is kept per stage (production: seven years). */
+export const DEFAULT_EVIDENCE_RETENTION_DAYS: Record<StageName, number> = {
+  sandbox: 90,
+  compliance: 400,
+  production: 2557,
+};
+
 export interface RetentionPolicy {
   /** Days archived evidence of each stage is kept; records without a stage use the longest. */
   days: Record<StageName, number>;

@@ -23,6 +23,7 @@
  * (keyid, or GOOSE_EVIDENCE_PUBLIC_KEY / GOOSE_EVIDENCE_KEY not matching the chain's key).
  */
 export {
+  DEFAULT_EVIDENCE_RETENTION_DAYS,
   EVIDENCE_KEYS,
   GENESIS_PREV,
   EvidenceWriteError,

@@ -621,7 +621,11 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
       await locks
         .release(l.stage, "promotion", { token: l.token, missingOk: true })
         .catch(() => undefined);
-    for (const s of steps) if (s.status === "pending") s.status = "skipped";
+    for (const s of steps) {
+      if (s.status !== "pending") continue;
+      s.status = "skipped";
+      emit({ type: "step", step: s.name, status: "skipped", message: `${s.name} skipped` });
+    }
   }
 
   const finished = now();

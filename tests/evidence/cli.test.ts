@@ -77,4 +77,29 @@ describe("goose evidence and goose lock", () => {
     );
     expect(r.out + r.err).not.toContain(env.GOOSE_EVIDENCE_KEY);
   });
+
+  it("archives the active segment and prunes by per-stage retention, the chain still verifying", async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), "goose-evcli-"));
+    const run = async (...argv: string[]) => {
+      const io = captureIo(cwd, env);
+      const code = await main(argv, io);
+      return { code, out: io.out(), err: io.err() };
+    };
+    await run("lock", "acquire", "sandbox", "--kind", "backup", "--ttl", "60", "--holder", "a");
+    await run("lock", "release", "sandbox", "--kind", "backup", "--force", "--reason", "test");
+    let r = await run("evidence", "archive", "--json");
+    expect(JSON.parse(r.out)).toMatchObject({
+      records: 1,
+      archived: "evidence/archive/000000000001-000000000001.jsonl.gz",
+    });
+    r = await run("evidence", "prune", "--retention", "sandbox=1", "--json");
+    expect(JSON.parse(r.out)).toMatchObject({
+      pruned: [],
+      retentionDays: { sandbox: 1, compliance: 400 },
+    });
+    expect((await run("evidence", "prune", "--retention", "sandbox=0")).code).toBe(2);
+    expect((await run("evidence", "prune", "--retention", "staging=3")).code).toBe(2);
+    r = await run("evidence", "verify", "--json");
+    expect(JSON.parse(r.out)).toMatchObject({ ok: true, records: 1 });
+  });
 });

@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
 import { openEvidenceChain } from "../../src/evidence/index.js";
+import { captureIo } from "../evidence/cli-io.js";
 import { openStore } from "../../src/store/index.js";
 import type { PromotionReport } from "../../src/workflows/promote.js";
 import { createWorkspace, type Workspace } from "./promote-fixture.js";
@@ -75,6 +77,16 @@ describe("goose promote sandbox compliance --offline, end to end", () => {
     expect(r.err).toMatch(/scan lease of trivy-nightly .* since .* expires at/);
     const chain = openEvidenceChain(openStore(ws.storeUrl, ws.env), ws.env);
     expect((await chain.list({ kind: "promotion.blocked" })).length).toBe(1);
+    // On a terminal the steps are a live list redrawn in place.
+    const io = { ...captureIo(ws.dir, ws.env), isTty: true };
+    const code = await main(
+      ["promote", "sandbox", "compliance", "--offline", "--target", ws.url],
+      io,
+    );
+    expect(code).toBe(1);
+    expect(io.err()).toContain("\x1b[");
+    expect(io.err()).toMatch(/✖ lock/);
+    expect(io.err()).toMatch(/- record/);
     expect(
       (await ws.run(["lock", "release", "sandbox", "--kind", "scan", "--holder", "trivy-nightly"]))
         .code,
@@ -134,7 +146,7 @@ describe("goose promote sandbox compliance --offline, end to end", () => {
       /goldengoose_transitions_total\{from="sandbox",kind="promotion",result="success",stage="compliance"\} 1/,
     );
     expect(prom).toMatch(
-      /goldengoose_transitions_total\{from="sandbox",kind="promotion",result="blocked",stage="compliance"\} 1/,
+      /goldengoose_transitions_total\{from="sandbox",kind="promotion",result="blocked",stage="compliance"\} 2/,
     );
     expect(prom).toMatch(
       /goldengoose_transition_in_progress\{kind="promotion",stage="compliance"\} 0/,

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { parseStageName } from "../../config/stages.js";
-import { openEvidenceChain } from "../../evidence/index.js";
+import { DEFAULT_EVIDENCE_RETENTION_DAYS, openEvidenceChain } from "../../evidence/index.js";
+import { STAGES, type StageName } from "../../config/stages.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
@@ -83,4 +84,56 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
         setExitCode(0);
       },
     );
+
+  evidence
+    .command("archive")
+    .description("move the active segment into a compressed archive segment (the chain continues)")
+    .addOption(storeOption())
+    .option("--json", "machine output on stdout")
+    .action(async (o: { store?: string; json?: boolean }) => {
+      const out = new Output(io, Boolean(o.json));
+      const r = await openEvidenceChain(openStoreFor(io, o.store), io.env).rotate();
+      out.line(
+        r.archived ? `archived ${r.records} records to ${r.archived}` : "nothing to archive",
+      );
+      out.result(r);
+      setExitCode(0);
+    });
+
+  evidence
+    .command("prune")
+    .description(
+      "remove archived segments past the retention of every stage they hold (tombstones keep the chain)",
+    )
+    .option(
+      "--retention <list>",
+      `days per stage, e.g. sandbox=90,compliance=400,production=2557 (defaults: ${STAGES.map((s) => `${s}=${DEFAULT_EVIDENCE_RETENTION_DAYS[s]}`).join(",")})`,
+    )
+    .addOption(storeOption())
+    .option("--json", "machine output on stdout")
+    .action(async (o: { retention?: string; store?: string; json?: boolean }) => {
+      const out = new Output(io, Boolean(o.json));
+      const days: Record<StageName, number> = { ...DEFAULT_EVIDENCE_RETENTION_DAYS };
+      for (const part of (o.retention ?? "").split(",").filter(Boolean)) {
+        const [stage, n] = part.split("=");
+        let s: StageName;
+        try {
+          s = parseStageName(stage ?? "");
+        } catch (err) {
+          throw new UsageError(`--retention ${part}: ${(err as Error).message}`);
+        }
+        const v = Number(n);
+        if (!Number.isInteger(v) || v < 1)
+          throw new UsageError(`--retention ${part}: days must be a whole number, at least 1`);
+        days[s] = v;
+      }
+      const r = await openEvidenceChain(openStoreFor(io, o.store), io.env).applyRetention({ days });
+      out.line(
+        r.pruned.length
+          ? `pruned ${r.pruned.length} archived segment(s): ${r.pruned.join(", ")}`
+          : "nothing past retention",
+      );
+      out.result({ ...r, retentionDays: days });
+      setExitCode(0);
+    });
 }
