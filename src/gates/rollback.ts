@@ -57,14 +57,12 @@ export async function rollbackGate(input: RollbackGateInput): Promise<GateResult
       integrity: "ok",
       mandatory: mandatory.length,
       advisory: violations.length - mandatory.length,
-      violations: violations
-        .slice(0, 20)
-        .map((v) => ({
-          policy: v.policy,
-          level: v.enforcementLevel,
-          urn: v.urn,
-          message: v.message,
-        })),
+      violations: violations.slice(0, 20).map((v) => ({
+        policy: v.policy,
+        level: v.enforcementLevel,
+        urn: v.urn,
+        message: v.message,
+      })),
     };
     if (mandatory.length) {
       return {
