@@ -13,9 +13,16 @@ import type { Policy } from "@pulumi/policy";
 import { PACK_NAME, policies, policyNames } from "../../policy-pack/policies/index.js";
 import { COMPONENT_TYPES } from "../../policy-pack/policies/stack.js";
 import { WORKLOAD_TYPES, typeOf } from "../../policy-pack/policies/util.js";
+import { loadStageConfigFile } from "../../src/config/index.js";
 import { packDir, readPackConfig, repoRoot, resolvePolicyConfig } from "./harness.js";
 
 const STAGES = ["sandbox", "compliance", "production"] as const;
+
+function policyByName(name: string): Policy {
+  const p = (policies as Policy[]).find((x) => x.name === name);
+  if (!p) throw new Error(`no policy ${name}`);
+  return p;
+}
 
 describe("pack files", () => {
   it("has a versioned CommonJS package whose main is the built pack", () => {
@@ -171,15 +178,34 @@ describe("stage config files", () => {
       ],
     ).toBe(true);
   });
-  it("match the stage files: retention minimums equal what Pulumi.<stage>.yaml configures", () => {
-    for (const stage of STAGES) {
-      const doc = parseYaml(readFileSync(path.join(repoRoot, `Pulumi.${stage}.yaml`), "utf8")) as {
-        config: Record<string, { retentionDays?: number }>;
-      };
-      const cfg = readPackConfig(stage);
-      expect(
-        (cfg["prometheus-retention"] as { minRetentionDays: number }).minRetentionDays,
-      ).toBeLessThanOrEqual(doc.config["golden-goose:prometheus"]?.retentionDays ?? 0);
+  it.each(STAGES)("%s: the shipped stack file meets the pack's minimums", (stage) => {
+    // The stage config as the program reads it (defaults folded in, validated).
+    const stageCfg = loadStageConfigFile(path.join(repoRoot, `Pulumi.${stage}.yaml`));
+    const cfg = readPackConfig(stage);
+    const prop = <T>(policy: string, key: string): T =>
+      resolvePolicyConfig(policyByName(policy), cfg).properties[key] as T;
+    expect(prop<number>("prometheus-retention", "minRetentionDays")).toBeLessThanOrEqual(
+      stageCfg.prometheus.retentionDays,
+    );
+    expect(prop<string>("k8s-required-labels", "stage")).toBe(stageCfg.stage);
+    const needsS3 = prop<boolean>("stack-backup-encrypted-s3", "requireEncryptedS3");
+    if (needsS3) {
+      expect(stageCfg.backup.target).toBe("s3");
+      expect(stageCfg.backup.kms).toBe(true);
+    }
+    if (stageCfg.backup.target === "s3") {
+      expect(prop<number>("s3-bucket-lifecycle", "minRetentionDays")).toBeLessThanOrEqual(
+        stageCfg.backup.retentionDays,
+      );
+      expect(stageCfg.backup.versioning).toBe(true);
+    }
+    if (prop<boolean>("s3-bucket-object-lock", "required")) {
+      expect(stageCfg.backup.objectLockDays).toBeGreaterThanOrEqual(
+        prop<number>("s3-bucket-object-lock", "minRetentionDays"),
+      );
+    }
+    if (!prop<boolean>("grafana-no-anonymous-access", "allowAnonymous")) {
+      expect(stageCfg.grafana.anonymousAccess).toBe(false);
     }
   });
   it("are rejected with the policy named when a property has the wrong type", () => {
