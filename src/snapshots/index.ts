@@ -26,6 +26,12 @@
  * - `listHistoryCheckpoints(backendDir)` — a DIY backend's history, to import as snapshots.
  * - `keySourceFromEnv(env, { kmsKeyId? })` — the key for new snapshots (exit 2 without one).
  */
+/**
+ * The SnapshotStore port of DESIGN.md: snapshots live in any ObjectStore (file:// or s3://,
+ * src/store), whose atomic put (temp + fsync + rename; one PUT or a completed multipart upload)
+ * and ifNoneMatch give "visible only once complete".
+ */
+export type { ObjectStore as SnapshotStore } from "../store/types.js";
 export * from "./snapshot.js";
 export * from "./crypto.js";
 export * from "./validate.js";
