@@ -21,7 +21,11 @@ if (process.env.FAKE_PULUMI_LOG) fs.appendFileSync(process.env.FAKE_PULUMI_LOG, 
 const cmd = args.filter((a) => !a.startsWith("-"))[0];
 const stackArg = args[args.indexOf("--stack") + 1];
 if (args[0] === "version") { console.log("v3.200.0"); process.exit(0); }
-if (args[0] === "stack" && args[1] === "select") process.exit(0);
+if (args[0] === "stack" && args[1] === "select") {
+  if (process.env.FAKE_NO_STACK) { console.error("error: no stack named '" + stackArg + "' found"); process.exit(255); }
+  process.exit(0);
+}
+if (args[0] === "stack" && args[1] === "init") process.exit(0);
 if (args[0] === "stack" && args[1] === "export") {
   process.stdout.write(JSON.stringify({ version: 3, deployment: { manifest: { time: "t", magic: "m", version: "v3.200.0" },
     resources: [{ urn: "urn:pulumi:" + stackArg + "::golden-goose::pulumi:pulumi:Stack::golden-goose-" + stackArg, custom: false, type: "pulumi:pulumi:Stack" }] } }, null, 4) + "\\n");
@@ -184,6 +188,19 @@ describe("real engine (Automation API) command lines", () => {
     const refresh = calls().find((c) => c.args?.[0] === "refresh")!.args!;
     expect(refresh[refresh.indexOf("--stack") + 1]).toBe("compliance");
     expect(refresh).toContain("--yes");
+  });
+
+  it("the first up of a stage creates its stack (stack init), preview does not", async () => {
+    const engine = new RealEngine({
+      cwd: repoRoot,
+      env: env({ FAKE_NO_STACK: "1" }),
+      policyPackDir: pack,
+    });
+    await engine.up("production");
+    expect(calls().map((c) => c.args?.slice(0, 3).join(" "))).toContain("stack init production");
+    await expect(engine.preview("sandbox")).rejects.toThrow(
+      /no Pulumi stack "sandbox" .*pulumi stack init sandbox.*or use --offline/,
+    );
   });
 
   it("no pulumi on PATH: exit 2 with the fix", async () => {

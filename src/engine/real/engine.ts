@@ -6,7 +6,8 @@
  *   i.e. `pulumi preview --policy-pack policy-pack --policy-pack-config …`. Violations come from the
  *   engine's `policyEvent`s, resources from `resourcePreEvent`s. A preview that the CLI fails because
  *   of mandatory violations is a result (exit 1 later), not an error.
- * - `up`, `refresh`: the Automation API calls of the same names.
+ * - `up` (creating the stage's stack when it does not exist yet, `createOrSelectStack`), `refresh`:
+ *   the Automation API calls of the same names.
  * - `exportStack`: `pulumi stack export --stack <stage>` run as is, so the text is exactly what the
  *   CLI prints (the Automation API's own exportStack adds --show-secrets; we never want plaintext).
  * - `importStack`: `pulumi stack import --file <tmp> --stack <stage>`.
@@ -21,6 +22,7 @@ import { existsSync } from "node:fs";
 import {
   LocalWorkspace,
   PulumiCommand,
+  StackNotFoundError,
   type EngineEvent,
   type Stack,
 } from "@pulumi/pulumi/automation/index.js";
@@ -93,12 +95,23 @@ export class RealEngine implements StackEngine {
     return this.commandPromise;
   }
 
-  private async stack(stage: StageName): Promise<Stack> {
+  /** The stage's stack; `create` makes it when missing (first `up` of a stage), else it must exist. */
+  private async stack(stage: StageName, create = false): Promise<Stack> {
     const pulumiCommand = await this.command();
-    return LocalWorkspace.selectStack(
-      { stackName: stage, workDir: this.opts.cwd },
-      { pulumiCommand, envVars: stringEnv(this.opts.env) },
-    );
+    const args = { stackName: stage, workDir: this.opts.cwd };
+    const wsOpts = { pulumiCommand, envVars: stringEnv(this.opts.env) };
+    if (create) return LocalWorkspace.createOrSelectStack(args, wsOpts);
+    try {
+      return await LocalWorkspace.selectStack(args, wsOpts);
+    } catch (err) {
+      if (err instanceof StackNotFoundError) {
+        throw new EngineInputError(
+          `no Pulumi stack "${stage}" in this project's backend: create it with \`pulumi stack init ${stage}\` ` +
+            `(or bring the stage up first), or use --offline`,
+        );
+      }
+      throw err;
+    }
   }
 
   async preview(stage: StageName, opts: PreviewOptions = {}): Promise<PreviewResult> {
@@ -168,7 +181,7 @@ export class RealEngine implements StackEngine {
     stage: StageName,
     opts: { onProgress?: (message: string) => void } = {},
   ): Promise<UpResult> {
-    const stack = await this.stack(stage);
+    const stack = await this.stack(stage, true);
     const r = await stack.up({ onOutput: opts.onProgress });
     const outputs: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(r.outputs)) outputs[k] = v.secret ? "[secret]" : v.value;
