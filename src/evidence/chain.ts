@@ -219,7 +219,13 @@ export function openEvidenceChain(
   const signingKey = (): EvidenceKey => (key ??= loadSigningKey(env));
 
   /** Ensures evidence/public-key.pem exists and matches the signing key. */
+  let keyChecked = false;
   async function ensurePublicKey(k: EvidenceKey): Promise<void> {
+    if (keyChecked) return;
+    await checkPublicKey(k);
+    keyChecked = true;
+  }
+  async function checkPublicKey(k: EvidenceKey): Promise<void> {
     const pem = publicKeyPem(k.publicKey);
     const existing = await store.get(EVIDENCE_KEYS.publicKey);
     if (!existing) {
@@ -231,7 +237,7 @@ export function openEvidenceChain(
         return;
       } catch (err) {
         if (!(err instanceof PreconditionFailedError)) throw err;
-        return ensurePublicKey(k);
+        return checkPublicKey(k);
       }
     }
     const stored = parsePublicKey(
