@@ -106,6 +106,7 @@ export const DEFAULT_SECRET_SOURCE_TYPES = [
 
 interface SecretSourceConfig {
   secretSourceTypes: string[];
+  configSecretNames: string[];
 }
 const secretSourceSchema = {
   properties: {
@@ -114,6 +115,15 @@ const secretSourceSchema = {
       items: { type: "string", minLength: 1 },
       default: DEFAULT_SECRET_SOURCE_TYPES,
       description: "Resource types that produce secrets, besides any with additionalSecretOutputs.",
+    },
+    configSecretNames: {
+      type: "array",
+      items: { type: "string", minLength: 1 },
+      default: ["alertmanager-receivers"],
+      description:
+        "Names of Secrets filled from encrypted stack config (`pulumi config set --secret`). The " +
+        "analyzer cannot see that a value came from an encrypted config key (the SDK unwraps " +
+        "secrets), so these are declared here; the config loader refuses such keys in plaintext.",
     },
   },
 } satisfies StackValidationPolicy["configSchema"];
@@ -135,6 +145,8 @@ export const k8sSecretFromPulumiSecret: StackValidationPolicy = {
       (r.type !== K8S_SECRET && (r.opts?.additionalSecretOutputs ?? []).length > 0);
     for (const secret of secrets) {
       const props = raw(secret.props) as Record<string, unknown>;
+      const name = (props["metadata"] as { name?: unknown } | undefined)?.name;
+      if (typeof name === "string" && cfg.configSecretNames.includes(name)) continue;
       for (const prop of ["stringData", "data"]) {
         const entries = props[prop];
         if (isUnknown(entries) || isSecretMarked(entries) || !isObject(entries)) continue;

@@ -104,6 +104,22 @@ describe("k8s-secret-from-pulumi-secret", () => {
     expect(r.violations[0]?.message).toMatch(/literal values in stringData \("user", "password"\)/);
     expect(r.violations[0]?.message).not.toContain('"x"');
   });
+  it("passes a Secret named in configSecretNames (filled from encrypted stack config)", async () => {
+    const stack = secretStack(
+      { props: { metadata: { name: "alertmanager-receivers" }, stringData: { key: "x" } } },
+      false,
+    );
+    expect((await runStackPolicy(k8sSecretFromPulumiSecret, stack, production)).violations).toEqual(
+      [],
+    );
+    const other = secretStack(
+      { props: { metadata: { name: "something-else" }, stringData: { key: "x" } } },
+      false,
+    );
+    expect(
+      (await runStackPolicy(k8sSecretFromPulumiSecret, other, production)).violations,
+    ).toHaveLength(1);
+  });
   it("flags a Secret whose only dependency produces no secrets (the Secret's own options do not count)", async () => {
     const stack: StackResourceInput[] = [
       { type: k8s.core.v1.Namespace, name: "ns", props: {} },
