@@ -168,4 +168,47 @@ describe("goose promote sandbox compliance --offline, end to end", () => {
     ];
     for (const s of secrets) for (const t of texts) expect(t.includes(s)).toBe(false);
   });
+
+  it("continues compliance → production: baseline load test, snapshot as the backup, production thresholds", async () => {
+    // Production needs a compliance baseline (no baseline fails there) and a compliance snapshot.
+    const { runLoadTest } = await import("../../src/loadtest/index.js");
+    await runLoadTest({
+      cwd: ws.dir,
+      env: ws.env,
+      stage: "compliance",
+      scenario: "baseline",
+      target: ws.url,
+      configPath: "load-test/config/test.yaml",
+      saveBaseline: true,
+    });
+    await ws.snapshot("compliance");
+    const r = await ws.run([
+      "promote",
+      "compliance",
+      "production",
+      "--offline",
+      "--target",
+      ws.url,
+      "--health-url",
+      `${ws.url}/-/healthy`,
+      "--loadtest-config",
+      "load-test/config/test.yaml",
+      "--json",
+    ]);
+    const report = JSON.parse(r.out) as PromotionReport;
+    if (r.code !== 0)
+      throw new Error(`promotion failed: ${JSON.stringify(report.failure)}\n${r.err}`);
+    const gates = report.steps.flatMap((s) => s.gates);
+    expect(gates.find((g) => g.gate === "load-test")?.details).toMatchObject({
+      scenario: "baseline",
+      baseline: "compared",
+    });
+    expect(gates.find((g) => g.gate === "backup")?.details).toMatchObject({
+      source: expect.stringMatching(/^snapshots in /),
+    });
+    expect(gates.find((g) => g.gate === "vulnerabilities")?.details).toMatchObject({
+      threshold: "MEDIUM",
+    });
+    expect((await ws.run(["evidence", "verify"])).code).toBe(0);
+  });
 });

@@ -41,6 +41,8 @@ export interface Workspace {
   run(argv: string[]): Promise<{ code: number; out: string; err: string }>;
   /** A fresh snapshot of the sandbox stack (the newest one). */
   snapshotSandbox(): Promise<string>;
+  /** A fresh snapshot of a stage's stack. */
+  snapshot(stage: "sandbox" | "compliance"): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,13 @@ scenarios:
     rate: 100
     thresholds:
       - p99 < 500ms
+  baseline:
+    description: A short steady run for the promotion tests.
+    connections: 2
+    duration: 1s
+    rate: 100
+    thresholds:
+      - p99 < 500ms
 tolerances:
   sandbox:
     score: { pass: 75%, warn: 50% }
@@ -70,6 +79,7 @@ tolerances:
   compliance:
     score: { pass: 85%, warn: 70% }
     criteria:
+      - { metric: p99, pass: "<= +25%", warn: "<= +50%", floor: 50ms, weight: 2 }
       - { metric: errors, pass: "<= +0%", warn: "<= +0%", floor: 0.5%, weight: 2, key: true }
   production:
     score: { pass: 90%, warn: 75% }
@@ -133,10 +143,10 @@ export async function createWorkspace(): Promise<Workspace> {
     const code = await main(argv, io);
     return { code, out: io.out(), err: io.err() };
   };
-  const snapshotSandbox = async () => {
-    const text = await engine.exportStack("sandbox");
+  const snapshot = async (stage: "sandbox" | "compliance") => {
+    const text = await engine.exportStack(stage);
     const m = await createSnapshot(store, {
-      stage: "sandbox",
+      stage,
       source: Readable.from([Buffer.from(text)]),
       sourceKind: "engine",
       reason: "test seed",
@@ -145,6 +155,7 @@ export async function createWorkspace(): Promise<Workspace> {
     });
     return m.id;
   };
+  const snapshotSandbox = () => snapshot("sandbox");
 
   // The sandbox is deployed, snapshotted, and has a smoke baseline.
   await engine.up("sandbox");
@@ -169,6 +180,7 @@ export async function createWorkspace(): Promise<Workspace> {
     server,
     run,
     snapshotSandbox,
+    snapshot,
     promote: (extra = []) =>
       run([
         "promote",
