@@ -166,4 +166,10 @@ describe("alerts gate", () => {
     expect(r.summary).toMatch(/promtool check rules failed/);
     expect(String(r.details.promtool)).toMatch(/broken.yaml/);
   });
+
+  it("says how to install promtool when it is missing", async () => {
+    await expect(
+      alertsGate({ stage: "sandbox", repoRoot, promtool: "/nonexistent/promtool" }),
+    ).rejects.toThrow(/promtool is not installed: apt-get install prometheus/);
+  });
 });

@@ -51,6 +51,14 @@ describe("goose promote sandbox compliance --offline, end to end", () => {
       (await ws.run(["promote", "compliance", "sandbox", "--offline", "--target", ws.url])).code,
     ).toBe(2);
     expect((await ws.run(["promote", "production", "nowhere", "--offline"])).code).toBe(2);
+    // No snapshot key: a missing prerequisite, refused before anything runs.
+    const { GOOSE_SNAPSHOT_KEY: _key, ...noKey } = ws.env;
+    const io = captureIo(ws.dir, noKey);
+    expect(
+      await main(["promote", "sandbox", "compliance", "--offline", "--target", ws.url], io),
+    ).toBe(2);
+    expect(io.err()).toMatch(/GOOSE_SNAPSHOT_KEY/);
+    expect(JSON.parse((await ws.run(["lock", "status", "--json"])).out).leases).toEqual([]);
   });
 
   it("is blocked by a held scan lease, naming it, and records the block", async () => {

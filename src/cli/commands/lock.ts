@@ -70,6 +70,9 @@ export function registerLock(program: Command, io: CliIo, setExitCode: SetExitCo
         const stage = stageArg(stageText);
         const kind = parseLeaseKind(o.kind, BLACKOUT_KINDS);
         const ttl = Number(o.ttl);
+        if (!/^\d+$/.test(o.ttl)) {
+          throw new UsageError(`--ttl ${o.ttl}: a whole number of seconds, e.g. --ttl 900`);
+        }
         const lease = await openLocks(openStoreFor(io, o.store)).acquire(stage, kind, {
           ttlSeconds: ttl,
           holder: o.holder ?? defaultHolder(io.env),
