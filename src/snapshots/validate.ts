@@ -127,6 +127,7 @@ const EXTRA_RESOURCE_FIELDS: Record<string, unknown> = {
 };
 
 interface Validators {
+  propertyValue: ValidateFunction;
   deployment: ValidateFunction;
   resource: ValidateFunction;
   operation: ValidateFunction;
@@ -147,6 +148,11 @@ function loadValidators(): Validators {
   resources.$defs.resourceV3.properties = {
     ...resources.$defs.resourceV3.properties,
     ...EXTRA_RESOURCE_FIELDS,
+    // Property values are checked by checkPropertyValues (below): the same rules as
+    // property-values.json, walking plain values directly and handing every special value
+    // (secret, asset, archive, resource reference, output) to that schema.
+    inputs: { type: "object" },
+    outputs: { type: "object" },
   };
   ajv.addSchema(read("property-values"));
   ajv.addSchema(resources);
@@ -157,6 +163,7 @@ function loadValidators(): Validators {
     return v;
   };
   validators = {
+    propertyValue: get(`${ID_BASE}property-values.json`),
     deployment: get(`${ID_BASE}deployments.json`),
     resource: get(`${ID_BASE}resources.json`),
     operation: get(`${ID_BASE}deployments.json#/$defs/operationV2`),
@@ -247,6 +254,10 @@ export class ExportValidator {
     const res = goNulls(value as Record<string, unknown>);
     const urn = typeof res.urn === "string" && res.urn !== "" ? res.urn : undefined;
     const name = urn ?? where;
+    const badValue = checkPropertyValues(res, this.v.propertyValue);
+    if (badValue) {
+      this.error({ code: "schema", resource: name, message: `resource ${name}: ${badValue}` });
+    }
     if (!this.v.resource(res)) {
       for (const e of (this.v.resource.errors ?? [])
         .filter((e) => e.keyword !== "oneOf")
@@ -355,6 +366,11 @@ export class ExportValidator {
       return;
     }
     const op = value as { type: string; resource: { urn: string } };
+    const badValue = checkPropertyValues(
+      op.resource as unknown as Record<string, unknown>,
+      this.v.propertyValue,
+    );
+    if (badValue) this.error({ code: "schema", resource: where, message: `${where}: ${badValue}` });
     this.pendingOps.push({ type: op.type, urn: op.resource.urn });
     this.warnings.push({
       code: "pending-operation",
@@ -515,6 +531,56 @@ export class ExportValidator {
       },
     };
   }
+}
+
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+/**
+ * property-values.json for a resource's `inputs` and `outputs`: primitives, arrays and plain
+ * objects are walked here (the schema's first four branches, which are structural); an object
+ * carrying the signature key is a special value and goes to the schema itself. Returns the
+ * first problem, or undefined.
+ */
+function checkPropertyValues(
+  res: Record<string, unknown>,
+  special: ValidateFunction,
+): string | undefined {
+  for (const field of ["inputs", "outputs"] as const) {
+    const bag = res[field];
+    if (bag === undefined) continue;
+    if (typeof bag !== "object" || bag === null || Array.isArray(bag)) continue; // the resource schema reports it
+    for (const [k, v] of Object.entries(bag as Record<string, unknown>)) {
+      const bad = checkValue(v, `/${field}/${k}`, special);
+      if (bad) return bad;
+    }
+  }
+  return undefined;
+}
+
+function checkValue(v: unknown, path: string, special: ValidateFunction): string | undefined {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return undefined;
+  if (typeof v === "number") return Number.isFinite(v) ? undefined : `${path} is not a JSON number`;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const bad = checkValue(v[i], `${path}/${i}`, special);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  if (typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    if (SIG_KEY in o) {
+      if (special(o)) return undefined;
+      const e = (special.errors ?? []).find((x) => x.keyword !== "oneOf") ?? special.errors?.[0];
+      return `${path}${e?.instancePath ?? ""} is not a valid special value (secret, asset, archive, resource reference or output): ${e?.message ?? "invalid"}`;
+    }
+    for (const [k, x] of Object.entries(o)) {
+      const bad = checkValue(x, `${path}/${k}`, special);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  return `${path} is not a JSON value`;
 }
 
 function urnKey(urn: string): string {

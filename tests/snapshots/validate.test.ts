@@ -128,6 +128,22 @@ describe("export validation", () => {
     expect(check({ version: 3 }).ok).toBe(false);
   });
 
+  it("checks property values against Pulumi's schema, special values included", () => {
+    const sig = "4dabf18193072939515e22adb298388d";
+    const d = good();
+    d.deployment.resources[2]!.outputs = {
+      ok: [1, "x", null, { nested: true }],
+      secret: { [sig]: "1b47061264138c4ac30d75fd1eb44270", ciphertext: "djE6YWJj" },
+    };
+    expect(check(d).errors).toEqual([]);
+    (d.deployment.resources[2]!.outputs as Record<string, unknown>).bad = {
+      deep: [{ [sig]: "not-a-known-signature" }],
+    };
+    const e = check(d).errors[0]!;
+    expect(e).toMatchObject({ code: "schema", resource: urn("b") });
+    expect(e.message).toMatch(/\/outputs\/bad\/deep\/0/);
+  });
+
   it("reports pending operations as warnings", () => {
     const d = good() as ReturnType<typeof good> & {
       deployment: { pending_operations?: unknown[] };
