@@ -54,8 +54,9 @@ if (cmd === "preview") {
     process.exit(0);
   }, 600);
 } else if (cmd === "up" || cmd === "refresh") {
-  const log = args[args.indexOf("--event-log") + 1];
-  fs.appendFileSync(log, JSON.stringify({ sequence: 0, timestamp: 1, summaryEvent: { maybeCorrupt: false, durationSeconds: 1, resourceChanges: { create: 3, same: 1 }, policyPacks: {} } }) + "\\n" + JSON.stringify({ sequence: 1, timestamp: 1, cancelEvent: {} }) + "\\n");
+  // The Automation API asks for an event log only when the caller listens to events.
+  const at = args.indexOf("--event-log");
+  if (at >= 0) fs.appendFileSync(args[at + 1], JSON.stringify({ sequence: 0, timestamp: 1, summaryEvent: { maybeCorrupt: false, durationSeconds: 1, resourceChanges: { create: 3, same: 1 }, policyPacks: {} } }) + "\\n" + JSON.stringify({ sequence: 1, timestamp: 1, cancelEvent: {} }) + "\\n");
   setTimeout(() => process.exit(0), 600);
 } else if (args[0] === "stack" && args[1] === "output") {
   const secrets = args.includes("--show-secrets");
