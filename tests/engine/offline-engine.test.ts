@@ -38,6 +38,13 @@ class Box extends pulumi.ComponentResource {
   }
 }
 
+/** A custom resource of a made-up provider whose inputs carry `probe: true`. */
+class Probe extends pulumi.CustomResource {
+  constructor(name: string) {
+    super("test:index:Probe", name, { probe: true });
+  }
+}
+
 const program: StageProgram = (cfg) => {
   new Box(`box-${cfg.stage}`);
   const provider = new k8s.Provider("explicit", { namespace: "x" });
@@ -175,6 +182,49 @@ describe("offline engine", () => {
     expect(violations.map((v) => [v.policy, v.enforcementLevel, v.urn?.split("::").pop()])).toEqual(
       [["no-public", "mandatory", "box-sandbox-bucket"]],
     );
+  });
+
+  it("previewMany: one shared pack, each stage configured with its own config file", async () => {
+    const shared = makePack("probe-many", PROBE_PACK, {
+      "config/sandbox.json": JSON.stringify({ "probe-resource": { min: 1 } }),
+      "config/production.json": JSON.stringify({ all: "mandatory", "probe-resource": { min: 5 } }),
+    });
+    const many = new OfflineEngine({
+      cwd: repoRoot,
+      env: process.env,
+      policyPackDir: shared,
+      // A resource whose props carry `probe` makes the probe policy report what it saw.
+      program: (cfg) => {
+        new Probe(`probe-${cfg.stage}`);
+        return {};
+      },
+    });
+    const results = await many.previewMany(["sandbox", "production"]);
+    expect(results.map((r) => r.stage)).toEqual(["sandbox", "production"]);
+    const seen = results.map((r) => {
+      expect(r.violations).toHaveLength(1);
+      const v = r.violations[0]!;
+      return {
+        stage: r.stage,
+        level: v.enforcementLevel,
+        config: JSON.parse(v.message).config,
+        urn: v.urn,
+      };
+    });
+    expect(seen).toEqual([
+      {
+        stage: "sandbox",
+        level: "advisory",
+        config: { min: 1 },
+        urn: "urn:pulumi:sandbox::golden-goose::test:index:Probe::probe-sandbox",
+      },
+      {
+        stage: "production",
+        level: "mandatory",
+        config: { min: 5 },
+        urn: "urn:pulumi:production::golden-goose::test:index:Probe::probe-production",
+      },
+    ]);
   });
 
   it("a stack file for another stage is refused", async () => {
