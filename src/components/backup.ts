@@ -11,6 +11,7 @@ import {
   selectorLabels,
 } from "./common.js";
 import { serviceUrl } from "./names.js";
+import { blackoutPush } from "./blackout.js";
 
 export interface BackupArgs {
   /** The validated stage configuration. */
@@ -33,6 +34,8 @@ const BACKUP_UID = 1000;
  * the result metrics to the Pushgateway. Exported for testing.
  */
 export function backupScripts(cfg: StageConfig, prometheusPod = "prometheus-0") {
+  // A backup is a blackout for transitions: announced before collect, withdrawn when upload ends.
+  const announce = `${blackoutPush("backup", 1, "curl")}\n`;
   const collect = `set -u
 cd /work
 fail() { echo "collect: $1" >&2; echo "$1" > /work/failed; exit 0; }
@@ -48,6 +51,8 @@ kubectl exec -n "$NAMESPACE" "$pod" -c grafana -- tar -C /var/lib/grafana -czf -
       ? `aws s3 cp "/work/$c.tar.gz" "s3://$BUCKET/$c/$ts.tar.gz" --sse aws:kms --sse-kms-key-id "$KMS_KEY_ARN" --only-show-errors`
       : `mkdir -p "/backup/$c" && cp "/work/$c.tar.gz" "/backup/$c/$ts.tar.gz" && find "/backup/$c" -name '*.tar.gz' -mtime +${cfg.backup.retentionDays} -delete`;
   const upload = `set -u
+end_blackout() { ${blackoutPush("backup", 0, "curl")}; }
+trap end_blackout EXIT
 ts=$(date -u +%Y%m%dT%H%M%SZ)
 now=$(date +%s)
 rc=0
@@ -71,7 +76,7 @@ for c in prometheus grafana; do
 done
 exit $rc
 `;
-  return { collect, upload };
+  return { announce, collect, upload };
 }
 
 /** IAM role name from an ARN (`arn:aws:iam::123:role/path/name` → `name`). */
@@ -325,6 +330,15 @@ export class Backup extends pulumi.ComponentResource {
                   restartPolicy: "Never",
                   securityContext: podSecurity(BACKUP_UID),
                   initContainers: [
+                    {
+                      name: "announce",
+                      image: b.image,
+                      command: ["/bin/bash", "-c", scripts.announce],
+                      env,
+                      resources: containerResources(b.resources),
+                      securityContext: containerSecurity(),
+                      volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                    },
                     {
                       name: "collect",
                       image: b.kubectlImage,

@@ -10,6 +10,7 @@ import {
   selectorLabels,
 } from "./common.js";
 import { serviceUrl } from "./names.js";
+import { blackoutPush } from "./blackout.js";
 
 export interface ScannerArgs {
   /** The validated stage configuration. */
@@ -48,6 +49,9 @@ export function stageImages(cfg: StageConfig): string[] {
 export function scannerScript(cfg: StageConfig): string {
   const sev = severitiesFrom(cfg.scanner.severityThreshold);
   return `set -u
+end_blackout() { ${blackoutPush("scan", 0, "wget")}; }
+${blackoutPush("scan", 1, "wget")}
+trap end_blackout EXIT
 now=$(date +%s); rc=0
 out="/reports/$(date -u +%Y%m%dT%H%M%SZ)"; mkdir -p "$out"
 m=/tmp/metrics

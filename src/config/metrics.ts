@@ -46,7 +46,10 @@ export const SERVICE_METRICS = {
 /** Stage transitions: goose pushes this gauge while a promotion or rollback runs. */
 export const TRANSITION_METRICS = {
   inProgress: "goldengoose_transition_in_progress",
-  /** 1 while a blackout lease (load test, backup, scan) is held on the stage. */
+  /**
+   * 1 while a blackout runs on the stage: pushed by the in-cluster backup and scan jobs (grouping
+   * job="goldengoose-blackout", stage, kind) and read back by goose before a transition.
+   */
   blackout: "goldengoose_blackout_active",
 } as const;
 

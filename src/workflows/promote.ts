@@ -48,6 +48,7 @@ import {
   type GateResult,
 } from "../gates/index.js";
 import { LeaseHeldError, openLocks, type Lease } from "../locks/index.js";
+import { assertNoClusterBlackout, ClusterBlackoutError } from "../locks/cluster.js";
 import { createSnapshot, keySourceFromEnv } from "../snapshots/index.js";
 import type { ObjectStore } from "../store/types.js";
 import { renderPromotionMarkdown } from "./promote-report.js";
@@ -95,6 +96,11 @@ export interface PromoteOptions {
   /** Where the JSON and Markdown reports go (default <repoRoot>/.goose/reports/promotions). */
   reportDir?: string;
   metrics?: MetricsSink;
+  /**
+   * Pushgateways where the stages' in-cluster backup and scan jobs announce themselves
+   * (src/locks/cluster.ts); a running job on the source or target stage blocks the promotion.
+   */
+  blackoutSources?: string[];
   leaseTtlSeconds?: number;
   onEvent?: (e: PromotionEvent) => void;
   now?: () => Date;
@@ -342,6 +348,10 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
       );
       heartbeat.unref();
       s.notes.push(`promotion leases on ${from} and ${to} held by ${opts.holder}`);
+      for (const url of opts.blackoutSources ?? []) {
+        await assertNoClusterBlackout(url, [from, to], { now: now(), blocked: "promotion" });
+        s.notes.push(`no backup or scan job running on ${from} or ${to} (${url})`);
+      }
       try {
         await markTransitionStart(store, sink, "promotion", to);
       } catch (err) {
@@ -583,6 +593,13 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
         step: stepName,
         reason: err.message,
         fix: `wait for the ${err.lease.kind} on ${err.lease.stage} to end, or break a stale lease with goose lock release`,
+      };
+    } else if (err instanceof ClusterBlackoutError) {
+      report.result = "blocked";
+      failure = {
+        step: stepName,
+        reason: err.message,
+        fix: `wait for the ${err.blackouts.map((b) => `${b.kind} job on ${b.stage}`).join(" and ")} to finish`,
       };
     } else if ((err as { exitCode?: number }).exitCode === 2) {
       throw err; // a missing prerequisite (key, tool, file): exit 2 with its own message

@@ -134,6 +134,8 @@ export function describeStage(stage: StageName): void {
       const cron = one("kubernetes:batch/v1:CronJob", "backup");
       expect(get(cron.inputs, "spec", "schedule")).toBe(cfg.backup.schedule);
       expect(get(cron.inputs, "spec", "concurrencyPolicy")).toBe("Forbid");
+      // The job announces its blackout before it touches Prometheus or Grafana.
+      expect(containersOf(cron).map((c) => c["name"])).toEqual(["announce", "collect", "upload"]);
       if (cfg.backup.target === "s3") {
         expect(buckets).toHaveLength(1);
         expect(get(buckets[0]?.inputs, "forceDestroy")).toBe(false);

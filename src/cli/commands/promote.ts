@@ -27,6 +27,7 @@ interface PromoteFlags {
   scenario?: string;
   backupMetrics?: string;
   pushgateway?: string;
+  blackoutSource?: string[];
   metricsDir?: string;
   runRuleTests?: boolean;
   holder?: string;
@@ -132,6 +133,12 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
       "push transition metrics here (env GOOSE_PUSHGATEWAY_URL); else a textfile",
     )
     .option(
+      "--blackout-source <url>",
+      "Pushgateway where the stages' backup and scan jobs announce themselves; repeatable " +
+        "(env GOOSE_BLACKOUT_SOURCES, comma-separated; default: --pushgateway when set)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
       "--metrics-dir <dir>",
       "textfile directory for transition metrics (default .goose/metrics)",
     )
@@ -150,6 +157,15 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
       const store = openStoreFor(io, o.store);
       const engine = createEngine(o.offline ? "offline" : "real", { cwd: io.cwd, env: io.env });
       const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
+      const blackoutSources =
+        o.blackoutSource ??
+        (io.env.GOOSE_BLACKOUT_SOURCES
+          ? io.env.GOOSE_BLACKOUT_SOURCES.split(",")
+              .map((u) => u.trim())
+              .filter(Boolean)
+          : pushgatewayUrl
+            ? [pushgatewayUrl]
+            : []);
       const resolve = (f: string | undefined) => (f ? path.resolve(io.cwd, f) : undefined);
       const report = await promote({
         from,
@@ -169,6 +185,7 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
         ...(o.backupMetrics ? { backupMetricsUrl: o.backupMetrics } : {}),
         ...(o.runRuleTests ? { runRuleTests: true } : {}),
         ...(o.reportDir ? { reportDir: resolve(o.reportDir) } : {}),
+        blackoutSources,
         metrics: {
           ...(pushgatewayUrl ? { pushgatewayUrl } : {}),
           ...(o.metricsDir ? { textfileDir: resolve(o.metricsDir) } : {}),
