@@ -43,7 +43,7 @@ export function containerResources(
 ): k8s.types.input.core.v1.ResourceRequirements {
   return {
     requests: { cpu: r.requests.cpu, memory: r.requests.memory },
-    limits: { cpu: r.limits.cpu, memory: r.limits.memory },
+    ...(r.limits ? { limits: { cpu: r.limits.cpu, memory: r.limits.memory } } : {}),
   };
 }
 

@@ -2,16 +2,16 @@ import { z } from "zod";
 import { STAGES } from "./stages.js";
 
 /**
- * A container image pinned to an exact version: `registry/repo:tag` with an optional
- * `@sha256:<64 hex>` digest. `latest` and a missing tag are refused.
+ * A well-formed container image reference: `registry/repo[:tag][@sha256:<64 hex>]`. Whether it
+ * is pinned (an exact tag, no `latest`, a digest where a stage asks) is a compliance rule, enforced
+ * by the policy pack (`k8s-image-pinned`): advisory in sandbox, mandatory after it.
  */
 export const imageRef = z
   .string()
   .regex(
-    /^[a-z0-9]+(?:[._\-/:][a-z0-9]+)*?(?::(?<tag>[\w][\w.-]{0,127}))(?:@sha256:[a-f0-9]{64})?$/,
-    "an image with an exact tag, like quay.io/prometheus/prometheus:v3.5.0 (optionally @sha256:<digest>)",
-  )
-  .refine((s) => !/:latest(@|$)/.test(s), "a pinned tag, not `latest`");
+    /^[a-z0-9]+(?:[._\-/][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
+    "an image reference like quay.io/prometheus/prometheus:v3.5.0 (optionally @sha256:<digest>)",
+  );
 
 /** Kubernetes quantity: CPU (`250m`, `1`) or memory/storage (`512Mi`, `10Gi`). */
 const quantity = z
@@ -33,9 +33,14 @@ const resourceList = z.strictObject({
   memory: quantity,
 });
 
+/**
+ * Requests and limits. `limits: null` removes the stage default's limits (a well-formed but
+ * non-compliant choice):
+ * the policy pack (`k8s-resources`) requires them, advisory in sandbox, mandatory after it.
+ */
 export const resources = z.strictObject({
   requests: resourceList,
-  limits: resourceList,
+  limits: resourceList.nullable().optional(),
 });
 
 const workload = {

@@ -176,13 +176,56 @@ describe("goose preview --offline on the shipped stages", () => {
     expect(doc.violations.filter((v) => v.policy === "k8s-image-pinned").length).toBeGreaterThan(0);
   });
 
-  it("an image at `latest` or a container without limits never reaches the pack: the stack file is refused (exit 2)", async () => {
-    const latest = stackFile("sandbox", (t) =>
+  it("production with an image at `latest`: mandatory k8s-image-pinned violation, exit 1", async () => {
+    const file = stackFile("production", (t) =>
       t.replace(/grafana\/grafana:[\w.]+/, "grafana/grafana:latest"),
     );
-    const r = await goose(["preview", "sandbox", "--offline", "--config-file", latest]);
+    const r = await goose(["preview", "production", "--offline", "--config-file", file, "--json"]);
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout) as PreviewResult;
+    const v = doc.violations.filter((x) => x.policy === "k8s-image-pinned");
+    expect(v).toHaveLength(1);
+    expect(v[0]?.enforcementLevel).toBe("mandatory");
+    expect(v[0]?.message).toMatch(/grafana:latest/);
+  });
+
+  it("production with a container without limits: mandatory violation, exit 1", async () => {
+    const file = stackFile("production", (t) =>
+      t.replace(
+        /(golden-goose:grafana:[\s\S]*?)\n      limits:\n        cpu: "?[\w.]+"?\n        memory: \w+/,
+        "$1\n      limits: null",
+      ),
+    );
+    expect(readFileSync(file, "utf8")).not.toEqual(
+      readFileSync(join(repoRoot, "Pulumi.production.yaml"), "utf8"),
+    );
+    const r = await goose(["preview", "production", "--offline", "--config-file", file, "--json"]);
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout) as PreviewResult;
+    const v = doc.violations.filter((x) => x.policy === "k8s-resources-requests-limits");
+    expect(v.length).toBeGreaterThan(0);
+    expect(v.every((x) => x.enforcementLevel === "mandatory")).toBe(true);
+    expect(v.some((x) => /grafana/.test(x.urn ?? "") && /limits/.test(x.message))).toBe(true);
+  });
+
+  it("sandbox with an image at `latest`: the same rule is advisory, exit 0", async () => {
+    const file = stackFile("sandbox", (t) =>
+      t.replace(/grafana\/grafana:[\w.]+/, "grafana/grafana:latest"),
+    );
+    const r = await goose(["preview", "sandbox", "--offline", "--config-file", file, "--json"]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as PreviewResult;
+    const v = doc.violations.filter((x) => x.policy === "k8s-image-pinned");
+    expect(v).toHaveLength(1);
+    expect(v[0]?.enforcementLevel).toBe("advisory");
+    expect(doc.summary.mandatory).toBe(0);
+  });
+
+  it("a malformed stack file never reaches the pack (exit 2, naming the key)", async () => {
+    const bad = stackFile("sandbox", (t) => t.replace(/grafana\/grafana:[\w.]+/, "Grafana Image!"));
+    const r = await goose(["preview", "sandbox", "--offline", "--config-file", bad]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/grafana\.image.*latest/);
+    expect(r.stderr).toMatch(/golden-goose:grafana\.image: expected an image reference/);
   });
 });
 
