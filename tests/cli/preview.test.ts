@@ -192,7 +192,7 @@ describe("goose preview --offline on the shipped stages", () => {
   it("production with a container without limits: mandatory violation, exit 1", async () => {
     const file = stackFile("production", (t) =>
       t.replace(
-        /(golden-goose:grafana:[\s\S]*?)\n      limits:\n        cpu: "?[\w.]+"?\n        memory: \w+/,
+        /(golden-goose:grafana:[\s\S]*?)\n {6}limits:\n {8}cpu: "?[\w.]+"?\n {8}memory: \w+/,
         "$1\n      limits: null",
       ),
     );
