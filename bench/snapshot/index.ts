@@ -102,9 +102,12 @@ function timeShell(cmd: string): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-function child(args: string[]): { ms: number; maxRssMb: number; id: string } {
+function child(
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): { ms: number; maxRssMb: number; id: string } {
   const r = spawnSync(process.execPath, ["--import", "tsx", join(here, "child.ts"), ...args], {
-    env,
+    env: { ...env, ...extraEnv },
     encoding: "utf8",
     maxBuffer: 1 << 20,
   });
@@ -148,7 +151,11 @@ try {
           ) + timeShell(`sha256sum ${file}.ref-out`),
       ),
     );
-    const creates = Array.from({ length: reps }, () => child(["create", store, file]));
+    const single = best(Array.from({ length: reps }, () => child(["create", store, file])));
+    const singleRss = single.maxRssMb;
+    const creates = Array.from({ length: reps }, () =>
+      child(["create", store, file], { GOOSE_VALIDATE_WORKER: "1" }),
+    );
     const c = best(creates);
     const restores = Array.from({ length: reps }, () =>
       child(["restore", store, c.id, `${file}.out`]),
@@ -157,7 +164,8 @@ try {
     const same = statSync(`${file}.out`).size === size;
     rows.push(
       `${String(mb).padStart(4)} MB export (${(size / 1048576).toFixed(0)} MiB): ` +
-        `create ${c.ms.toFixed(0)} ms = ${(c.ms / refCreate).toFixed(2)}× reference (gzip|openssl + sha256sum ${refCreate.toFixed(0)} ms), peak RSS ${Math.max(...creates.map((x) => x.maxRssMb)).toFixed(0)} MB; ` +
+        `create ${single.ms.toFixed(0)} ms = ${(single.ms / refCreate).toFixed(2)}× reference (gzip|openssl + sha256sum ${refCreate.toFixed(0)} ms), peak RSS ${singleRss.toFixed(0)} MB; ` +
+        `create with GOOSE_VALIDATE_WORKER=1 ${c.ms.toFixed(0)} ms = ${(c.ms / refCreate).toFixed(2)}×, peak RSS ${Math.max(...creates.map((x) => x.maxRssMb)).toFixed(0)} MB; ` +
         `restore ${r.ms.toFixed(0)} ms = ${(r.ms / refRestore).toFixed(2)}× reference (openssl -d|gunzip + sha256sum ${refRestore.toFixed(0)} ms), peak RSS ${Math.max(...restores.map((x) => x.maxRssMb)).toFixed(0)} MB; restored size ${same ? "matches" : "DIFFERS"}`,
     );
     rmSync(store, { recursive: true, force: true });

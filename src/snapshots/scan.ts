@@ -35,6 +35,8 @@ interface Frame {
 export interface ScanHandlers {
   resource(value: unknown, index: number): void;
   pending(value: unknown, index: number): void;
+  /** When set, elements are handed over unparsed (the bytes are only valid during the call). */
+  raw?(kind: "resource" | "pending", index: number, bytes: Buffer): void;
 }
 
 export class ScanError extends Error {
@@ -223,10 +225,19 @@ export class ExportScanner {
   }
 
   private endCapture(chunk: Buffer, endExclusive: number): void {
-    this.capParts.push(Buffer.from(chunk.subarray(this.capStart, endExclusive)));
-    const text = Buffer.concat(this.capParts).toString("utf8");
+    const last = chunk.subarray(this.capStart, endExclusive);
     const kind = this.capKind;
     const index = this.counts[kind]++;
+    if (this.handlers.raw) {
+      const bytes = this.capParts.length === 0 ? last : Buffer.concat([...this.capParts, last]);
+      this.capParts = [];
+      this.capDepth = -1;
+      this.capPrimitive = false;
+      this.handlers.raw(kind, index, bytes);
+      return;
+    }
+    this.capParts.push(last);
+    const text = Buffer.concat(this.capParts).toString("utf8");
     let value: unknown;
     try {
       value = JSON.parse(text);

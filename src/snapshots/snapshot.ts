@@ -22,18 +22,14 @@ import {
   type KeyRef,
   type KeySource,
 } from "./crypto.js";
-import {
-  ExportValidator,
-  type PluginRef,
-  type ValidationIssue,
-  type ValidationResult,
-} from "./validate.js";
+import type { PluginRef, ValidationIssue, ValidationResult } from "./validate.js";
+import { openStreamValidator } from "./validate-parallel.js";
 
 const canonicalize = canonicalizeModule as unknown as (v: unknown) => string;
 
 export const MANIFEST_SCHEMA = "goose.snapshot/v1";
-/** gzip level: 6 is gzip's default and a good balance for JSON. */
-export const GZIP_LEVEL = 6;
+/** gzip level 1: about 3× faster than 6 and, on stack exports (JSON with ids and hashes), within a few % of its size. */
+export const GZIP_LEVEL = 1;
 
 export interface SnapshotManifest {
   schema: typeof MANIFEST_SCHEMA;
@@ -128,21 +124,19 @@ function manifestMac(m: Omit<SnapshotManifest, "mac">, dataKey: Buffer): string 
 class Meter extends Transform {
   readonly hash = createHash("sha256");
   size = 0;
-  constructor(private readonly also?: (chunk: Buffer) => void) {
+  constructor(private readonly also?: (chunk: Buffer) => void | Promise<void>) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.hash.update(chunk);
     this.size += chunk.length;
-    if (this.also) {
-      try {
-        this.also(chunk);
-      } catch (err) {
-        cb(err as Error);
-        return;
-      }
-    }
-    cb(null, chunk);
+    const waited = this.also?.(chunk);
+    if (waited)
+      waited.then(
+        () => cb(null, chunk),
+        (err: Error) => cb(err),
+      );
+    else cb(null, chunk);
   }
 }
 
@@ -183,16 +177,8 @@ export async function createSnapshot(
   const { dataKey, iv } = newDataKey();
   const keyRef = await opts.keys.wrap(dataKey, aad);
 
-  const validator = new ExportValidator(opts.stack ? { stack: opts.stack } : {});
-  let scanFailure: Error | undefined;
-  const plain = new Meter((chunk) => {
-    if (scanFailure) return;
-    try {
-      validator.push(chunk);
-    } catch (err) {
-      scanFailure = err as Error;
-    }
-  });
+  const validator = await openStreamValidator(opts.stack ? { stack: opts.stack } : {});
+  const plain = new Meter((chunk) => validator.push(chunk));
   const cipher = new Meter();
   const tail = new PassThrough({ highWaterMark: 1 << 20 });
   const input =
@@ -211,6 +197,7 @@ export async function createSnapshot(
   const [flowResult, putResult] = await Promise.allSettled([flow, store.put(payloadKey, tail)]);
   if (flowResult.status === "rejected" || putResult.status === "rejected") {
     tail.destroy();
+    validator.abort();
     await store.delete(payloadKey).catch(() => {});
     const err =
       flowResult.status === "rejected"
@@ -221,20 +208,11 @@ export async function createSnapshot(
     }
     throw err;
   }
-  const validation = scanFailure
-    ? {
-        ok: false,
-        intact: false,
-        errors: [{ code: "json", message: scanFailure.message }],
-        integrity: [],
-        warnings: [],
-        summary: undefined,
-      }
-    : validator.finish();
+  const validation = await validator.finish();
   const what = typeof opts.source === "string" ? opts.source : "the export";
-  if (!validation.ok || !validation.summary) {
+  if (!validation.ok) {
     await store.delete(payloadKey).catch(() => {});
-    throw new SnapshotRejectedError(validation as ValidationResult, what);
+    throw new SnapshotRejectedError(validation, what);
   }
   const s = validation.summary;
   const sources = {

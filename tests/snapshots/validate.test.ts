@@ -216,3 +216,43 @@ describe("streaming scanner", () => {
     );
   });
 });
+
+describe("URN index", () => {
+  it("finds every URN added and none of 200,000 others", async () => {
+    const { UrnIndex } = await import("../../src/snapshots/validate.js");
+    const idx = new UrnIndex();
+    const u = (i: number, kind: string) =>
+      `urn:pulumi:production::golden-goose::aws:s3/bucket:Bucket::${kind}-${i}`;
+    for (let i = 0; i < 200_000; i++) idx.add(u(i, "in"));
+    let missing = 0;
+    let falsePositives = 0;
+    for (let i = 0; i < 200_000; i++) {
+      if (!idx.has(u(i, "in"))) missing++;
+      if (idx.has(u(i, "out"))) falsePositives++;
+    }
+    expect(missing).toBe(0);
+    expect(falsePositives).toBe(0);
+  });
+});
+
+describe("validation in a worker thread (GOOSE_VALIDATE_WORKER=1)", () => {
+  it("gives the same results as in this thread, in small and odd chunks", async () => {
+    const { openStreamValidator } = await import("../../src/snapshots/validate-parallel.js");
+    const run = async (text: Buffer, size: number) => {
+      const v = await openStreamValidator({ stack: "foo" }, { GOOSE_VALIDATE_WORKER: "1" });
+      expect(v.constructor.name).toBe("WorkerValidator");
+      for (let i = 0; i < text.length; i += size) await v.push(text.subarray(i, i + size));
+      return v.finish();
+    };
+    for (const f of [...FIXTURES, UNSUPPORTED]) {
+      const text = readFileSync(fixture(f));
+      const inThread = validateExport(text, { stack: "foo" });
+      const viaWorker = await run(text, 777);
+      expect(viaWorker).toEqual(inThread);
+    }
+    const broken = readFileSync(fixture("checkpoint-v3.json")).subarray(0, 30_000);
+    const r = await run(broken, 4096);
+    expect(r.ok).toBe(false);
+    expect(r.errors[0]!.message).toMatch(/truncated|not valid JSON/);
+  });
+});
