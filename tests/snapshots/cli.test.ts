@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { main } from "../../src/cli/main.js";
 import type { CliIo } from "../../src/cli/io.js";
+import { startS3rver } from "../store/s3rver.js";
 import { cleanupTempDirs, fixture, tempDir, TEST_KEY, UNSUPPORTED } from "./helpers.js";
 
 afterAll(cleanupTempDirs);
@@ -194,5 +195,46 @@ describe("goose snapshot (CLI)", () => {
     const h = await goose(["snapshot", "--help"], cwd, env);
     expect(h.code).toBe(0);
     expect(h.stdout).toMatch(/import-history/);
+  });
+
+  it("works the same against an S3 store (--store s3://, GOOSE_S3_ENDPOINT)", async () => {
+    const s3 = await startS3rver();
+    try {
+      const senv = { ...env, ...s3.env };
+      const store = `s3://${s3.bucket}/goose`;
+      const c = await goose(
+        [
+          "snapshot",
+          "create",
+          "production",
+          "--from-file",
+          fixture("checkpoint-v4.json"),
+          "--store",
+          store,
+          "--json",
+        ],
+        cwd,
+        senv,
+      );
+      expect(c.code, c.stderr).toBe(0);
+      const id = (JSON.parse(c.stdout) as { id: string }).id;
+      const l = JSON.parse(
+        (await goose(["snapshot", "list", "production", "--store", store, "--json"], cwd, senv))
+          .stdout,
+      );
+      expect(l.snapshots.map((s: { id: string }) => s.id)).toEqual([id]);
+      expect((await goose(["snapshot", "verify", id, "--store", store], cwd, senv)).code).toBe(0);
+      const r = await goose(
+        ["snapshot", "restore", id, "--out", "from-s3.json", "--store", store],
+        cwd,
+        senv,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(
+        readFileSync(join(cwd, "from-s3.json")).equals(readFileSync(fixture("checkpoint-v4.json"))),
+      ).toBe(true);
+    } finally {
+      await s3.close();
+    }
   });
 });
