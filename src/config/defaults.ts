@@ -72,6 +72,7 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
         limits: { cpu: "1", memory: "2Gi" },
       },
     },
+    snapshots: { keepLast: 10, maxAgeDays: 14 },
     secrets: { rotationDays: 90 },
   },
   compliance: {
@@ -124,6 +125,7 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
         limits: { cpu: "1", memory: "2Gi" },
       },
     },
+    snapshots: { keepLast: 30, maxAgeDays: 90 },
     secrets: { rotationDays: 60 },
   },
   production: {
@@ -173,6 +175,7 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
       severityThreshold: "MEDIUM",
       resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
     },
+    snapshots: { keepLast: 90, maxAgeDays: 400 },
     secrets: { rotationDays: 30 },
   },
 };

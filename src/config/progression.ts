@@ -7,6 +7,7 @@ export const NON_DECREASING: { key: string; of: (c: StageConfig) => number }[] =
   { key: "prometheus.replicas", of: (c) => c.prometheus.replicas },
   { key: "grafana.replicas", of: (c) => c.grafana.replicas },
   { key: "backup.retentionDays", of: (c) => c.backup.retentionDays },
+  { key: "snapshots.maxAgeDays", of: (c) => c.snapshots.maxAgeDays },
 ];
 
 /**

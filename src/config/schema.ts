@@ -135,6 +135,13 @@ export const stageConfigSchema = z
       severityThreshold: severity,
       resources,
     }),
+    /** Retention of goose's snapshots (stack exports) of this stage. */
+    snapshots: z.strictObject({
+      /** The newest N snapshots are always kept. */
+      keepLast: z.number().int().min(1).max(10000),
+      /** Beyond keepLast, snapshots older than this many days are pruned. */
+      maxAgeDays: z.number().int().min(1).max(3650),
+    }),
     secrets: z.strictObject({
       /** Generated secrets are replaced after this many days. */
       rotationDays: z.number().int().min(1).max(365),
