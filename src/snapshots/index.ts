@@ -21,7 +21,9 @@
  *    written to outPath only after every check passed; SnapshotVerifyError (exit 1) otherwise.
  * - `readSnapshotExport(store, id, env)` — the verified export in memory (rollback).
  * - `pinSnapshot`, `unpinSnapshot`, `referenceSnapshot`, `deleteSnapshot`.
- * - `pruneSnapshots(store, stage, { policy?, env, evidenceRefs?, dryRun?, now? }): Promise<PrunePlan>`.
+ * - `retentionPolicyFor(projectDir, stage, overrides?)` — keepLast/maxAgeDays from the stage's
+ *    Pulumi.<stage>.yaml (`golden-goose:snapshots`); UsageError (exit 2) naming a missing file.
+ * - `pruneSnapshots(store, stage, { policy, env, evidenceRefs?, dryRun?, now? }): Promise<PrunePlan>`.
  * - `checkDependencies(plugins, pinnedProviderVersions(repoRoot))` — provider drift.
  * - `listHistoryCheckpoints(backendDir)` — a DIY backend's history, to import as snapshots.
  * - `keySourceFromEnv(env, { kmsKeyId? })` — the key for new snapshots (exit 2 without one).

@@ -1,4 +1,7 @@
-import { basename } from "node:path";
+import { existsSync } from "node:fs";
+import { basename, join } from "node:path";
+import { UsageError } from "../cli/errors.js";
+import { loadStageConfigFile, stackFileName } from "../config/load.js";
 import type { StageName } from "../config/stages.js";
 import type { ObjectStore } from "../store/types.js";
 import {
@@ -18,14 +21,38 @@ export interface RetentionPolicy {
 }
 
 /**
- * Defaults per stage. The stage config (src/config) has no snapshot section yet; when it gets
- * `snapshots: { keepLast, maxAgeDays }`, pass it in and these stay the fallback.
+ * The stage's retention policy, from its stack file (`Pulumi.<stage>.yaml` in `projectDir`,
+ * `golden-goose:snapshots: { keepLast, maxAgeDays }`; a file without the key gets the stage's
+ * defaults from src/config/defaults.ts). That file is the one source of truth; `overrides`
+ * (the CLI's --keep-last / --max-age-days) replace single fields. Without the file, both
+ * overrides are needed, else a UsageError (exit 2) names the missing file.
  */
-export const DEFAULT_RETENTION: Record<StageName, RetentionPolicy> = {
-  sandbox: { keepLast: 10, maxAgeDays: 14 },
-  compliance: { keepLast: 30, maxAgeDays: 90 },
-  production: { keepLast: 90, maxAgeDays: 400 },
-};
+export function retentionPolicyFor(
+  projectDir: string,
+  stage: StageName,
+  overrides: Partial<RetentionPolicy> = {},
+): RetentionPolicy & { source: string } {
+  const file = join(projectDir, stackFileName(stage));
+  if (overrides.keepLast !== undefined && overrides.maxAgeDays !== undefined) {
+    return { keepLast: overrides.keepLast, maxAgeDays: overrides.maxAgeDays, source: "flags" };
+  }
+  if (!existsSync(file)) {
+    throw new UsageError(
+      `no stack file ${file}: the retention of ${stage} comes from its golden-goose:snapshots ` +
+        "(keepLast, maxAgeDays). Run in the project directory (where the Pulumi.<stage>.yaml files " +
+        "are), create the file, or pass both --keep-last and --max-age-days",
+    );
+  }
+  const cfg = loadStageConfigFile(file);
+  return {
+    keepLast: overrides.keepLast ?? cfg.snapshots.keepLast,
+    maxAgeDays: overrides.maxAgeDays ?? cfg.snapshots.maxAgeDays,
+    source:
+      overrides.keepLast !== undefined || overrides.maxAgeDays !== undefined
+        ? `${file} + flags`
+        : file,
+  };
+}
 
 export type KeepReason =
   | "within keepLast"
@@ -45,7 +72,8 @@ export interface PrunePlan {
 }
 
 export interface PruneOptions {
-  policy?: RetentionPolicy;
+  /** From the stage's stack file: retentionPolicyFor(projectDir, stage). */
+  policy: RetentionPolicy;
   now?: Date;
   env: NodeJS.ProcessEnv;
   /**
@@ -83,7 +111,7 @@ export async function pruneSnapshots(
   stage: StageName,
   opts: PruneOptions,
 ): Promise<PrunePlan> {
-  const policy = opts.policy ?? DEFAULT_RETENTION[stage];
+  const policy = { keepLast: opts.policy.keepLast, maxAgeDays: opts.policy.maxAgeDays };
   const now = opts.now ?? new Date();
   const all = await listSnapshots(store, stage);
   const keys = await store.list(snapshotKeys.dir(stage));

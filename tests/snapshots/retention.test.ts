@@ -80,7 +80,10 @@ describe("retention", () => {
       `snapshots/sandbox/sandbox-${new Date().toISOString().replace(/[-:]/g, "").replace(".", "")}-0000abce.payload`,
       "x",
     );
-    const plan = await pruneSnapshots(store, "sandbox", { env });
+    const plan = await pruneSnapshots(store, "sandbox", {
+      env,
+      policy: { keepLast: 10, maxAgeDays: 14 },
+    });
     expect(plan.orphans).toEqual(["sandbox-20261120T000000000Z-0000abcd.payload"]);
     expect(await store.list("snapshots/sandbox/")).toHaveLength(1);
   });

@@ -14,6 +14,7 @@ import {
   pruneSnapshots,
   readManifest,
   restoreSnapshot,
+  retentionPolicyFor,
   stageOfId,
   unpinSnapshot,
   verifySnapshot,
@@ -205,8 +206,11 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     .command("prune <stage>")
     .description("apply retention: keep the last N and a maximum age, never the protected ones")
     .option("--dry-run", "only show what would go")
-    .option("--keep-last <n>", "override the stage's keepLast")
-    .option("--max-age-days <n>", "override the stage's maxAgeDays")
+    .option(
+      "--keep-last <n>",
+      "override keepLast from Pulumi.<stage>.yaml (golden-goose:snapshots)",
+    )
+    .option("--max-age-days <n>", "override maxAgeDays from Pulumi.<stage>.yaml")
     .addOption(storeOption())
     .option("--json", "machine output on stdout")
     .action(
@@ -217,11 +221,16 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
         const out = new Output(io, Boolean(o.json));
         const stage = stageArg(stageName);
         const store = openStoreFor(io, o.store);
-        const { DEFAULT_RETENTION } = await import("../../snapshots/retention.js");
-        const policy = { ...DEFAULT_RETENTION[stage] };
-        if (o.keepLast !== undefined) policy.keepLast = wholeNumber("--keep-last", o.keepLast);
-        if (o.maxAgeDays !== undefined)
-          policy.maxAgeDays = wholeNumber("--max-age-days", o.maxAgeDays);
+        const policy = retentionPolicyFor(io.cwd, stage, {
+          ...optional(
+            "keepLast",
+            o.keepLast === undefined ? undefined : wholeNumber("--keep-last", o.keepLast),
+          ),
+          ...optional(
+            "maxAgeDays",
+            o.maxAgeDays === undefined ? undefined : wholeNumber("--max-age-days", o.maxAgeDays),
+          ),
+        });
         const records = await openEvidenceChain(store, io.env).list({ stage });
         const plan = await pruneSnapshots(store, stage, {
           policy,
@@ -231,13 +240,13 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
         });
         const verb = o.dryRun ? "would remove" : "removed";
         out.line(
-          `retention for ${stage}: keep last ${policy.keepLast}, max age ${policy.maxAgeDays} days`,
+          `retention for ${stage} (from ${policy.source}): keep last ${policy.keepLast}, max age ${policy.maxAgeDays} days`,
         );
         for (const r of plan.remove) out.line(`  ${verb} ${r.id} (${r.ageDays} days old)`);
         for (const k of plan.keep) out.line(`  keep ${k.id}: ${k.reasons.join(", ")}`);
         for (const p of plan.orphans)
           out.line(`  ${verb} orphan payload ${p} (a create that did not finish)`);
-        out.result({ ...plan, dryRun: Boolean(o.dryRun) });
+        out.result({ ...plan, policySource: policy.source, dryRun: Boolean(o.dryRun) });
         setExitCode(0);
       },
     );
