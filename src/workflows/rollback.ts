@@ -4,7 +4,10 @@
  * imports, then refreshes and updates to converge. Steps, in order; it stops at the first
  * failing one, says which, and how to resume or undo:
  *
- *  1. lock          the stage is free (no load test, backup, scan, promotion); hold a `rollback` lease
+ *  1. lock          the stage is free (no load test, backup, scan, promotion); hold a `rollback` lease;
+ *                   no backup or scan job announces itself running in the stage's cluster on any
+ *                   `blackoutSources` Pushgateway (src/locks/cluster.ts), else the rollback is
+ *                   blocked (exit 1, a `rollback.blocked` record) and the lease released
  *  2. verify        the snapshot verifies (MAC, key, digests, GCM), is of this stage and stack,
  *                   passes validation; integrity issues refuse unless `force`; its secrets
  *                   provider matches the stack's
@@ -26,6 +29,12 @@
 import { CheckFailedError, UsageError } from "../cli/errors.js";
 import type { StageName } from "../config/stages.js";
 import type { PolicyViolation, StackEngine } from "../engine/types.js";
+import {
+  assertNoClusterBlackout,
+  ClusterBlackoutError,
+  PushgatewayUnreachableError,
+  type ClusterBlackout,
+} from "../locks/cluster.js";
 import type { Locks, Lease } from "../locks/index.js";
 import {
   checkDependencies,
@@ -74,6 +83,8 @@ export interface RollbackResult {
   recoverySnapshotId?: string;
   steps: StepReport[];
   failedStep?: RollbackStep;
+  /** Set when an in-cluster backup or scan job blocked the rollback (nothing was changed). */
+  blocked?: { source: string; blackouts: ClusterBlackout[]; reason: string };
   /** What to do next when a step failed: resume, or undo with the recovery snapshot. */
   next?: string;
 }
@@ -124,6 +135,12 @@ export interface RollbackOptions {
   now?: () => Date;
   /** Lease TTL (default one hour). */
   ttlSeconds?: number;
+  /**
+   * Pushgateways where the stage's backup and scanner jobs announce themselves (the CLI's
+   * --blackout-source, GOOSE_BLACKOUT_SOURCES, default its --pushgateway). Read after the lease
+   * is taken; a running job blocks the rollback.
+   */
+  blackoutSources?: string[];
 }
 
 /** A step failed: exit 1 (a refused precondition) unless the cause was a usage error. */
@@ -246,7 +263,10 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
       });
       result.failedStep = step;
       result.next = nextAdvice(step, opts, result.recoverySnapshotId);
-      throw new RollbackFailedError(result, err instanceof UsageError ? 2 : 1);
+      throw new RollbackFailedError(
+        result,
+        err instanceof UsageError || err instanceof PushgatewayUnreachableError ? 2 : 1,
+      );
     }
   };
 
@@ -258,8 +278,39 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
         holder: opts.holder,
         reason: `rollback to ${opts.to}`,
       });
+      const checked: string[] = [];
+      for (const url of opts.blackoutSources ?? []) {
+        try {
+          await assertNoClusterBlackout(url, [stage], { now: now(), blocked: "rollback" });
+        } catch (err) {
+          if (err instanceof ClusterBlackoutError) {
+            result.blocked = { source: url, blackouts: err.blackouts, reason: err.message };
+            await opts.evidence.append({
+              kind: "rollback.blocked",
+              stage,
+              subject: subject(manifest),
+              data: {
+                to: opts.to,
+                holder: opts.holder,
+                step: "lock",
+                source: url,
+                blackouts: err.blackouts.map((b) => ({ ...b, since: b.since.toISOString() })),
+                reason: err.message,
+                fix: `wait for the ${err.blackouts.map((b) => `${b.kind} job on ${b.stage}`).join(" and ")} to finish, then run the rollback again`,
+              },
+            });
+          }
+          throw err;
+        }
+        checked.push(url);
+      }
       return {
-        detail: `stage ${stage} is free; rollback lease held by ${opts.holder} until ${lease.expiresAt}`,
+        detail:
+          `stage ${stage} is free; rollback lease held by ${opts.holder} until ${lease.expiresAt}` +
+          (checked.length > 0
+            ? `; no backup or scan job running on ${stage} (${checked.join(", ")})`
+            : ""),
+        data: { blackoutSources: checked },
       };
     });
 
@@ -522,7 +573,7 @@ function nextAdvice(step: RollbackStep, opts: RollbackOptions, recovery?: string
   const again = `goose rollback ${opts.stage} --to ${opts.to}`;
   switch (step) {
     case "lock":
-      return "Nothing was changed. Wait for the operation holding the stage, then run the rollback again.";
+      return "Nothing was changed. Wait for the operation holding the stage (a lease, or a backup or scan job running in its cluster), then run the rollback again.";
     case "verify":
     case "dependencies":
     case "compliance":

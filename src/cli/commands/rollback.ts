@@ -21,6 +21,8 @@ interface RollbackFlags {
   policyPackConfig?: string;
   prometheusUrl?: string;
   grafanaUrl?: string;
+  pushgateway?: string;
+  blackoutSource?: string[];
   store?: string;
   json?: boolean;
 }
@@ -55,6 +57,16 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
       "--grafana-url <url>",
       "Grafana base URL for health and annotation (env GOOSE_GRAFANA_URL)",
     )
+    .option(
+      "--pushgateway <url>",
+      "the stage's Pushgateway (env GOOSE_PUSHGATEWAY_URL); the default --blackout-source",
+    )
+    .option(
+      "--blackout-source <url>",
+      "Pushgateway where the stage's backup and scan jobs announce themselves; repeatable " +
+        "(env GOOSE_BLACKOUT_SOURCES, comma-separated; default: --pushgateway when set)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .addOption(storeOption())
     .option("--json", "machine output on stdout")
     .action(async (stageName: string, o: RollbackFlags) => {
@@ -76,6 +88,16 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
       const engine = createEngine(o.offline ? "offline" : "real", { cwd: io.cwd, env: io.env });
       const prometheusUrl = o.prometheusUrl ?? io.env.GOOSE_PROMETHEUS_URL;
       const grafanaUrl = o.grafanaUrl ?? io.env.GOOSE_GRAFANA_URL;
+      const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
+      const blackoutSources =
+        o.blackoutSource ??
+        (io.env.GOOSE_BLACKOUT_SOURCES
+          ? io.env.GOOSE_BLACKOUT_SOURCES.split(",")
+              .map((u) => u.trim())
+              .filter(Boolean)
+          : pushgatewayUrl
+            ? [pushgatewayUrl]
+            : []);
       const onStep = (s: StepReport) =>
         out.info(`[${s.status.padEnd(7)}] ${s.step}: ${s.detail.split("\n")[0]}`);
       try {
@@ -104,6 +126,7 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
             ...(grafanaUrl ? { url: grafanaUrl } : {}),
             ...(io.env.GOOSE_GRAFANA_TOKEN ? { token: io.env.GOOSE_GRAFANA_TOKEN } : {}),
           },
+          blackoutSources,
           onStep,
         });
         out.line(
