@@ -392,15 +392,11 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
     });
 
     await run("compliance", async () => {
-      const { violations } = await opts.analyze(
-        withGoNils(JSON.parse(toImportable(exportText))),
-        stage,
-        {
-          ...(opts.policyPackDir ? { policyPackDir: opts.policyPackDir } : {}),
-          ...(opts.policyPackConfigFile ? { policyPackConfigFile: opts.policyPackConfigFile } : {}),
-          env: opts.env,
-        },
-      );
+      const { violations } = await opts.analyze(JSON.parse(toImportable(exportText)), stage, {
+        ...(opts.policyPackDir ? { policyPackDir: opts.policyPackDir } : {}),
+        ...(opts.policyPackConfigFile ? { policyPackConfigFile: opts.policyPackConfigFile } : {}),
+        env: opts.env,
+      });
       const mandatory = violations.filter((v) => v.enforcementLevel === "mandatory");
       const summary = {
         violations,
@@ -551,22 +547,6 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
         .catch(() => {});
     }
   }
-}
-
-/**
- * Pulumi writes nil slices as `null` (e.g. `propertyDependencies: {"x": null}` in the fixtures);
- * the Analyzer client expects arrays. Same meaning, so the compliance check gets `[]`.
- */
-function withGoNils(doc: { deployment?: { resources?: Array<Record<string, unknown>> } }): unknown {
-  for (const r of doc.deployment?.resources ?? []) {
-    for (const k of ["dependencies", "aliases", "additionalSecretOutputs", "ignoreChanges"]) {
-      if (r[k] === null) delete r[k];
-    }
-    const pd = r.propertyDependencies as Record<string, unknown> | null | undefined;
-    if (pd === null) delete r.propertyDependencies;
-    else if (pd) for (const [k, v] of Object.entries(pd)) if (v === null) pd[k] = [];
-  }
-  return doc;
 }
 
 function nextAdvice(step: RollbackStep, opts: RollbackOptions, recovery?: string): string {
