@@ -24,6 +24,8 @@
  * - `retentionPolicyFor(projectDir, stage, overrides?)` — keepLast/maxAgeDays from the stage's
  *    Pulumi.<stage>.yaml (`golden-goose:snapshots`); UsageError (exit 2) naming a missing file.
  * - `pruneSnapshots(store, stage, { policy, env, evidenceRefs?, dryRun?, now? }): Promise<PrunePlan>`.
+ * - `publishSnapshotMetrics(store, stage, { pushgatewayUrl?, textfileDir }, { verifiedAt? })` —
+ *    SNAPSHOT_METRICS (last created, last verified, count) to a Pushgateway or a textfile.
  * - `checkDependencies(plugins, pinnedProviderVersions(repoRoot))` — provider drift.
  * - `listHistoryCheckpoints(backendDir)` — a DIY backend's history, to import as snapshots.
  * - `keySourceFromEnv(env, { kmsKeyId? })` — the key for new snapshots (exit 2 without one).
@@ -38,5 +40,6 @@ export * from "./snapshot.js";
 export * from "./crypto.js";
 export * from "./validate.js";
 export * from "./retention.js";
+export * from "./metrics.js";
 export * from "./deps.js";
 export * from "./history.js";

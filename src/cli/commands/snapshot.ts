@@ -12,6 +12,7 @@ import {
   listSnapshots,
   pinSnapshot,
   pruneSnapshots,
+  publishSnapshotMetrics,
   readManifest,
   restoreSnapshot,
   retentionPolicyFor,
@@ -54,14 +55,62 @@ interface CommonOpts {
   json?: boolean;
 }
 
+interface MetricsOpts {
+  pushgateway?: string;
+  metricsDir?: string;
+}
+
+function withMetricsOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--pushgateway <url>",
+      "push the snapshot metrics here (env GOOSE_PUSHGATEWAY_URL); else a textfile",
+    )
+    .option(
+      "--metrics-dir <dir>",
+      "textfile directory for the snapshot metrics (default .goose/metrics)",
+    );
+}
+
+/**
+ * Publishes the stage's snapshot metrics after create/verify/prune. A failure to publish is a
+ * warning: the snapshot work itself is done and stays valid.
+ */
+async function publishMetrics(
+  io: CliIo,
+  out: Output,
+  store: ObjectStore,
+  stage: StageName,
+  o: MetricsOpts,
+  verifiedAt?: Date,
+): Promise<{ published?: string; error?: string }> {
+  const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
+  try {
+    const r = await publishSnapshotMetrics(
+      store,
+      stage,
+      {
+        ...(pushgatewayUrl ? { pushgatewayUrl } : {}),
+        textfileDir: resolve(io.cwd, o.metricsDir ?? ".goose/metrics"),
+      },
+      verifiedAt ? { verifiedAt } : {},
+    );
+    out.info(`snapshot metrics of ${stage} published to ${r.published}`);
+    return { published: r.published };
+  } catch (err) {
+    const error = (err as Error).message;
+    out.info(`warning: snapshot metrics not published: ${error}`);
+    return { error };
+  }
+}
+
 /** `goose snapshot create|list|verify|restore|prune|pin|import-history`. */
 export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetExitCode): void {
   const snapshot = program
     .command("snapshot")
     .description("encrypted stack exports: take, list, verify, restore, rotate");
 
-  snapshot
-    .command("create <stage>")
+  withMetricsOptions(snapshot.command("create <stage>"))
     .description("take a snapshot of a stage (pulumi stack export, or --from-file)")
     .option("--from-file <export>", "a `pulumi stack export` file or a DIY checkpoint file")
     .option("--stack <name>", "the Pulumi stack the URNs must belong to (default: the stage)")
@@ -73,13 +122,14 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     .action(
       async (
         stageName: string,
-        o: CommonOpts & {
-          fromFile?: string;
-          stack?: string;
-          reason?: string;
-          offline?: boolean;
-          kmsKey?: string;
-        },
+        o: CommonOpts &
+          MetricsOpts & {
+            fromFile?: string;
+            stack?: string;
+            reason?: string;
+            offline?: boolean;
+            kmsKey?: string;
+          },
       ) => {
         const out = new Output(io, Boolean(o.json));
         const stage = stageArg(stageName);
@@ -118,7 +168,8 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
           );
           for (const i of m.integrity.slice(0, 5)) out.info(`  - ${i.message}`);
         }
-        out.result(m);
+        const metrics = await publishMetrics(io, out, store, stage, o);
+        out.result({ ...m, metrics });
         setExitCode(0);
       },
     );
@@ -158,21 +209,28 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
       setExitCode(0);
     });
 
-  snapshot
-    .command("verify <id>")
+  withMetricsOptions(snapshot.command("verify <id>"))
     .description(
       "check manifest MAC, key, payload size, digests and AES-GCM tag; exit 1 naming the problem",
     )
     .addOption(storeOption())
     .option("--json", "machine output on stdout")
-    .action(async (id: string, o: CommonOpts) => {
+    .action(async (id: string, o: CommonOpts & MetricsOpts) => {
       const out = new Output(io, Boolean(o.json));
-      stageOfId(id);
+      const stage = stageOfId(id);
       const store = openStoreFor(io, o.store);
       const r = await verifySnapshot(store, id, io.env);
+      const metrics = await publishMetrics(io, out, store, stage, o, r.ok ? new Date() : undefined);
       if (r.ok) out.line(`snapshot ${id} verifies (${r.checks.map((c) => c.name).join(", ")})`);
       else out.info(`snapshot ${id} does NOT verify: ${r.problem}: ${r.message}`);
-      out.result({ id: r.id, ok: r.ok, problem: r.problem, message: r.message, checks: r.checks });
+      out.result({
+        id: r.id,
+        ok: r.ok,
+        problem: r.problem,
+        message: r.message,
+        checks: r.checks,
+        metrics,
+      });
       setExitCode(r.ok ? 0 : 1);
     });
 
@@ -202,8 +260,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
       setExitCode(0);
     });
 
-  snapshot
-    .command("prune <stage>")
+  withMetricsOptions(snapshot.command("prune <stage>"))
     .description("apply retention: keep the last N and a maximum age, never the protected ones")
     .option("--dry-run", "only show what would go")
     .option(
@@ -216,7 +273,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     .action(
       async (
         stageName: string,
-        o: CommonOpts & { dryRun?: boolean; keepLast?: string; maxAgeDays?: string },
+        o: CommonOpts & MetricsOpts & { dryRun?: boolean; keepLast?: string; maxAgeDays?: string },
       ) => {
         const out = new Output(io, Boolean(o.json));
         const stage = stageArg(stageName);
@@ -246,7 +303,8 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
         for (const k of plan.keep) out.line(`  keep ${k.id}: ${k.reasons.join(", ")}`);
         for (const p of plan.orphans)
           out.line(`  ${verb} orphan payload ${p} (a create that did not finish)`);
-        out.result({ ...plan, policySource: policy.source, dryRun: Boolean(o.dryRun) });
+        const metrics = o.dryRun ? undefined : await publishMetrics(io, out, store, stage, o);
+        out.result({ ...plan, policySource: policy.source, dryRun: Boolean(o.dryRun), metrics });
         setExitCode(0);
       },
     );
