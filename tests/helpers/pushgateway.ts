@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 
 const BINARY = "prometheus-pushgateway";
@@ -15,7 +16,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** A real Pushgateway (Debian package prometheus-pushgateway) on loopback. */
+/**
+ * A real Pushgateway (Debian package prometheus-pushgateway) on loopback. It serves under a random
+ * route prefix, so a test can never talk to another test's Pushgateway that happens to hold the
+ * port it was given.
+ */
 export async function startPushgateway(): Promise<{ url: string; stop: () => void }> {
   if (spawnSync("sh", ["-c", `command -v ${BINARY}`]).status !== 0) {
     throw new Error(
@@ -23,10 +28,13 @@ export async function startPushgateway(): Promise<{ url: string; stop: () => voi
     );
   }
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(BINARY, [`--web.listen-address=127.0.0.1:${port}`], {
-    stdio: "ignore",
-  });
+  const prefix = `/pg-${randomBytes(6).toString("hex")}`;
+  const url = `http://127.0.0.1:${port}${prefix}`;
+  const child: ChildProcess = spawn(
+    BINARY,
+    [`--web.listen-address=127.0.0.1:${port}`, `--web.route-prefix=${prefix}`],
+    { stdio: "ignore" },
+  );
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
@@ -34,7 +42,7 @@ export async function startPushgateway(): Promise<{ url: string; stop: () => voi
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) {
+    if (child.exitCode !== null || Date.now() > deadline) {
       child.kill();
       throw new Error(`${BINARY} did not become ready on ${url}`);
     }
