@@ -23,8 +23,11 @@ export interface PolicyResource {
   type: string;
   name: string;
   custom: boolean;
+  /** Provider ID for custom resources; "" for components. */
   id: string;
+  /** Parent URN, "" for none. */
   parent: string;
+  /** `<providerURN>::<providerID>`, "" for the default provider. */
   provider: string;
   dependencies: string[];
   propertyDependencies: Record<string, string[]>;

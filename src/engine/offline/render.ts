@@ -16,34 +16,16 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT, type StageName } from "../../config/stages.js";
+import type { PolicyResource } from "./policy-run.js";
 
 export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
 export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-export interface RecordedResource {
-  urn: string;
-  type: string;
-  name: string;
-  custom: boolean;
-  /** Provider ID for custom resources; "" for components. */
-  id: string;
-  /** Parent URN, "" for none. */
-  parent: string;
-  /** `<providerURN>::<providerID>`, "" for the default provider. */
-  provider: string;
+/** A resource as registered under mocks: what the policy run needs, plus what an export keeps. */
+export interface RecordedResource extends PolicyResource {
   /** SDK package version that registered it (selects the default provider). */
   version: string;
-  dependencies: string[];
-  propertyDependencies: Record<string, string[]>;
-  inputs: Record<string, unknown>;
-  outputs: Record<string, unknown>;
-  protect: boolean;
-  ignoreChanges: string[];
-  deleteBeforeReplace?: boolean;
-  additionalSecretOutputs: string[];
-  aliases: string[];
-  customTimeouts: { create: number; update: number; delete: number };
   retainOnDelete?: boolean;
   deletedWith?: string;
   replaceOnChanges: string[];

@@ -25,7 +25,7 @@ export const KNOWN_FEATURES = [
   "snippets-prototype",
   "extensionParameterization",
   "byteString",
-];
+] as const;
 
 export interface ExportResource {
   urn: string;
@@ -187,7 +187,9 @@ export function parseExport(text: string, stage: string, source: string): StackE
     );
   }
   if (d.version >= 4) {
-    const unknown = (d.features ?? []).filter((f) => !KNOWN_FEATURES.includes(f));
+    const unknown = (d.features ?? []).filter(
+      (f) => !(KNOWN_FEATURES as readonly string[]).includes(f),
+    );
     if (unknown.length > 0) {
       throw new EngineInputError(
         `${source}: this stack's deployment needs support for the following features: ${unknown.join(", ")} ` +
