@@ -19,7 +19,7 @@ export function freePort(): Promise<number> {
 /**
  * A real Pushgateway (Debian package prometheus-pushgateway) on loopback. It serves under a random
  * route prefix, so a test can never talk to another test's Pushgateway that happens to hold the
- * port it was given.
+ * port it was given, and keeps its metrics in memory only.
  */
 export async function startPushgateway(): Promise<{ url: string; stop: () => void }> {
   if (spawnSync("sh", ["-c", `command -v ${BINARY}`]).status !== 0) {
@@ -32,7 +32,12 @@ export async function startPushgateway(): Promise<{ url: string; stop: () => voi
   const url = `http://127.0.0.1:${port}${prefix}`;
   const child: ChildProcess = spawn(
     BINARY,
-    [`--web.listen-address=127.0.0.1:${port}`, `--web.route-prefix=${prefix}`],
+    // Debian builds it with a default persistence file shared by every instance: keep memory only.
+    [
+      `--web.listen-address=127.0.0.1:${port}`,
+      `--web.route-prefix=${prefix}`,
+      "--persistence.file=",
+    ],
     { stdio: "ignore" },
   );
   const deadline = Date.now() + 10_000;
