@@ -28,10 +28,7 @@ import type { Readable } from "node:stream";
 import Ajv2020Module from "ajv/dist/2020.js";
 import type { ValidateFunction } from "ajv";
 import { ExportScanner, ScanError } from "./scan.js";
-import { KNOWN_FEATURES } from "../engine/offline/state.js";
-
-/** Deployment features a snapshot may use: the ones the offline engine's export format knows. */
-export { KNOWN_FEATURES };
+import { KNOWN_FEATURES } from "../engine/export-format.js";
 
 export const MIN_DEPLOYMENT_VERSION = 1;
 export const MAX_DEPLOYMENT_VERSION = 4;

@@ -11,21 +11,10 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { EngineInputError } from "./errors.js";
+import { KNOWN_FEATURES } from "../export-format.js";
 import { isSecretValue, SECRET_SIG, SECRET_SIG_KEY, type RenderedStack } from "./render.js";
 
 export const PULUMI_VERSION = "v3.270.0";
-
-/** Deployment features this Pulumi version knows (pkg/resource/stack/deployment.go). */
-export const KNOWN_FEATURES = [
-  "refreshBeforeUpdate",
-  "views",
-  "hooks",
-  "taint",
-  "replaceWith",
-  "snippets-prototype",
-  "extensionParameterization",
-  "byteString",
-] as const;
 
 export interface ExportResource {
   urn: string;
