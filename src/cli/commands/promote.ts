@@ -1,14 +1,12 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { parseStageName, type StageName } from "../../config/stages.js";
-import { createEngine } from "../../engine/index.js";
 import { defaultHolder } from "../../locks/index.js";
-import {
-  PROMOTION_STEPS,
-  promote,
-  type PromotionEvent,
-  type PromotionReport,
-  type StepStatus,
+import type {
+  PromotionEvent,
+  PromotionReport,
+  PromotionStep,
+  StepStatus,
 } from "../../workflows/promote.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
@@ -44,13 +42,13 @@ const MARK: Record<StepStatus, string> = {
 };
 
 /** A live task list on a terminal: the step list redrawn in place on stderr. */
-function liveRenderer(io: CliIo) {
-  const status = new Map<string, StepStatus>(PROMOTION_STEPS.map((s) => [s, "pending"]));
+function liveRenderer(io: CliIo, steps: readonly PromotionStep[]) {
+  const status = new Map<string, StepStatus>(steps.map((s) => [s, "pending"]));
   const detail = new Map<string, string>();
   let drawn = 0;
   const draw = () => {
     if (drawn) io.stderr.write(`\x1b[${drawn}A\x1b[J`);
-    const lines = PROMOTION_STEPS.map((s) => {
+    const lines = steps.map((s) => {
       const st = status.get(s) ?? "pending";
       return ` ${MARK[st]} ${s.padEnd(13)}${detail.get(s) ?? ""}`;
     });
@@ -155,6 +153,11 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
         throw new UsageError(`--lease-ttl ${o.leaseTtl}: whole seconds, at least 30`);
       }
       const store = openStoreFor(io, o.store);
+      // The engine and the workflow (gates, SBOM, Pulumi SDK) load only when a promotion runs.
+      const [{ createEngine }, { promote, PROMOTION_STEPS }] = await Promise.all([
+        import("../../engine/index.js"),
+        import("../../workflows/promote.js"),
+      ]);
       const engine = createEngine(o.offline ? "offline" : "real", { cwd: io.cwd, env: io.env });
       const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
       const blackoutSources =
@@ -191,7 +194,7 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
           ...(o.metricsDir ? { textfileDir: resolve(o.metricsDir) } : {}),
         },
         ...(ttl !== undefined ? { leaseTtlSeconds: ttl } : {}),
-        onEvent: io.isTty && !o.json ? liveRenderer(io) : plainRenderer(out),
+        onEvent: io.isTty && !o.json ? liveRenderer(io, PROMOTION_STEPS) : plainRenderer(out),
       });
       for (const l of summary(report)) {
         if (report.result === "promoted") out.line(l);
