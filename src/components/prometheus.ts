@@ -219,7 +219,6 @@ export class Prometheus extends pulumi.ComponentResource {
     }
 
     // Alertmanager: routes the alerts by severity (monitoring/alertmanager/alertmanager.yml).
-    const amSel = selectorLabels("alertmanager", "alertmanager");
     const receiverSecrets = args.receiverSecrets ?? {};
     if (Object.keys(receiverSecrets).length > 0) {
       new k8s.core.v1.Secret(
@@ -240,101 +239,33 @@ export class Prometheus extends pulumi.ComponentResource {
       },
       child,
     );
-    new k8s.apps.v1.Deployment(
-      `${name}-alertmanager`,
-      {
-        metadata: meta("alertmanager", ns, labels("alertmanager", "alertmanager")),
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: amSel },
-          template: {
-            metadata: { labels: labels("alertmanager", "alertmanager") },
-            spec: {
-              securityContext: podSecurity(NOBODY),
-              automountServiceAccountToken: false,
-              containers: [
-                {
-                  name: "alertmanager",
-                  image: p.alertmanagerImage,
-                  args: [
-                    "--config.file=/etc/alertmanager/alertmanager.yml",
-                    "--storage.path=/alertmanager",
-                  ],
-                  ports: [{ name: "web", containerPort: 9093 }],
-                  resources: containerResources(SIDE_RESOURCES),
-                  securityContext: containerSecurity(),
-                  ...httpProbes(9093, "/-/healthy", "/-/ready"),
-                  volumeMounts: [
-                    { name: "config", mountPath: "/etc/alertmanager" },
-                    { name: "data", mountPath: "/alertmanager" },
-                    { name: "receivers", mountPath: "/etc/alertmanager-secrets", readOnly: true },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: "config", configMap: { name: amConfig.metadata.name } },
-                { name: "data", emptyDir: {} },
-                { name: "receivers", secret: { secretName: RECEIVER_SECRET, optional: true } },
-              ],
-            },
-          },
-        },
+    webService(`${name}-alertmanager`, "alertmanager", {
+      namespace: ns,
+      labels: labels("alertmanager", "alertmanager"),
+      parent: this,
+      container: {
+        image: p.alertmanagerImage,
+        args: ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"],
+        volumeMounts: [
+          { name: "config", mountPath: "/etc/alertmanager" },
+          { name: "data", mountPath: "/alertmanager" },
+          { name: "receivers", mountPath: "/etc/alertmanager-secrets", readOnly: true },
+        ],
       },
-      child,
-    );
-    new k8s.core.v1.Service(
-      `${name}-alertmanager`,
-      {
-        metadata: meta(SERVICES.alertmanager.name, ns, labels("alertmanager", "alertmanager")),
-        spec: {
-          selector: amSel,
-          ports: [{ name: "web", port: SERVICES.alertmanager.port, targetPort: 9093 }],
-        },
-      },
-      child,
-    );
+      volumes: [
+        { name: "config", configMap: { name: amConfig.metadata.name } },
+        { name: "data", emptyDir: {} },
+        { name: "receivers", secret: { secretName: RECEIVER_SECRET, optional: true } },
+      ],
+    });
 
     // Pushgateway: the backup and scanner CronJobs push their last results here.
-    const pgSel = selectorLabels("pushgateway", "pushgateway");
-    new k8s.apps.v1.Deployment(
-      `${name}-pushgateway`,
-      {
-        metadata: meta("pushgateway", ns, labels("pushgateway", "pushgateway")),
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: pgSel },
-          template: {
-            metadata: { labels: labels("pushgateway", "pushgateway") },
-            spec: {
-              securityContext: podSecurity(NOBODY),
-              automountServiceAccountToken: false,
-              containers: [
-                {
-                  name: "pushgateway",
-                  image: p.pushgatewayImage,
-                  ports: [{ name: "web", containerPort: 9091 }],
-                  resources: containerResources(SIDE_RESOURCES),
-                  securityContext: containerSecurity(),
-                  ...httpProbes(9091, "/-/healthy", "/-/ready"),
-                },
-              ],
-            },
-          },
-        },
-      },
-      child,
-    );
-    new k8s.core.v1.Service(
-      `${name}-pushgateway`,
-      {
-        metadata: meta(SERVICES.pushgateway.name, ns, labels("pushgateway", "pushgateway")),
-        spec: {
-          selector: pgSel,
-          ports: [{ name: "web", port: SERVICES.pushgateway.port, targetPort: 9091 }],
-        },
-      },
-      child,
-    );
+    webService(`${name}-pushgateway`, "pushgateway", {
+      namespace: ns,
+      labels: labels("pushgateway", "pushgateway"),
+      parent: this,
+      container: { image: p.pushgatewayImage },
+    });
 
     this.url = pulumi.output(serviceUrl(cfg, "prometheus"));
     this.alertmanagerUrl = pulumi.output(serviceUrl(cfg, "alertmanager"));
@@ -353,3 +284,59 @@ const SIDE_RESOURCES = {
   requests: { cpu: "50m", memory: "64Mi" },
   limits: { cpu: "200m", memory: "256Mi" },
 };
+
+/**
+ * A single-replica web workload beside Prometheus (Alertmanager, Pushgateway): a Deployment with
+ * the hardened pod and container settings, health probes on its port, and its Service.
+ */
+function webService(
+  resourceName: string,
+  key: "alertmanager" | "pushgateway",
+  opts: {
+    namespace: pulumi.Input<string>;
+    labels: Record<string, string>;
+    parent: pulumi.Resource;
+    container: Pick<k8s.types.input.core.v1.Container, "image" | "args" | "volumeMounts">;
+    volumes?: k8s.types.input.core.v1.Volume[];
+  },
+): void {
+  const { name, port } = SERVICES[key];
+  const sel = selectorLabels(key, key);
+  new k8s.apps.v1.Deployment(
+    resourceName,
+    {
+      metadata: meta(key, opts.namespace, opts.labels),
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: sel },
+        template: {
+          metadata: { labels: opts.labels },
+          spec: {
+            securityContext: podSecurity(NOBODY),
+            automountServiceAccountToken: false,
+            containers: [
+              {
+                name: key,
+                ...opts.container,
+                ports: [{ name: "web", containerPort: port }],
+                resources: containerResources(SIDE_RESOURCES),
+                securityContext: containerSecurity(),
+                ...httpProbes(port, "/-/healthy", "/-/ready"),
+              },
+            ],
+            ...(opts.volumes ? { volumes: opts.volumes } : {}),
+          },
+        },
+      },
+    },
+    { parent: opts.parent },
+  );
+  new k8s.core.v1.Service(
+    resourceName,
+    {
+      metadata: meta(name, opts.namespace, opts.labels),
+      spec: { selector: sel, ports: [{ name: "web", port, targetPort: port }] },
+    },
+    { parent: opts.parent },
+  );
+}
