@@ -6,37 +6,16 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { runGoose } from "../helpers/cli.js";
 import { formatPreview } from "../../src/cli/commands/preview.js";
 import type { PreviewResult } from "../../src/engine/types.js";
 import { makePack, removePacks, repoRoot } from "../engine/packs.js";
 
 afterAll(() => removePacks());
 
-function sink() {
-  let text = "";
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  return { stream, text: () => text };
-}
-
-async function goose(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const out = sink();
-  const err = sink();
-  const code = await main(args, {
-    stdout: out.stream,
-    stderr: err.stream,
-    env,
-    cwd: repoRoot,
-    isTty: false,
-  });
-  return { code, stdout: out.text(), stderr: err.text() };
+function goose(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return runGoose(args, { cwd: repoRoot, env });
 }
 
 const tmp = mkdtempSync(join(tmpdir(), "goose-preview-"));

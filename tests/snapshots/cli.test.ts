@@ -1,33 +1,14 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { mkdirSync, copyFileSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { main } from "../../src/cli/main.js";
-import type { CliIo } from "../../src/cli/io.js";
+import { runGoose } from "../helpers/cli.js";
 import { startS3rver } from "../store/s3rver.js";
 import { cleanupTempDirs, fixture, tempDir, TEST_KEY, UNSUPPORTED } from "./helpers.js";
 
 afterAll(cleanupTempDirs);
 
-function sink(): { stream: Writable; text: () => string } {
-  let buf = "";
-  return {
-    stream: new Writable({
-      write(c: Buffer, _e, cb) {
-        buf += c.toString();
-        cb();
-      },
-    }),
-    text: () => buf,
-  };
-}
-
-async function goose(argv: string[], cwd: string, env: NodeJS.ProcessEnv) {
-  const out = sink();
-  const err = sink();
-  const io: CliIo = { stdout: out.stream, stderr: err.stream, env, cwd, isTty: false };
-  const code = await main(argv, io);
-  return { code, stdout: out.text(), stderr: err.text() };
+function goose(argv: string[], cwd: string, env: NodeJS.ProcessEnv) {
+  return runGoose(argv, { cwd, env });
 }
 
 describe("goose snapshot (CLI)", () => {

@@ -344,19 +344,8 @@ describe("rollback workflow", () => {
 
 describe("goose rollback (CLI) with the offline engine and the real policy pack", () => {
   async function goose(argv: string[], cwd: string, env: NodeJS.ProcessEnv) {
-    const { Writable } = await import("node:stream");
-    const { main } = await import("../../src/cli/main.js");
-    let out = "";
-    let err = "";
-    const io = {
-      stdout: new Writable({ write: (c: Buffer, _e, cb) => ((out += c.toString()), cb()) }),
-      stderr: new Writable({ write: (c: Buffer, _e, cb) => ((err += c.toString()), cb()) }),
-      env,
-      cwd,
-      isTty: false,
-    };
-    const code = await main(argv, io);
-    return { code, stdout: out, stderr: err };
+    const { runGoose } = await import("../helpers/cli.js");
+    return runGoose(argv, { cwd, env });
   }
 
   it("snapshot create --offline, then rollback --offline end to end; usage errors exit 2", async () => {
