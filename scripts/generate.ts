@@ -1,12 +1,14 @@
 /**
  * npm run generate            regenerate monitoring/ (rules, thresholds, promtool tests, dashboards)
+ *                             and docs/policies.md (from the policy pack and its stage configs)
  * npm run generate -- --check regenerate in memory; exit 1 listing the files that differ
  * --root DIR                  work on another checkout (tests use a temp copy)
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { diffGenerated, generateMonitoring } from "../src/monitoring/generate.js";
+import { generatePolicyDoc, POLICY_DOC_PATH } from "./policy-doc.js";
 
 const args = process.argv.slice(2);
 let repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -25,6 +27,10 @@ if (unknown.length > 0) {
   let generated: Map<string, string> | undefined;
   try {
     generated = generateMonitoring(repoRoot);
+    // docs/policies.md, when the checkout has the pack (tests run the generator on a copy of monitoring/ alone).
+    if (existsSync(path.join(repoRoot, "policy-pack/policies/index.ts"))) {
+      generated.set(POLICY_DOC_PATH, await generatePolicyDoc(repoRoot));
+    }
   } catch (err) {
     process.stderr.write(`generate: ${(err as Error).message}\n`);
     process.exitCode = 2;
