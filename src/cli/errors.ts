@@ -1,34 +1,38 @@
+import { CheckFailedError, GooseError, InputError } from "../errors.js";
+
 /**
- * Exit codes (DESIGN.md): 0 success or gate passed; 1 a gate, check or verification failed;
- * 2 bad usage, bad input or a missing prerequisite.
+ * The one place that turns failures into exit codes (DESIGN.md): 0 success or gate passed;
+ * 1 a gate, check or verification failed; 2 bad usage, bad input or a missing prerequisite.
  */
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
-/** Bad usage, bad input or a missing prerequisite: exit 2. The message names the fix. */
-export class UsageError extends Error {
-  readonly exitCode = EXIT_USAGE;
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+export { CheckFailedError, GooseError, InputError };
 
-/** A gate, check or verification failed: exit 1. */
-export class CheckFailedError extends Error {
-  readonly exitCode = EXIT_FAILED;
-  constructor(message: string) {
-    super(message);
-    this.name = "CheckFailedError";
-  }
-}
+/**
+ * Transitional alias: `UsageError` is `InputError`. New code imports `InputError` from
+ * `src/errors.ts`.
+ */
+export const UsageError = InputError;
+export type UsageError = InputError;
 
-/** Exit code for any error: its own `exitCode` when it carries one (1 or 2), else 2. */
+/**
+ * Exit code for any error: 1 for a `CheckFailedError`, 2 for an `InputError` and for anything
+ * unexpected. Errors from before the vocabulary that still carry a numeric `exitCode` of 1 or 2
+ * keep it during the transition.
+ */
 export function exitCodeOf(err: unknown): number {
+  if (err instanceof CheckFailedError) return EXIT_FAILED;
+  if (err instanceof InputError) return EXIT_USAGE;
   if (err && typeof err === "object" && "exitCode" in err) {
     const code = (err as { exitCode: unknown }).exitCode;
     if (code === EXIT_FAILED || code === EXIT_USAGE) return code;
   }
   return EXIT_USAGE;
+}
+
+/** The `fix` line printed under an error's message, when the error carries one. */
+export function fixOf(err: unknown): string | undefined {
+  return err instanceof GooseError ? err.fix : undefined;
 }

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { exitCodeOf, EXIT_USAGE } from "./errors.js";
+import { exitCodeOf, fixOf, EXIT_USAGE } from "./errors.js";
 import { processIo, type CliIo } from "./io.js";
 import { registerCommands } from "./commands/index.js";
 
@@ -31,6 +31,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     }
     const message = err instanceof Error ? err.message : String(err);
     io.stderr.write(`goose: ${message}\n`);
+    const fix = fixOf(err);
+    if (fix && !message.includes(fix)) io.stderr.write(`  fix: ${fix}\n`);
     return exitCodeOf(err);
   }
 }

@@ -25,7 +25,7 @@ import {
 } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import type { KMSClient } from "@aws-sdk/client-kms";
-import { UsageError } from "../cli/errors.js";
+import { InputError } from "../errors.js";
 
 export const TAG_BYTES = 16;
 const SCRYPT = { N: 1 << 15, r: 8, p: 1 } as const;
@@ -58,7 +58,7 @@ export interface KeySource {
 }
 
 /** The key the snapshot needs is not configured: exit 2 with the fix. */
-export class KeyMissingError extends UsageError {
+export class KeyMissingError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = "KeyMissingError";
@@ -83,7 +83,7 @@ function rawKeyFromEnv(env: NodeJS.ProcessEnv): Buffer | undefined {
   if (v === undefined || v === "") return undefined;
   const key = Buffer.from(v.trim(), "base64");
   if (key.length !== 32) {
-    throw new UsageError(
+    throw new InputError(
       `GOOSE_SNAPSHOT_KEY must be 32 bytes in base64 (it decodes to ${key.length} bytes); generate one with \`openssl rand -base64 32\``,
     );
   }
@@ -159,7 +159,7 @@ const NETWORK_CODES = new Set([
 
 /**
  * A KMS failure that is a missing prerequisite (credentials, endpoint, a key that does not
- * exist on create): KeyMissingError / UsageError, exit 2, naming the fix. Undefined for the
+ * exist on create): KeyMissingError / InputError, exit 2, naming the fix. Undefined for the
  * rest (the caller decides).
  */
 function kmsPrerequisiteError(
@@ -167,7 +167,7 @@ function kmsPrerequisiteError(
   keyId: string,
   env: NodeJS.ProcessEnv,
   action: "wrap" | "unwrap",
-): UsageError | undefined {
+): InputError | undefined {
   const e = err as { name?: string; code?: string; message?: string };
   const name = e.name ?? "";
   const where = env.GOOSE_KMS_ENDPOINT
@@ -199,7 +199,7 @@ function kmsPrerequisiteError(
     );
   }
   if (action === "wrap" && name === "NotFoundException") {
-    return new UsageError(
+    return new InputError(
       `${what}: ${where} has no such key (NotFoundException); check --kms-key (a key id, key ARN or alias/NAME)`,
     );
   }

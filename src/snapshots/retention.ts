@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
-import { UsageError } from "../cli/errors.js";
+import { InputError } from "../errors.js";
 import { loadStageConfigFile, stackFileName } from "../config/load.js";
 import type { StageName } from "../config/stages.js";
 import type { ObjectStore } from "../store/types.js";
@@ -25,7 +25,7 @@ export interface RetentionPolicy {
  * `golden-goose:snapshots: { keepLast, maxAgeDays }`; a file without the key gets the stage's
  * defaults from src/config/defaults.ts). That file is the one source of truth; `overrides`
  * (the CLI's --keep-last / --max-age-days) replace single fields. Without the file, both
- * overrides are needed, else a UsageError (exit 2) names the missing file.
+ * overrides are needed, else a InputError (exit 2) names the missing file.
  */
 export function retentionPolicyFor(
   projectDir: string,
@@ -37,7 +37,7 @@ export function retentionPolicyFor(
     return { keepLast: overrides.keepLast, maxAgeDays: overrides.maxAgeDays, source: "flags" };
   }
   if (!existsSync(file)) {
-    throw new UsageError(
+    throw new InputError(
       `no stack file ${file}: the retention of ${stage} comes from its golden-goose:snapshots ` +
         "(keepLast, maxAgeDays). Run in the project directory (where the Pulumi.<stage>.yaml files " +
         "are), create the file, or pass both --keep-last and --max-age-days",

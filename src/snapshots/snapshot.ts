@@ -5,7 +5,7 @@ import { PassThrough, Transform, type Readable, type TransformCallback } from "n
 import { pipeline } from "node:stream/promises";
 import { createGzip, createGunzip } from "node:zlib";
 import canonicalizeModule from "canonicalize";
-import { CheckFailedError, UsageError } from "../cli/errors.js";
+import { CheckFailedError, InputError } from "../errors.js";
 import { isStageName, type StageName } from "../config/stages.js";
 import type { ObjectStore } from "../store/types.js";
 import {
@@ -71,7 +71,7 @@ export interface SnapshotManifest {
 }
 
 /** The export was refused by validation: exit 2, listing what is wrong. */
-export class SnapshotRejectedError extends UsageError {
+export class SnapshotRejectedError extends InputError {
   constructor(
     readonly validation: ValidationResult,
     what: string,
@@ -96,11 +96,11 @@ export function newSnapshotId(stage: StageName, now: Date): string {
   return `${stage}-${ts}-${randomBytes(4).toString("hex")}`;
 }
 
-/** The stage of a snapshot id; UsageError when the id is malformed. */
+/** The stage of a snapshot id; InputError when the id is malformed. */
 export function stageOfId(id: string): StageName {
   const m = ID_RE.exec(id);
   if (!m || !isStageName(m[1]!)) {
-    throw new UsageError(
+    throw new InputError(
       `"${id}" is not a snapshot id (expected <stage>-<YYYYMMDDTHHMMSSmmmZ>-<8 hex>, as \`goose snapshot list\` prints)`,
     );
   }
@@ -207,7 +207,7 @@ export async function createSnapshot(
         ? flowResult.reason
         : (putResult as PromiseRejectedResult).reason;
     if (typeof opts.source === "string" && (err as { code?: string }).code === "ENOENT") {
-      throw new UsageError(`--from-file ${opts.source}: no such file`);
+      throw new InputError(`--from-file ${opts.source}: no such file`);
     }
     throw err;
   }

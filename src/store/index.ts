@@ -6,13 +6,13 @@
  * - `s3://BUCKET/PREFIX`: a bucket and optional key prefix; `GOOSE_S3_ENDPOINT` for any
  *   S3-compatible endpoint (path-style, checksums WHEN_REQUIRED).
  *
- * The default store is `file://.goose` (DEFAULT_STORE_URL). Anything else is a UsageError
+ * The default store is `file://.goose` (DEFAULT_STORE_URL). Anything else is a InputError
  * (exit 2) naming the accepted forms.
  */
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { S3Client } from "@aws-sdk/client-s3";
-import { UsageError } from "../cli/errors.js";
+import { InputError } from "../errors.js";
 import { FileObjectStore } from "./file.js";
 import { S3ObjectStore, s3ClientConfig } from "./s3.js";
 import type { ObjectStore } from "./types.js";
@@ -51,8 +51,8 @@ export function openStore(
   throw badUrl(url, "unknown scheme");
 }
 
-function badUrl(url: string, why: string): UsageError {
-  return new UsageError(
+function badUrl(url: string, why: string): InputError {
+  return new InputError(
     `--store "${url}": ${why}; use file://DIR (e.g. ${DEFAULT_STORE_URL}) or s3://BUCKET/PREFIX ` +
       `(set GOOSE_S3_ENDPOINT for an S3-compatible endpoint)`,
   );

@@ -17,7 +17,7 @@
  *
  * `promote(opts)` returns a PromotionReport whatever happens (result promoted | failed | blocked);
  * the CLI maps failed and blocked to exit 1. Bad usage (not the next stage, no snapshot key,
- * missing --target) throws a UsageError (exit 2) before anything runs. To resume after a failure,
+ * missing --target) throws a InputError (exit 2) before anything runs. To resume after a failure,
  * fix what the failure names and run the same command again: every gate is re-evaluated (the
  * SBOM and the vulnerability scan come from the cache when nothing changed).
  */
@@ -26,7 +26,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { UsageError } from "../cli/errors.js";
+import { InputError } from "../errors.js";
 import { loadStageConfigFile, stackFileName, type StageConfig } from "../config/index.js";
 import { nextStage, STAGES, type StageName } from "../config/stages.js";
 import type { StackEngine } from "../engine/types.js";
@@ -160,7 +160,7 @@ export interface PromotionReport {
 export function checkTransition(from: StageName, to: StageName): void {
   const next = nextStage(from);
   if (to !== next) {
-    throw new UsageError(
+    throw new InputError(
       next
         ? `cannot promote ${from} to ${to}: promotion goes one stage forward only, to ${next} (order: ${STAGES.join(" → ")})`
         : `cannot promote ${from}: it is the last stage (order: ${STAGES.join(" → ")})`,
@@ -201,7 +201,7 @@ async function checkHealth(
 export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
   checkTransition(opts.from, opts.to);
   if (!opts.target) {
-    throw new UsageError(
+    throw new InputError(
       `--target is required: the URL of the ${opts.from} service the stage tests run against`,
     );
   }
@@ -214,7 +214,7 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
     fromCfg = loadStageConfigFile(path.join(repoRoot, stackFileName(from)));
     toCfg = loadStageConfigFile(path.join(repoRoot, stackFileName(to)));
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new InputError((err as Error).message);
   }
   const sec = {
     dbFile: opts.security?.dbFile ?? path.join(repoRoot, "security/vulnerability-db.json"),

@@ -26,7 +26,7 @@
  * Every step is appended to the evidence chain as `rollback.<step>`, with the target snapshot
  * as subject. All Pulumi work goes through the StackEngine port.
  */
-import { CheckFailedError, UsageError } from "../cli/errors.js";
+import { CheckFailedError, InputError } from "../errors.js";
 import type { StageName } from "../config/stages.js";
 import type { PolicyViolation, StackEngine } from "../engine/types.js";
 import {
@@ -202,12 +202,12 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
   const { stage, store, engine } = opts;
   const stack = opts.stack ?? stage;
   if (stageOfId(opts.to) !== stage) {
-    throw new UsageError(
+    throw new InputError(
       `snapshot ${opts.to} is of stage ${stageOfId(opts.to)}, not ${stage}: a rollback goes to a snapshot of the same stage (goose snapshot list ${stage})`,
     );
   }
   if (opts.acceptViolations && !opts.acceptViolations.reason.trim()) {
-    throw new UsageError(
+    throw new InputError(
       "--accept-violations needs --reason TEXT: the reason is recorded as evidence",
     );
   }
@@ -265,7 +265,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
       result.next = nextAdvice(step, opts, result.recoverySnapshotId);
       throw new RollbackFailedError(
         result,
-        err instanceof UsageError || err instanceof PushgatewayUnreachableError ? 2 : 1,
+        err instanceof InputError || err instanceof PushgatewayUnreachableError ? 2 : 1,
       );
     }
   };

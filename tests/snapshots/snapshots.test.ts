@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
+import { exitCodeOf } from "../../src/cli/errors.js";
 import { openStore, type ObjectStore } from "../../src/store/index.js";
 import {
   createSnapshot,
@@ -106,7 +107,7 @@ describe.each(stores)("%s store", (_name, make) => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SnapshotRejectedError);
     expect((err as Error).message).toMatch(/unsupported-feature/);
-    expect((err as SnapshotRejectedError).exitCode).toBe(2);
+    expect(exitCodeOf(err)).toBe(2);
     expect(await store.list("snapshots/")).toEqual([]);
   });
 
