@@ -6,6 +6,7 @@ import { backupScripts, roleNameFromArn } from "../../src/components/backup.js";
 import { scannerScript, severitiesFrom, stageImages } from "../../src/components/scanner.js";
 import { rotationKeeper, datasourcesYaml } from "../../src/components/grafana.js";
 import { renderPrometheusConfig } from "../../src/components/prometheus-config.js";
+import { keptLevels, loadMetricLevels } from "../../src/monitoring/levels.js";
 
 /** `bash -n` / `sh -n`: the shell parses the script without running it. */
 function syntaxCheck(shell: string, script: string): string {
@@ -40,17 +41,26 @@ describe.each(STAGES)("pure parts of the %s components", (stage) => {
     expect(stageImages(cfg)).toContain(cfg.scanner.image);
   });
 
-  it("prometheus.yml carries the stage label, interval, drop list and every job", () => {
+  it("prometheus.yml carries the stage label, interval, drop list and every job per kept level", () => {
     const doc = parse(renderPrometheusConfig(cfg));
     expect(doc.global.external_labels.stage).toBe(stage);
     expect(doc.global.scrape_interval).toBe(cfg.prometheus.scrapeInterval);
+    const levels = keptLevels(loadMetricLevels(), stage);
+    expect(levels[0]).toBe("critical");
     const jobs = doc.scrape_configs.map((j: { job_name: string }) => j.job_name);
-    expect(jobs).toEqual(["prometheus", "alertmanager", "grafana", "pushgateway", "service"]);
-    const relabel = doc.scrape_configs[0].metric_relabel_configs;
-    if (cfg.prometheus.dropMetrics.length > 0) {
-      expect(relabel[0].regex).toBe(cfg.prometheus.dropMetrics.join("|"));
-    } else {
-      expect(relabel).toBeUndefined();
+    expect(jobs).toEqual(
+      ["prometheus", "alertmanager", "grafana", "pushgateway", "service"].flatMap((j) =>
+        levels.map((l) => `${j}-${l}`),
+      ),
+    );
+    for (const sc of doc.scrape_configs) {
+      const relabel = sc.metric_relabel_configs as { regex: string; action: string }[];
+      const last = relabel[relabel.length - 1]!;
+      if (cfg.prometheus.dropMetrics.length > 0) {
+        expect(last).toMatchObject({ regex: cfg.prometheus.dropMetrics.join("|"), action: "drop" });
+      } else {
+        expect(last.regex).not.toBe("");
+      }
     }
   });
 });
