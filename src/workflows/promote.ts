@@ -27,6 +27,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { InputError } from "../errors.js";
+import { auditedAppender, loadAuditRules, requiredKinds } from "../audit/index.js";
 import { loadStageConfigFile, stackFileName, type StageConfig } from "../config/index.js";
 import { nextStage, STAGES, type StageName } from "../config/stages.js";
 import type { StackEngine } from "../engine/types.js";
@@ -224,10 +225,18 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
     enrichmentFile:
       opts.security?.enrichmentFile ?? path.join(repoRoot, "security/sbom/enrichment.yaml"),
   };
+  // Audit as data: which records each step must produce, and what each record holds (exit 2 when
+  // the files are missing or invalid, naming file, line and fix).
+  const audit = loadAuditRules(repoRoot, { promotion: PROMOTION_STEPS });
   const started = now();
   const id = `promo-${from}-${to}-${started.toISOString().replace(/[-:.]/g, "")}-${randomBytes(3).toString("hex")}`;
-  const evidence: EvidenceChain = openEvidenceChain(store, env);
-  const locks = openLocks(store, { evidence });
+  const chain: EvidenceChain = openEvidenceChain(store, env);
+  const evidence: EvidenceChain = auditedAppender(chain, audit);
+  const locks = openLocks(store, { evidence: chain });
+  /** Kinds of the records each step appended (checked against collection-rules.yaml). */
+  const produced = new Map<PromotionStep, string[]>();
+  const produce = (step: PromotionStep, kind: string) =>
+    produced.set(step, [...(produced.get(step) ?? []), kind]);
   const emit = (e: PromotionEvent) => opts.onEvent?.(e);
   const steps: StepReport[] = PROMOTION_STEPS.map((name) => ({
     name,
@@ -257,6 +266,7 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
   ): Promise<EvidenceRecord> => {
     const rec = await evidence.append({ ...input, data: { promotion: id, ...input.data } });
     s.evidence.push(rec.id);
+    produce(s.name, input.kind);
     report.evidence.records++;
     return rec;
   };
@@ -304,6 +314,20 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
     const t0 = performance.now();
     try {
       await fn(s);
+      const have = [...(produced.get(name) ?? [])];
+      const missing = requiredKinds(audit, "promotion", name).filter((k) => {
+        const i = have.indexOf(k);
+        if (i < 0) return true;
+        have.splice(i, 1);
+        return false;
+      });
+      if (missing.length > 0) {
+        throw new StepFailed({
+          step: name,
+          reason: `step ${name} produced no ${missing.join(", ")} evidence, which ${audit.files.collection} requires of it`,
+          fix: `make the step record it, or change workflows.promotion.steps.${name} in ${audit.files.collection} (a reviewed change)`,
+        });
+      }
       s.status = s.gates.some((g) => g.verdict === "warn") ? "warned" : "passed";
     } catch (err) {
       s.status = "failed";
@@ -410,6 +434,7 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
           append: async (input) => {
             const rec = await evidence.append({ ...input, data: { promotion: id, ...input.data } });
             s.evidence.push(rec.id);
+            produce(s.name, input.kind);
             report.evidence.records++;
             return rec;
           },

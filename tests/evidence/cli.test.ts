@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -80,6 +80,14 @@ describe("goose evidence and goose lock", () => {
 
   it("archives the active segment and prunes by per-stage retention, the chain still verifying", async () => {
     const cwd = mkdtempSync(path.join(tmpdir(), "goose-evcli-"));
+    // Retention per stage comes from the repository's security/audit/collection-rules.yaml.
+    cpSync(
+      path.resolve(import.meta.dirname, "../../security/audit"),
+      path.join(cwd, "security/audit"),
+      {
+        recursive: true,
+      },
+    );
     const run = async (...argv: string[]) => {
       const io = captureIo(cwd, env);
       const code = await main(argv, io);

@@ -1,13 +1,14 @@
 import type { Command } from "commander";
 import { parseStageName } from "../../config/stages.js";
-import { DEFAULT_EVIDENCE_RETENTION_DAYS, openEvidenceChain } from "../../evidence/index.js";
+import { openEvidenceChain } from "../../evidence/index.js";
+import { checkEvidence, loadAuditRules, retentionDays, AUDIT_FILES } from "../../audit/index.js";
 import { STAGES, type StageName } from "../../config/stages.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
 import { openStoreFor, storeOption } from "./lock.js";
 
-/** `goose evidence verify|show`. */
+/** `goose evidence verify|show|check|archive|prune`. */
 export function registerEvidence(program: Command, io: CliIo, setExitCode: SetExitCode): void {
   const evidence = program
     .command("evidence")
@@ -86,6 +87,48 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
     );
 
   evidence
+    .command("check")
+    .description(
+      `report gaps for a stage: runs missing records ${AUDIT_FILES.collection} requires, records not fitting ${AUDIT_FILES.template} (exit 1)`,
+    )
+    .argument("<stage>", STAGES.join(" | "))
+    .addOption(storeOption())
+    .option("--json", "machine output on stdout")
+    .action(async (stageArg: string, o: { store?: string; json?: boolean }) => {
+      const out = new Output(io, Boolean(o.json));
+      let stage: StageName;
+      try {
+        stage = parseStageName(stageArg);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      const [{ PROMOTION_STEPS }, { ROLLBACK_STEPS }] = await Promise.all([
+        import("../../workflows/promote.js"),
+        import("../../workflows/rollback.js"),
+      ]);
+      const order = { promotion: PROMOTION_STEPS, rollback: ROLLBACK_STEPS };
+      const rules = loadAuditRules(io.cwd, order);
+      const store = openStoreFor(io, o.store);
+      const records = await openEvidenceChain(store, io.env).list();
+      const report = checkEvidence(rules, records, stage, order);
+      for (const r of report.runs) {
+        const head = `${r.workflow} ${r.run} (${r.outcome}${r.failedStep ? ` at ${r.failedStep}` : ""})`;
+        if (r.missing.length === 0) out.line(`ok    ${head}`);
+        else out.line(`GAP   ${head}: missing ${r.missing.join("; ")}`);
+      }
+      for (const p of report.records.problems)
+        out.line(`GAP   record ${p.id} (${p.kind}): ${p.problems.join("; ")}`);
+      const gaps =
+        report.runs.filter((r) => r.missing.length > 0).length + report.records.problems.length;
+      out.line(
+        `${stage}: ${report.runs.length} run(s), ${report.records.checked} record(s) checked against ${AUDIT_FILES.collection} and ${AUDIT_FILES.template}: ` +
+          (gaps === 0 ? "no gaps" : `${gaps} gap(s)`),
+      );
+      out.result(report);
+      setExitCode(report.ok ? 0 : 1);
+    });
+
+  evidence
     .command("archive")
     .description("move the active segment into a compressed archive segment (the chain continues)")
     .addOption(storeOption())
@@ -107,13 +150,14 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
     )
     .option(
       "--retention <list>",
-      `days per stage, e.g. sandbox=90,compliance=400,production=2557 (defaults: ${STAGES.map((s) => `${s}=${DEFAULT_EVIDENCE_RETENTION_DAYS[s]}`).join(",")})`,
+      `days per stage, e.g. sandbox=90,compliance=400,production=2557 (default: retention in ${AUDIT_FILES.collection})`,
     )
     .addOption(storeOption())
     .option("--json", "machine output on stdout")
     .action(async (o: { retention?: string; store?: string; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
-      const days: Record<StageName, number> = { ...DEFAULT_EVIDENCE_RETENTION_DAYS };
+      // Retention per stage is data: collection-rules.yaml (flags override single stages).
+      const days: Record<StageName, number> = retentionDays(loadAuditRules(io.cwd));
       for (const part of (o.retention ?? "").split(",").filter(Boolean)) {
         const [stage, n] = part.split("=");
         let s: StageName;
