@@ -20,6 +20,7 @@ import {
   typeOf,
   type ContainerRef,
 } from "./util.js";
+import { droppedRuleMetrics } from "./promql.js";
 
 const SERVER_TYPES = [typeOf(k8s.apps.v1.StatefulSet), typeOf(k8s.apps.v1.Deployment)];
 const CONFIGMAP = typeOf(k8s.core.v1.ConfigMap);
@@ -227,4 +228,54 @@ export const prometheusRuleFiles: StackValidationPolicy = {
   },
 };
 
-export const monitoringPolicies = [prometheusRetention, grafanaNoAnonymous, prometheusRuleFiles];
+/** String entries of a ConfigMap's data. */
+function stringData(props: unknown): Record<string, string> {
+  const data = dig(props, "data");
+  if (!isObject(data)) return {};
+  return Object.fromEntries(
+    Object.entries(data).filter((e): e is [string, string] => typeof e[1] === "string"),
+  );
+}
+
+export const prometheusKeepsRuleMetrics: StackValidationPolicy = {
+  name: "prometheus-keeps-rule-metrics",
+  description:
+    "The stage's prometheus.yml does not drop a metric that one of its alerting or recording rules reads.",
+  severity: "high",
+  validateStack: (args, report) => {
+    const configMaps = args.resources.filter((r) => r.type === CONFIGMAP);
+    const configs = configMaps.filter(
+      (r) => typeof stringData(raw(r.props))["prometheus.yml"] === "string",
+    );
+    if (configs.length === 0) args.notApplicable("the stack has no prometheus.yml ConfigMap");
+    const ruleFiles: Record<string, string> = {};
+    for (const r of configMaps) {
+      if (!isRulesConfigMap(r.name, raw(r.props) as Record<string, unknown>)) continue;
+      for (const [file, text] of Object.entries(stringData(raw(r.props)))) {
+        ruleFiles[`${r.name}/${file}`] = text;
+      }
+    }
+    if (Object.keys(ruleFiles).length === 0) args.notApplicable("the stack ships no rule files");
+    for (const cm of configs) {
+      const yml = stringData(raw(cm.props))["prometheus.yml"]!;
+      for (const d of droppedRuleMetrics(yml, ruleFiles)) {
+        const rules = d.needs.map((n) => `${n.rule} (${n.file})`).join(", ");
+        report(
+          `ConfigMap "${cm.name}" (prometheus.yml) drops ${d.metric}, which ${rules} ` +
+            `read${d.needs.length === 1 ? "s" : ""}: every scrape config that could carry it ` +
+            `(${d.droppedBy.join(", ")}) removes it in metric_relabel_configs. Move its family to a ` +
+            `level the stage keeps in monitoring/config/metric-levels.yaml, or take it out of ` +
+            `prometheus.dropMetrics in Pulumi.<stage>.yaml.`,
+          cm.urn,
+        );
+      }
+    }
+  },
+};
+
+export const monitoringPolicies = [
+  prometheusRetention,
+  grafanaNoAnonymous,
+  prometheusRuleFiles,
+  prometheusKeepsRuleMetrics,
+];

@@ -11,6 +11,7 @@ import {
   manyResources,
   prometheusStatefulSet,
   rulesStack,
+  scrapeRulesStack,
   secretStack,
   volumeBackup,
 } from "./fixtures.js";
@@ -237,6 +238,14 @@ export const CASES: Case[] = [
     pass: rulesStack({ "alerts.yaml": "groups: []\n" }),
     fail: rulesStack({}),
     expect: /has no rule files/,
+  },
+  {
+    policy: "prometheus-keeps-rule-metrics",
+    stage: "production",
+    kind: "stack",
+    pass: scrapeRulesStack("http_.*"),
+    fail: scrapeRulesStack("go_.*"),
+    expect: /drops http_requests_total, which record job:http_requests:rate5m/,
   },
   {
     policy: "stack-required-components",

@@ -368,3 +368,26 @@ export function manyResources(n: number): StackResourceInput[] {
     })),
   ];
 }
+
+/**
+ * A Prometheus with a prometheus.yml whose one scrape config keeps `keep` (a name regex), and a
+ * rules ConfigMap whose recording rule reads http_requests_total.
+ */
+export function scrapeRulesStack(keep: string): StackResourceInput[] {
+  const yml =
+    "scrape_configs:\n  - job_name: service-critical\n    static_configs:\n" +
+    "      - targets: [service:8080]\n        labels: { job: service, level: critical }\n" +
+    `    metric_relabel_configs:\n      - source_labels: [__name__]\n        regex: "${keep}"\n        action: keep\n`;
+  const rules =
+    "groups:\n  - name: slo\n    rules:\n      - record: job:http_requests:rate5m\n" +
+    '        expr: sum by (job) (rate(http_requests_total{job="service"}[5m]))\n';
+  return [
+    ...rulesStack({ "recording.yaml": rules }),
+    {
+      type: "kubernetes:core/v1:ConfigMap",
+      name: "prometheus-config",
+      parent: "prometheus",
+      props: { metadata: { name: "prometheus-config" }, data: { "prometheus.yml": yml } },
+    },
+  ];
+}
