@@ -11,6 +11,8 @@ export interface CliIo {
   cwd: string;
   /** True when stderr is a terminal (live progress instead of plain lines). */
   isTty: boolean;
+  /** `--unsafe-store` was given: see docs/locks-and-evidence.md. */
+  unsafeStore?: boolean;
 }
 
 export function processIo(): CliIo {

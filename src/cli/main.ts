@@ -16,7 +16,16 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     })
-    .showHelpAfterError("(run with --help for usage)");
+    .showHelpAfterError("(run with --help for usage)")
+    .option(
+      "--unsafe-store",
+      "use an S3 endpoint that does not enforce conditional writes for leases, evidence and " +
+        "manifests (only if nobody else writes to the store; see docs/locks-and-evidence.md)",
+    )
+    .hook("preAction", (root) => {
+      // Commands hold this io; they open stores through openStoreFor, which reads the flag.
+      if ((root.opts() as { unsafeStore?: boolean }).unsafeStore) io.unsafeStore = true;
+    });
   let exitCode = 0;
   registerCommands(program, io, (code) => {
     exitCode = code;

@@ -9,6 +9,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import canonicalize from "canonicalize";
 import { isStageName, STAGES, type StageName } from "../config/stages.js";
 import { PreconditionFailedError, type ObjectStore } from "../store/types.js";
+import { assertConditionalWrites } from "../store/errors.js";
 import {
   EvidenceKeyError,
   keyIdOf,
@@ -27,6 +28,9 @@ export const EVIDENCE_KEYS = {
   active: "evidence/chain.jsonl",
   archivePrefix: "evidence/archive/",
 } as const;
+
+/** How long an append keeps retrying lost compare-and-swap races. */
+const APPEND_WAIT_MS = 120_000;
 
 /** `prev` of the first record. */
 export const GENESIS_PREV = "sha256:" + "0".repeat(64);
@@ -354,10 +358,13 @@ export function openEvidenceChain(
         );
       }
     }
+    await assertConditionalWrites(store);
     const k = signingKey();
     await ensurePublicKey(k);
     const data = redact(input.data, env);
-    for (let attempt = 0; attempt < 50; attempt++) {
+    // Compare-and-swap until we win: a lost race is retried (never dropped) for up to APPEND_WAIT_MS.
+    const deadline = Date.now() + APPEND_WAIT_MS;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
       const cur = await store.get(EVIDENCE_KEYS.active);
       const lines = cur ? splitLines(cur.body) : [];
       const lastLine = lines[lines.length - 1];
@@ -391,7 +398,8 @@ export function openEvidenceChain(
         });
       } catch (err) {
         if (err instanceof PreconditionFailedError) {
-          await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+          const cap = Math.min(10 * 2 ** Math.min(attempt, 4), 160);
+          await new Promise((r) => setTimeout(r, 2 + Math.random() * cap));
           continue;
         }
         throw err;
@@ -402,7 +410,8 @@ export function openEvidenceChain(
       return rec;
     }
     throw new EvidenceWriteError(
-      `could not append to ${store.url}/${EVIDENCE_KEYS.active}: 50 concurrent writers in a row; retry`,
+      `could not append to ${store.url}/${EVIDENCE_KEYS.active}: other writers kept winning for ` +
+        `${APPEND_WAIT_MS / 1000}s; retry`,
     );
   }
 

@@ -8,6 +8,14 @@
  * moves `expiresAt` forward; an expired lease counts as free and the next acquirer replaces it
  * by compare-and-swap, so of N racers exactly one wins.
  *
+ * Fencing (etcd/ZooKeeper style): every acquisition gets `generation` = the previous one + 1, kept
+ * across releases because a release never deletes the object: it replaces the lease, by
+ * compare-and-swap on the etag it read, with a `released` tombstone that keeps the generation.
+ * So a release removes only the lease it read (never one that someone took over meanwhile), and a
+ * holder that lost its lease can be told apart by its smaller generation. A lease file that is
+ * not a well-formed lease (null, {}, [], a string, unparsable or absurd times) is reported as
+ * corrupt, counts as expired, and can be taken over or released with --force --reason.
+ *
  * Conflicts between kinds use "create, then check": a transition (promotion, rollback) first
  * writes its own lease, then looks for any other live lease on the stage; a blackout (load test,
  * backup, scan) writes its lease, then looks for a live transition. Whichever finds the other
@@ -24,6 +32,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { hostname, userInfo } from "node:os";
 import { STAGES, isStageName, type StageName } from "../config/stages.js";
 import { PreconditionFailedError, type ObjectStore } from "../store/types.js";
+import { ConditionalWritesUnsupportedError, assertConditionalWrites } from "../store/errors.js";
 import type { EvidenceChain } from "../evidence/index.js";
 
 export const LEASE_KINDS = ["load-test", "backup", "scan", "promotion", "rollback"] as const;
@@ -43,6 +52,11 @@ export interface Lease {
   reason?: string;
   /** Random id of this acquisition: heartbeat and release check it. */
   token: string;
+  /**
+   * Fencing token: strictly increasing per stage and kind across acquisitions. Pass it to what
+   * the lease protects; a write carrying a smaller generation than one already seen is stale.
+   */
+  generation: number;
   pid: number;
   host: string;
   acquiredAt: string;
@@ -54,6 +68,8 @@ export interface Lease {
 /** A lease as `status` reports it. */
 export interface LeaseStatus extends Lease {
   expired: boolean;
+  /** Why the lease file is not a well-formed lease (then it counts as expired). */
+  corrupt?: string;
   /** Seconds until expiry (negative once expired). */
   remainingSeconds: number;
 }
@@ -87,17 +103,21 @@ export class LockUsageError extends Error {
   }
 }
 
-export class LockStoreUnsupportedError extends LockUsageError {
-  constructor(url: string) {
-    super(
-      `the store ${url} does not enforce conditional writes, so leases there would not exclude ` +
-        "each other. Locks need an endpoint that refuses PutObject with `If-None-Match: *` on an " +
-        "existing key (412) and honours `If-Match: <etag>` on PutObject (AWS S3 does; s3rver does " +
-        "not). Use such an endpoint or a file:// store on a shared filesystem with --store",
-    );
-    this.name = "LockStoreUnsupportedError";
-  }
-}
+/**
+ * A store without conditional writes: the store refuses every compare-and-swap user with this one
+ * error (exit 2) unless --unsafe-store was given (src/store/errors.ts).
+ */
+export const LockStoreUnsupportedError = ConditionalWritesUnsupportedError;
+export type LockStoreUnsupportedError = ConditionalWritesUnsupportedError;
+
+/** A lease object as found in the store. */
+type LeaseRead =
+  | { state: "held"; lease: Lease; etag: string; generation: number }
+  | { state: "released"; etag: string; generation: number }
+  | { state: "corrupt"; lease: Lease; etag: string; generation: number; why: string; raw: Buffer };
+
+/** Leases further in the future than this (beyond the longest TTL) are corrupt, not "held". */
+const EXPIRY_SLACK_MS = 3600_000;
 
 export interface AcquireOptions {
   ttlSeconds: number;
@@ -177,43 +197,131 @@ export function describeHeldLease(lease: Lease, now: Date, blocked?: string): st
   );
 }
 
+function placeholder(stage: StageName, kind: LeaseKind, why: string): Lease {
+  const at = new Date(0).toISOString();
+  return {
+    stage,
+    kind,
+    holder: `unknown (corrupt lease file: ${why})`,
+    token: "",
+    generation: 0,
+    pid: 0,
+    host: "",
+    acquiredAt: at,
+    heartbeatAt: at,
+    expiresAt: at,
+    ttlSeconds: 0,
+  };
+}
+
+/** Parses a lease object; anything that is not a well-formed lease is "corrupt". */
+export function parseLeaseObject(
+  stage: StageName,
+  kind: LeaseKind,
+  body: Buffer,
+  now: Date,
+):
+  | { state: "held"; lease: Lease }
+  | { state: "released"; generation: number }
+  | { state: "corrupt"; why: string; generation: number } {
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString("utf8"));
+  } catch {
+    return { state: "corrupt", why: "not JSON", generation: 0 };
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    return {
+      state: "corrupt",
+      why: `not a JSON object (${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v})`,
+      generation: 0,
+    };
+  }
+  const o = v as Record<string, unknown>;
+  const gen =
+    typeof o.generation === "number" && Number.isSafeInteger(o.generation) && o.generation >= 0
+      ? o.generation
+      : 0;
+  if (o.released === true) return { state: "released", generation: gen };
+  const problems: string[] = [];
+  if (o.stage !== stage) problems.push(`stage is ${JSON.stringify(o.stage)}, not "${stage}"`);
+  if (o.kind !== kind) problems.push(`kind is ${JSON.stringify(o.kind)}, not "${kind}"`);
+  if (typeof o.holder !== "string" || !o.holder.trim()) problems.push("no holder");
+  if (typeof o.token !== "string" || o.token === "") problems.push("no token");
+  for (const f of ["acquiredAt", "heartbeatAt", "expiresAt"] as const) {
+    if (typeof o[f] !== "string" || Number.isNaN(Date.parse(o[f]))) {
+      problems.push(`${f} is not a timestamp`);
+    }
+  }
+  if (
+    typeof o.ttlSeconds !== "number" ||
+    !Number.isInteger(o.ttlSeconds) ||
+    o.ttlSeconds < 1 ||
+    o.ttlSeconds > MAX_TTL_SECONDS
+  ) {
+    problems.push(`ttlSeconds is not 1..${MAX_TTL_SECONDS}`);
+  }
+  if (typeof o.expiresAt === "string" && !Number.isNaN(Date.parse(o.expiresAt))) {
+    const latest = now.getTime() + MAX_TTL_SECONDS * 1000 + EXPIRY_SLACK_MS;
+    if (Date.parse(o.expiresAt) > latest) {
+      problems.push(`expiresAt ${o.expiresAt} is further away than the longest TTL (7 days)`);
+    }
+  }
+  if (problems.length > 0) return { state: "corrupt", why: problems.join("; "), generation: gen };
+  return {
+    state: "held",
+    lease: {
+      ...(o as unknown as Lease),
+      generation: gen,
+      pid: typeof o.pid === "number" ? o.pid : 0,
+      host: typeof o.host === "string" ? o.host : "",
+    },
+  };
+}
+
 export function openLocks(store: ObjectStore, opts: LocksOptions = {}): Locks {
   const now = opts.now ?? (() => new Date());
-  let checked: Promise<void> | undefined;
-  const ensureSupported = (): Promise<void> =>
-    (checked ??= store.supportsConditionalWrites().then((ok) => {
-      if (!ok) throw new LockStoreUnsupportedError(store.url);
-    }));
 
   const isExpired = (l: Lease, at = now()) => Date.parse(l.expiresAt) <= at.getTime();
 
-  async function read(
-    stage: StageName,
-    kind: LeaseKind,
-  ): Promise<{ lease: Lease; etag: string } | undefined> {
+  async function read(stage: StageName, kind: LeaseKind): Promise<LeaseRead | undefined> {
     const obj = await store.get(leaseKey(stage, kind));
     if (!obj) return undefined;
-    try {
-      return { lease: JSON.parse(obj.body.toString("utf8")) as Lease, etag: obj.etag };
-    } catch {
-      // A lease file that is not JSON cannot come from us; treat it as expired so it is replaced.
-      const at = new Date(0).toISOString();
-      return {
-        lease: {
-          stage,
-          kind,
-          holder: "unknown (corrupt lease file)",
-          token: "",
-          pid: 0,
-          host: "",
-          acquiredAt: at,
-          heartbeatAt: at,
-          expiresAt: at,
-          ttlSeconds: 0,
-        },
-        etag: obj.etag,
-      };
+    const p = parseLeaseObject(stage, kind, obj.body, now());
+    if (p.state === "held") {
+      return { state: "held", lease: p.lease, etag: obj.etag, generation: p.lease.generation };
     }
+    if (p.state === "released")
+      return { state: "released", etag: obj.etag, generation: p.generation };
+    return {
+      state: "corrupt",
+      lease: placeholder(stage, kind, p.why),
+      etag: obj.etag,
+      generation: p.generation,
+      why: p.why,
+      raw: obj.body,
+    };
+  }
+
+  /** Replaces the lease we read (etag) with a released tombstone that keeps its generation. */
+  async function tombstone(
+    stage: StageName,
+    kind: LeaseKind,
+    cur: LeaseRead,
+    by: string,
+  ): Promise<void> {
+    const body = {
+      released: true,
+      stage,
+      kind,
+      generation: cur.generation,
+      releasedAt: now().toISOString(),
+      by,
+    };
+    await store.put(leaseKey(stage, kind), JSON.stringify(body, null, 2) + "\n", {
+      ifMatch: cur.etag,
+      contentType: "application/json",
+    });
   }
 
   function validate(stage: StageName, kind: LeaseKind): void {
@@ -232,7 +340,7 @@ export function openLocks(store: ObjectStore, opts: LocksOptions = {}): Locks {
       const kind = key.slice(`locks/${stage}/`.length).replace(/\.json$/, "");
       if (!isLeaseKind(kind)) continue;
       const r = await read(stage, kind);
-      if (r && !isExpired(r.lease, at)) out.push(r.lease);
+      if (r?.state === "held" && !isExpired(r.lease, at)) out.push(r.lease);
     }
     return out;
   }
@@ -245,17 +353,17 @@ export function openLocks(store: ObjectStore, opts: LocksOptions = {}): Locks {
       );
     }
     if (!a.holder.trim()) throw new LockUsageError("a lease needs a holder name (--holder)");
-    await ensureSupported();
+    await assertConditionalWrites(store);
     const key = leaseKey(stage, kind);
-    let mine: Lease | undefined;
-    for (let attempt = 0; attempt < 20 && !mine; attempt++) {
+    const newLease = (generation: number): Lease => {
       const at = now();
-      const lease: Lease = {
+      return {
         stage,
         kind,
         holder: a.holder,
         ...(a.reason ? { reason: a.reason } : {}),
         token: randomBytes(12).toString("hex"),
+        generation,
         pid: process.pid,
         host: hostname(),
         acquiredAt: at.toISOString(),
@@ -263,24 +371,34 @@ export function openLocks(store: ObjectStore, opts: LocksOptions = {}): Locks {
         expiresAt: new Date(at.getTime() + a.ttlSeconds * 1000).toISOString(),
         ttlSeconds: a.ttlSeconds,
       };
-      const body = JSON.stringify(lease, null, 2) + "\n";
-      try {
-        await store.put(key, body, { ifNoneMatch: true, contentType: "application/json" });
-        mine = lease;
-        break;
-      } catch (err) {
-        if (!(err instanceof PreconditionFailedError)) throw err;
-      }
+    };
+    const bodyOf = (l: Lease) => JSON.stringify(l, null, 2) + "\n";
+    let mine: Lease | undefined;
+    for (let attempt = 0; attempt < 50 && !mine; attempt++) {
       const cur = await read(stage, kind);
-      if (!cur) continue; // released meanwhile: try to create again
-      if (!isExpired(cur.lease)) {
+      if (!cur) {
+        const lease = newLease(1);
+        try {
+          await store.put(key, bodyOf(lease), {
+            ifNoneMatch: true,
+            contentType: "application/json",
+          });
+          mine = lease;
+        } catch (err) {
+          if (!(err instanceof PreconditionFailedError)) throw err;
+        }
+        continue;
+      }
+      if (cur.state === "held" && !isExpired(cur.lease)) {
         throw new LeaseHeldError(
           cur.lease,
           describeHeldLease(cur.lease, now(), `cannot acquire ${kind} lease`),
         );
       }
+      // Free (released), expired or corrupt: take it over by compare-and-swap on what we read.
+      const lease = newLease(cur.generation + 1);
       try {
-        await store.put(key, body, { ifMatch: cur.etag, contentType: "application/json" });
+        await store.put(key, bodyOf(lease), { ifMatch: cur.etag, contentType: "application/json" });
         mine = lease;
       } catch (err) {
         if (!(err instanceof PreconditionFailedError)) throw err;
@@ -290,40 +408,50 @@ export function openLocks(store: ObjectStore, opts: LocksOptions = {}): Locks {
       throw new LeaseLostError(
         `could not acquire the ${kind} lease on ${stage}: it kept changing; retry`,
       );
+    const won = mine;
     // Create, then check: withdraw if a conflicting lease is live.
     const conflicts = (await liveLeases(stage)).filter(
       (l) =>
-        l.token !== mine.token &&
+        l.token !== won.token &&
         (TRANSITION_KINDS.includes(kind) ? true : TRANSITION_KINDS.includes(l.kind)),
     );
     const first = conflicts[0];
     if (first) {
-      await releaseOwn(mine);
+      await releaseOwn(won);
       throw new LeaseHeldError(
         first,
         describeHeldLease(first, now(), `cannot acquire ${kind} lease`),
       );
     }
-    return mine;
+    return won;
   }
 
-  async function releaseOwn(lease: Lease): Promise<void> {
-    const cur = await read(lease.stage, lease.kind);
-    if (cur && cur.lease.token === lease.token)
-      await store.delete(leaseKey(lease.stage, lease.kind));
+  /** Releases `lease` only while it is still the one in the store (compare-and-swap). */
+  async function releaseOwn(lease: Lease): Promise<boolean> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const cur = await read(lease.stage, lease.kind);
+      if (cur?.state !== "held" || cur.lease.token !== lease.token) return false;
+      try {
+        await tombstone(lease.stage, lease.kind, cur, lease.holder);
+        return true;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+      }
+    }
+    return false;
   }
 
   async function release(stage: StageName, kind: LeaseKind, r: ReleaseOptions = {}): Promise<void> {
     validate(stage, kind);
-    await ensureSupported();
+    await assertConditionalWrites(store);
     const cur = await read(stage, kind);
-    if (!cur) {
+    if (!cur || cur.state === "released") {
       if (r.missingOk) return;
       throw new LeaseLostError(
         `no ${kind} lease is held on ${stage} (goose lock status lists leases)`,
       );
     }
-    const expired = isExpired(cur.lease);
+    const expired = cur.state === "corrupt" || isExpired(cur.lease);
     if (r.force) {
       if (!r.reason?.trim()) {
         throw new LockUsageError(
@@ -335,25 +463,40 @@ export function openLocks(store: ObjectStore, opts: LocksOptions = {}): Locks {
           "a forced release is recorded as evidence; open the locks with an evidence chain",
         );
       }
-      const leaseJson = JSON.stringify(cur.lease);
+      const digest =
+        cur.state === "corrupt"
+          ? createHash("sha256").update(cur.raw).digest("hex")
+          : createHash("sha256").update(JSON.stringify(cur.lease)).digest("hex");
       await opts.evidence.append({
         kind: "lock.force-release",
         stage,
-        subject: [
-          {
-            name: `lease:${stage}/${kind}`,
-            digest: { sha256: createHash("sha256").update(leaseJson).digest("hex") },
-          },
-        ],
+        subject: [{ name: `lease:${stage}/${kind}`, digest: { sha256: digest } }],
         data: {
           lease: cur.lease as unknown as Record<string, unknown>,
+          ...(cur.state === "corrupt" ? { corrupt: cur.why } : {}),
           reason: r.reason,
           by: r.holder ?? "unknown",
           expired,
         },
       });
-      await store.delete(leaseKey(stage, kind));
+      try {
+        await tombstone(stage, kind, cur, r.holder ?? "unknown");
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+        throw new LeaseLostError(
+          `the ${kind} lease on ${stage} changed while it was being broken (someone took it ` +
+            `over); nothing was released. Look again: goose lock status ${stage}`,
+        );
+      }
       return;
+    }
+    if (cur.state === "corrupt") {
+      if (r.missingOk) return;
+      throw new LeaseHeldError(
+        cur.lease,
+        `the ${kind} lease file on ${stage} is corrupt (${cur.why}); it counts as expired. ` +
+          `Break it: goose lock release ${stage} --kind ${kind} --force --reason "<why>"`,
+      );
     }
     if (r.token !== undefined && cur.lease.token !== r.token) {
       if (r.missingOk) return;
@@ -368,15 +511,24 @@ export function openLocks(store: ObjectStore, opts: LocksOptions = {}): Locks {
           `release it as that holder (--holder), or break it: goose lock release ${stage} --kind ${kind} --force --reason "<why>"`,
       );
     }
-    await store.delete(leaseKey(stage, kind));
+    try {
+      await tombstone(stage, kind, cur, r.holder ?? cur.lease.holder);
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+      if (r.missingOk) return;
+      throw new LeaseLostError(
+        `the ${kind} lease on ${stage} changed before it could be released (taken over or ` +
+          `renewed by someone else); nothing was released. Look again: goose lock status ${stage}`,
+      );
+    }
   }
 
   async function heartbeat(lease: Lease): Promise<Lease> {
-    await ensureSupported();
+    await assertConditionalWrites(store);
     const cur = await read(lease.stage, lease.kind);
-    if (!cur || cur.lease.token !== lease.token) {
+    if (cur?.state !== "held" || cur.lease.token !== lease.token) {
       throw new LeaseLostError(
-        `the ${lease.kind} lease on ${lease.stage} was lost (${cur ? `now held by ${cur.lease.holder}` : "released or broken"}); stop the operation`,
+        `the ${lease.kind} lease on ${lease.stage} was lost (${cur?.state === "held" ? `now held by ${cur.lease.holder}` : "released or broken"}); stop the operation`,
       );
     }
     const at = now();
@@ -408,11 +560,12 @@ export function openLocks(store: ObjectStore, opts: LocksOptions = {}): Locks {
       const m = /^locks\/([^/]+)\/([^/]+)\.json$/.exec(key);
       if (!m || !isStageName(m[1] ?? "") || !isLeaseKind(m[2] ?? "")) continue;
       const r = await read(m[1] as StageName, m[2] as LeaseKind);
-      if (!r) continue;
+      if (!r || r.state === "released") continue;
       const remaining = Date.parse(r.lease.expiresAt) - at.getTime();
       out.push({
         ...r.lease,
-        expired: remaining <= 0,
+        expired: r.state === "corrupt" || remaining <= 0,
+        ...(r.state === "corrupt" ? { corrupt: r.why } : {}),
         remainingSeconds: Math.round(remaining / 1000),
       });
     }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, promises as fsp, type Stats } from "node:fs";
+import { createReadStream, promises as fsp, readFileSync, type Stats } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Readable } from "node:stream";
@@ -15,15 +16,14 @@ import { validateKey } from "./keys.js";
 
 /** Basenames starting with this prefix are the store's own temp and lock files; never listed. */
 const INTERNAL_PREFIX = ".goose-";
-/** A lock file older than this is taken to be left by a killed process and is broken. */
-const STALE_LOCK_MS = 30_000;
 
 /**
  * The `file://DIR` adapter. Atomic puts: the body goes to a temp file beside the target,
  * is fsynced, then renamed into place (the directory is fsynced too). `ifNoneMatch` uses
  * `link(2)`, which fails with EEXIST when the key exists, so two processes racing to create
- * the same key cannot both win. `ifMatch` compares the etag under a per-key lock file
- * created with O_EXCL. The etag is the sha256 of the content.
+ * the same key cannot both win. `ifMatch` compares the etag and renames under a per-key claim
+ * (see CLAIMS below: a claim dies with its process, it is never broken by age on this host).
+ * The etag is the sha256 of the content.
  */
 export class FileObjectStore implements ObjectStore {
   readonly url: string;
@@ -145,29 +145,121 @@ export class FileObjectStore implements ObjectStore {
     return true;
   }
 
+  /**
+   * Runs `fn` while this process is the only live claimant of `target` (see CLAIMS below). No
+   * claim is ever broken by age on this host: a claim counts until its owner process is gone.
+   */
   private async withKeyLock<T>(target: string, fn: () => Promise<T>): Promise<T> {
-    const lock = join(dirname(target), `${INTERNAL_PREFIX}lock-${basenameOf(target)}`);
+    const dir = dirname(target);
+    const prefix = `${INTERNAL_PREFIX}lock-${basenameOf(target)}~`;
+    const mine = join(dir, `${prefix}${ownClaimTag()}~${randomBytes(6).toString("hex")}`);
+    const deadline = Date.now() + CLAIM_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
-      try {
-        const h = await fsp.open(lock, "wx");
-        await h.close();
-        break;
-      } catch (err) {
-        if (!isCode(err, "EEXIST")) throw err;
-        const st = await fsp.stat(lock).catch(() => undefined);
-        if (st && Date.now() - st.mtimeMs > STALE_LOCK_MS) {
-          await fsp.rm(lock, { force: true });
-          continue;
+      await (await fsp.open(mine, "wx", 0o600)).close();
+      let blocker: string | undefined;
+      for (const name of await fsp.readdir(dir)) {
+        if (!name.startsWith(prefix) || join(dir, name) === mine) continue;
+        const other = join(dir, name);
+        if (await claimAlive(name.slice(prefix.length), other)) {
+          blocker = name;
+          break;
         }
-        if (attempt > 2000) throw new Error(`timed out waiting for lock file ${lock}`);
-        await new Promise((r) => setTimeout(r, 5));
+        // A dead process's claim never counts; removing it is only housekeeping.
+        await fsp.rm(other, { force: true });
       }
+      if (blocker === undefined) break;
+      await fsp.rm(mine, { force: true });
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out after ${CLAIM_WAIT_MS / 1000}s waiting for ${join(dir, blocker)}, held by a live ` +
+            "process (its name says which host and pid); if that process hangs, stop it",
+        );
+      }
+      const cap = Math.min(2 + 2 ** Math.min(attempt, 6), 80);
+      await new Promise((r) => setTimeout(r, 1 + Math.random() * cap));
     }
     try {
       return await fn();
     } finally {
-      await fsp.rm(lock, { force: true });
+      await fsp.rm(mine, { force: true });
     }
+  }
+}
+
+/*
+ * CLAIMS. A compare-and-swap on a key (`ifMatch`) runs under a claim: an empty file
+ * `.goose-lock-<name>~<host>~<pid>~<start>~<random>` beside the key, created with O_EXCL. After
+ * creating its claim a process lists the directory; if any other live claim exists it withdraws
+ * its own and retries after a random backoff ("create, then check"). Of two overlapping claimants
+ * the later one always sees the earlier, so at most one proceeds. A claim is live while its owner
+ * runs: on this host, while /proc/<pid>/stat shows the same process start time (so a reused pid
+ * does not count); claims of other hosts (a shared filesystem) count for REMOTE_CLAIM_MS after
+ * their last change. A claim whose owner was killed is simply ignored and removed by the next
+ * claimant, so a SIGKILL never blocks or breaks the next writer, and no racer ever "breaks" a
+ * lock another racer has just taken.
+ */
+/** How long a claimant waits for live claims to go away before giving up. */
+const CLAIM_WAIT_MS = 60_000;
+/** Claims from another host count as live for this long (their holders hold them for ms). */
+const REMOTE_CLAIM_MS = 120_000;
+
+const HOST_TAG =
+  hostname()
+    .replace(/[^A-Za-z0-9.-]/g, "_")
+    .slice(0, 64) || "host";
+let ownStart: string | undefined;
+
+/** The start time of a process in clock ticks since boot (Linux /proc), or undefined. */
+async function processStart(pid: number | "self"): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await fsp.readFile(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // Field 2 (comm) is in parentheses and may contain spaces; starttime is field 22.
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return rest[19];
+}
+
+function ownClaimTag(): string {
+  return `${HOST_TAG}~${process.pid}~${ownStart ?? "0"}`;
+}
+
+/** Read once at load so claim names carry this process's start time. */
+try {
+  const text = readFileSync("/proc/self/stat", "utf8");
+  ownStart = text.slice(text.lastIndexOf(")") + 2).split(" ")[19];
+} catch {
+  ownStart = undefined;
+}
+
+async function claimAlive(tag: string, path: string): Promise<boolean> {
+  const parts = tag.split("~");
+  const [host, pidText, start] = parts;
+  const pid = Number(pidText);
+  if (parts.length !== 4 || !host || !Number.isInteger(pid) || pid <= 0) return false;
+  if (host !== HOST_TAG) {
+    const st = await fsp.stat(path).catch(() => undefined);
+    return st !== undefined && Date.now() - st.mtimeMs < REMOTE_CLAIM_MS;
+  }
+  if (pid === process.pid && start === (ownStart ?? "0")) return true;
+  if (start !== "0") {
+    const actual = await processStart(pid);
+    if (actual !== undefined) return actual === start;
+    if (
+      await fsp.stat("/proc/self/stat").then(
+        () => true,
+        () => false,
+      )
+    )
+      return false;
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return !isCode(err, "ESRCH");
   }
 }
 

@@ -19,14 +19,28 @@ import type { ObjectStore } from "./types.js";
 
 export * from "./types.js";
 export { FileObjectStore } from "./file.js";
-export { S3ObjectStore, s3ClientConfig, MULTIPART_PART_SIZE } from "./s3.js";
+export { S3ObjectStore, s3ClientConfig, MULTIPART_PART_SIZE, type S3StoreOptions } from "./s3.js";
+export {
+  StoreError,
+  ConditionalWritesUnsupportedError,
+  assertConditionalWrites,
+  translateStoreError,
+} from "./errors.js";
 
 export const DEFAULT_STORE_URL = "file://.goose";
+
+export interface OpenStoreOptions {
+  cwd?: string;
+  /** --unsafe-store: allow compare-and-swap users on an S3 endpoint without conditional writes. */
+  unsafeStore?: boolean;
+  /** Where the store's warnings go (stderr in the CLI). */
+  warn?: (message: string) => void;
+}
 
 export function openStore(
   url: string,
   env: NodeJS.ProcessEnv,
-  opts: { cwd?: string } = {},
+  opts: OpenStoreOptions = {},
 ): ObjectStore {
   const cwd = opts.cwd ?? process.cwd();
   if (url.startsWith("file://")) {
@@ -46,7 +60,11 @@ export function openStore(
     }
     prefix = prefix.replace(/^\/+|\/+$/g, "");
     if (prefix !== "") prefix += "/";
-    return new S3ObjectStore(new S3Client(s3ClientConfig(env)), bucket, prefix);
+    return new S3ObjectStore(new S3Client(s3ClientConfig(env)), bucket, prefix, {
+      ...(env.GOOSE_S3_ENDPOINT ? { endpoint: env.GOOSE_S3_ENDPOINT } : {}),
+      ...(opts.unsafeStore ? { unsafe: true } : {}),
+      ...(opts.warn ? { warn: opts.warn } : {}),
+    });
   }
   throw badUrl(url, "unknown scheme");
 }

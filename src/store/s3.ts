@@ -19,6 +19,18 @@ import {
 } from "./types.js";
 import { validateKey } from "./keys.js";
 import { readAll } from "./file.js";
+import { ConditionalWritesUnsupportedError, translateStoreError } from "./errors.js";
+
+export interface S3StoreOptions {
+  /** The endpoint the client talks to (GOOSE_S3_ENDPOINT), for messages; undefined = AWS S3. */
+  endpoint?: string;
+  /**
+   * --unsafe-store: allow conditional puts on an endpoint that does not enforce them (they are
+   * sent, but exclusion is not guaranteed). `warn` is told once.
+   */
+  unsafe?: boolean;
+  warn?: (message: string) => void;
+}
 
 /** Part size of multipart uploads of streamed bodies (S3's minimum is 5 MiB). */
 export const MULTIPART_PART_SIZE = 8 * 1024 * 1024;
@@ -60,13 +72,49 @@ export function s3ClientConfig(env: NodeJS.ProcessEnv): S3ClientConfig {
 export class S3ObjectStore implements ObjectStore {
   readonly url: string;
   private probe: Promise<boolean> | undefined;
+  private warned = false;
 
   constructor(
     readonly client: S3Client,
     readonly bucket: string,
     readonly prefix: string,
+    readonly options: S3StoreOptions = {},
   ) {
     this.url = `s3://${bucket}${prefix ? "/" + prefix.replace(/\/$/, "") : ""}`;
+  }
+
+  /** True when opened with --unsafe-store (see assertConditionalWrites). */
+  get unsafeConditionalWrites(): boolean {
+    return this.options.unsafe === true;
+  }
+
+  /** Every request goes through here: raw network/bucket/credential errors become StoreErrors. */
+  private async send<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw translateStoreError(err, {
+        url: this.url,
+        bucket: this.bucket,
+        ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+      });
+    }
+  }
+
+  /**
+   * Compare-and-swap users (leases, evidence, manifests, heads) need an endpoint that enforces
+   * conditional writes: refused (exit 2) when it does not, unless the store was opened unsafe.
+   */
+  private async requireConditionalWrites(): Promise<void> {
+    if (await this.supportsConditionalWrites()) return;
+    if (!this.options.unsafe) throw new ConditionalWritesUnsupportedError(this.url);
+    if (!this.warned) {
+      this.warned = true;
+      this.options.warn?.(
+        `warning: --unsafe-store: ${this.url} does not enforce conditional writes; concurrent ` +
+          "writers can lose evidence records and hold one lease together",
+      );
+    }
   }
 
   private k(key: string): string {
@@ -81,6 +129,7 @@ export class S3ObjectStore implements ObjectStore {
   ): Promise<PutResult> {
     const Key = this.k(key);
     const conditional = opts.ifNoneMatch === true || opts.ifMatch !== undefined;
+    if (conditional) await this.requireConditionalWrites();
     try {
       if (typeof body === "string" || Buffer.isBuffer(body) || conditional) {
         // Conditional objects (locks, evidence heads) are small: send them in one request.
@@ -101,6 +150,7 @@ export class S3ObjectStore implements ObjectStore {
             ...(opts.ifMatch !== undefined ? { IfMatch: opts.ifMatch } : {}),
           }),
         );
+        // An If-Match on a key that is gone is a lost race too (AWS answers 404 NoSuchKey).
         return { etag: r.ETag ?? "" };
       }
       const upload = new Upload({
@@ -119,7 +169,12 @@ export class S3ObjectStore implements ObjectStore {
       return { etag: r.ETag ?? "" };
     } catch (err) {
       if (isPreconditionFailure(err)) throw new PreconditionFailedError(key);
-      throw err;
+      if (opts.ifMatch !== undefined && isNotFound(err)) throw new PreconditionFailedError(key);
+      throw translateStoreError(err, {
+        url: this.url,
+        bucket: this.bucket,
+        ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+      });
     }
   }
 
@@ -132,8 +187,12 @@ export class S3ObjectStore implements ObjectStore {
       const bytes = await r.Body.transformToByteArray();
       return { body: Buffer.from(bytes), etag: r.ETag ?? "" };
     } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
+      if (isNotFound(err) && nameOf(err) !== "NoSuchBucket") return undefined;
+      throw translateStoreError(err, {
+        url: this.url,
+        bucket: this.bucket,
+        ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+      });
     }
   }
 
@@ -144,8 +203,12 @@ export class S3ObjectStore implements ObjectStore {
       );
       return r.Body as Readable | undefined;
     } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
+      if (isNotFound(err) && nameOf(err) !== "NoSuchBucket") return undefined;
+      throw translateStoreError(err, {
+        url: this.url,
+        bucket: this.bucket,
+        ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+      });
     }
   }
 
@@ -156,8 +219,12 @@ export class S3ObjectStore implements ObjectStore {
       );
       return { etag: r.ETag ?? "", size: r.ContentLength ?? 0 };
     } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
+      if (isNotFound(err) && nameOf(err) !== "NoSuchBucket") return undefined;
+      throw translateStoreError(err, {
+        url: this.url,
+        bucket: this.bucket,
+        ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+      });
     }
   }
 
@@ -165,12 +232,14 @@ export class S3ObjectStore implements ObjectStore {
     const out: string[] = [];
     let token: string | undefined;
     do {
-      const r = await this.client.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: this.prefix + prefix,
-          ContinuationToken: token,
-        }),
+      const r = await this.send(() =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            ContinuationToken: token,
+          }),
+        ),
       );
       for (const o of r.Contents ?? []) {
         if (!o.Key || !o.Key.startsWith(this.prefix)) continue;
@@ -184,11 +253,12 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.k(key) }));
+    const Key = this.k(key);
+    await this.send(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key })));
   }
 
   supportsConditionalWrites(): Promise<boolean> {
-    this.probe ??= this.probeConditionalWrites();
+    this.probe ??= this.send(() => this.probeConditionalWrites());
     return this.probe;
   }
 

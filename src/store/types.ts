@@ -26,6 +26,8 @@ export interface ObjectStore {
    * on a store that does not (see ../shared/notes/s3.md: s3rver ignores conditional writes).
    */
   supportsConditionalWrites(): Promise<boolean>;
+  /** True when the user accepted a store without conditional writes (--unsafe-store). */
+  readonly unsafeConditionalWrites?: boolean;
 }
 
 export interface PutOptions {

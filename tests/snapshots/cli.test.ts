@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { mkdirSync, copyFileSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { runGoose } from "../helpers/cli.js";
-import { startS3rver } from "../store/s3rver.js";
+import { startCasS3 as startS3rver } from "../store/s3rver.js";
 import { cleanupTempDirs, fixture, tempDir, TEST_KEY, UNSUPPORTED } from "./helpers.js";
 
 afterAll(cleanupTempDirs);

@@ -14,7 +14,7 @@ import {
   verifySnapshot,
   SnapshotVerifyError,
 } from "../../src/snapshots/index.js";
-import { startS3rver, type RunningS3 } from "../store/s3rver.js";
+import { startCasS3 as startS3rver, type RunningS3 } from "../store/s3rver.js";
 import {
   allFiles,
   cleanupTempDirs,

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { s3ClientConfig } from "../../src/store/s3.js";
+import { startCasEnforcingProxy, type CasProxy } from "../helpers/cas-enforcing-s3-proxy.js";
 
 interface S3rverInstance {
   run(): Promise<{ port: number; address: string }>;
@@ -56,6 +57,33 @@ export async function startS3rver(bucket = "goose-test"): Promise<RunningS3> {
       client.destroy();
       await server.close();
       rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * s3rver behind our CAS-enforcing proxy (tests/helpers/cas-enforcing-s3-proxy.ts): an endpoint
+ * that refuses conditional writes as AWS S3 does, so the real compare-and-swap paths run.
+ * `env` and `endpoint` point at the proxy; `proxy.stats` counts conditional requests.
+ */
+export async function startCasS3(
+  bucket = "goose-test",
+): Promise<RunningS3 & { proxy: CasProxy; rawEndpoint: string }> {
+  const s3 = await startS3rver(bucket);
+  const proxy = await startCasEnforcingProxy(s3.endpoint);
+  const env = { ...s3.env, GOOSE_S3_ENDPOINT: proxy.endpoint };
+  const client = new S3Client(s3ClientConfig(env));
+  return {
+    ...s3,
+    env,
+    endpoint: proxy.endpoint,
+    rawEndpoint: s3.endpoint,
+    client,
+    proxy,
+    async close() {
+      client.destroy();
+      await proxy.close();
+      await s3.close();
     },
   };
 }

@@ -21,7 +21,11 @@ export function storeOption(): Option {
 }
 
 export function openStoreFor(io: CliIo, url: string | undefined): ObjectStore {
-  return openStore(url ?? io.env.GOOSE_STORE ?? DEFAULT_STORE_URL, io.env, { cwd: io.cwd });
+  return openStore(url ?? io.env.GOOSE_STORE ?? DEFAULT_STORE_URL, io.env, {
+    cwd: io.cwd,
+    ...(io.unsafeStore ? { unsafeStore: true } : {}),
+    warn: (m) => io.stderr.write(`goose: ${m}\n`),
+  });
 }
 
 function stageArg(value: string): StageName {
@@ -33,10 +37,16 @@ function stageArg(value: string): StageName {
 }
 
 function describe(l: LeaseStatus): string {
+  if (l.corrupt) {
+    return (
+      `${l.stage.padEnd(11)} ${l.kind.padEnd(10)} CORRUPT lease file (${l.corrupt}); counts as ` +
+      `expired. Free it: goose lock release ${l.stage} --kind ${l.kind} --force --reason "<why>"`
+    );
+  }
   const state = l.expired
     ? `EXPIRED ${-l.remainingSeconds}s ago`
     : `expires in ${l.remainingSeconds}s`;
-  return `${l.stage.padEnd(11)} ${l.kind.padEnd(10)} ${l.holder}  since ${l.acquiredAt}  ${state}${l.reason ? `  (${l.reason})` : ""}`;
+  return `${l.stage.padEnd(11)} ${l.kind.padEnd(10)} ${l.holder}  gen ${l.generation}  since ${l.acquiredAt}  ${state}${l.reason ? `  (${l.reason})` : ""}`;
 }
 
 /** `goose lock acquire|release|heartbeat|status`. */
