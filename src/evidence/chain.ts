@@ -11,7 +11,9 @@ import { isStageName, STAGES, type StageName } from "../config/stages.js";
 import { PreconditionFailedError, type ObjectStore } from "../store/types.js";
 import { assertConditionalWrites } from "../store/errors.js";
 import {
+  describeKeySource,
   EvidenceKeyError,
+  wrongKeyFix,
   keyIdOf,
   loadSigningKey,
   parsePrivateKey,
@@ -251,8 +253,8 @@ export function openEvidenceChain(
     if (keyIdOf(stored) !== k.keyid) {
       throw new EvidenceKeyError(
         `wrong evidence key: the chain in ${store.url} is signed by ${keyIdOf(stored)} ` +
-          `(${EVIDENCE_KEYS.publicKey}) but the key in use (${k.source === "env" ? "GOOSE_EVIDENCE_KEY" : k.file}) is ${k.keyid}; ` +
-          "set GOOSE_EVIDENCE_KEY to the key this chain was started with",
+          `(${EVIDENCE_KEYS.publicKey}) but the key in use, ${describeKeySource(k)}, is ${k.keyid}. ` +
+          `Fix: ${wrongKeyFix(k, keyIdOf(stored), env)}`,
       );
     }
   }

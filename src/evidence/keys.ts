@@ -141,3 +141,37 @@ export function loadSigningKey(env: NodeJS.ProcessEnv): EvidenceKey {
   }
   return { privateKey, publicKey, keyid: keyIdOf(publicKey), source: "generated", file };
 }
+
+/** Where the key in use came from, for messages: the variable or the file. */
+export function describeKeySource(k: EvidenceKey): string {
+  if (k.source === "env") return "GOOSE_EVIDENCE_KEY";
+  if (k.source === "generated") return `the key file ${k.file} (generated just now: none existed)`;
+  return `the key file ${k.file}`;
+}
+
+/**
+ * The fix when the key in use is not the chain's key (`expected`): unset GOOSE_EVIDENCE_KEY when
+ * the key file holds the expected key, else where to get the right one.
+ */
+export function wrongKeyFix(k: EvidenceKey, expected: string, env: NodeJS.ProcessEnv): string {
+  const file = defaultKeyFile(env);
+  if (k.source === "env") {
+    let inFile: string | undefined;
+    try {
+      inFile = keyIdOf(createPublicKey(parsePrivateKey(readFileSync(file, "utf8"), file)));
+    } catch {
+      inFile = undefined;
+    }
+    if (inFile === expected) {
+      return `unset GOOSE_EVIDENCE_KEY: the key file ${file} holds ${expected}, the key this chain was started with`;
+    }
+    return (
+      `set GOOSE_EVIDENCE_KEY to the key ${expected} this chain was started with (from your secret ` +
+      `manager; \`goose keys init\` told where it was kept), or use another --store to start a new chain`
+    );
+  }
+  return (
+    `set GOOSE_EVIDENCE_KEY to the key ${expected} this chain was started with (from your secret ` +
+    `manager), or copy it to ${file} (GOOSE_EVIDENCE_KEY_FILE), or use another --store to start a new chain`
+  );
+}

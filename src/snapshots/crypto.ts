@@ -3,7 +3,9 @@
  * then sealed with AES-256-GCM (streamed; the 16-byte tag is appended to the ciphertext).
  * The data key is wrapped by a key-encryption key:
  *
- * - `GOOSE_SNAPSHOT_KEY`: 32 bytes, base64 (wrap: AES-256-GCM; `kid` = sha256 fingerprint);
+ * - `GOOSE_SNAPSHOT_KEY`: 32 bytes, base64 (wrap: AES-256-GCM; `kid` = sha256 fingerprint), or the
+ *   same in the key file `goose keys init` writes (GOOSE_SNAPSHOT_KEY_FILE, default
+ *   ~/.config/goose/snapshot.key), read when no variable names a key;
  * - `GOOSE_SNAPSHOT_PASSPHRASE`: scrypt(N=2^15, r=8, p=1) with a random salt kept in the
  *   manifest, then as above;
  * - AWS KMS (`--kms-key`): KMS Encrypt/Decrypt with the snapshot id as encryption context
@@ -23,9 +25,11 @@ import {
   scryptSync,
   timingSafeEqual,
 } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { Transform, type TransformCallback } from "node:stream";
 import type { KMSClient } from "@aws-sdk/client-kms";
 import { InputError } from "../errors.js";
+import { snapshotKeyFile } from "../keys/paths.js";
 
 export const TAG_BYTES = 16;
 const SCRYPT = { N: 1 << 15, r: 8, p: 1 } as const;
@@ -75,10 +79,17 @@ export class WrongKeyError extends Error {
 }
 
 const NO_KEY_HELP =
-  "set GOOSE_SNAPSHOT_KEY (32 random bytes, base64: `openssl rand -base64 32`), or " +
-  "GOOSE_SNAPSHOT_PASSPHRASE, or pass --kms-key <KMS key id or ARN>";
+  "run `npx goose keys init` (creates ~/.config/goose/snapshot.key), or set GOOSE_SNAPSHOT_KEY " +
+  "(32 random bytes, base64: `openssl rand -base64 32`), or GOOSE_SNAPSHOT_PASSPHRASE, or pass " +
+  "--kms-key <KMS key id or ARN>";
 
-function rawKeyFromEnv(env: NodeJS.ProcessEnv): Buffer | undefined {
+/** A raw snapshot key and where it came from: "GOOSE_SNAPSHOT_KEY" or the key file's path. */
+interface RawKey {
+  key: Buffer;
+  origin: string;
+}
+
+function rawKeyFromEnv(env: NodeJS.ProcessEnv): RawKey | undefined {
   const v = env.GOOSE_SNAPSHOT_KEY;
   if (v === undefined || v === "") return undefined;
   const key = Buffer.from(v.trim(), "base64");
@@ -87,7 +98,48 @@ function rawKeyFromEnv(env: NodeJS.ProcessEnv): Buffer | undefined {
       `GOOSE_SNAPSHOT_KEY must be 32 bytes in base64 (it decodes to ${key.length} bytes); generate one with \`openssl rand -base64 32\``,
     );
   }
-  return key;
+  return { key, origin: "GOOSE_SNAPSHOT_KEY" };
+}
+
+/** The key file (GOOSE_SNAPSHOT_KEY_FILE, default ~/.config/goose/snapshot.key), when it exists. */
+function rawKeyFromFile(env: NodeJS.ProcessEnv): RawKey | undefined {
+  const file = snapshotKeyFile(env);
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new InputError(
+      `cannot read the snapshot key file ${file} (${(err as Error).message}); fix its permissions, or set GOOSE_SNAPSHOT_KEY_FILE to another file`,
+    );
+  }
+  const key = Buffer.from(text.trim(), "base64");
+  if (key.length !== 32) {
+    throw new InputError(
+      `the snapshot key file ${file} must hold 32 bytes in base64 (it decodes to ${key.length} bytes); copy the key back from your secret manager, or point GOOSE_SNAPSHOT_KEY_FILE at the right file`,
+    );
+  }
+  return { key, origin: file };
+}
+
+function describeOrigin(origin: string): string {
+  return origin === "GOOSE_SNAPSHOT_KEY" ? origin : `the key file ${origin}`;
+}
+
+/** The kid of the key file, or undefined when it is missing or unreadable (for hints only). */
+function safeKidOfFile(env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    const k = rawKeyFromFile(env);
+    return k ? fingerprint(k.key) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kid of a raw snapshot key (what manifests record), for `goose keys`. */
+export function snapshotKeyId(key: Buffer): string {
+  return fingerprint(key);
 }
 
 function fingerprint(kek: Buffer): string {
@@ -270,16 +322,21 @@ export function keySourceFromEnv(
       },
     };
   }
-  const raw = rawKeyFromEnv(env);
+  const fromEnv = rawKeyFromEnv(env);
+  const pass = env.GOOSE_SNAPSHOT_PASSPHRASE;
+  const raw = fromEnv ?? (pass ? undefined : rawKeyFromFile(env));
   if (raw) {
-    const kid = fingerprint(raw);
+    const kid = fingerprint(raw.key);
     return {
       type: "raw",
-      describe: () => `GOOSE_SNAPSHOT_KEY (kid ${kid})`,
-      wrap: async (dataKey, aad) => ({ type: "raw", kid, wrapped: gcmWrap(raw, dataKey, aad) }),
+      describe: () => `${describeOrigin(raw.origin)} (kid ${kid})`,
+      wrap: async (dataKey, aad) => ({
+        type: "raw",
+        kid,
+        wrapped: gcmWrap(raw.key, dataKey, aad),
+      }),
     };
   }
-  const pass = env.GOOSE_SNAPSHOT_PASSPHRASE;
   if (pass) {
     return {
       type: "passphrase",
@@ -312,22 +369,32 @@ export async function unwrapDataKey(
 ): Promise<Buffer> {
   switch (ref.type) {
     case "raw": {
-      const raw = rawKeyFromEnv(env);
+      const fromEnv = rawKeyFromEnv(env);
+      const fromFile = fromEnv ? undefined : rawKeyFromFile(env);
+      const raw = fromEnv ?? fromFile;
+      const file = snapshotKeyFile(env) ?? "~/.config/goose/snapshot.key";
       if (!raw) {
         throw new KeyMissingError(
-          `this snapshot's data key is wrapped by a GOOSE_SNAPSHOT_KEY (kid ${ref.kid}): set GOOSE_SNAPSHOT_KEY to that key`,
+          `this snapshot was sealed with a snapshot key (kid ${ref.kid}), and none is set: neither GOOSE_SNAPSHOT_KEY nor the key file ${file} exists. ` +
+            `Fix: set GOOSE_SNAPSHOT_KEY to the key with kid ${ref.kid} from your secret manager (or write it to ${file})`,
         );
       }
-      const kid = fingerprint(raw);
+      const kid = fingerprint(raw.key);
       if (kid !== ref.kid) {
+        let fix = `set GOOSE_SNAPSHOT_KEY to the key with kid ${ref.kid} from your secret manager`;
+        if (fromEnv) {
+          const inFile = safeKidOfFile(env);
+          if (inFile === ref.kid)
+            fix = `unset GOOSE_SNAPSHOT_KEY: the key file ${file} holds kid ${ref.kid}`;
+        }
         throw new WrongKeyError(
-          `wrong key: the snapshot was sealed with GOOSE_SNAPSHOT_KEY kid ${ref.kid}, but the key set now has kid ${kid}`,
+          `wrong key: the snapshot was sealed with the snapshot key kid ${ref.kid}, but the key in use, ${describeOrigin(raw.origin)}, has kid ${kid}. Fix: ${fix}`,
         );
       }
-      const dk = gcmUnwrap(raw, ref.wrapped, aad);
+      const dk = gcmUnwrap(raw.key, ref.wrapped, aad);
       if (!dk) {
         throw new WrongKeyError(
-          "the wrapped data key does not open with GOOSE_SNAPSHOT_KEY: the manifest's key field or id was edited",
+          `the wrapped data key does not open with ${describeOrigin(raw.origin)}: the manifest's key field or id was edited`,
         );
       }
       return dk;

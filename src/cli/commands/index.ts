@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { CliIo } from "../io.js";
 import { registerEvidence } from "./evidence.js";
+import { registerKeys } from "./keys.js";
 import { registerLock } from "./lock.js";
 import { registerPromote } from "./promote.js";
 import { registerLoadtest } from "./loadtest.js";
@@ -26,4 +27,5 @@ export function registerCommands(program: Command, io: CliIo, setExitCode: SetEx
   registerPreview(program, io, setExitCode);
   registerSnapshot(program, io, setExitCode);
   registerRollback(program, io, setExitCode);
+  registerKeys(program, io, setExitCode);
 }
