@@ -26,11 +26,12 @@ if (unknown.length > 0) {
 } else {
   let generated: Map<string, string> | undefined;
   try {
-    generated = generateMonitoring(repoRoot);
+    const files = generateMonitoring(repoRoot);
     // docs/policies.md, when the checkout has the pack (tests run the generator on a copy of monitoring/ alone).
     if (existsSync(path.join(repoRoot, "policy-pack/policies/index.ts"))) {
-      generated.set(POLICY_DOC_PATH, await generatePolicyDoc(repoRoot));
+      files.set(POLICY_DOC_PATH, await generatePolicyDoc(repoRoot));
     }
+    generated = files;
   } catch (err) {
     process.stderr.write(`generate: ${(err as Error).message}\n`);
     process.exitCode = 2;
