@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 
 register();
-const { buildPolicyPack } = await import("../src/engine/offline/pack-build.ts");
+const { buildPolicyPack } = await import("../src/policy/pack-build.ts");
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const packDir = resolve(repoRoot, process.argv[2] ?? "policy-pack");
 const started = performance.now();

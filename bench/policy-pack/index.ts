@@ -21,10 +21,10 @@ import {
   packEnv,
   PolicyPackProcess,
   type AnalyzerResourceInput,
-} from "../../src/engine/offline/analyzer.js";
-import { ensurePolicyPackBuilt } from "../../src/engine/offline/pack-build.js";
-import { resolvePolicyPackConfig } from "../../src/engine/offline/policy-config.js";
-import { readPolicyPackConfigFile } from "../../src/engine/offline/policy-config.js";
+} from "../../src/policy/analyzer.js";
+import { ensurePolicyPackBuilt } from "../../src/policy/pack-build.js";
+import { resolvePolicyPackConfig } from "../../src/policy/policy-config.js";
+import { readPolicyPackConfigFile } from "../../src/policy/policy-config.js";
 import { policies } from "../../policy-pack/policies/index.js";
 import {
   backupCronJob,

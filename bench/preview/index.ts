@@ -19,12 +19,12 @@ import {
   RUN_POLICY_PACK,
   emptyOptions,
   type AnalyzerResourceInput,
-} from "../../src/engine/offline/analyzer.js";
-import { ensurePolicyPackBuilt } from "../../src/engine/offline/pack-build.js";
+} from "../../src/policy/analyzer.js";
+import { ensurePolicyPackBuilt } from "../../src/policy/pack-build.js";
 import {
   readPolicyPackConfigFile,
   resolvePolicyPackConfig,
-} from "../../src/engine/offline/policy-config.js";
+} from "../../src/policy/policy-config.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const packDir = join(repoRoot, "policy-pack");

@@ -18,7 +18,7 @@ export type {
 export { OfflineEngine, type OfflineEngineOptions, type StageProgram } from "./offline/engine.js";
 export { RealEngine, PulumiCliMissingError } from "./real/engine.js";
 export { PolicyPackError, EngineInputError } from "./offline/errors.js";
-export { analyzeExport } from "./offline/analyze.js";
+export { analyzeExport } from "../policy/analyze.js";
 
 export function createEngine(
   mode: "offline" | "real",

@@ -1,4 +1,5 @@
 import type { StageName } from "../config/stages.js";
+import type { EnforcementLevel, PolicyViolation } from "../policy/types.js";
 
 /** One resource as the engine registered it. */
 export interface ResourceSummary {
@@ -8,16 +9,7 @@ export interface ResourceSummary {
   parent?: string;
 }
 
-export type EnforcementLevel = "advisory" | "mandatory" | "remediate" | "disabled";
-
-/** One policy violation, as `goose preview --json` prints it (DESIGN.md, CLI contract). */
-export interface PolicyViolation {
-  policy: string;
-  pack: string;
-  enforcementLevel: EnforcementLevel;
-  urn?: string;
-  message: string;
-}
+export type { EnforcementLevel, PolicyViolation };
 
 export interface PreviewResult {
   stage: StageName;

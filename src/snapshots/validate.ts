@@ -28,7 +28,9 @@ import type { Readable } from "node:stream";
 import Ajv2020Module from "ajv/dist/2020.js";
 import type { ValidateFunction } from "ajv";
 import { ExportScanner, ScanError } from "./scan.js";
-import { KNOWN_FEATURES } from "../engine/export-format.js";
+import { KNOWN_FEATURES, parseUrn, SECRET_SIG_KEY } from "../pulumi-export/index.js";
+
+export { parseUrn };
 
 export const MIN_DEPLOYMENT_VERSION = 1;
 export const MAX_DEPLOYMENT_VERSION = 4;
@@ -187,26 +189,6 @@ function goNulls(res: Record<string, unknown>): Record<string, unknown> {
 
 export function sha256Hex(s: string): string {
   return createHash("sha256").update(s).digest("hex");
-}
-
-/** `urn:pulumi:<stack>::<project>::<type>::<name>` → its parts (undefined when malformed). */
-export function parseUrn(
-  urn: string,
-): { stack: string; project: string; type: string; name: string } | undefined {
-  const PREFIX = "urn:pulumi:";
-  if (!urn.startsWith(PREFIX)) return undefined;
-  const a = urn.indexOf("::", PREFIX.length);
-  const b = a < 0 ? -1 : urn.indexOf("::", a + 2);
-  const c = b < 0 ? -1 : urn.indexOf("::", b + 2);
-  if (c < 0) return undefined;
-  const qualifiedType = urn.slice(b + 2, c);
-  const dollar = qualifiedType.lastIndexOf("$");
-  return {
-    stack: urn.slice(PREFIX.length, a),
-    project: urn.slice(a + 2, b),
-    type: dollar >= 0 ? qualifiedType.slice(dollar + 1) : qualifiedType,
-    name: urn.slice(c + 2),
-  };
 }
 
 interface PendingRef {
@@ -562,8 +544,6 @@ export class ExportValidator {
   }
 }
 
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-
 /**
  * property-values.json for a resource's `inputs` and `outputs`: primitives, arrays and plain
  * objects are walked here (the schema's first four branches, which are structural); an object
@@ -598,7 +578,7 @@ function checkValue(v: unknown, path: string, special: ValidateFunction): string
   }
   if (typeof v === "object") {
     const o = v as Record<string, unknown>;
-    if (SIG_KEY in o) {
+    if (SECRET_SIG_KEY in o) {
       if (special(o)) return undefined;
       const e = (special.errors ?? []).find((x) => x.keyword !== "oneOf") ?? special.errors?.[0];
       return `${path}${e?.instancePath ?? ""} is not a valid special value (secret, asset, archive, resource reference or output): ${e?.message ?? "invalid"}`;

@@ -52,6 +52,7 @@ import {
   type SnapshotManifest,
 } from "../snapshots/index.js";
 import type { ObjectStore } from "../store/types.js";
+import { secretsProviderOf } from "../pulumi-export/index.js";
 
 export const ROLLBACK_STEPS = [
   "lock",
@@ -164,18 +165,6 @@ class StepFailure extends Error {
     readonly data?: Record<string, unknown>,
   ) {
     super(message);
-  }
-}
-
-function secretsProviderOf(text: string): string | undefined {
-  try {
-    const doc = JSON.parse(text) as {
-      deployment?: { secrets_providers?: { type?: string } };
-      checkpoint?: { latest?: { secrets_providers?: { type?: string } } };
-    };
-    return (doc.deployment ?? doc.checkpoint?.latest)?.secrets_providers?.type;
-  } catch {
-    return undefined;
   }
 }
 

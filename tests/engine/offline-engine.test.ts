@@ -14,7 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { afterAll, describe, expect, it } from "vitest";
 import { OfflineEngine, type StageProgram } from "../../src/engine/offline/engine.js";
-import { analyzeExport } from "../../src/engine/offline/analyze.js";
+import { analyzeExport } from "../../src/policy/analyze.js";
 import type { StackExport } from "../../src/engine/offline/state.js";
 import { makePack, PROBE_PACK, removePacks, repoRoot } from "./packs.js";
 

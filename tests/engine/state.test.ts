@@ -12,7 +12,7 @@ import formats from "ajv-formats";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { afterAll, describe, expect, it } from "vitest";
-import { analyzeExport } from "../../src/engine/offline/analyze.js";
+import { analyzeExport } from "../../src/policy/analyze.js";
 import { OfflineEngine } from "../../src/engine/offline/engine.js";
 import { parseExport } from "../../src/engine/offline/state.js";
 import { fixturesDir, makePack, removePacks, repoRoot } from "./packs.js";

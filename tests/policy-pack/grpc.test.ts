@@ -13,9 +13,9 @@ import {
   type AnalyzerInfo,
   type AnalyzerResourceInput,
   type Diagnostic,
-} from "../../src/engine/offline/analyzer.js";
-import { ensurePolicyPackBuilt } from "../../src/engine/offline/pack-build.js";
-import { resolvePolicyPackConfig } from "../../src/engine/offline/policy-config.js";
+} from "../../src/policy/analyzer.js";
+import { ensurePolicyPackBuilt } from "../../src/policy/pack-build.js";
+import { resolvePolicyPackConfig } from "../../src/policy/policy-config.js";
 import { policyNames } from "../../policy-pack/policies/index.js";
 import { CASES, type Case } from "./cases.js";
 import {

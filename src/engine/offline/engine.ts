@@ -15,9 +15,9 @@ import type { StageConfig } from "../../config/schema.js";
 import { PROJECT, type StageName } from "../../config/stages.js";
 import type { PreviewOptions, PreviewResult, StackEngine, UpResult } from "../types.js";
 import { EngineInputError } from "./errors.js";
-import { assertPolicyPackDir } from "./pack-build.js";
-import { readPolicyPackConfigFile } from "./policy-config.js";
-import { runPolicies, startPack } from "./policy-run.js";
+import { assertPolicyPackDir } from "../../policy/pack-build.js";
+import { readPolicyPackConfigFile } from "../../policy/policy-config.js";
+import { runPolicies, startPack } from "../../policy/policy-run.js";
 import { renderStage, type RenderedStack } from "./render.js";
 import {
   emptyExport,

@@ -1,15 +1,4 @@
-/**
- * The policy pack could not give an answer: it crashed, hung past the timeout, refused a call, or
- * its config is invalid. The preview fails closed with exit 2 (DESIGN.md: a missing prerequisite),
- * carrying the pack's own message. `exitCode` is read by the CLI's `exitCodeOf`.
- */
-export class PolicyPackError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = "PolicyPackError";
-  }
-}
+export { PolicyPackError } from "../../policy/errors.js";
 
 /** Bad input to the engine (stack file, state file, stage): exit 2, the message names the fix. */
 export class EngineInputError extends Error {

@@ -16,10 +16,11 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT, type StageName } from "../../config/stages.js";
-import type { PolicyResource } from "./policy-run.js";
+import type { PolicyResource } from "../../policy/policy-run.js";
+import { isSecretValue, SECRET_SIG, SECRET_SIG_KEY } from "../../pulumi-export/index.js";
 
-export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+export { isSecretValue, SECRET_SIG, SECRET_SIG_KEY };
+
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** A resource as registered under mocks: what the policy run needs, plus what an export keeps. */
@@ -322,13 +323,4 @@ export function completeStack(
     program.push(r);
   }
   return { stage, project, resources: [root, ...providers.values(), ...program], outputs };
-}
-
-/** True when `v` is a secret in gRPC property form. */
-export function isSecretValue(v: unknown): v is { value: unknown } {
-  return (
-    typeof v === "object" &&
-    v !== null &&
-    (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG
-  );
 }

@@ -11,48 +11,19 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { EngineInputError } from "./errors.js";
-import { KNOWN_FEATURES } from "../export-format.js";
-import { isSecretValue, SECRET_SIG, SECRET_SIG_KEY, type RenderedStack } from "./render.js";
+import {
+  isSecretValue,
+  KNOWN_FEATURES,
+  SECRET_SIG,
+  SECRET_SIG_KEY,
+  type ExportResource,
+  type StackExport,
+} from "../../pulumi-export/index.js";
+import type { RenderedStack } from "./render.js";
 
 export const PULUMI_VERSION = "v3.270.0";
 
-export interface ExportResource {
-  urn: string;
-  custom: boolean;
-  id?: string;
-  type: string;
-  inputs?: Record<string, unknown>;
-  outputs?: Record<string, unknown>;
-  parent?: string;
-  protect?: boolean;
-  provider?: string;
-  dependencies?: string[];
-  propertyDependencies?: Record<string, string[]>;
-  additionalSecretOutputs?: string[];
-  aliases?: string[];
-  customTimeouts?: { create?: number; update?: number; delete?: number };
-  ignoreChanges?: string[];
-  replaceOnChanges?: string[];
-  retainOnDelete?: boolean;
-  deletedWith?: string;
-  deleteBeforeReplace?: boolean;
-  delete?: boolean;
-  created?: string;
-  modified?: string;
-  [k: string]: unknown;
-}
-
-export interface StackExport {
-  version: number;
-  features?: string[];
-  deployment: {
-    manifest: { time: string; magic: string; version: string; plugins?: unknown[] };
-    secrets_providers?: { type: string; state?: unknown };
-    resources?: ExportResource[];
-    pending_operations?: unknown[];
-    [k: string]: unknown;
-  };
-}
+export type { ExportResource, StackExport };
 
 function manifest(time: string): StackExport["deployment"]["manifest"] {
   return {

@@ -35,7 +35,7 @@ import type {
   UpResult,
 } from "../types.js";
 import { summarize } from "../summary.js";
-import { ensurePolicyPackBuilt } from "../offline/pack-build.js";
+import { ensurePolicyPackBuilt } from "../../policy/pack-build.js";
 import { EngineInputError } from "../offline/errors.js";
 
 export interface RealEngineOptions {

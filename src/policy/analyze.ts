@@ -10,14 +10,19 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PROJECT, type StageName } from "../../config/stages.js";
-import type { PolicyViolation } from "../types.js";
-import { EngineInputError } from "./errors.js";
+import { PROJECT, type StageName } from "../config/stages.js";
+import { InputError } from "../errors.js";
+import type { PolicyViolation } from "./types.js";
 import { runPolicies, type PolicyResource } from "./policy-run.js";
-import { SECRET_SIG, SECRET_SIG_KEY } from "./render.js";
-import type { ExportResource, StackExport } from "./state.js";
+import {
+  SECRET_SIG,
+  SECRET_SIG_KEY,
+  urnName,
+  type ExportResource,
+  type StackExport,
+} from "../pulumi-export/index.js";
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 function fromExportValue(v: unknown, b64: boolean): unknown {
   if (Array.isArray(v)) return v.map((x) => fromExportValue(x, b64));
@@ -38,11 +43,6 @@ function fromExportValue(v: unknown, b64: boolean): unknown {
   return v;
 }
 
-function nameOf(urn: string): string {
-  const i = urn.lastIndexOf("::");
-  return i >= 0 ? urn.slice(i + 2) : urn;
-}
-
 /** Converts export resources to what the policy run sends. */
 export function exportResources(doc: StackExport): PolicyResource[] {
   const b64 = doc.deployment.secrets_providers?.type === "b64";
@@ -55,7 +55,7 @@ export function exportResources(doc: StackExport): PolicyResource[] {
       const pr: PolicyResource = {
         urn: r.urn,
         type: r.type,
-        name: nameOf(r.urn),
+        name: urnName(r.urn),
         custom: r.custom,
         id: r.id ?? "",
         parent: r.parent ?? "",
@@ -90,7 +90,7 @@ export async function analyzeExport(
 ): Promise<{ violations: PolicyViolation[] }> {
   const doc = (typeof exportJson === "string" ? JSON.parse(exportJson) : exportJson) as StackExport;
   if (!doc || typeof doc !== "object" || !doc.deployment) {
-    throw new EngineInputError(
+    throw new InputError(
       `not a stack export: expected {"version": 3, "deployment": {...}} as \`pulumi stack export\` prints`,
     );
   }

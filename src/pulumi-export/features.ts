@@ -1,7 +1,6 @@
 /**
- * Facts of Pulumi's stack export format shared by the offline engine (which writes exports) and
- * the snapshots (which validate them). Dependency-free on purpose: the snapshot path must not load
- * the Pulumi SDK (memory: see bench/snapshot).
+ * Deployment features of Pulumi's export format, shared by the offline engine (which writes
+ * exports) and the snapshots (which validate them).
  */
 
 /** Deployment features this Pulumi version knows (pkg/resource/stack/deployment.go). */

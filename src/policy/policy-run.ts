@@ -5,7 +5,7 @@
  * Used by the offline preview (resources from the mocked program) and by `analyzeExport`
  * (resources from a stack export, like `pulumi policy analyze --file`).
  */
-import type { EnforcementLevel, PolicyViolation } from "../types.js";
+import type { EnforcementLevel, PolicyViolation } from "./types.js";
 import {
   emptyOptions,
   packEnv,

@@ -1,15 +1,15 @@
 /**
  * Real Pulumi exports write Go nil slices as `null`: `"propertyDependencies": {"role": null, …}`
  * (most resources of the checkpoint fixtures). The
- * Analyzer client treats them as empty lists (src/engine/offline/analyze.ts and analyzer.ts):
+ * Analyzer client treats them as empty lists (src/policy/analyze.ts and analyzer.ts):
  * the real fixture goes through `analyzeExport` as it is, without any clean-up by the caller,
  * and the pack sees every resource, with empty dependencies where the export has null.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { analyzeExport } from "../../src/engine/offline/analyze.js";
-import { fixturesDir, makePack, removePacks } from "./packs.js";
+import { analyzeExport } from "../../src/policy/analyze.js";
+import { fixturesDir, makePack, removePacks } from "../engine/packs.js";
 
 afterAll(() => removePacks());
 

@@ -5,9 +5,9 @@
 import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { PolicyPackError } from "../../src/engine/offline/errors.js";
-import { ensurePolicyPackBuilt, isPolicyPackBuilt } from "../../src/engine/offline/pack-build.js";
-import { makePack, removePacks } from "./packs.js";
+import { PolicyPackError } from "../../src/policy/errors.js";
+import { ensurePolicyPackBuilt, isPolicyPackBuilt } from "../../src/policy/pack-build.js";
+import { makePack, removePacks } from "../engine/packs.js";
 
 afterAll(() => removePacks());
 

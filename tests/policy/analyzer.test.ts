@@ -9,12 +9,12 @@ import {
   packEnv,
   PolicyPackProcess,
   type AnalyzerResourceInput,
-} from "../../src/engine/offline/analyzer.js";
-import { PolicyPackError } from "../../src/engine/offline/errors.js";
-import { ensurePolicyPackBuilt } from "../../src/engine/offline/pack-build.js";
-import { resolvePolicyPackConfig } from "../../src/engine/offline/policy-config.js";
-import { runPolicies, type PolicyResource } from "../../src/engine/offline/policy-run.js";
-import { makePack, PROBE_PACK, removePacks } from "./packs.js";
+} from "../../src/policy/analyzer.js";
+import { PolicyPackError } from "../../src/policy/errors.js";
+import { ensurePolicyPackBuilt } from "../../src/policy/pack-build.js";
+import { resolvePolicyPackConfig } from "../../src/policy/policy-config.js";
+import { runPolicies, type PolicyResource } from "../../src/policy/policy-run.js";
+import { makePack, PROBE_PACK, removePacks } from "../engine/packs.js";
 
 const SECRET = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" };
 

@@ -7,12 +7,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { AnalyzerInfo } from "../../src/engine/offline/analyzer.js";
-import { PolicyPackError } from "../../src/engine/offline/errors.js";
+import type { AnalyzerInfo } from "../../src/policy/analyzer.js";
+import { PolicyPackError } from "../../src/policy/errors.js";
 import {
   readPolicyPackConfigFile,
   resolvePolicyPackConfig,
-} from "../../src/engine/offline/policy-config.js";
+} from "../../src/policy/policy-config.js";
 
 const info: AnalyzerInfo = {
   name: "golden-goose",
