@@ -623,3 +623,57 @@ export async function deleteSnapshot(store: ObjectStore, id: string): Promise<vo
   await store.delete(snapshotKeys.manifest(id));
   await store.delete(snapshotKeys.payload(id));
 }
+
+/** What `rewrapSnapshot` did to one snapshot. */
+export interface RewrapResult {
+  id: string;
+  outcome: "rewrapped" | "already" | "failed";
+  /** On failure: why (the snapshot is left as it was). */
+  message?: string;
+  problem?: VerifyProblemKind;
+}
+
+/**
+ * Key rotation of one snapshot: its data key is unwrapped with the old key (`oldEnv`, after the
+ * manifest's MAC is checked under it), wrapped again by `newKeys`, and the manifest rewritten
+ * (new `key`, new MAC) by compare-and-swap. The payload is not touched: it stays sealed under the
+ * same data key. A snapshot that already opens with `newEnv` is left alone (rotation resumes).
+ */
+export async function rewrapSnapshot(
+  store: ObjectStore,
+  id: string,
+  keys: { oldEnv: NodeJS.ProcessEnv; newEnv: NodeJS.ProcessEnv; newKeys: KeySource },
+): Promise<RewrapResult> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const head = await store.head(snapshotKeys.manifest(id));
+    const asNew: VerifyReport = { id, ok: true, checks: [] };
+    if (await openManifest(store, id, keys.newEnv, asNew).catch(() => undefined))
+      return { id, outcome: "already" };
+    const report: VerifyReport = { id, ok: true, checks: [] };
+    const opened = await openManifest(store, id, keys.oldEnv, report);
+    if (!opened || !head)
+      return {
+        id,
+        outcome: "failed",
+        ...(report.problem ? { problem: report.problem } : {}),
+        message: report.message ?? `snapshot ${id} has no manifest`,
+      };
+    const { mac: _old, ...rest } = opened.manifest;
+    void _old;
+    const body: Omit<SnapshotManifest, "mac"> = {
+      ...rest,
+      key: await keys.newKeys.wrap(opened.dataKey, aadOf(id)),
+    };
+    const manifest: SnapshotManifest = { ...body, mac: manifestMac(body, opened.dataKey) };
+    try {
+      await store.put(snapshotKeys.manifest(id), JSON.stringify(manifest, null, 2) + "\n", {
+        ifMatch: head.etag,
+        contentType: "application/json",
+      });
+      return { id, outcome: "rewrapped" };
+    } catch (err) {
+      if ((err as Error).name !== "PreconditionFailedError") throw err;
+    }
+  }
+  return { id, outcome: "failed", message: `the manifest of ${id} kept changing during rotation` };
+}

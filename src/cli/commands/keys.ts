@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { initKeys } from "../../keys/index.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
+import { registerKeyRotation } from "./keys-rotation.js";
 
 /**
  * `goose keys …`: the snapshot and evidence keys. `init` is here; `rotate` and `status` (issue 15)
@@ -68,5 +69,6 @@ export function registerKeys(program: Command, io: CliIo, setExitCode: SetExitCo
       out.result({ kind: "goose.keys.init", version: 1, ...r });
       setExitCode(0);
     });
+  registerKeyRotation(keys, io, setExitCode);
   return keys;
 }

@@ -1,0 +1,160 @@
+import type { Command } from "commander";
+import {
+  AUDIT_FILES,
+  loadSecretRotation,
+  SECRET_NAMES,
+  type SecretName,
+} from "../../audit/index.js";
+import { parseStageName, STAGES, type StageName } from "../../config/stages.js";
+import { openEvidenceChain } from "../../evidence/index.js";
+import { keyStatus } from "../../keys/status.js";
+import { rotateSnapshotKey } from "../../keys/snapshot-rotation.js";
+import { UsageError } from "../errors.js";
+import { Output, type CliIo } from "../io.js";
+import type { SetExitCode } from "./index.js";
+import { openStoreFor, storeOption } from "./lock.js";
+
+function stageArg(value: string): StageName {
+  try {
+    return parseStageName(value);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/**
+ * `goose keys status|record|rotate snapshot|rotate evidence` on the `goose keys` group: every
+ * secret and key against security/policies/secret-rotation.yaml.
+ */
+export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetExitCode): void {
+  keys
+    .command("status")
+    .description(
+      `age of every secret and key against ${AUDIT_FILES.rotation} (exit 1 when one is overdue or has no rotation on record)`,
+    )
+    .option("--stage <stage>", `only this stage (${STAGES.join(" | ")})`)
+    .addOption(storeOption())
+    .option("--json", "machine output on stdout")
+    .action(async (o: { stage?: string; store?: string; json?: boolean }) => {
+      const out = new Output(io, Boolean(o.json));
+      const policy = loadSecretRotation(io.cwd);
+      const store = openStoreFor(io, o.store);
+      const records = await openEvidenceChain(store, io.env).list();
+      const report = await keyStatus({
+        store,
+        env: io.env,
+        policy,
+        records,
+        ...(o.stage ? { stages: [stageArg(o.stage)] } : {}),
+      });
+      for (const r of report.secrets) {
+        const age = r.ageDays === undefined ? "age unknown" : `${r.ageDays} d`;
+        out.line(
+          `${r.status.toUpperCase().padEnd(8)}${r.stage.padEnd(11)}${r.secret.padEnd(24)}${age} of max ${r.maxAgeDays} d  (${r.source})`,
+        );
+        if (r.fix) out.line(`        fix: ${r.fix}`);
+      }
+      out.result(report);
+      setExitCode(report.ok ? 0 : 1);
+    });
+
+  keys
+    .command("record")
+    .description(
+      "record a rotation done outside goose (Grafana admin Job, receiver credentials, KMS) as key.rotated evidence",
+    )
+    .argument("<secret>", SECRET_NAMES.join(" | "))
+    .requiredOption("--stage <stage>", `the stage whose secret was rotated (${STAGES.join(" | ")})`)
+    .option("--at <time>", "when it was rotated (ISO 8601; default now)")
+    .option("--reason <text>", "why, or the change/ticket reference")
+    .addOption(storeOption())
+    .option("--json", "machine output on stdout")
+    .action(
+      async (
+        secret: string,
+        o: { stage: string; at?: string; reason?: string; store?: string; json?: boolean },
+      ) => {
+        const out = new Output(io, Boolean(o.json));
+        if (!(SECRET_NAMES as readonly string[]).includes(secret))
+          throw new UsageError(`unknown secret "${secret}": one of ${SECRET_NAMES.join(", ")}`);
+        const stage = stageArg(o.stage);
+        const at = o.at ? new Date(o.at) : new Date();
+        if (Number.isNaN(at.getTime()) || at.getTime() > Date.now() + 60_000)
+          throw new UsageError(
+            `--at ${o.at}: an ISO 8601 time not in the future, e.g. 2026-01-31T12:00:00Z`,
+          );
+        const rec = await openEvidenceChain(openStoreFor(io, o.store), io.env).append({
+          kind: "key.rotated",
+          stage,
+          subject: [],
+          data: {
+            rotated: secret as SecretName,
+            stage,
+            rotatedAt: at.toISOString(),
+            how: "recorded",
+            reason: o.reason ?? "",
+            by: io.env.USER ?? "unknown",
+          },
+        });
+        out.line(
+          `recorded rotation of ${secret} in ${stage} at ${at.toISOString()} (evidence ${rec.id})`,
+        );
+        out.result({
+          kind: "goldengoose.keys.record/v1",
+          version: 1,
+          secret,
+          stage,
+          evidence: rec.id,
+        });
+        setExitCode(0);
+      },
+    );
+
+  const rotate = keys.command("rotate").description("rotate a key goose holds");
+
+  rotate
+    .command("snapshot")
+    .description(
+      "re-wrap every snapshot's data key under the new key (GOOSE_SNAPSHOT_KEY) from the old one (GOOSE_SNAPSHOT_KEY_OLD); payloads are not re-encrypted",
+    )
+    .option("--kms-key <id>", "wrap the data keys with this AWS KMS key instead")
+    .addOption(storeOption())
+    .option("--json", "machine output on stdout")
+    .action(async (o: { kmsKey?: string; store?: string; json?: boolean }) => {
+      const out = new Output(io, Boolean(o.json));
+      const store = openStoreFor(io, o.store);
+      const report = await rotateSnapshotKey({
+        store,
+        env: io.env,
+        ...(o.kmsKey ? { kmsKeyId: o.kmsKey } : {}),
+        onSnapshot: (r) =>
+          out.info(`${r.outcome.padEnd(10)} ${r.id}${r.message ? `: ${r.message}` : ""}`),
+      });
+      const c = report.counts;
+      if (report.ok) {
+        const rec = await openEvidenceChain(store, io.env).append({
+          kind: "key.rotated",
+          subject: [],
+          data: {
+            rotated: "snapshot-key",
+            rotatedAt: report.rotatedAt,
+            how: "goose keys rotate snapshot",
+            newKey: report.newKey,
+            ...(report.newKid ? { newKid: report.newKid } : {}),
+            snapshots: c,
+          },
+        });
+        out.line(
+          `snapshot key rotated to ${report.newKey}: ${c.rewrapped} re-wrapped, ${c.already} already under it (evidence ${rec.id}); ` +
+            "the old key no longer opens any snapshot: unset GOOSE_SNAPSHOT_KEY_OLD and destroy it once backups of the new key are confirmed",
+        );
+      } else {
+        out.line(
+          `snapshot key rotation incomplete: ${c.failed} snapshot(s) did not open under GOOSE_SNAPSHOT_KEY_OLD (listed above; each is left as it was), ${c.rewrapped} re-wrapped, ${c.already} already rotated; ` +
+            "fix or remove those snapshots (goose snapshot verify <id>), then run goose keys rotate snapshot again",
+        );
+      }
+      out.result(report);
+      setExitCode(report.ok ? 0 : 1);
+    });
+}
