@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/index.js";
 import { runGoose } from "../helpers/cli.js";
-import { startS3rver } from "../store/s3rver.js";
+import { startCasS3 } from "../store/s3rver.js";
 import { cleanupTempDirs, fixture, FIXTURES, repoRoot, tempDir } from "../snapshots/helpers.js";
 
 const OLD = Buffer.alloc(32, 21).toString("base64");
@@ -133,7 +133,7 @@ describe("goose keys rotate snapshot", () => {
   });
 
   it("does the same on an S3 store", async () => {
-    const s3 = await startS3rver();
+    const s3 = await startCasS3(); // s3rver behind the proxy that enforces conditional writes
     try {
       await rotationOn(`s3://${s3.bucket}/goose`, s3.env);
     } finally {
