@@ -27,6 +27,7 @@ import {
   type SloWindow,
 } from "./rules.js";
 import type { StageThresholds } from "./thresholds.js";
+import type { PushGroups } from "./push-groups.js";
 import { leSpellings, severitiesAtOrAbove } from "./thresholds.js";
 
 /** Thresholds of the fixture stage the promtool tests run against (stage label "fixture"). */
@@ -398,7 +399,11 @@ function healthTests() {
 }
 
 /** A test of one stage's thresholds file: every threshold series with its value. */
-export function thresholdsTests(stage: StageName, t: StageThresholds): string {
+export function thresholdsTests(
+  stage: StageName,
+  t: StageThresholds,
+  pushGroups: PushGroups,
+): string {
   const at = "1m";
   const sample = (name: string, value: number, extra: Record<string, string> = {}) => ({
     labels: `${name}${lbl({ ...extra, stage })}`,
@@ -453,6 +458,24 @@ export function thresholdsTests(stage: StageName, t: StageThresholds): string {
             exp_samples: severitiesAtOrAbove(t.scanner.severityThreshold).map((s) =>
               sample(THRESHOLD_SERIES.scannerAlertSeverity, 1, { vulnerability_severity: s }),
             ),
+          },
+          {
+            // push-groups.yaml: hours, or twice a schedule interval, in seconds
+            expr: THRESHOLD_SERIES.pushGroupMaxAge,
+            eval_time: at,
+            exp_samples: Object.entries(pushGroups.groups)
+              .filter(([, g]) => g.maxAge !== undefined)
+              .map(([job, g]) =>
+                sample(
+                  THRESHOLD_SERIES.pushGroupMaxAge,
+                  typeof g.maxAge === "number"
+                    ? g.maxAge * 3600
+                    : g.maxAge!.includes("backup")
+                      ? t.backup.scheduleIntervalHours * 7200
+                      : t.scanner.scheduleIntervalHours * 7200,
+                  { push_job: job },
+                ),
+              ),
           },
         ],
       },

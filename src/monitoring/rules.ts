@@ -14,6 +14,7 @@
  */
 import { stringify } from "yaml";
 import type { StageThresholds } from "./thresholds.js";
+import { maxAgeSeconds, type PushGroups } from "./push-groups.js";
 import { leSpellings, severitiesAtOrAbove } from "./thresholds.js";
 import {
   BACKUP_METRICS,
@@ -79,6 +80,8 @@ export const THRESHOLD_SERIES = {
   scannerMaxAge: "stage:goldengoose_scanner_max_age:seconds",
   /** One series per alerting severity, labelled `vulnerability_severity`. */
   scannerAlertSeverity: "stage:goldengoose_scanner_alert_severity:info",
+  /** Allowed age of a Pushgateway group, labelled `push_job` (monitoring/config/push-groups.yaml). */
+  pushGroupMaxAge: "stage:goldengoose_push_group_max_age:seconds",
 } as const;
 
 /** Names of the recording rules in recording.yaml that alerts and dashboards use. */
@@ -277,7 +280,10 @@ function burnExpr(
 }
 
 /** The alert rules; `runbookBaseUrl` ends in `/` and each alert links `<base><AlertName>.md`. */
-export function alertGroups(runbookBaseUrl: string): RuleGroup<AlertRule>[] {
+export function alertGroups(
+  runbookBaseUrl: string,
+  pushGroups: PushGroups = { groups: {} },
+): RuleGroup<AlertRule>[] {
   const a = (name: string, spec: Parameters<typeof alert>[2]) => alert(runbookBaseUrl, name, spec);
   const stage = "{{ $externalLabels.stage }}";
   const slo = (kind: "availability" | "latency") => {
@@ -404,6 +410,17 @@ export function alertGroups(runbookBaseUrl: string): RuleGroup<AlertRule>[] {
           summary: "A stage transition runs while a blackout lease is held.",
           description: `In stage ${stage}, a promotion or rollback is in progress while a load test, backup or scan holds a blackout lease on the stage.`,
         }),
+        a("PushgatewayGroupStale", {
+          expr: pushGroupStaleExpr(pushGroups),
+          for: "10m",
+          severity: "warning",
+          summary: "A Pushgateway group is older than its job's schedule allows.",
+          description:
+            `In stage ${stage}, Pushgateway group job="{{ $labels.job }}" was last pushed ` +
+            `{{ $value | humanizeDuration }} ago, longer than its job may take ` +
+            `(monitoring/config/push-groups.yaml): the job stopped running, died without cleaning up, ` +
+            `or cannot reach the Pushgateway.`,
+        }),
         a("ThresholdsMissing", {
           expr:
             `absent(${THRESHOLD_SERIES.availabilityObjective})\n` +
@@ -419,10 +436,49 @@ export function alertGroups(runbookBaseUrl: string): RuleGroup<AlertRule>[] {
   ];
 }
 
+/**
+ * Age of every Pushgateway group over its job's allowed age. Ephemeral groups whose job has ended
+ * (and pushed its end value, `ended` in push-groups.yaml) are left out: they wait for
+ * `goose pushgateway prune`, they are not late.
+ */
+export function pushGroupStaleExpr(pushGroups: PushGroups): string {
+  let expr =
+    `max without (push_job) (\n` +
+    `  time() - label_replace(push_time_seconds, "push_job", "$1", "job", "(.+)")\n` +
+    `  > on (push_job) group_left () ${THRESHOLD_SERIES.pushGroupMaxAge}\n)`;
+  for (const [job, g] of Object.entries(pushGroups.groups)) {
+    if (!g.ended) continue;
+    const on = ["job", ...Object.keys(g.labels)].join(", ");
+    expr += `\nunless on (${on}) (${g.ended.metric}{job="${job}"} == ${g.ended.value})`;
+  }
+  return expr;
+}
+
+/** The allowed age of each Pushgateway group that has one, as threshold series of a stage. */
+export function pushGroupMaxAgeRules(
+  stageLabel: string,
+  t: StageThresholds,
+  pushGroups: PushGroups,
+): RecordingRule[] {
+  return Object.entries(pushGroups.groups).flatMap(([job, g]) => {
+    const max = maxAgeSeconds(g, t);
+    return max === undefined
+      ? []
+      : [
+          {
+            record: THRESHOLD_SERIES.pushGroupMaxAge,
+            expr: `vector(${max})`,
+            labels: { stage: stageLabel, push_job: job },
+          },
+        ];
+  });
+}
+
 /** The thresholds rule file of one stage (`stageLabel` is the stage name, or a fixture name). */
 export function thresholdGroups(
   stageLabel: string,
   t: StageThresholds,
+  pushGroups: PushGroups = { groups: {} },
 ): RuleGroup<RecordingRule>[] {
   const labels = (extra: Record<string, string> = {}) => ({ stage: stageLabel, ...extra });
   const rules: RecordingRule[] = [
@@ -456,6 +512,7 @@ export function thresholdGroups(
       expr: "vector(1)",
       labels: labels({ vulnerability_severity: s }),
     })),
+    ...pushGroupMaxAgeRules(stageLabel, t, pushGroups),
   ];
   return [{ name: "goldengoose-thresholds", rules }];
 }

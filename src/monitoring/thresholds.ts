@@ -3,9 +3,11 @@
  * from `loadThresholdsFile`, which reads the file and names it in every error.
  */
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
 import { STAGES, type StageName } from "../config/stages.js";
+import { DEFAULT_REPO_ROOT } from "./files.js";
 
 export const VULNERABILITY_SEVERITIES = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
 export type VulnerabilitySeverity = (typeof VULNERABILITY_SEVERITIES)[number];
@@ -94,4 +96,9 @@ export function severitiesAtOrAbove(threshold: VulnerabilitySeverity): Vulnerabi
 export function leSpellings(boundSeconds: number): string[] {
   const go = String(boundSeconds);
   return Number.isInteger(boundSeconds) ? [go, `${go}.0`] : [go];
+}
+
+/** The checked-in thresholds of this repository (monitoring/config/thresholds.yaml). */
+export function loadThresholds(repoRoot: string = DEFAULT_REPO_ROOT): Thresholds {
+  return loadThresholdsFile(path.join(repoRoot, "monitoring/config/thresholds.yaml"));
 }

@@ -6,6 +6,7 @@ import { registerLock } from "./lock.js";
 import { registerPromote } from "./promote.js";
 import { registerLoadtest } from "./loadtest.js";
 import { registerPreview } from "./preview.js";
+import { registerPushgateway } from "./pushgateway.js";
 import { registerRollback } from "./rollback.js";
 import { registerSnapshot } from "./snapshot.js";
 
@@ -28,4 +29,5 @@ export function registerCommands(program: Command, io: CliIo, setExitCode: SetEx
   registerSnapshot(program, io, setExitCode);
   registerRollback(program, io, setExitCode);
   registerKeys(program, io, setExitCode);
+  registerPushgateway(program, io, setExitCode);
 }
