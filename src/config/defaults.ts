@@ -73,6 +73,7 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
       },
     },
     snapshots: { keepLast: 10, maxAgeDays: 14 },
+    recovery: { rpoSeconds: 3600, rtoSeconds: 1800, drillMaxAgeHours: 336 },
     secrets: { rotationDays: 90 },
   },
   compliance: {
@@ -126,6 +127,7 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
       },
     },
     snapshots: { keepLast: 30, maxAgeDays: 90 },
+    recovery: { rpoSeconds: 1800, rtoSeconds: 1200, drillMaxAgeHours: 168 },
     secrets: { rotationDays: 60 },
   },
   production: {
@@ -176,6 +178,7 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
       resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
     },
     snapshots: { keepLast: 90, maxAgeDays: 400 },
+    recovery: { rpoSeconds: 900, rtoSeconds: 900, drillMaxAgeHours: 48 },
     secrets: { rotationDays: 30 },
   },
 };

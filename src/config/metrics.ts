@@ -65,3 +65,25 @@ export const SNAPSHOT_METRICS = {
   /** Snapshots of the stage kept in the store. */
   count: "goldengoose_snapshots",
 } as const;
+
+/**
+ * Disaster-recovery drills (`goose dr drill|failover` push these, grouping:
+ * job="goldengoose-dr", stage, drill = restore | failover). Shown on the "Backups and snapshots"
+ * dashboard; GoldenGooseRestoreDrillOverdue and GoldenGooseRestoreDrillFailed read them.
+ */
+export const DR_METRICS = {
+  /** Unix time the last drill of the kind ended, passing or not. */
+  lastDrill: "goldengoose_dr_last_drill_timestamp_seconds",
+  /** Unix time of the last passing drill of the kind. */
+  lastSuccess: "goldengoose_dr_last_success_timestamp_seconds",
+  /** 1 when the last drill passed, 0 when it failed. */
+  lastResult: "goldengoose_dr_last_result",
+  /** Restore drills: seconds the newest restored sample lay behind the backup time. */
+  rpo: "goldengoose_dr_rpo_seconds",
+  /** Restore drills: seconds from the start of the restore to the first answered query. */
+  rto: "goldengoose_dr_rto_seconds",
+  /** Restore drills: series the restored Prometheus answered for at the newest sample. */
+  restoredSeries: "goldengoose_dr_restored_series",
+  /** The stage's objectives (`objective` = rpo | rto | drill_max_age), seconds. */
+  objective: "goldengoose_dr_objective_seconds",
+} as const;

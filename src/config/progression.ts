@@ -11,8 +11,19 @@ export const NON_DECREASING: { key: string; of: (c: StageConfig) => number }[] =
 ];
 
 /**
+ * Settings that must never increase from sandbox to production: the recovery objectives only get
+ * tighter (a looser RPO, RTO or drill age toward production would be a weaker promise).
+ */
+export const NON_INCREASING: { key: string; of: (c: StageConfig) => number }[] = [
+  { key: "recovery.rpoSeconds", of: (c) => c.recovery.rpoSeconds },
+  { key: "recovery.rtoSeconds", of: (c) => c.recovery.rtoSeconds },
+  { key: "recovery.drillMaxAgeHours", of: (c) => c.recovery.drillMaxAgeHours },
+];
+
+/**
  * Checks the stages against each other: each NON_DECREASING setting of a stage is at least the
- * previous stage's. Returns one message per violation (empty when the progression holds).
+ * previous stage's, each NON_INCREASING one at most. Returns one message per violation (empty
+ * when the progression holds).
  */
 export function checkStageProgression(configs: Partial<Record<StageName, StageConfig>>): string[] {
   const problems: string[] = [];
@@ -26,6 +37,15 @@ export function checkStageProgression(configs: Partial<Record<StageName, StageCo
       if (b < a) {
         problems.push(
           `Pulumi.${hi}.yaml: golden-goose:${key} is ${b} but ${lo} has ${a}; it must not decrease from ${lo} to ${hi}`,
+        );
+      }
+    }
+    for (const { key, of } of NON_INCREASING) {
+      const a = of(configs[lo] as StageConfig);
+      const b = of(configs[hi] as StageConfig);
+      if (b > a) {
+        problems.push(
+          `Pulumi.${hi}.yaml: golden-goose:${key} is ${b} but ${lo} has ${a}; it must not increase from ${lo} to ${hi} (objectives only get tighter toward production)`,
         );
       }
     }

@@ -142,6 +142,27 @@ export const stageConfigSchema = z
       /** Beyond keepLast, snapshots older than this many days are pruned. */
       maxAgeDays: z.number().int().min(1).max(3650),
     }),
+    /**
+     * Disaster-recovery objectives, checked by `goose dr drill` (docs/recovery.md). Never looser
+     * toward production (src/config/progression.ts NON_INCREASING).
+     */
+    recovery: z.strictObject({
+      /**
+       * Recovery point objective: the most seconds the newest sample restored from a backup may
+       * lie behind the backup's time.
+       */
+      rpoSeconds: z.number().int().min(1).max(604800),
+      /**
+       * Recovery time objective: the most seconds from the start of a restore (fetching the
+       * archive) to the restored Prometheus answering its first query.
+       */
+      rtoSeconds: z.number().int().min(1).max(86400),
+      /**
+       * Hours a passing restore drill stays valid: after that GoldenGooseRestoreDrillOverdue
+       * fires and promotions out of the stage are refused ("rollback tested" gate).
+       */
+      drillMaxAgeHours: z.number().positive().max(8760),
+    }),
     secrets: z.strictObject({
       /** Generated secrets are replaced after this many days. */
       rotationDays: z.number().int().min(1).max(365),

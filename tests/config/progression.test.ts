@@ -4,6 +4,7 @@ import {
   checkStageProgression,
   loadStageConfigFile,
   NON_DECREASING,
+  NON_INCREASING,
   parseStageConfig,
   STAGES,
   type StageConfig,
@@ -93,6 +94,49 @@ describe("stage progression", () => {
           expect(checkStageProgression(raised)).toEqual([]);
         },
       ),
+    );
+  });
+});
+
+describe("recovery objectives", () => {
+  const withRecovery = (stage: StageName, recovery: Record<string, number>) =>
+    parseStageConfig(
+      { recovery, ...(stage === "sandbox" ? {} : { backup: { roleArn: ROLE } }) },
+      { file: `Pulumi.${stage}.yaml`, stack: stage },
+    );
+
+  it("every shipped stage sets them, tighter or equal toward production", () => {
+    for (const key of NON_INCREASING) {
+      expect(key.of(shipped.production)).toBeLessThanOrEqual(key.of(shipped.compliance));
+      expect(key.of(shipped.compliance)).toBeLessThanOrEqual(key.of(shipped.sandbox));
+    }
+  });
+
+  it("a looser objective toward production is a problem naming the key; a tighter one is not", () => {
+    const loose = {
+      ...shipped,
+      production: withRecovery("production", {
+        rpoSeconds: shipped.compliance.recovery.rpoSeconds + 1,
+        rtoSeconds: shipped.production.recovery.rtoSeconds,
+        drillMaxAgeHours: shipped.compliance.recovery.drillMaxAgeHours * 2,
+      }),
+    };
+    const problems = checkStageProgression(loose);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(
+      /^Pulumi\.production\.yaml: golden-goose:recovery\.rpoSeconds is \d+ but compliance has \d+; it must not increase/,
+    );
+    expect(problems[1]).toMatch(/golden-goose:recovery\.drillMaxAgeHours/);
+    const tight = {
+      ...shipped,
+      production: withRecovery("production", { rpoSeconds: 1, rtoSeconds: 1, drillMaxAgeHours: 1 }),
+    };
+    expect(checkStageProgression(tight)).toEqual([]);
+  });
+
+  it("refuses an unknown or missing objective key, naming it", () => {
+    expect(() => withRecovery("sandbox", { rpoSeconds: 60, rtoSecs: 60 })).toThrow(
+      /golden-goose:recovery\.rtoSecs: unknown key; did you mean "rtoSeconds"/,
     );
   });
 });

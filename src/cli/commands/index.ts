@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { CliIo } from "../io.js";
+import { registerDr } from "./dr.js";
 import { registerEvidence } from "./evidence.js";
 import { registerKeys } from "./keys.js";
 import { registerLock } from "./lock.js";
@@ -30,4 +31,5 @@ export function registerCommands(program: Command, io: CliIo, setExitCode: SetEx
   registerRollback(program, io, setExitCode);
   registerKeys(program, io, setExitCode);
   registerPushgateway(program, io, setExitCode);
+  registerDr(program, io, setExitCode);
 }

@@ -1,0 +1,131 @@
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { loadStageConfigFile, stackFileName, type StageConfig } from "../../config/index.js";
+import { openEvidenceChain } from "../../evidence/index.js";
+import { UsageError } from "../errors.js";
+import { Output, type CliIo } from "../io.js";
+import type { SetExitCode } from "./index.js";
+import { openStoreFor, storeOption } from "./lock.js";
+import { stageArg } from "./snapshot.js";
+import type { ArchiveSource } from "../../workflows/dr/archives.js";
+
+interface DrillFlags {
+  archive?: string[];
+  fromBackup?: boolean;
+  bucket?: string;
+  kmsKey?: string;
+  backupDir?: string;
+  configFile?: string;
+  reportDir?: string;
+  pushgateway?: string;
+  metricsDir?: string;
+  keepWorkDir?: boolean;
+  store?: string;
+  json?: boolean;
+}
+
+function loadConfig(io: CliIo, stage: string, file?: string): StageConfig {
+  const cfg = loadStageConfigFile(resolve(io.cwd, file ?? stackFileName(stage as never)));
+  if (cfg.stage !== stage) {
+    throw new UsageError(
+      `${file}: declares stage "${cfg.stage}", not "${stage}"; pass --config-file Pulumi.${stage}.yaml`,
+    );
+  }
+  return cfg;
+}
+
+/** Where the archives come from: --archive files, or the stage's backup target. */
+export function archiveSourceOf(cfg: StageConfig, o: DrillFlags, io: CliIo): ArchiveSource {
+  if (o.archive?.length && o.fromBackup) {
+    throw new UsageError("--archive and --from-backup exclude each other: pass one of them");
+  }
+  if (o.archive?.length) {
+    return { kind: "files", files: o.archive.map((f) => resolve(io.cwd, f)) };
+  }
+  if (o.backupDir) return { kind: "volume", dir: resolve(io.cwd, o.backupDir) };
+  if (cfg.backup.target === "volume") {
+    throw new UsageError(
+      `stage ${cfg.stage} backs up to its in-cluster volume (golden-goose:backup.target volume): pass --backup-dir DIR where that volume is mounted (it holds prometheus/ and grafana/), or --archive FILE`,
+    );
+  }
+  const bucket = o.bucket ?? io.env.GOOSE_BACKUP_BUCKET;
+  if (!bucket) {
+    throw new UsageError(
+      `stage ${cfg.stage} backs up to S3 but no bucket was named: pass --bucket "$(pulumi stack output backupBucket --stack ${cfg.stage})" (or set GOOSE_BACKUP_BUCKET)`,
+    );
+  }
+  const kmsKeyId = o.kmsKey ?? io.env.GOOSE_BACKUP_KMS_KEY;
+  return { kind: "s3", bucket, ...(kmsKeyId ? { kmsKeyId } : {}) };
+}
+
+/** `goose dr drill <stage>` and `goose dr failover <stage>`. */
+export function registerDr(program: Command, io: CliIo, setExitCode: SetExitCode): void {
+  const dr = program
+    .command("dr")
+    .description("disaster-recovery drills: restore the data backups, fail over replicas");
+
+  dr.command("drill <stage>")
+    .description(
+      "restore the stage's newest backup into a real Prometheus on loopback and check it and Grafana's database against the stage's RPO/RTO objectives",
+    )
+    .option(
+      "--archive <file>",
+      "a backup archive (<dir>/<component>/<YYYYMMDDTHHMMSSZ>.tar.gz); give the prometheus and the grafana one",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option("--from-backup", "the newest archives of the stage's backup target (the default)")
+    .option(
+      "--bucket <name>",
+      "the stage's backup bucket (S3 target; env GOOSE_BACKUP_BUCKET; pulumi stack output backupBucket)",
+    )
+    .option(
+      "--kms-key <arn>",
+      "the KMS key the archives must be encrypted with (env GOOSE_BACKUP_KMS_KEY; pulumi stack output backupKmsKeyArn)",
+    )
+    .option("--backup-dir <dir>", "where the backup volume is mounted (volume target)")
+    .option("--config-file <file>", "the stage's stack file (default Pulumi.<stage>.yaml)")
+    .option("--report-dir <dir>", "where the reports go (default load-test/reports/dr)")
+    .option(
+      "--pushgateway <url>",
+      "push the goldengoose_dr_* metrics here (env GOOSE_PUSHGATEWAY_URL); else a textfile",
+    )
+    .option("--metrics-dir <dir>", "textfile directory for the metrics (default .goose/metrics)")
+    .option("--keep-work-dir", "keep the restored data and server logs (their folder is printed)")
+    .addOption(storeOption())
+    .option("--json", "machine output on stdout")
+    .action(async (stageName: string, o: DrillFlags) => {
+      const out = new Output(io, Boolean(o.json));
+      const stage = stageArg(stageName);
+      const config = loadConfig(io, stage, o.configFile);
+      const source = archiveSourceOf(config, o, io);
+      const store = openStoreFor(io, o.store);
+      const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
+      const { runRestoreDrill } = await import("../../workflows/dr/drill.js");
+      const report = await runRestoreDrill({
+        stage,
+        config,
+        repoRoot: io.cwd,
+        env: io.env,
+        source,
+        store,
+        evidence: openEvidenceChain(store, io.env),
+        ...(o.reportDir ? { reportDir: resolve(io.cwd, o.reportDir) } : {}),
+        metrics: {
+          ...(pushgatewayUrl ? { pushgatewayUrl } : {}),
+          textfileDir: resolve(io.cwd, o.metricsDir ?? ".goose/metrics"),
+        },
+        ...(o.keepWorkDir ? { keepWorkDir: true } : {}),
+        onCheck: (c) => out.info(`[${c.ok ? "ok" : "FAILED"}] ${c.name}: ${c.detail}`),
+      });
+      out.line(
+        `restore drill of ${stage}: ${report.result === "pass" ? "PASS" : "FAIL"}; RPO ${report.rpoSeconds ?? "—"} s (objective ${report.objectives.rpoSeconds} s), RTO ${report.rtoSeconds ?? "—"} s (objective ${report.objectives.rtoSeconds} s)`,
+      );
+      if (report.failures.length > 0) {
+        out.line(`failed: ${report.failures.join("\n        ")}`);
+      }
+      out.line(`report: ${report.reports?.markdown}`);
+      if (report.metricsError) out.info(`metrics: ${report.metricsError}`);
+      out.result(report);
+      setExitCode(report.result === "pass" ? 0 : 1);
+    });
+}

@@ -1,0 +1,98 @@
+/**
+ * Drill reports: the JSON document (`kind` + version) and a Markdown page for people, written
+ * side by side as `<dir>/<id>.json` and `<dir>/<id>.md` (default load-test/reports/dr/, the
+ * phase-3 plan's path).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { DrillReport } from "./drill.js";
+
+const cell = (s: unknown) =>
+  String(s ?? "")
+    .replace(/\|/g, "\\|")
+    .replace(/\n/g, " ");
+
+export function renderDrillMarkdown(r: DrillReport): string {
+  const lines = [
+    `# Restore drill ${r.id}: ${r.result === "pass" ? "PASS" : "FAIL"}`,
+    "",
+    `Stage **${r.stage}**, from ${r.source}, ${r.startedAt} → ${r.finishedAt}.`,
+    "",
+    "| | measured | objective |",
+    "|---|---|---|",
+    `| Recovery point (newest sample behind the backup time) | ${r.rpoSeconds ?? "—"} s | ${r.objectives.rpoSeconds} s |`,
+    `| Recovery time (start of restore → first answered query) | ${r.rtoSeconds ?? "—"} s | ${r.objectives.rtoSeconds} s |`,
+    "",
+  ];
+  if (r.prometheus) {
+    const p = r.prometheus;
+    lines.push(
+      "## Prometheus",
+      "",
+      `- blocks restored: ${p.blocks}`,
+      `- series answered at the newest sample: ${p.series ?? "—"}`,
+      `- samples from ${p.oldestSample ?? "—"} to ${p.newestSample ?? "—"}`,
+      `- stage labels: ${
+        p.stages
+          ? Object.entries(p.stages)
+              .map(([k, v]) => `${k || "(none)"}=${v}`)
+              .join(", ")
+          : "—"
+      }`,
+      `- fetch ${p.fetchSeconds ?? "—"} s, server ready after ${p.startSeconds ?? "—"} s (copy + start)`,
+      "",
+    );
+  }
+  if (r.grafana) {
+    const g = r.grafana;
+    lines.push(
+      "## Grafana",
+      "",
+      `- PRAGMA integrity_check: ${g.integrity.join("; ") || "—"}`,
+      `- dashboards: ${g.dashboards.expected.length - g.dashboards.missing.length}/${g.dashboards.expected.length} provisioned present${g.dashboards.missing.length ? ` (missing ${g.dashboards.missing.join(", ")})` : ""}`,
+      `- datasource: ${g.datasource ? `${g.datasource.uid} (${g.datasource.type}) → ${g.datasource.url}` : "missing"}`,
+      "",
+    );
+  }
+  lines.push(
+    "## Archives",
+    "",
+    "| component | source | bytes | sha256 | backup time | SSE |",
+    "|---|---|---|---|---|---|",
+  );
+  for (const a of r.archives) {
+    lines.push(
+      `| ${a.component} | ${cell(a.source)} | ${a.bytes} | \`${a.sha256.slice(0, 16)}…\` | ${a.backupTime} (${a.backupTimeFrom}) | ${a.sse ? cell(`${a.sse.algorithm ?? "none"} ${a.sse.kmsKeyId ?? ""}`) : "—"} |`,
+    );
+  }
+  lines.push("", "## Checks", "", "| check | result | detail |", "|---|---|---|");
+  for (const c of r.checks)
+    lines.push(`| ${c.name} | ${c.ok ? "ok" : "FAILED"} | ${cell(c.detail)} |`);
+  lines.push(
+    "",
+    `Evidence record: ${r.evidence ?? "—"}. Metrics: ${r.metrics ?? "not published"}.`,
+    "",
+  );
+  return lines.join("\n");
+}
+
+/** Writes `<id>.json` and `<id>.md`; returns their paths. */
+export function writeReportPair(
+  dir: string,
+  id: string,
+  json: unknown,
+  markdown: string,
+): { json: string; markdown: string } {
+  mkdirSync(dir, { recursive: true });
+  const jsonFile = path.join(dir, `${id}.json`);
+  const mdFile = path.join(dir, `${id}.md`);
+  writeFileSync(jsonFile, JSON.stringify(json, null, 2) + "\n");
+  writeFileSync(mdFile, markdown);
+  return { json: jsonFile, markdown: mdFile };
+}
+
+export function writeDrillReports(dir: string, r: DrillReport): { json: string; markdown: string } {
+  const files = { json: path.join(dir, `${r.id}.json`), markdown: path.join(dir, `${r.id}.md`) };
+  const withPaths = { ...r, reports: files };
+  return writeReportPair(dir, r.id, withPaths, renderDrillMarkdown(withPaths));
+}

@@ -1,0 +1,156 @@
+/**
+ * What goose remembers of a stage's drills, in the store (`dr/<stage>/<drill>.json`,
+ * compare-and-swap): the last drill and the last PASSING one, so every publish of the metrics
+ * carries the last success even after a failure, and the promotion gate can ask whether the
+ * source stage has a passing restore drill within its objective. Rendered as `goldengoose_dr_*`.
+ */
+import { DR_METRICS } from "../../config/metrics.js";
+import type { StageName } from "../../config/stages.js";
+import { labelText, publishMetricsText, type MetricsTarget } from "../../monitoring/publish.js";
+import { PreconditionFailedError, type ObjectStore } from "../../store/types.js";
+
+export type DrillKind = "restore" | "failover";
+
+/** The Pushgateway job of the DR metrics (grouping: job, stage, drill). */
+export const DR_METRICS_JOB = "goldengoose-dr";
+
+export interface DrillOutcome {
+  id: string;
+  /** ISO time the drill ended. */
+  at: string;
+  passed: boolean;
+  rpoSeconds?: number;
+  rtoSeconds?: number;
+  restoredSeries?: number;
+  /** The objectives it was judged against. */
+  objectives: { rpoSeconds: number; rtoSeconds: number; drillMaxAgeHours: number };
+  /** The evidence record of the drill. */
+  evidence?: string;
+}
+
+export interface DrillState {
+  stage: StageName;
+  drill: DrillKind;
+  last?: DrillOutcome;
+  lastPass?: DrillOutcome;
+}
+
+export const drillStateKey = (stage: StageName, drill: DrillKind) => `dr/${stage}/${drill}.json`;
+
+export async function readDrillState(
+  store: ObjectStore,
+  stage: StageName,
+  drill: DrillKind,
+): Promise<DrillState> {
+  const cur = await store.get(drillStateKey(stage, drill));
+  return cur ? (JSON.parse(cur.body.toString("utf8")) as DrillState) : { stage, drill };
+}
+
+/** Records a finished drill (keeps the newest last and lastPass). */
+export async function recordDrill(
+  store: ObjectStore,
+  stage: StageName,
+  drill: DrillKind,
+  outcome: DrillOutcome,
+): Promise<DrillState> {
+  const key = drillStateKey(stage, drill);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const cur = await store.get(key);
+    const state: DrillState = cur
+      ? (JSON.parse(cur.body.toString("utf8")) as DrillState)
+      : { stage, drill };
+    if (!state.last || state.last.at <= outcome.at) state.last = outcome;
+    if (outcome.passed && (!state.lastPass || state.lastPass.at <= outcome.at)) {
+      state.lastPass = outcome;
+    }
+    try {
+      await store.put(
+        key,
+        JSON.stringify(state, null, 2),
+        cur ? { ifMatch: cur.etag } : { ifNoneMatch: true },
+      );
+      return state;
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+    }
+  }
+  throw new Error(`could not update ${key}: it kept changing`);
+}
+
+const secs = (iso: string) => Math.round(Date.parse(iso) / 1000);
+
+/** Prometheus text of one stage's drill state. */
+export function renderDrillMetrics(state: DrillState): string {
+  const lines: string[] = [];
+  const base = { stage: state.stage, drill: state.drill };
+  const gauge = (name: string, help: string, rows: Array<[Record<string, string>, number]>) => {
+    if (rows.length === 0) return;
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+    for (const [labels, v] of rows) lines.push(`${name}{${labelText(labels)}} ${v}`);
+  };
+  const last = state.last;
+  const pass = state.lastPass;
+  gauge(
+    DR_METRICS.lastDrill,
+    "Unix time the last disaster-recovery drill of the kind ended.",
+    last ? [[base, secs(last.at)]] : [],
+  );
+  gauge(
+    DR_METRICS.lastSuccess,
+    "Unix time of the last passing disaster-recovery drill of the kind.",
+    pass ? [[base, secs(pass.at)]] : [],
+  );
+  gauge(
+    DR_METRICS.lastResult,
+    "1 when the last disaster-recovery drill of the kind passed, 0 when it failed.",
+    last ? [[base, last.passed ? 1 : 0]] : [],
+  );
+  if (state.drill === "restore") {
+    gauge(
+      DR_METRICS.rpo,
+      "Seconds the newest restored sample lay behind the backup time (last restore drill).",
+      last?.rpoSeconds !== undefined ? [[base, last.rpoSeconds]] : [],
+    );
+    gauge(
+      DR_METRICS.rto,
+      "Seconds from the start of the restore to the first answered query (last restore drill).",
+      last?.rtoSeconds !== undefined ? [[base, last.rtoSeconds]] : [],
+    );
+    gauge(
+      DR_METRICS.restoredSeries,
+      "Series the restored Prometheus answered for at the newest sample (last restore drill).",
+      last?.restoredSeries !== undefined ? [[base, last.restoredSeries]] : [],
+    );
+  }
+  const o = last?.objectives;
+  gauge(
+    DR_METRICS.objective,
+    "The stage's disaster-recovery objectives from its stack file, seconds.",
+    o
+      ? [
+          [{ ...base, objective: "rpo" }, o.rpoSeconds],
+          [{ ...base, objective: "rto" }, o.rtoSeconds],
+          [{ ...base, objective: "drill_max_age" }, o.drillMaxAgeHours * 3600],
+        ]
+      : [],
+  );
+  return lines.join("\n") + "\n";
+}
+
+/** Publishes a stage's drill metrics (Pushgateway group job/stage/drill, else a textfile). */
+export async function publishDrillMetrics(
+  target: MetricsTarget,
+  state: DrillState,
+): Promise<{ published: string; text: string }> {
+  const text = renderDrillMetrics(state);
+  const published = await publishMetricsText(
+    target,
+    {
+      job: DR_METRICS_JOB,
+      labels: { stage: state.stage, drill: state.drill },
+      file: `goldengoose_dr_${state.stage}_${state.drill}.prom`,
+    },
+    text,
+  );
+  return { published, text };
+}
