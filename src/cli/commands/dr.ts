@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadStageConfigFile, stackFileName, type StageConfig } from "../../config/index.js";
 import { openEvidenceChain } from "../../evidence/index.js";
-import { UsageError } from "../errors.js";
+import { InputError } from "../../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
 import { openStoreFor, storeOption } from "./lock.js";
@@ -27,9 +27,9 @@ interface DrillFlags {
 function loadConfig(io: CliIo, stage: string, file?: string): StageConfig {
   const cfg = loadStageConfigFile(resolve(io.cwd, file ?? stackFileName(stage as never)));
   if (cfg.stage !== stage) {
-    throw new UsageError(
-      `${file}: declares stage "${cfg.stage}", not "${stage}"; pass --config-file Pulumi.${stage}.yaml`,
-    );
+    throw new InputError(`${file}: declares stage "${cfg.stage}", not "${stage}"`, {
+      fix: `pass --config-file Pulumi.${stage}.yaml`,
+    });
   }
   return cfg;
 }
@@ -37,22 +37,27 @@ function loadConfig(io: CliIo, stage: string, file?: string): StageConfig {
 /** Where the archives come from: --archive files, or the stage's backup target. */
 export function archiveSourceOf(cfg: StageConfig, o: DrillFlags, io: CliIo): ArchiveSource {
   if (o.archive?.length && o.fromBackup) {
-    throw new UsageError("--archive and --from-backup exclude each other: pass one of them");
+    throw new InputError("--archive and --from-backup exclude each other", {
+      fix: "pass one of them",
+    });
   }
   if (o.archive?.length) {
-    return { kind: "files", files: o.archive.map((f) => resolve(io.cwd, f)) };
+    return { kind: "sets", dirs: o.archive.map((f) => resolve(io.cwd, f)) };
   }
   if (o.backupDir) return { kind: "volume", dir: resolve(io.cwd, o.backupDir) };
   if (cfg.backup.target === "volume") {
-    throw new UsageError(
-      `stage ${cfg.stage} backs up to its in-cluster volume (golden-goose:backup.target volume): pass --backup-dir DIR where that volume is mounted (it holds prometheus/ and grafana/), or --archive FILE`,
+    throw new InputError(
+      `stage ${cfg.stage} backs up to its in-cluster volume (golden-goose:backup.target volume)`,
+      {
+        fix: "pass --backup-dir DIR where that volume is mounted (it holds prometheus/ and grafana/), or --archive <set folder>",
+      },
     );
   }
   const bucket = o.bucket ?? io.env.GOOSE_BACKUP_BUCKET;
   if (!bucket) {
-    throw new UsageError(
-      `stage ${cfg.stage} backs up to S3 but no bucket was named: pass --bucket "$(pulumi stack output backupBucket --stack ${cfg.stage})" (or set GOOSE_BACKUP_BUCKET)`,
-    );
+    throw new InputError(`stage ${cfg.stage} backs up to S3 but no bucket was named`, {
+      fix: `pass --bucket "$(pulumi stack output backupBucket --stack ${cfg.stage})" (or set GOOSE_BACKUP_BUCKET)`,
+    });
   }
   const kmsKeyId = o.kmsKey ?? io.env.GOOSE_BACKUP_KMS_KEY;
   return { kind: "s3", bucket, ...(kmsKeyId ? { kmsKeyId } : {}) };
@@ -69,11 +74,11 @@ export function registerDr(program: Command, io: CliIo, setExitCode: SetExitCode
       "restore the stage's newest backup into a real Prometheus on loopback and check it and Grafana's database against the stage's RPO/RTO objectives",
     )
     .option(
-      "--archive <file>",
-      "a backup archive (<dir>/<component>/<YYYYMMDDTHHMMSSZ>.tar.gz); give the prometheus and the grafana one",
+      "--archive <set>",
+      "a backup set folder (<root>/<component>/<YYYYMMDDTHHMMSSZ>/, or its manifest.json); give the prometheus and the grafana set",
       (v: string, prev: string[] = []) => [...prev, v],
     )
-    .option("--from-backup", "the newest archives of the stage's backup target (the default)")
+    .option("--from-backup", "the newest complete sets of the stage's backup target (the default)")
     .option(
       "--bucket <name>",
       "the stage's backup bucket (S3 target; env GOOSE_BACKUP_BUCKET; pulumi stack output backupBucket)",

@@ -1,56 +1,68 @@
 /**
- * Finding, fetching and checking the backup archives a restore drill restores, in the layout the
- * backup job writes (src/backup/archive-layout.ts): given files, the backup volume's folder, or
- * the stage's S3 bucket through the SDK (with the SSE-KMS header of each object checked).
- * Missing archives are UsageErrors (exit 2, naming the fix); damaged ones are failed checks.
+ * Finding, fetching and checking the backup sets a restore drill restores, in the layout the
+ * backup agents write (src/backup/archive-layout.ts: `<component>/<id>/` with a manifest written
+ * last): sets given with --archive, the newest complete set of each component on the backup
+ * volume's folder, or in the stage's S3 bucket through the SDK (the SSE-KMS header of every
+ * object checked). Missing sets are InputErrors (exit 2, naming the fix); damaged ones are
+ * failed checks.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, readdirSync, statSync } from "node:fs";
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+} from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from "@aws-sdk/client-s3";
-import { UsageError } from "../../cli/errors.js";
-import {
-  archivePrefix,
   BACKUP_COMPONENTS,
-  GRAFANA_DB_FILE,
-  parseArchiveKey,
+  BACKUP_ID_PATTERN,
+  backupIdTime,
+  backupSetPrefix,
+  checkBackupSet,
+  completeSetIds,
+  MANIFEST_FILE,
+  parseBackupManifest,
   type BackupComponent,
+  type BackupManifest,
 } from "../../backup/archive-layout.js";
+import { InputError } from "../../errors.js";
 import { s3ClientConfig } from "../../store/s3.js";
-import { runCommand } from "./processes.js";
 
-/** Where the drill takes its archives from. */
+/** Where the drill takes its backup sets from. */
 export type ArchiveSource =
-  | { kind: "files"; files: string[] }
+  | { kind: "sets"; dirs: string[] }
   | { kind: "volume"; dir: string }
   | { kind: "s3"; bucket: string; kmsKeyId?: string };
 
-export interface FetchedArchive {
+export interface FetchedSet {
   component: BackupComponent;
-  /** Where it came from: the file, or `s3://bucket/key`. */
+  id: string;
+  /** Where it came from: the folder, or `s3://bucket/<component>/<id>/`. */
   source: string;
-  /** Local file the drill reads. */
-  file: string;
-  /** The backup's time: from the archive's name, else the file's mtime or the object's LastModified. */
+  /** The local folder the drill reads (S3: downloaded into the drill's work folder). */
+  dir: string;
+  /** The backup's time: the manifest's createdAt (when the data was captured), else the id's. */
   backupTime: string;
-  backupTimeFrom: "name" | "mtime" | "last-modified";
+  backupTimeFrom: "manifest" | "id";
+  files: number;
   bytes: number;
-  sha256: string;
-  /** S3 only: the server-side encryption the object reports. */
-  sse?: { algorithm?: string; kmsKeyId?: string };
+  /** SHA-256 of manifest.json (it lists every file's digest), when there is one. */
+  manifestSha256?: string;
+  /** S3 only: server-side encryption of each object of the set, as S3 reports it. */
+  sse?: Array<{ key: string; algorithm?: string; kmsKeyId?: string }>;
 }
 
 export function describeSource(s: ArchiveSource): string {
   switch (s.kind) {
-    case "files":
-      return s.files.join(", ");
+    case "sets":
+      return s.dirs.join(", ");
     case "volume":
       return `volume ${s.dir}`;
     case "s3":
@@ -64,114 +76,131 @@ async function sha256File(file: string): Promise<string> {
   return h.digest("hex");
 }
 
-async function localArchive(
-  file: string,
-  component: BackupComponent | undefined,
-): Promise<FetchedArchive & { componentKnown: boolean }> {
-  const named = parseArchiveKey(file);
-  const st = statSync(file);
-  return {
-    component: component ?? named?.component ?? "prometheus",
-    componentKnown: Boolean(component ?? named),
-    source: file,
-    file,
-    backupTime: (named?.time ?? st.mtime).toISOString(),
-    backupTimeFrom: named ? "name" : "mtime",
-    bytes: st.size,
-    sha256: await sha256File(file),
-  };
-}
-
-/** Newest archive of each component in a folder laid out as the backup volume. */
-function newestInDir(dir: string): Record<BackupComponent, string> {
-  if (!existsSync(dir)) {
-    throw new UsageError(
-      `${dir}: no such folder; pass --backup-dir the folder where the stage's backup volume is mounted (it holds prometheus/ and grafana/)`,
-    );
-  }
-  const out = {} as Record<BackupComponent, string>;
-  for (const c of BACKUP_COMPONENTS) {
-    const sub = path.join(dir, c);
-    const names = existsSync(sub)
-      ? readdirSync(sub)
-          .map((n) => ({ n, k: parseArchiveKey(`${c}/${n}`) }))
-          .filter((x) => x.k)
-          .sort((a, b) => a.k!.time.getTime() - b.k!.time.getTime())
-      : [];
-    const newest = names.at(-1);
-    if (!newest) {
-      throw new UsageError(
-        `no ${c} archive in ${sub} (expected ${c}/<YYYYMMDDTHHMMSSZ>.tar.gz): run the backup job first (kubectl create job --from=cronjob/backup backup-now -n <namespace>), or pass --archive FILE`,
-      );
-    }
-    out[c] = path.join(sub, newest.n);
+/** Every file under `dir`, as `/`-separated paths relative to it. */
+function walk(dir: string, base = ""): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(path.join(dir, base), { withFileTypes: true })) {
+    const rel = base ? `${base}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...walk(dir, rel));
+    else if (e.isFile()) out.push(rel);
   }
   return out;
+}
+
+/** Newest complete set (one with a manifest) of each component under a volume-like folder. */
+function newestSetsIn(dir: string): string[] {
+  if (!existsSync(dir)) {
+    throw new InputError(`${dir}: no such folder`, {
+      fix: "pass --backup-dir the folder where the stage's backup volume is mounted (it holds prometheus/ and grafana/)",
+    });
+  }
+  return BACKUP_COMPONENTS.map((c) => {
+    const sub = path.join(dir, c);
+    const keys = existsSync(sub) ? readdirSync(sub).map((id) => `${c}/${id}/${MANIFEST_FILE}`) : [];
+    const id = completeSetIds(
+      c,
+      keys.filter((k) => existsSync(path.join(dir, k))),
+    )[0];
+    if (!id) {
+      throw new InputError(
+        `no complete ${c} backup set in ${sub} (expected ${c}/<YYYYMMDDTHHMMSSZ>/${MANIFEST_FILE})`,
+        {
+          fix: "run the backup job first (kubectl create job --from=cronjob/backup backup-now -n <namespace>), or pass --archive <set folder>",
+        },
+      );
+    }
+    return path.join(sub, id);
+  });
+}
+
+function describeLocal(dir: string): FetchedSet {
+  const id = path.basename(dir);
+  const component = path.basename(path.dirname(dir)) as BackupComponent;
+  const files = walk(dir);
+  let bytes = 0;
+  for (const f of files) bytes += statSync(path.join(dir, f)).size;
+  return {
+    component,
+    id,
+    source: dir,
+    dir,
+    backupTime: BACKUP_ID_PATTERN.test(id) ? backupIdTime(id).toISOString() : "",
+    backupTimeFrom: "id",
+    files: files.length,
+    bytes,
+  };
 }
 
 async function fetchS3(
   src: Extract<ArchiveSource, { kind: "s3" }>,
   env: NodeJS.ProcessEnv,
   workDir: string,
-): Promise<FetchedArchive[]> {
+): Promise<FetchedSet[]> {
   const client = new S3Client(s3ClientConfig(env));
-  try {
-    const out: FetchedArchive[] = [];
-    for (const c of BACKUP_COMPONENTS) {
-      let newest: { key: string; time: Date } | undefined;
-      let token: string | undefined;
-      do {
-        let page;
-        try {
-          page = await client.send(
-            new ListObjectsV2Command({
-              Bucket: src.bucket,
-              Prefix: archivePrefix(c),
-              ContinuationToken: token,
-            }),
-          );
-        } catch (err) {
-          throw new UsageError(
-            `cannot list s3://${src.bucket}/${archivePrefix(c)} (${(err as Error).name}: ${(err as Error).message}); check --bucket, the AWS credentials and GOOSE_S3_ENDPOINT`,
-          );
-        }
-        for (const o of page.Contents ?? []) {
-          const k = o.Key ? parseArchiveKey(o.Key) : undefined;
-          if (k && o.Key && (!newest || k.time > newest.time))
-            newest = { key: o.Key, time: k.time };
-        }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-      if (!newest) {
-        throw new UsageError(
-          `no ${c} archive in s3://${src.bucket}/${archivePrefix(c)}: run the backup job first (kubectl create job --from=cronjob/backup backup-now -n <namespace>), or check --bucket`,
+  const list = async (prefix: string): Promise<string[]> => {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await client.send(
+          new ListObjectsV2Command({
+            Bucket: src.bucket,
+            Prefix: prefix,
+            ContinuationToken: token,
+          }),
+        );
+      } catch (err) {
+        throw new InputError(
+          `cannot list s3://${src.bucket}/${prefix} (${(err as Error).name}: ${(err as Error).message})`,
+          { fix: "check --bucket, the AWS credentials and GOOSE_S3_ENDPOINT" },
         );
       }
-      const head = await client.send(
-        new HeadObjectCommand({ Bucket: src.bucket, Key: newest.key }),
-      );
-      const file = path.join(workDir, `${c}.tar.gz`);
-      const got = await client.send(new GetObjectCommand({ Bucket: src.bucket, Key: newest.key }));
-      const h = createHash("sha256");
-      const body = got.Body as Readable;
+      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
+  };
+  try {
+    const out: FetchedSet[] = [];
+    for (const c of BACKUP_COMPONENTS) {
+      const id = completeSetIds(c, await list(`${c}/`))[0];
+      if (!id) {
+        throw new InputError(
+          `no complete ${c} backup set in s3://${src.bucket}/${c}/ (expected ${c}/<YYYYMMDDTHHMMSSZ>/${MANIFEST_FILE})`,
+          {
+            fix: "run the backup job first (kubectl create job --from=cronjob/backup backup-now -n <namespace>), or check --bucket",
+          },
+        );
+      }
+      const prefix = backupSetPrefix(c, id);
+      const dir = path.join(workDir, "sets", c, id);
+      const sse: NonNullable<FetchedSet["sse"]> = [];
       let bytes = 0;
-      body.on("data", (b: Buffer) => {
-        h.update(b);
-        bytes += b.length;
-      });
-      await pipeline(body, createWriteStream(file));
+      const keys = await list(prefix);
+      for (const key of keys) {
+        const rel = key.slice(prefix.length);
+        const file = path.join(dir, ...rel.split("/"));
+        mkdirSync(path.dirname(file), { recursive: true });
+        const got = await client.send(new GetObjectCommand({ Bucket: src.bucket, Key: key }));
+        await pipeline(got.Body as Readable, createWriteStream(file));
+        bytes += statSync(file).size;
+        sse.push({
+          key,
+          ...(got.ServerSideEncryption ? { algorithm: got.ServerSideEncryption } : {}),
+          ...(got.SSEKMSKeyId ? { kmsKeyId: got.SSEKMSKeyId } : {}),
+        });
+      }
       out.push({
         component: c,
-        source: `s3://${src.bucket}/${newest.key}`,
-        file,
-        backupTime: newest.time.toISOString(),
-        backupTimeFrom: "name",
+        id,
+        source: `s3://${src.bucket}/${prefix}`,
+        dir,
+        backupTime: backupIdTime(id).toISOString(),
+        backupTimeFrom: "id",
+        files: keys.length,
         bytes,
-        sha256: h.digest("hex"),
-        sse: {
-          ...(head.ServerSideEncryption ? { algorithm: head.ServerSideEncryption } : {}),
-          ...(head.SSEKMSKeyId ? { kmsKeyId: head.SSEKMSKeyId } : {}),
-        },
+        sse,
       });
     }
     return out;
@@ -181,90 +210,105 @@ async function fetchS3(
 }
 
 /**
- * Fetches the newest archive of each component (S3: into `workDir`). Files given with --archive
- * are taken as they are; their component comes from the layout's name, else from their content.
+ * Fetches the newest complete set of each component (S3: into `workDir`). Sets given with
+ * --archive (a set folder or its manifest.json) are read where they are.
  */
-export async function fetchArchives(
+export async function fetchSets(
   src: ArchiveSource,
   env: NodeJS.ProcessEnv,
   workDir: string,
-  tarBin: string,
-): Promise<FetchedArchive[]> {
+): Promise<FetchedSet[]> {
   if (src.kind === "s3") return fetchS3(src, env, workDir);
-  const files = src.kind === "volume" ? Object.values(newestInDir(src.dir)) : src.files;
-  const out: FetchedArchive[] = [];
-  for (const f of files) {
-    if (!existsSync(f)) {
-      throw new UsageError(
-        `archive ${f} not found: pass --archive the path of a backup archive (<component>/<YYYYMMDDTHHMMSSZ>.tar.gz), or use --from-backup`,
+  const dirs =
+    src.kind === "volume"
+      ? newestSetsIn(src.dir)
+      : src.dirs.map((d) => (path.basename(d) === MANIFEST_FILE ? path.dirname(d) : d));
+  const out: FetchedSet[] = [];
+  for (const d of dirs) {
+    if (!existsSync(d) || !statSync(d).isDirectory()) {
+      throw new InputError(`backup set ${d} not found`, {
+        fix: "pass --archive the folder of a backup set (<root>/<component>/<YYYYMMDDTHHMMSSZ>/), or use --from-backup",
+      });
+    }
+    const set = describeLocal(d);
+    // A set's component is the manifest's when it parses, else its folder's name.
+    try {
+      set.component = parseBackupManifest(
+        readFileSync(path.join(d, MANIFEST_FILE), "utf8"),
+      ).component;
+    } catch {
+      // judged by checkSet
+    }
+    if (!(BACKUP_COMPONENTS as readonly string[]).includes(set.component)) {
+      throw new InputError(
+        `${d} is not a backup set: its manifest is unreadable and its folder is not under prometheus/ or grafana/`,
+        { fix: "pass --archive <root>/<component>/<YYYYMMDDTHHMMSSZ>/" },
       );
     }
-    const a = await localArchive(f, undefined);
-    if (!a.componentKnown) {
-      const listed = await listArchive(tarBin, f);
-      a.component = listed.ok && listed.component ? listed.component : "prometheus";
-    }
-    const { componentKnown: _known, ...rest } = a;
-    void _known;
-    out.push(rest);
-  }
-  const seen = new Set<string>();
-  for (const a of out) {
-    if (seen.has(a.component)) {
-      throw new UsageError(
-        `two ${a.component} archives given (${out
-          .filter((x) => x.component === a.component)
-          .map((x) => x.file)
-          .join(", ")}): pass one archive per component`,
-      );
-    }
-    seen.add(a.component);
+    out.push(set);
   }
   for (const c of BACKUP_COMPONENTS) {
-    if (!seen.has(c)) {
-      throw new UsageError(
-        `no ${c} archive given: a drill restores both Prometheus and Grafana; add --archive <dir>/${c}/<YYYYMMDDTHHMMSSZ>.tar.gz`,
+    const sets = out.filter((s) => s.component === c);
+    if (sets.length > 1) {
+      throw new InputError(`two ${c} backup sets given (${sets.map((s) => s.dir).join(", ")})`, {
+        fix: "pass one set per component",
+      });
+    }
+    if (sets.length === 0) {
+      throw new InputError(
+        `no ${c} backup set given: a drill restores both Prometheus and Grafana`,
+        { fix: `add --archive <root>/${c}/<YYYYMMDDTHHMMSSZ>/` },
       );
     }
   }
   return out;
 }
 
-export interface ArchiveListing {
-  ok: boolean;
-  /** tar's complaint when not ok (truncated, not gzip, not tar). */
-  problem?: string;
-  entries: string[];
-  /** What the content says it is. */
-  component?: BackupComponent;
+export interface SetCheck {
+  manifest?: BackupManifest;
+  problems: string[];
 }
 
-/** Lists an archive with tar: a truncated or corrupt archive fails here, as tar reports it. */
-export async function listArchive(tarBin: string, file: string): Promise<ArchiveListing> {
-  const r = await runCommand(tarBin, ["-tzf", file]);
-  const entries = r.stdout.split("\n").filter(Boolean);
-  if (r.code !== 0) {
+/**
+ * Checks a fetched set against its manifest (archive-layout's parse and check): every file
+ * present with its size and SHA-256, nothing unlisted, the component and the stage right. Sets
+ * the backup time from the manifest's createdAt.
+ */
+export async function checkSet(set: FetchedSet, stage: string): Promise<SetCheck> {
+  const file = path.join(set.dir, MANIFEST_FILE);
+  if (!existsSync(file)) {
     return {
-      ok: false,
-      problem: r.stderr.trim().split("\n").slice(0, 3).join("; ") || `tar exited ${r.code}`,
-      entries,
+      problems: [
+        `${set.source} has no ${MANIFEST_FILE}: an incomplete set (its upload never finished)`,
+      ],
     };
   }
-  const bad = entries.find((e) => e.startsWith("/") || e.split("/").includes(".."));
-  if (bad) return { ok: false, problem: `unsafe member path "${bad}"`, entries };
-  const norm = entries.map((e) => e.replace(/^\.\//, ""));
-  const component = norm.includes(GRAFANA_DB_FILE)
-    ? "grafana"
-    : norm.some((e) => /^[0-9A-Z]{26}\/meta\.json$/.test(e))
-      ? "prometheus"
-      : undefined;
-  return { ok: true, entries, ...(component ? { component } : {}) };
-}
-
-/** Extracts an archive into `dir` (which must exist). */
-export async function extractArchive(tarBin: string, file: string, dir: string): Promise<void> {
-  const r = await runCommand(tarBin, ["-xzf", file, "-C", dir, "--no-same-owner"]);
-  if (r.code !== 0) {
-    throw new Error(`tar -xzf ${file} failed: ${r.stderr.trim().split("\n")[0]}`);
+  const text = readFileSync(file, "utf8");
+  set.manifestSha256 = createHash("sha256").update(text).digest("hex");
+  let manifest: BackupManifest;
+  try {
+    manifest = parseBackupManifest(
+      text,
+      `${set.source}${set.source.endsWith("/") ? "" : "/"}${MANIFEST_FILE}`,
+    );
+  } catch (err) {
+    return { problems: [(err as Error).message] };
   }
+  set.backupTime = new Date(manifest.createdAt).toISOString();
+  set.backupTimeFrom = "manifest";
+  const found = new Map<string, { bytes: number; sha256: string }>();
+  for (const rel of walk(set.dir)) {
+    if (rel === MANIFEST_FILE) continue;
+    const abs = path.join(set.dir, ...rel.split("/"));
+    found.set(rel, { bytes: statSync(abs).size, sha256: await sha256File(abs) });
+  }
+  const problems = checkBackupSet(manifest, found);
+  if (manifest.component !== set.component) {
+    problems.push(`its manifest says component ${manifest.component}, not ${set.component}`);
+  }
+  if (manifest.id !== set.id) problems.push(`its manifest says id ${manifest.id}, not ${set.id}`);
+  if (manifest.stage !== stage) {
+    problems.push(`it was taken in stage ${manifest.stage}, not ${stage}: a set of another stage`);
+  }
+  return { manifest, problems };
 }

@@ -17,13 +17,13 @@
  *  6. record      JSON + Markdown report (load-test/reports/dr/), evidence record `dr.drill`,
  *                 drill state in the store (for the promotion gate) and `goldengoose_dr_*` metrics
  *
- * Missing archives or binaries throw UsageError (exit 2) before anything is judged.
+ * Missing backup sets or binaries throw InputError (exit 2) before anything is judged.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { GRAFANA_DB_FILE } from "../../backup/archive-layout.js";
+import { GRAFANA_DB_PATH, PROMETHEUS_SNAPSHOT_DIR } from "../../backup/archive-layout.js";
 import { serviceUrl } from "../../components/names.js";
 import type { StageConfig } from "../../config/schema.js";
 import type { StageName } from "../../config/stages.js";
@@ -31,12 +31,11 @@ import { MONITORING_PATHS } from "../../monitoring/files.js";
 import type { MetricsTarget } from "../../monitoring/publish.js";
 import type { ObjectStore } from "../../store/types.js";
 import {
+  checkSet,
   describeSource,
-  extractArchive,
-  fetchArchives,
-  listArchive,
+  fetchSets,
   type ArchiveSource,
-  type FetchedArchive,
+  type FetchedSet,
 } from "./archives.js";
 import { checkGrafanaDb, type GrafanaCheck } from "./grafana-check.js";
 import { findBinary } from "./processes.js";
@@ -92,7 +91,7 @@ export interface DrillReport {
   finishedAt: string;
   source: string;
   objectives: { rpoSeconds: number; rtoSeconds: number; drillMaxAgeHours: number };
-  archives: FetchedArchive[];
+  archives: FetchedSet[];
   prometheus?: {
     blocks: number;
     oldestSample?: string;
@@ -136,7 +135,6 @@ export async function runRestoreDrill(opts: DrillOptions): Promise<DrillReport> 
   const { stage, config } = opts;
   const objectives = { ...config.recovery };
   // Prerequisites first: a missing binary is exit 2 before anything is fetched.
-  const tarBin = findBinary("tar", opts.env);
   const promBin = findBinary("prometheus", opts.env);
   const expectedDashboards = provisionedDashboardUids(opts.repoRoot);
 
@@ -172,57 +170,52 @@ export async function runRestoreDrill(opts: DrillOptions): Promise<DrillReport> 
   try {
     // 1. fetch
     const t0 = performance.now();
-    report.archives = await fetchArchives(opts.source, opts.env, workDir, tarBin);
+    report.archives = await fetchSets(opts.source, opts.env, workDir);
     const fetchSeconds = (performance.now() - t0) / 1000;
     for (const a of report.archives) {
       check(
         `fetch:${a.component}`,
         true,
-        `${a.source} (${a.bytes} bytes, sha256 ${a.sha256.slice(0, 12)}…, backup time ${a.backupTime} from its ${a.backupTimeFrom})`,
+        `set ${a.id} from ${a.source} (${a.files} files, ${a.bytes} bytes)`,
       );
       if (opts.source.kind === "s3") {
-        const sse = a.sse ?? {};
-        const keyOk = !opts.source.kmsKeyId || sse.kmsKeyId === opts.source.kmsKeyId;
+        const objects = a.sse ?? [];
+        const plain = objects.filter((o) => o.algorithm !== "aws:kms");
+        const want = opts.source.kmsKeyId;
+        const otherKey = want
+          ? objects.filter((o) => o.algorithm === "aws:kms" && o.kmsKeyId !== want)
+          : [];
         check(
           `sse-kms:${a.component}`,
-          sse.algorithm === "aws:kms" && keyOk,
-          sse.algorithm !== "aws:kms"
-            ? `${a.source} is stored with ${sse.algorithm ? `server-side encryption ${sse.algorithm}` : "no server-side encryption header"}, not aws:kms: the bucket's default encryption or the job's --sse aws:kms is missing`
-            : keyOk
-              ? `aws:kms with key ${sse.kmsKeyId ?? "(not reported)"}`
-              : `encrypted with KMS key ${sse.kmsKeyId ?? "(none reported)"}, not the stage's ${opts.source.kmsKeyId}`,
+          objects.length > 0 && plain.length === 0 && otherKey.length === 0,
+          plain.length > 0
+            ? `${plain.length} of ${objects.length} object(s) are stored ${plain[0]!.algorithm ? `with server-side encryption ${plain[0]!.algorithm}` : "with no server-side encryption header"}, not aws:kms (first: s3://${opts.source.bucket}/${plain[0]!.key}): the bucket's default encryption or the agent's --sse aws:kms is missing`
+            : otherKey.length > 0
+              ? `${otherKey.length} object(s) are encrypted with KMS key ${otherKey[0]!.kmsKeyId ?? "(none reported)"}, not the stage's ${want}`
+              : `${objects.length} object(s), all aws:kms${want ? ` with ${want}` : ""}`,
         );
       }
     }
     const byComponent = new Map(report.archives.map((a) => [a.component, a]));
 
-    // 2. integrity
+    // 2. integrity: the manifest, every file's size and SHA-256, component and stage
     const intact = new Map<string, boolean>();
     for (const a of report.archives) {
-      const l = await listArchive(tarBin, a.file);
-      const ok =
-        l.ok &&
-        l.component === a.component &&
-        (a.component !== "grafana" ||
-          l.entries.map((e) => e.replace(/^\.\//, "")).includes(GRAFANA_DB_FILE));
-      intact.set(a.component, ok);
+      const c = await checkSet(a, stage);
+      intact.set(a.component, c.problems.length === 0);
       check(
         `integrity:${a.component}`,
-        ok,
-        !l.ok
-          ? `${a.source} is damaged: ${l.problem}`
-          : l.component !== a.component
-            ? `${a.source} does not hold ${a.component === "grafana" ? GRAFANA_DB_FILE : "a TSDB snapshot (<ULID>/meta.json)"}${l.component ? ` but a ${l.component} archive` : ""}`
-            : `${l.entries.length} members, complete`,
+        c.problems.length === 0,
+        c.problems.length === 0
+          ? `${c.manifest!.files.length} files match the manifest (stage ${c.manifest!.stage}, captured ${c.manifest!.createdAt})`
+          : `${a.source}: ${c.problems.slice(0, 5).join("; ")}${c.problems.length > 5 ? `; and ${c.problems.length - 5} more` : ""}`,
       );
     }
 
     // 3. prometheus
     const prom = byComponent.get("prometheus");
     if (prom && intact.get("prometheus")) {
-      const restored = path.join(workDir, "prometheus-restored");
-      mkdirSync(restored, { recursive: true });
-      await extractArchive(tarBin, prom.file, restored);
+      const restored = path.join(prom.dir, PROMETHEUS_SNAPSHOT_DIR);
       const blocks = readBlocks(restored);
       report.prometheus = { blocks: blocks.length, fetchSeconds: round(fetchSeconds) };
       if (
@@ -302,10 +295,14 @@ export async function runRestoreDrill(opts: DrillOptions): Promise<DrillReport> 
     // 4. grafana
     const graf = byComponent.get("grafana");
     if (graf && intact.get("grafana")) {
+      // SQLite may write beside the file even read-only (journal): check a copy.
       const dir = path.join(workDir, "grafana-restored");
       mkdirSync(dir, { recursive: true });
-      await extractArchive(tarBin, graf.file, dir);
-      const g = await checkGrafanaDb(path.join(dir, GRAFANA_DB_FILE), {
+      copyFileSync(
+        path.join(graf.dir, ...GRAFANA_DB_PATH.split("/")),
+        path.join(dir, "grafana.db"),
+      );
+      const g = await checkGrafanaDb(path.join(dir, "grafana.db"), {
         dashboards: expectedDashboards,
         datasourceUrl: serviceUrl(config, "prometheus"),
       });
@@ -363,10 +360,12 @@ export async function runRestoreDrill(opts: DrillOptions): Promise<DrillReport> 
   const ev = await opts.evidence.append({
     kind: "dr.drill",
     stage,
-    subject: report.archives.map((a) => ({
-      name: `backup:${a.source}`,
-      digest: { sha256: a.sha256 },
-    })),
+    subject: report.archives
+      .filter((a) => a.manifestSha256)
+      .map((a) => ({
+        name: `backup:${a.component}/${a.id}/manifest.json`,
+        digest: { sha256: a.manifestSha256! },
+      })),
     data: {
       id,
       result: report.result,

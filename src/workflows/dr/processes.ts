@@ -1,13 +1,13 @@
 /**
- * The real binaries a drill runs on loopback (Debian's `prometheus`, `prometheus-alertmanager`,
- * GNU `tar`): finding them, free ports, starting a server and waiting until it answers. A missing
- * binary is a UsageError (exit 2) naming the package to install.
+ * The real binaries a drill runs on loopback (Debian's `prometheus` and `prometheus-alertmanager`):
+ * finding them, free ports, starting a server and waiting until it answers. A missing binary is an
+ * InputError (exit 2) naming the package to install.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
-import { UsageError } from "../../cli/errors.js";
+import { InputError } from "../../errors.js";
 
 /** A binary a drill needs, with the install hint and the environment variable that overrides it. */
 export const DRILL_BINARIES = {
@@ -17,7 +17,6 @@ export const DRILL_BINARIES = {
     env: "GOOSE_ALERTMANAGER_BIN",
     pkg: "prometheus-alertmanager",
   },
-  tar: { names: ["tar"], env: "GOOSE_TAR_BIN", pkg: "tar" },
 } as const;
 export type DrillBinary = keyof typeof DRILL_BINARIES;
 
@@ -27,9 +26,9 @@ export function findBinary(which: DrillBinary, env: NodeJS.ProcessEnv): string {
   const override = env[spec.env];
   if (override) {
     if (!existsSync(override)) {
-      throw new UsageError(
-        `${spec.env}=${override}: no such file; point it at the ${which} binary or unset it to search PATH`,
-      );
+      throw new InputError(`${spec.env}=${override}: no such file`, {
+        fix: `point ${spec.env} at the ${which} binary, or unset it to search PATH`,
+      });
     }
     return override;
   }
@@ -39,9 +38,9 @@ export function findBinary(which: DrillBinary, env: NodeJS.ProcessEnv): string {
       if (existsSync(p)) return p;
     }
   }
-  throw new UsageError(
-    `${spec.names.join(" or ")} is not installed (not on PATH): install it with \`apt-get install -y ${spec.pkg}\`, or set ${spec.env} to its path`,
-  );
+  throw new InputError(`${spec.names.join(" or ")} is not installed (not on PATH)`, {
+    fix: `apt-get install -y ${spec.pkg} (or set ${spec.env} to its path)`,
+  });
 }
 
 /** A free TCP port on 127.0.0.1 (the kernel's choice; released before the caller binds it). */

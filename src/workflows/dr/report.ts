@@ -55,14 +55,21 @@ export function renderDrillMarkdown(r: DrillReport): string {
     );
   }
   lines.push(
-    "## Archives",
+    "## Backup sets",
     "",
-    "| component | source | bytes | sha256 | backup time | SSE |",
-    "|---|---|---|---|---|---|",
+    "| component | set | source | files | bytes | captured | SSE |",
+    "|---|---|---|---|---|---|---|",
   );
   for (const a of r.archives) {
+    const sse = a.sse
+      ? [
+          ...new Set(
+            a.sse.map((o) => `${o.algorithm ?? "none"}${o.kmsKeyId ? ` ${o.kmsKeyId}` : ""}`),
+          ),
+        ].join(", ")
+      : "—";
     lines.push(
-      `| ${a.component} | ${cell(a.source)} | ${a.bytes} | \`${a.sha256.slice(0, 16)}…\` | ${a.backupTime} (${a.backupTimeFrom}) | ${a.sse ? cell(`${a.sse.algorithm ?? "none"} ${a.sse.kmsKeyId ?? ""}`) : "—"} |`,
+      `| ${a.component} | ${a.id} | ${cell(a.source)} | ${a.files} | ${a.bytes} | ${a.backupTime} (${a.backupTimeFrom}) | ${cell(sse)} |`,
     );
   }
   lines.push("", "## Checks", "", "| check | result | detail |", "|---|---|---|");

@@ -1,18 +1,24 @@
 /**
- * Backup archives made as the backup job makes them: a real Prometheus (Debian's) scrapes itself
- * for a few seconds, its admin API takes a TSDB snapshot, and the snapshot folder is archived with
- * `tar -C <snapshot> -czf - .`; Grafana's database is a real SQLite file with Grafana's
- * `dashboard` and `data_source` tables, archived as `tar -C <dir> -czf - grafana.db`. Names follow
- * src/backup/archive-layout.ts.
+ * Backup sets made as the backup agents make them (src/backup/archive-layout.ts): a real
+ * Prometheus (Debian's) scrapes itself for a few seconds and its admin API takes a TSDB snapshot,
+ * which goes under `prometheus/<id>/snapshot/`; Grafana's database is a real SQLite file with
+ * Grafana's `dashboard` and `data_source` tables under `grafana/<id>/grafana/grafana.db`; each set
+ * gets its manifest (every file's size and SHA-256) last.
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
-  archiveKey,
-  formatArchiveTimestamp,
-  GRAFANA_DB_FILE,
+  backupId,
+  backupSetPrefix,
+  BACKUP_LAYOUT_VERSION,
+  BACKUP_MANIFEST_KIND,
+  GRAFANA_DB_PATH,
+  MANIFEST_FILE,
+  PROMETHEUS_SNAPSHOT_DIR,
+  type BackupComponent,
+  type BackupManifest,
 } from "../../../src/backup/archive-layout.js";
 import { serviceUrl } from "../../../src/components/names.js";
 import { loadStageConfigFile } from "../../../src/config/index.js";
@@ -92,7 +98,7 @@ export async function grafanaDb(
 ): Promise<string> {
   const { DatabaseSync } = await import("node:sqlite");
   const dir = tmp("dr-grafana");
-  const file = path.join(dir, GRAFANA_DB_FILE);
+  const file = path.join(dir, "grafana.db");
   const db = new DatabaseSync(file);
   db.exec(
     "CREATE TABLE dashboard (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, version INTEGER NOT NULL, slug TEXT NOT NULL, title TEXT NOT NULL, data TEXT NOT NULL, org_id INTEGER NOT NULL, created DATETIME NOT NULL, updated DATETIME NOT NULL, uid TEXT NULL);" +
@@ -116,22 +122,62 @@ export async function grafanaDb(
   return dir;
 }
 
+function walk(dir: string, base = ""): string[] {
+  return readdirSync(path.join(dir, base), { withFileTypes: true }).flatMap((e) => {
+    const rel = base ? `${base}/${e.name}` : e.name;
+    return e.isDirectory() ? walk(dir, rel) : [rel];
+  });
+}
+
+/** Writes a set's manifest (last, as the agents do) listing every file of the set. */
+export function writeManifest(
+  setDir: string,
+  m: { stage: string; component: BackupComponent; id: string; createdAt: Date },
+): void {
+  const files = walk(setDir)
+    .filter((p) => p !== MANIFEST_FILE)
+    .sort()
+    .map((p) => {
+      const body = readFileSync(path.join(setDir, p));
+      return {
+        path: p,
+        bytes: body.length,
+        sha256: createHash("sha256").update(body).digest("hex"),
+      };
+    });
+  const manifest: BackupManifest = {
+    kind: BACKUP_MANIFEST_KIND,
+    version: BACKUP_LAYOUT_VERSION,
+    stage: m.stage,
+    component: m.component,
+    id: m.id,
+    createdAt: m.createdAt.toISOString(),
+    ...(m.component === "prometheus"
+      ? { prometheusSnapshotDir: PROMETHEUS_SNAPSHOT_DIR }
+      : { grafanaDb: GRAFANA_DB_PATH }),
+    files,
+  };
+  writeFileSync(path.join(setDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
+}
+
 /**
- * Archives both as the job does, under `<root>/<component>/<timestamp>.tar.gz` (the backup
- * volume's layout; the same keys go to S3). Returns the two files.
+ * Both sets as the agents write them, under `<root>/<component>/<id>/` (the backup volume's
+ * layout; the same keys go to S3). `at` is the set id's time and the capture time.
  */
-export function archiveAsTheJobDoes(
+export function backupSets(
   root: string,
   snapshotDir: string,
   grafanaDir: string,
   at: Date,
-): { prometheus: string; grafana: string } {
-  const ts = formatArchiveTimestamp(at);
-  const prometheus = path.join(root, archiveKey("prometheus", ts));
-  const grafana = path.join(root, archiveKey("grafana", ts));
-  mkdirSync(path.dirname(prometheus), { recursive: true });
-  mkdirSync(path.dirname(grafana), { recursive: true });
-  writeFileSync(prometheus, execFileSync("tar", ["-C", snapshotDir, "-czf", "-", "."]));
-  writeFileSync(grafana, execFileSync("tar", ["-C", grafanaDir, "-czf", "-", GRAFANA_DB_FILE]));
-  return { prometheus, grafana };
+  stage: StageName = "compliance",
+): { prometheus: string; grafana: string; id: string } {
+  const id = backupId(at);
+  const prometheus = path.join(root, backupSetPrefix("prometheus", id));
+  const grafana = path.join(root, backupSetPrefix("grafana", id));
+  cpSync(snapshotDir, path.join(prometheus, PROMETHEUS_SNAPSHOT_DIR), { recursive: true });
+  mkdirSync(path.join(grafana, path.dirname(GRAFANA_DB_PATH)), { recursive: true });
+  cpSync(path.join(grafanaDir, "grafana.db"), path.join(grafana, GRAFANA_DB_PATH));
+  writeManifest(prometheus, { stage, component: "prometheus", id, createdAt: at });
+  writeManifest(grafana, { stage, component: "grafana", id, createdAt: at });
+  return { prometheus, grafana, id };
 }
