@@ -1,10 +1,4 @@
-import {
-  createHash,
-  createPublicKey,
-  sign as edSign,
-  verify as edVerify,
-  type KeyObject,
-} from "node:crypto";
+import { createHash, sign as edSign, verify as edVerify, type KeyObject } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import canonicalize from "canonicalize";
 import { isStageName, STAGES, type StageName } from "../config/stages.js";
@@ -16,12 +10,20 @@ import {
   wrongKeyFix,
   keyIdOf,
   loadSigningKey,
-  parsePrivateKey,
   parsePublicKey,
   publicKeyPem,
+  resolveTrustRoot,
   type EvidenceKey,
 } from "./keys.js";
 import { redact } from "./redact.js";
+import { CheckFailedError } from "../errors.js";
+import {
+  parseExpectHead,
+  readLocalAnchor,
+  saveLocalAnchor,
+  storeReferences,
+  type Anchor,
+} from "./anchors.js";
 
 /** Store layout, all under `evidence/`. */
 export const EVIDENCE_KEYS = {
@@ -98,6 +100,13 @@ export interface VerifyResult {
   firstBad?: VerifyProblem;
   /** Notes that do not break the chain (e.g. head.json lagging after a crash). */
   notes: string[];
+  /** The key records were checked against: configured (a trust root) or the store's own file. */
+  trust?: { configured: true; source: string; keyid: string } | { configured: false };
+}
+
+export interface VerifyOptions {
+  /** A record hash (`sha256:<hex>`) or id (`ev-<seq>-<hash12>`) the chain must still contain. */
+  expectHead?: string;
 }
 
 /** A tombstone that replaces an archived segment removed by retention. */
@@ -126,7 +135,7 @@ export interface RetentionPolicy {
 
 export interface EvidenceChain {
   append(input: EvidenceInput): Promise<EvidenceRecord>;
-  verify(): Promise<VerifyResult>;
+  verify(opts?: VerifyOptions): Promise<VerifyResult>;
   list(filter?: { stage?: StageName; kind?: string }): Promise<EvidenceRecord[]>;
   /** The last record's seq and hash (undefined for an empty chain): anchor it elsewhere. */
   head(): Promise<ChainHead | undefined>;
@@ -144,6 +153,13 @@ export interface EvidenceOptions {
   /** Archive the active segment once it holds this many records (default 5000). */
   segmentMaxRecords?: number;
   now?: () => Date;
+}
+
+/** The chain does not verify, so it is not read (tampering: exit 1). */
+export class EvidenceTamperedError extends CheckFailedError {
+  constructor(message: string, options: { fix?: string } = {}) {
+    super(message, { code: "evidence-tampered", ...options });
+  }
 }
 
 export class EvidenceWriteError extends Error {
@@ -408,6 +424,7 @@ export function openEvidenceChain(
       }
       const rec = toRecord(stored, line);
       await writeHead(k, { seq: rec.seq, hash: rec.hash });
+      saveLocalAnchor(env, store.url, { seq: rec.seq, hash: rec.hash });
       if (lines.length + 1 >= segmentMax) await rotate();
       return rec;
     }
@@ -488,32 +505,90 @@ export function openEvidenceChain(
     return { pruned };
   }
 
-  async function verify(): Promise<VerifyResult> {
+  async function verify(vopts: VerifyOptions = {}): Promise<VerifyResult> {
     const notes: string[] = [];
+    // What we trust comes from configuration only (resolveTrustRoot), never from the store.
+    const root = resolveTrustRoot(env);
+    const trust: VerifyResult["trust"] = root.publicKey
+      ? { configured: true, source: root.source ?? "", keyid: root.keyid ?? "" }
+      : { configured: false };
+    let expect: { seq?: number; hash: string } | undefined;
+    if (vopts.expectHead !== undefined) {
+      expect = parseExpectHead(vopts.expectHead);
+      if (!expect) {
+        throw new EvidenceWriteError(
+          `--expect-head ${vopts.expectHead}: give a record hash (sha256:<64 hex>, as evidence ` +
+            "verify prints for the head) or a record id (ev-<seq>-<12 hex>)",
+        );
+      }
+    }
+    const anchors = async (): Promise<Anchor[]> => {
+      const out: Anchor[] = [];
+      const local = readLocalAnchor(env, store.url);
+      if (local) out.push(local);
+      if (expect) {
+        out.push({
+          seq: expect.seq ?? -1,
+          hash: expect.hash,
+          source: `--expect-head ${vopts.expectHead ?? ""}`,
+        });
+      }
+      out.push(...(await storeReferences(store)));
+      return out;
+    };
     const pemObj = await store.get(EVIDENCE_KEYS.publicKey);
     const segs = await segments();
     const hasAny =
       segs.length > 1 ||
       (await store.head(EVIDENCE_KEYS.active)) !== undefined ||
       (await store.head(EVIDENCE_KEYS.head)) !== undefined;
-    if (!pemObj) {
-      if (!hasAny) return { ok: true, records: 0, notes: ["the chain is empty"] };
-      return {
-        ok: false,
-        records: 0,
-        notes,
-        firstBad: { segment: EVIDENCE_KEYS.publicKey, reason: "the chain's public key is missing" },
-      };
+    if (!hasAny) {
+      // An empty chain is fine only when nothing outside it says records existed.
+      const first = (await anchors())[0];
+      if (first) {
+        return {
+          ok: false,
+          records: 0,
+          notes,
+          trust,
+          firstBad: {
+            segment: EVIDENCE_KEYS.active,
+            reason: `truncated: the chain is empty but ${first.source} refers to record ${first.seq >= 0 ? first.seq : first.hash}`,
+          },
+        };
+      }
+      if (!pemObj) return { ok: true, records: 0, notes: ["the chain is empty"], trust };
     }
-    let publicKey: KeyObject;
-    try {
-      publicKey = parsePublicKey(pemObj.body.toString("utf8"), EVIDENCE_KEYS.publicKey);
-    } catch (err) {
+    let storeKey: KeyObject | undefined;
+    if (pemObj) {
+      try {
+        storeKey = parsePublicKey(pemObj.body.toString("utf8"), EVIDENCE_KEYS.publicKey);
+      } catch (err) {
+        if (!root.publicKey) {
+          return {
+            ok: false,
+            records: 0,
+            notes,
+            trust,
+            firstBad: { segment: EVIDENCE_KEYS.publicKey, reason: (err as Error).message },
+          };
+        }
+        notes.push(`${EVIDENCE_KEYS.publicKey} is not a public key; it is not used`);
+      }
+    }
+    const publicKey = root.publicKey ?? storeKey;
+    if (!publicKey) {
       return {
         ok: false,
         records: 0,
         notes,
-        firstBad: { segment: EVIDENCE_KEYS.publicKey, reason: (err as Error).message },
+        trust,
+        firstBad: {
+          segment: EVIDENCE_KEYS.publicKey,
+          reason:
+            "the chain's public key is missing and no trust root is configured " +
+            "(GOOSE_EVIDENCE_PUBLIC_KEY, GOOSE_EVIDENCE_KEY or the key file)",
+        },
       };
     }
     const keyid = keyIdOf(publicKey);
@@ -522,24 +597,29 @@ export function openEvidenceChain(
       records,
       keyid,
       notes,
+      trust,
       firstBad: p,
       ...(h ? { head: h } : {}),
     });
-    // A pinned key (the operator's own) must match the chain's key: catches a swapped key file.
-    const pinned = env.GOOSE_EVIDENCE_PUBLIC_KEY
-      ? parsePublicKey(env.GOOSE_EVIDENCE_PUBLIC_KEY, "GOOSE_EVIDENCE_PUBLIC_KEY")
-      : env.GOOSE_EVIDENCE_KEY
-        ? createPublicKey(parsePrivateKey(env.GOOSE_EVIDENCE_KEY, "GOOSE_EVIDENCE_KEY"))
-        : undefined;
-    if (pinned && keyIdOf(pinned) !== keyid) {
+    if (root.publicKey && storeKey && keyIdOf(storeKey) !== keyid) {
       return fail(
         {
           segment: EVIDENCE_KEYS.publicKey,
-          reason: `wrong key: the chain's public key is ${keyid} but the expected key is ${keyIdOf(pinned)}`,
+          reason:
+            `wrong key: the chain's public key is ${keyIdOf(storeKey)} but the trusted key ` +
+            `(${root.source}) is ${keyid}`,
         },
         0,
       );
     }
+    if (root.publicKey && !storeKey && hasAny) {
+      notes.push(
+        `${EVIDENCE_KEYS.publicKey} is missing; records are checked against ${root.source}`,
+      );
+    }
+    /** Hash of every record walked, by seq (to check anchors and repeated lines). */
+    const hashes = new Map<number, string>();
+    const pruned: Array<{ first: number; last: number; lastHash: string }> = [];
 
     let expectedSeq = 1;
     let prevHash = GENESIS_PREV;
@@ -576,6 +656,7 @@ export function openEvidenceChain(
         }
         expectedSeq = t.lastSeq + 1;
         prevHash = t.lastHash;
+        pruned.push({ first: t.firstSeq, last: t.lastSeq, lastHash: t.lastHash });
         continue;
       }
       let lines: string[];
@@ -605,10 +686,23 @@ export function openEvidenceChain(
         }
         const id = typeof rec.seq === "number" ? recordId(rec.seq, recordHash(line)) : undefined;
         const at = { ...where, seq: rec.seq, ...(id ? { id } : {}) };
-        // After a crash between archiving and clearing, the active segment may repeat archived records.
+        // After a crash between archiving and clearing, the active segment may repeat archived
+        // records: only a byte-identical copy of the archived record passes; anything else at or
+        // below the current seq is injected.
         if (seg.kind === "active" && typeof rec.seq === "number" && rec.seq < expectedSeq) {
-          notes.push(`${seg.key} line ${i + 1} repeats archived record ${rec.seq}`);
-          continue;
+          if (hashes.get(rec.seq) === recordHash(line)) {
+            notes.push(`${seg.key} line ${i + 1} repeats archived record ${rec.seq}`);
+            continue;
+          }
+          return fail(
+            {
+              ...at,
+              reason:
+                `record ${rec.seq} is at or below the current seq ${expectedSeq - 1} but is not a ` +
+                "copy of an archived record (injected or edited)",
+            },
+            count,
+          );
         }
         if (rec.seq !== expectedSeq) {
           return fail(
@@ -647,6 +741,7 @@ export function openEvidenceChain(
           );
         }
         prevHash = recordHash(line);
+        hashes.set(rec.seq, prevHash);
         expectedSeq = rec.seq + 1;
         count++;
       }
@@ -697,13 +792,86 @@ export function openEvidenceChain(
     } else if (last) {
       notes.push("head.json is missing: truncation at the end cannot be ruled out");
     }
-    return { ok: true, records: count, keyid, notes, ...(last ? { head: last } : {}) };
+    // Truncation below anything kept outside the chain.
+    for (const a of await anchors()) {
+      const where = { segment: EVIDENCE_KEYS.active };
+      if (a.seq < 0) {
+        // --expect-head by full hash: some record must have it.
+        if (![...hashes.values()].includes(a.hash) && !pruned.some((p) => p.lastHash === a.hash)) {
+          return fail(
+            {
+              ...where,
+              reason: `truncated or rewritten: no record has the hash given by ${a.source}`,
+            },
+            count,
+            last,
+          );
+        }
+        continue;
+      }
+      if (!last || a.seq > last.seq) {
+        return fail(
+          {
+            ...where,
+            seq: last ? last.seq + 1 : 1,
+            reason:
+              `truncated: ${a.source} refers to record ${a.seq} but the chain ends at ` +
+              `${last ? `seq ${last.seq}` : "nothing"}`,
+          },
+          count,
+          last,
+        );
+      }
+      const have = hashes.get(a.seq);
+      const matches = (h: string) =>
+        a.hash.startsWith("sha256:") ? h === a.hash : h.slice(7, 19) === a.hash;
+      if (
+        have !== undefined
+          ? !matches(have)
+          : !pruned.some(
+              (p) =>
+                a.seq >= p.first && a.seq <= p.last && (a.seq !== p.last || matches(p.lastHash)),
+            )
+      ) {
+        return fail(
+          {
+            ...where,
+            seq: a.seq,
+            reason: `rewritten: record ${a.seq} is not the one ${a.source} refers to`,
+          },
+          count,
+          last,
+        );
+      }
+    }
+    if (last) saveLocalAnchor(env, store.url, last);
+    if (!root.publicKey) {
+      notes.unshift(
+        "WARNING: no evidence trust root is configured, so records were checked against " +
+          `${EVIDENCE_KEYS.publicKey} from the store itself: anyone who can write the store can ` +
+          "re-sign the chain. Set GOOSE_EVIDENCE_PUBLIC_KEY to the signer's public key (SPKI PEM " +
+          "or base64), or verify where GOOSE_EVIDENCE_KEY / the key file is",
+      );
+    }
+    return { ok: true, records: count, keyid, notes, trust, ...(last ? { head: last } : {}) };
   }
 
   async function list(
     filter: { stage?: StageName; kind?: string } = {},
   ): Promise<EvidenceRecord[]> {
+    // Only a chain that verifies is read: an injected or edited line is never listed silently.
+    const v = await verify();
+    if (!v.ok) {
+      const b = v.firstBad;
+      throw new EvidenceTamperedError(
+        `the evidence chain in ${store.url} does not verify (first bad ` +
+          `${b?.seq !== undefined ? `record seq ${b.seq}` : "file"} in ${b?.segment ?? "?"}: ` +
+          `${b?.reason ?? "?"}); its records are not read`,
+        { fix: `goose evidence verify --store ${store.url}` },
+      );
+    }
     const out: EvidenceRecord[] = [];
+    let lastSeq = 0;
     for (const seg of await segments()) {
       if (seg.kind === "pruned") continue;
       for (const line of await segmentLines(seg)) {
@@ -713,6 +881,9 @@ export function openEvidenceChain(
         } catch {
           continue;
         }
+        // A verified copy of an archived record (crash between archive and clear): once.
+        if (stored.seq <= lastSeq) continue;
+        lastSeq = stored.seq;
         if (filter.stage && stored.stage !== filter.stage) continue;
         if (
           filter.kind &&

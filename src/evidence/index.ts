@@ -27,6 +27,7 @@ export {
   EVIDENCE_KEYS,
   GENESIS_PREV,
   EvidenceWriteError,
+  EvidenceTamperedError,
   openEvidenceChain,
   sha256Hex,
   type ChainHead,
@@ -39,6 +40,22 @@ export {
   type StoredRecord,
   type VerifyProblem,
   type VerifyResult,
+  type VerifyOptions,
 } from "./chain.js";
-export { EvidenceKeyError, defaultKeyFile, loadSigningKey, type EvidenceKey } from "./keys.js";
+export {
+  localAnchorFile,
+  parseExpectHead,
+  readLocalAnchor,
+  saveLocalAnchor,
+  storeReferences,
+  type Anchor,
+} from "./anchors.js";
+export {
+  EvidenceKeyError,
+  defaultKeyFile,
+  loadSigningKey,
+  resolveTrustRoot,
+  type EvidenceKey,
+  type TrustRoot,
+} from "./keys.js";
 export { redact, REDACTED, SECRET_ENV_VARS } from "./redact.js";

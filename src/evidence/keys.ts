@@ -100,8 +100,7 @@ export function parsePublicKey(text: string, origin: string): KeyObject {
 /** Where a generated key is kept when GOOSE_EVIDENCE_KEY is not set: never in the store. */
 export function defaultKeyFile(env: NodeJS.ProcessEnv): string {
   if (env.GOOSE_EVIDENCE_KEY_FILE) return path.resolve(env.GOOSE_EVIDENCE_KEY_FILE);
-  const base = env.XDG_CONFIG_HOME || path.join(env.HOME || homedir(), ".config");
-  return path.join(base, "goose", "evidence-ed25519.pem");
+  return path.join(configDir(env), "evidence-ed25519.pem");
 }
 
 /**
@@ -174,4 +173,55 @@ export function wrongKeyFix(k: EvidenceKey, expected: string, env: NodeJS.Proces
     `set GOOSE_EVIDENCE_KEY to the key ${expected} this chain was started with (from your secret ` +
     `manager), or copy it to ${file} (GOOSE_EVIDENCE_KEY_FILE), or use another --store to start a new chain`
   );
+}
+
+/** What `evidence verify` trusts: a key the user configured, never a file from the store. */
+export interface TrustRoot {
+  /** The public key records must be signed with; undefined when nothing is configured. */
+  publicKey?: KeyObject;
+  keyid?: string;
+  /** Where it came from: GOOSE_EVIDENCE_PUBLIC_KEY, GOOSE_EVIDENCE_KEY, or the key file's path. */
+  source?: string;
+}
+
+/**
+ * The evidence trust root, in this order: GOOSE_EVIDENCE_PUBLIC_KEY (SPKI PEM or base64 of 32
+ * raw bytes); the public half of GOOSE_EVIDENCE_KEY; the public half of the local key file
+ * (GOOSE_EVIDENCE_KEY_FILE, default ~/.config/goose/evidence-ed25519.pem) when it exists. Nothing
+ * else: the store's `evidence/public-key.pem` is never a trust root. The one place that decides
+ * what evidence is trusted (key rotation records build on it).
+ */
+export function resolveTrustRoot(env: NodeJS.ProcessEnv): TrustRoot {
+  const withId = (publicKey: KeyObject, source: string): TrustRoot => ({
+    publicKey,
+    keyid: keyIdOf(publicKey),
+    source,
+  });
+  if (env.GOOSE_EVIDENCE_PUBLIC_KEY) {
+    return withId(
+      parsePublicKey(env.GOOSE_EVIDENCE_PUBLIC_KEY, "GOOSE_EVIDENCE_PUBLIC_KEY"),
+      "GOOSE_EVIDENCE_PUBLIC_KEY",
+    );
+  }
+  if (env.GOOSE_EVIDENCE_KEY) {
+    return withId(
+      createPublicKey(parsePrivateKey(env.GOOSE_EVIDENCE_KEY, "GOOSE_EVIDENCE_KEY")),
+      "GOOSE_EVIDENCE_KEY",
+    );
+  }
+  const file = defaultKeyFile(env);
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  if (text === undefined) return {};
+  return withId(createPublicKey(parsePrivateKey(text, file)), file);
+}
+
+/** Base directory of goose's per-user files (XDG_CONFIG_HOME or ~/.config, then goose/). */
+export function configDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_CONFIG_HOME || path.join(env.HOME || homedir(), ".config");
+  return path.join(base, "goose");
 }

@@ -7,15 +7,12 @@
  * ENOTFOUND, NoSuchBucket, credentials, access denied) to these messages.
  */
 
-/** A store that cannot be used as configured: exit 2. */
-export class StoreError extends Error {
-  readonly exitCode = 2;
-  constructor(
-    message: string,
-    readonly fix: string,
-  ) {
-    super(`${message}. Fix: ${fix}`);
-    this.name = "StoreError";
+import { InputError } from "../errors.js";
+
+/** A store that cannot be used as configured: an InputError (exit 2) with its fix. */
+export class StoreError extends InputError {
+  constructor(message: string, fix: string, code = "store-unusable") {
+    super(`${message}. Fix: ${fix}`, { code, fix });
   }
 }
 
@@ -34,8 +31,8 @@ export class ConditionalWritesUnsupportedError extends StoreError {
         "does not)",
       "use such an endpoint (GOOSE_S3_ENDPOINT, or unset it for AWS S3), or a file:// store with " +
         "--store; only if you alone write to this store, pass --unsafe-store to accept the risk",
+      "store-without-conditional-writes",
     );
-    this.name = "ConditionalWritesUnsupportedError";
   }
 }
 

@@ -12,8 +12,11 @@ import {
  * An in-memory ObjectStore that keeps the port's contract (atomic put, ifNoneMatch, ifMatch,
  * sorted list). For unit tests of evidence and locks logic; integration tests use the real stores.
  */
+let instances = 0;
+
 export class MemoryStore implements ObjectStore {
-  readonly url = "memory://test";
+  /** Unique per instance: evidence keeps a local anchor per store URL. */
+  readonly url = `memory://test-${process.pid}-${++instances}-${Date.now()}`;
   readonly objects = new Map<string, Buffer>();
   constructor(private readonly conditional = true) {}
 

@@ -7,6 +7,7 @@ import { S3Client, CreateBucketCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { openStore, S3ObjectStore, s3ClientConfig } from "../../src/store/index.js";
 import { LockStoreUnsupportedError, openLocks } from "../../src/locks/index.js";
+import { exitCodeOf } from "../../src/cli/errors.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
@@ -75,7 +76,7 @@ describe("lease race", () => {
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(LockStoreUnsupportedError);
       expect((err as Error).message).toMatch(/If-None-Match: \*/);
-      expect((err as LockStoreUnsupportedError).exitCode).toBe(2);
+      expect(exitCodeOf(err)).toBe(2);
     } finally {
       await server.close();
     }

@@ -19,6 +19,7 @@ import {
 import { LeaseLostError, leaseKey, openLocks } from "../../src/locks/index.js";
 import { openEvidenceChain } from "../../src/evidence/index.js";
 import { runGoose } from "../helpers/cli.js";
+import { exitCodeOf } from "../../src/cli/errors.js";
 import { startCasS3, startS3rver, type RunningS3 } from "../store/s3rver.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -446,7 +447,8 @@ describe("item 3: stores without conditional writes are refused for every CAS us
       .append({ kind: "test.x", subject: [{ name: "x", digest: { sha256: "00" } }], data: {} })
       .catch((e: unknown) => e);
     expect(append).toBeInstanceOf(ConditionalWritesUnsupportedError);
-    expect((append as StoreError).exitCode).toBe(2);
+    expect(exitCodeOf(append)).toBe(2);
+    expect((append as StoreError).fix).toMatch(/--unsafe-store/);
     const lease = await openLocks(store)
       .acquire("sandbox", "scan", { ttlSeconds: 60, holder: "x" })
       .catch((e: unknown) => e);

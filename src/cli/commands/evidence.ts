@@ -16,18 +16,28 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
 
   evidence
     .command("verify")
-    .description("walk the chain; exit 1 naming the first bad record")
+    .description(
+      "walk the chain against the trust root (GOOSE_EVIDENCE_PUBLIC_KEY, GOOSE_EVIDENCE_KEY or " +
+        "the key file) and the anchors kept elsewhere; exit 1 naming the first bad record",
+    )
+    .option(
+      "--expect-head <digest>",
+      "a record hash (sha256:<hex>) or id (ev-<seq>-<hex>) you kept: the chain must still contain it",
+    )
     .addOption(storeOption())
     .option("--json", "machine output on stdout")
-    .action(async (o: { store?: string; json?: boolean }) => {
+    .action(async (o: { store?: string; json?: boolean; expectHead?: string }) => {
       const out = new Output(io, Boolean(o.json));
       const store = openStoreFor(io, o.store);
-      const result = await openEvidenceChain(store, io.env).verify();
+      const result = await openEvidenceChain(store, io.env).verify(
+        o.expectHead !== undefined ? { expectHead: o.expectHead } : {},
+      );
       if (result.ok) {
         out.line(
           `evidence chain in ${store.url} verifies: ${result.records} records` +
             (result.head ? `, head seq ${result.head.seq} ${result.head.hash}` : "") +
-            (result.keyid ? `, key ${result.keyid}` : ""),
+            (result.keyid ? `, key ${result.keyid}` : "") +
+            (result.trust?.configured ? ` (trusted via ${result.trust.source})` : ""),
         );
       } else {
         const b = result.firstBad;
@@ -37,8 +47,8 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
             ` in ${b?.segment}${b?.line ? ` line ${b.line}` : ""}: ${b?.reason}`,
         );
       }
-      for (const n of result.notes) out.info(`note: ${n}`);
-      out.result(result);
+      for (const n of result.notes) out.info(n.startsWith("WARNING") ? n : `note: ${n}`);
+      out.result({ kind: "evidence-verify", version: 1, ...result });
       setExitCode(result.ok ? 0 : 1);
     });
 
