@@ -3,6 +3,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import canonicalize from "canonicalize";
 import { isStageName, STAGES, type StageName } from "../config/stages.js";
 import { PreconditionFailedError, type ObjectStore } from "../store/types.js";
+import { updateObject } from "../store/cas.js";
 import { assertConditionalWrites } from "../store/errors.js";
 import {
   describeKeySource,
@@ -339,23 +340,17 @@ export function openEvidenceChain(
     const body = { seq: h.seq, hash: h.hash, time: now().toISOString(), keyid: k.keyid };
     const signed = { ...body, sig: signPayload(k.privateKey, canonical(body)) };
     // head.json may only move forward: compare-and-swap against the one we read.
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const cur = await store.get(EVIDENCE_KEYS.head);
-      if (cur) {
-        const curHead = JSON.parse(cur.body.toString("utf8")) as ChainHead;
-        if (curHead.seq >= h.seq) return;
-      }
-      try {
-        await store.put(
-          EVIDENCE_KEYS.head,
-          canonical(signed) + "\n",
-          cur ? { ifMatch: cur.etag } : { ifNoneMatch: true },
-        );
-        return;
-      } catch (err) {
-        if (!(err instanceof PreconditionFailedError)) throw err;
-      }
-    }
+    await updateObject(
+      store,
+      EVIDENCE_KEYS.head,
+      (cur) => {
+        if (cur && (JSON.parse(cur.body.toString("utf8")) as ChainHead).seq >= h.seq) {
+          return { keep: undefined };
+        }
+        return { write: canonical(signed) + "\n", result: undefined };
+      },
+      { exhausted: () => undefined },
+    );
   }
 
   async function append(input: EvidenceInput): Promise<EvidenceRecord> {
@@ -381,83 +376,89 @@ export function openEvidenceChain(
     await ensurePublicKey(k);
     const data = redact(input.data, env);
     // Compare-and-swap until we win: a lost race is retried (never dropped) for up to APPEND_WAIT_MS.
-    const deadline = Date.now() + APPEND_WAIT_MS;
-    for (let attempt = 0; Date.now() < deadline; attempt++) {
-      const cur = await store.get(EVIDENCE_KEYS.active);
-      const lines = cur ? splitLines(cur.body) : [];
-      const lastLine = lines[lines.length - 1];
-      let prevHead: ChainHead | undefined;
-      if (lastLine !== undefined) {
-        const last = JSON.parse(lastLine) as StoredRecord;
-        prevHead = { seq: last.seq, hash: recordHash(lastLine) };
-      } else {
-        prevHead = await archivedHead();
-      }
-      const unsigned: Omit<StoredRecord, "sig"> = {
-        seq: (prevHead?.seq ?? 0) + 1,
-        time: now().toISOString(),
-        kind: input.kind,
-        ...(input.stage ? { stage: input.stage } : {}),
-        subject: input.subject.map((s) => ({ name: s.name, digest: { ...s.digest } })),
-        data,
-        prev: prevHead?.hash ?? GENESIS_PREV,
-        keyid: k.keyid,
-      };
-      const stored: StoredRecord = {
-        ...unsigned,
-        sig: signPayload(k.privateKey, canonical(unsigned)),
-      };
-      const line = canonical(stored);
-      const body = (cur ? cur.body.toString("utf8") : "") + line + "\n";
-      try {
-        await store.put(EVIDENCE_KEYS.active, body, {
-          ...(cur ? { ifMatch: cur.etag } : { ifNoneMatch: true }),
+    const { rec, segmentLength } = await updateObject(
+      store,
+      EVIDENCE_KEYS.active,
+      async (cur) => {
+        const lines = cur ? splitLines(cur.body) : [];
+        const lastLine = lines[lines.length - 1];
+        let prevHead: ChainHead | undefined;
+        if (lastLine !== undefined) {
+          const last = JSON.parse(lastLine) as StoredRecord;
+          prevHead = { seq: last.seq, hash: recordHash(lastLine) };
+        } else {
+          prevHead = await archivedHead();
+        }
+        const unsigned: Omit<StoredRecord, "sig"> = {
+          seq: (prevHead?.seq ?? 0) + 1,
+          time: now().toISOString(),
+          kind: input.kind,
+          ...(input.stage ? { stage: input.stage } : {}),
+          subject: input.subject.map((s) => ({ name: s.name, digest: { ...s.digest } })),
+          data,
+          prev: prevHead?.hash ?? GENESIS_PREV,
+          keyid: k.keyid,
+        };
+        const stored: StoredRecord = {
+          ...unsigned,
+          sig: signPayload(k.privateKey, canonical(unsigned)),
+        };
+        const line = canonical(stored);
+        return {
+          write: (cur ? cur.body.toString("utf8") : "") + line + "\n",
           contentType: "application/jsonl",
-        });
-      } catch (err) {
-        if (err instanceof PreconditionFailedError) {
+          result: { rec: toRecord(stored, line), segmentLength: lines.length + 1 },
+        };
+      },
+      {
+        attempts: Infinity,
+        withinMs: APPEND_WAIT_MS,
+        backoff: async (attempt) => {
           const cap = Math.min(10 * 2 ** Math.min(attempt, 4), 160);
           await new Promise((r) => setTimeout(r, 2 + Math.random() * cap));
-          continue;
-        }
-        throw err;
-      }
-      const rec = toRecord(stored, line);
-      await writeHead(k, { seq: rec.seq, hash: rec.hash });
-      saveLocalAnchor(env, store.url, { seq: rec.seq, hash: rec.hash });
-      if (lines.length + 1 >= segmentMax) await rotate();
-      return rec;
-    }
-    throw new EvidenceWriteError(
-      `could not append to ${store.url}/${EVIDENCE_KEYS.active}: other writers kept winning for ` +
-        `${APPEND_WAIT_MS / 1000}s; retry`,
+        },
+        exhausted: () => {
+          throw new EvidenceWriteError(
+            `could not append to ${store.url}/${EVIDENCE_KEYS.active}: other writers kept winning for ` +
+              `${APPEND_WAIT_MS / 1000}s; retry`,
+          );
+        },
+      },
     );
+    await writeHead(k, { seq: rec.seq, hash: rec.hash });
+    saveLocalAnchor(env, store.url, { seq: rec.seq, hash: rec.hash });
+    if (segmentLength >= segmentMax) await rotate();
+    return rec;
   }
 
   async function rotate(): Promise<{ archived?: string; records: number }> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const cur = await store.get(EVIDENCE_KEYS.active);
-      const lines = cur ? splitLines(cur.body) : [];
-      const first = lines[0];
-      const last = lines[lines.length - 1];
-      if (!cur || first === undefined || last === undefined) return { records: 0 };
-      const firstSeq = (JSON.parse(first) as StoredRecord).seq;
-      const lastSeq = (JSON.parse(last) as StoredRecord).seq;
-      const key = archiveKey(firstSeq, lastSeq, ".jsonl.gz");
-      await store.put(key, gzipSync(cur.body), { contentType: "application/gzip" });
-      try {
-        await store.put(EVIDENCE_KEYS.active, "", {
-          ifMatch: cur.etag,
+    return updateObject<{ archived?: string; records: number }>(
+      store,
+      EVIDENCE_KEYS.active,
+      async (cur) => {
+        const lines = cur ? splitLines(cur.body) : [];
+        const first = lines[0];
+        const last = lines[lines.length - 1];
+        if (!cur || first === undefined || last === undefined) return { keep: { records: 0 } };
+        const firstSeq = (JSON.parse(first) as StoredRecord).seq;
+        const lastSeq = (JSON.parse(last) as StoredRecord).seq;
+        const key = archiveKey(firstSeq, lastSeq, ".jsonl.gz");
+        await store.put(key, gzipSync(cur.body), { contentType: "application/gzip" });
+        return {
+          write: "",
           contentType: "application/jsonl",
-        });
-      } catch (err) {
-        if (!(err instanceof PreconditionFailedError)) throw err;
-        await store.delete(key);
-        continue;
-      }
-      return { archived: key, records: lines.length };
-    }
-    throw new EvidenceWriteError("could not rotate the evidence chain: it kept changing; retry");
+          result: { archived: key, records: lines.length },
+          onConflict: () => store.delete(key),
+        };
+      },
+      {
+        exhausted: () => {
+          throw new EvidenceWriteError(
+            "could not rotate the evidence chain: it kept changing; retry",
+          );
+        },
+      },
+    );
   }
 
   async function applyRetention(policy: RetentionPolicy): Promise<{ pruned: string[] }> {

@@ -16,7 +16,8 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { SNAPSHOT_METRICS } from "../config/metrics.js";
 import type { StageName } from "../config/stages.js";
-import { PreconditionFailedError, type ObjectStore } from "../store/types.js";
+import { jsonOf, updateObject } from "../store/cas.js";
+import type { ObjectStore } from "../store/types.js";
 import { listSnapshots } from "./snapshot.js";
 
 /** The Pushgateway job of the snapshot metrics (grouping: job, stage). */
@@ -68,22 +69,11 @@ export function renderSnapshotMetrics(v: SnapshotMetricValues): string {
 
 /** Records a successful verify of a stage's snapshot at `at` (keeps the latest time). */
 async function recordVerified(store: ObjectStore, stage: StageName, at: Date): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const cur = await store.get(stateKey(stage));
-    const prev = cur ? (JSON.parse(cur.body.toString("utf8")) as { lastVerified?: number }) : {};
+  return updateObject(store, stateKey(stage), (cur) => {
+    const prev = jsonOf<{ lastVerified?: number }>(cur, {});
     const lastVerified = Math.max(prev.lastVerified ?? 0, seconds(at));
-    try {
-      await store.put(
-        stateKey(stage),
-        JSON.stringify({ lastVerified }),
-        cur ? { ifMatch: cur.etag } : { ifNoneMatch: true },
-      );
-      return lastVerified;
-    } catch (err) {
-      if (!(err instanceof PreconditionFailedError)) throw err;
-    }
-  }
-  throw new Error(`could not update ${stateKey(stage)}: it kept changing`);
+    return { write: JSON.stringify({ lastVerified }), result: lastVerified };
+  });
 }
 
 /** The current values: the store's listing and the recorded last verify. */

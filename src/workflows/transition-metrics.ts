@@ -16,7 +16,8 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { TRANSITION_METRICS } from "../config/metrics.js";
-import { PreconditionFailedError, type ObjectStore } from "../store/types.js";
+import { jsonOf, updateObject } from "../store/cas.js";
+import type { ObjectStore } from "../store/types.js";
 
 export const TRANSITION_COUNTERS = {
   total: "goldengoose_transitions_total",
@@ -101,9 +102,8 @@ export function renderTransitionMetrics(
 }
 
 async function update(store: ObjectStore, sample: TransitionSample): Promise<Series[]> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const cur = await store.get(KEY);
-    const all: Series[] = cur ? (JSON.parse(cur.body.toString("utf8")) as Series[]) : [];
+  return updateObject(store, KEY, (cur) => {
+    const all = jsonOf<Series[]>(cur, []);
     const labels = {
       kind: sample.kind,
       stage: sample.stage,
@@ -119,18 +119,8 @@ async function update(store: ObjectStore, sample: TransitionSample): Promise<Ser
     s.durationSum += sample.durationSeconds;
     s.lastDuration = sample.durationSeconds;
     s.lastTimestamp = Math.round(sample.at.getTime() / 1000);
-    try {
-      await store.put(
-        KEY,
-        JSON.stringify(all, null, 2),
-        cur ? { ifMatch: cur.etag } : { ifNoneMatch: true },
-      );
-      return all;
-    } catch (err) {
-      if (!(err instanceof PreconditionFailedError)) throw err;
-    }
-  }
-  throw new Error(`could not update ${KEY}: it kept changing`);
+    return { write: JSON.stringify(all, null, 2), result: all };
+  });
 }
 
 async function publish(
