@@ -12,7 +12,7 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 function fileStore(): ObjectStore {
   const dir = mkdtempSync(join(tmpdir(), "goose-cas-"));
   dirs.push(dir);
-  return openStore(`file://${dir}`);
+  return openStore(`file://${dir}`, {});
 }
 
 async function increment(store: ObjectStore, key: string): Promise<number> {
