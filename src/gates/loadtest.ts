@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { StageName } from "../config/stages.js";
+import { gooseCommand } from "../command-line.js";
 import { runLoadTest } from "../loadtest/index.js";
 import { timed, type GateResult } from "./types.js";
 
@@ -65,7 +66,18 @@ export async function loadTestGate(input: LoadTestGateInput): Promise<GateResult
       report: reportJson,
       ...(out.result.aborted ? { aborted: out.result.aborted } : {}),
     };
-    const rerun = `goose loadtest run --scenario ${out.scenario} --target ${out.result.target}`;
+    const rerun = gooseCommand([
+      "loadtest",
+      "run",
+      "--stage",
+      input.stage,
+      "--scenario",
+      out.scenario,
+      "--target",
+      out.result.target,
+      ...(input.configPath ? ["--config", input.configPath] : []),
+      ...(input.baselinePath ? ["--baseline", input.baselinePath] : []),
+    ]);
     if (v.verdict === "fail" || out.result.aborted) {
       return {
         verdict: "fail" as const,

@@ -78,10 +78,14 @@ export class WrongKeyError extends Error {
   }
 }
 
-const NO_KEY_HELP =
-  "run `npx goose keys init` (creates ~/.config/goose/snapshot.key), or set GOOSE_SNAPSHOT_KEY " +
-  "(32 random bytes, base64: `openssl rand -base64 32`), or GOOSE_SNAPSHOT_PASSPHRASE, or pass " +
-  "--kms-key <KMS key id or ARN>";
+/** How to provide a snapshot key; `--kms-key` only where the command has that flag. */
+function noKeyHelp(kmsKeyFlag: boolean): string {
+  return (
+    "run `npx goose keys init` (creates ~/.config/goose/snapshot.key), or set GOOSE_SNAPSHOT_KEY " +
+    "(32 random bytes, base64: `openssl rand -base64 32`), or GOOSE_SNAPSHOT_PASSPHRASE" +
+    (kmsKeyFlag ? ", or pass --kms-key <KMS key id or ARN>" : "")
+  );
+}
 
 /** A raw snapshot key and where it came from: "GOOSE_SNAPSHOT_KEY" or the key file's path. */
 interface RawKey {
@@ -290,7 +294,11 @@ function kmsUnwrapFailure(err: unknown, keyId: string): WrongKeyError {
  */
 export function keySourceFromEnv(
   env: NodeJS.ProcessEnv,
-  opts: { kmsKeyId?: string } = {},
+  opts: {
+    kmsKeyId?: string;
+    /** Whether the command offers --kms-key (named in the no-key help); default true. */
+    kmsKeyFlag?: boolean;
+  } = {},
 ): KeySource {
   if (opts.kmsKeyId) {
     const keyId = opts.kmsKeyId;
@@ -355,7 +363,7 @@ export function keySourceFromEnv(
       },
     };
   }
-  throw new KeyMissingError(`no snapshot key: ${NO_KEY_HELP}`);
+  throw new KeyMissingError(`no snapshot key: ${noKeyHelp(opts.kmsKeyFlag ?? true)}`);
 }
 
 /**

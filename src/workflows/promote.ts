@@ -21,6 +21,7 @@
  * fix what the failure names and run the same command again: every gate is re-evaluated (the
  * SBOM and the vulnerability scan come from the cache when nothing changed).
  */
+import { gooseCommand } from "../command-line.js";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -79,6 +80,8 @@ export interface PromoteOptions {
   engine: StackEngine;
   /** Who promotes (lease holder, evidence actor). */
   holder: string;
+  /** The command that reruns this promotion as the user typed it (the CLI's argv), for `resume`. */
+  rerunCommand?: string;
   /** The source stage's service under test (smoke / load test). */
   target: string;
   /** The target stage's health URL, checked after `up` (default: its prometheusUrl output + /-/healthy). */
@@ -208,7 +211,7 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
   }
   const now = opts.now ?? (() => new Date());
   const { from, to, repoRoot, env, store, engine } = opts;
-  const keys = keySourceFromEnv(env); // exit 2 before anything when no snapshot key is configured
+  const keys = keySourceFromEnv(env, { kmsKeyFlag: false }); // exit 2 before anything when no snapshot key is configured
   let fromCfg: StageConfig;
   let toCfg: StageConfig;
   try {
@@ -637,7 +640,16 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
     }
     report.failure = {
       ...failure,
-      resume: `fix the cause, then rerun: goose promote ${from} ${to}${engine.mode === "offline" ? " --offline" : ""} (every gate is evaluated again; SBOM and scan come from the cache when unchanged)`,
+      resume: `fix the cause, then rerun \`${
+        opts.rerunCommand ??
+        gooseCommand([
+          "promote",
+          from,
+          to,
+          ...(engine.mode === "offline" ? ["--offline"] : []),
+          ...(opts.target ? ["--target", opts.target] : []),
+        ])
+      }\` (every gate is evaluated again; SBOM and scan come from the cache when unchanged)`,
     };
     try {
       const s = current ?? step("lock");

@@ -26,6 +26,7 @@
  * Every step is appended to the evidence chain as `rollback.<step>`, with the target snapshot
  * as subject. All Pulumi work goes through the StackEngine port.
  */
+import { gooseCommand } from "../command-line.js";
 import { CheckFailedError, InputError } from "../errors.js";
 import type { StageName } from "../config/stages.js";
 import type { PolicyViolation, StackEngine } from "../engine/types.js";
@@ -539,7 +540,8 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
 }
 
 function nextAdvice(step: RollbackStep, opts: RollbackOptions, recovery?: string): string {
-  const again = `goose rollback ${opts.stage} --to ${opts.to}`;
+  const offline = opts.engine.mode === "offline" ? ["--offline"] : [];
+  const again = gooseCommand(["rollback", opts.stage, "--to", opts.to, ...offline]);
   switch (step) {
     case "lock":
       return "Nothing was changed. Wait for the operation holding the stage (a lease, or a backup or scan job running in its cluster), then run the rollback again.";
@@ -553,7 +555,7 @@ function nextAdvice(step: RollbackStep, opts: RollbackOptions, recovery?: string
       return (
         `The stack was changed. Resume: fix the cause and run \`${again}\` again. ` +
         (recovery
-          ? `Undo: \`goose rollback ${opts.stage} --to ${recovery}\` (the recovery snapshot).`
+          ? `Undo: \`${gooseCommand(["rollback", opts.stage, "--to", recovery, ...offline])}\` (the recovery snapshot).`
           : "")
       );
   }

@@ -1,5 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
+import { gooseCommand } from "../../command-line.js";
+import { invocation } from "../invocation.js";
 import { parseStageName, type StageName } from "../../config/stages.js";
 import { defaultHolder } from "../../locks/index.js";
 import type {
@@ -81,10 +83,10 @@ function stageArg(value: string): StageName {
   }
 }
 
-function summary(r: PromotionReport): string[] {
+function summary(r: PromotionReport, offline: boolean): string[] {
   const lines = [
     r.result === "promoted"
-      ? `promoted ${r.from} → ${r.to} in ${(r.durationMs / 1000).toFixed(1)} s (${r.id})`
+      ? `promoted ${r.from} → ${r.to} in ${(r.durationMs / 1000).toFixed(1)} s (${r.id})${offline ? "; the deployment was SIMULATED (offline engine: .goose/offline-state, no cluster or account touched)" : ""}`
       : `promotion ${r.from} → ${r.to} ${r.result} (${r.id})`,
   ];
   if (r.failure) {
@@ -144,7 +146,7 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
     .option("--holder <name>", "who promotes (default user@host)")
     .option("--lease-ttl <seconds>", "TTL of the promotion leases (default 900, renewed)")
     .option("--json", "print the promotion report as JSON on stdout")
-    .action(async (fromText: string, toText: string, o: PromoteFlags) => {
+    .action(async (fromText: string, toText: string, o: PromoteFlags, cmd: Command) => {
       const out = new Output(io, Boolean(o.json));
       const from = stageArg(fromText);
       const to = stageArg(toText);
@@ -178,6 +180,7 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
         store,
         engine,
         holder: o.holder ?? defaultHolder(io.env),
+        rerunCommand: gooseCommand(invocation(cmd)),
         target: o.target ?? "",
         ...(o.healthUrl ? { healthUrl: o.healthUrl } : {}),
         loadTest: {
@@ -196,7 +199,7 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
         ...(ttl !== undefined ? { leaseTtlSeconds: ttl } : {}),
         onEvent: io.isTty && !o.json ? liveRenderer(io, PROMOTION_STEPS) : plainRenderer(out),
       });
-      for (const l of summary(report)) {
+      for (const l of summary(report, Boolean(o.offline))) {
         if (report.result === "promoted") out.line(l);
         else out.info(l);
       }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { gooseCommand } from "../../command-line.js";
 import { openEvidenceChain } from "../../evidence/index.js";
 import { defaultHolder, openLocks } from "../../locks/index.js";
 import { keySourceFromEnv, stageOfId } from "../../snapshots/index.js";
@@ -130,7 +131,7 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
           onStep,
         });
         out.line(
-          `rolled ${stage} back to ${o.to}; recovery snapshot ${result.recoverySnapshotId} (undo: goose rollback ${stage} --to ${result.recoverySnapshotId})`,
+          `rolled ${stage} back to ${o.to}${o.offline ? " (simulated: offline engine)" : ""}; recovery snapshot ${result.recoverySnapshotId} (undo: \`${gooseCommand(["rollback", stage, "--to", result.recoverySnapshotId ?? "", ...(o.offline ? ["--offline"] : [])])}\`)`,
         );
         out.result(result);
         setExitCode(0);
