@@ -17,6 +17,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       writeErr: (s) => io.stderr.write(s),
     })
     .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", ENVIRONMENT_HELP)
     .option(
       "--unsafe-store",
       "use an S3 endpoint that does not enforce conditional writes for leases, evidence and " +
@@ -49,3 +50,28 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
 function packageVersion(): string {
   return "0.1.0";
 }
+
+/** The variables goose reads, with their defaults (docs/environment.md has the full table). */
+const ENVIRONMENT_HELP = `
+Start here: npx goose demo   (the whole story locally, about a minute)
+
+Environment (a flag wins over its variable; docs/environment.md lists every one):
+  GOOSE_STORE                 store for leases, snapshots, evidence (default file://.goose)
+  GOOSE_SNAPSHOT_KEY          snapshot key, base64 of 32 bytes (default: the key file)
+  GOOSE_SNAPSHOT_KEY_FILE     snapshot key file (default ~/.config/goose/snapshot.key)
+  GOOSE_SNAPSHOT_PASSPHRASE   snapshot passphrase instead of a key
+  GOOSE_EVIDENCE_KEY          evidence signing key (default: the key file)
+  GOOSE_EVIDENCE_KEY_FILE     evidence key file (default ~/.config/goose/evidence-ed25519.pem)
+  GOOSE_EVIDENCE_PUBLIC_KEY   pin the key evidence verify accepts
+  GOOSE_S3_ENDPOINT           S3-compatible endpoint for s3:// stores (default AWS)
+  GOOSE_KMS_ENDPOINT          KMS-compatible endpoint for --kms-key (default AWS)
+  GOOSE_PUSHGATEWAY_URL       Pushgateway for metrics (default: textfile in .goose/metrics)
+  GOOSE_BLACKOUT_SOURCES      Pushgateways announcing backup/scan jobs (default GOOSE_PUSHGATEWAY_URL)
+  GOOSE_PROMETHEUS_URL        Prometheus checked after a rollback (default: not checked)
+  GOOSE_GRAFANA_URL           Grafana checked and annotated after a rollback (default: not checked)
+  GOOSE_GRAFANA_TOKEN         Grafana API token for the rollback annotation
+  GOOSE_POLICY_TIMEOUT        seconds before an unanswering policy pack fails (default 60)
+  AWS_REGION, AWS_PROFILE…    region and credentials for s3:// stores and KMS (default us-east-1)
+
+Exit codes: 0 ok, 1 a gate, check or verification failed, 2 bad input or a missing prerequisite.
+`;

@@ -108,7 +108,7 @@ async function publishMetrics(
 export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetExitCode): void {
   const snapshot = program
     .command("snapshot")
-    .description("encrypted stack exports: take, list, verify, restore, rotate");
+    .description("encrypted stack exports: take, list, verify, restore, pin, prune, import");
 
   withMetricsOptions(snapshot.command("create <stage>"))
     .description("take a snapshot of a stage (pulumi stack export, or --from-file)")
