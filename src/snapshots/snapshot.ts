@@ -8,6 +8,7 @@ import canonicalizeModule from "canonicalize";
 import { CheckFailedError, InputError } from "../errors.js";
 import { isStageName, type StageName } from "../config/stages.js";
 import type { ObjectStore } from "../store/types.js";
+import { assertConditionalWrites } from "../store/errors.js";
 import {
   AuthenticationError,
   decryptStream,
@@ -174,6 +175,8 @@ export async function createSnapshot(
   store: ObjectStore,
   opts: CreateSnapshotOptions,
 ): Promise<SnapshotManifest> {
+  // The manifest is a compare-and-swap write: refuse a store without them before any upload.
+  await assertConditionalWrites(store);
   const now = opts.now ?? new Date();
   const id = newSnapshotId(opts.stage, now);
   const aad = aadOf(id);
@@ -227,23 +230,29 @@ export async function createSnapshot(
   const ctSha = cipher.hash.digest("hex");
   let evidenceId: string | undefined;
   if (opts.evidence) {
-    const rec = await opts.evidence.append({
-      kind: "snapshot",
-      stage: opts.stage,
-      subject: [
-        { name: `snapshot:${id}`, digest: { sha256: ptSha } },
-        { name: `snapshot-payload:${id}`, digest: { sha256: ctSha } },
-      ],
-      data: {
-        action: "create",
-        id,
-        stack: s.stack ?? opts.stack ?? opts.stage,
-        reason: opts.reason ?? "",
-        resourceCount: s.resourceCount,
-        keyType: keyRef.type,
-        store: store.url,
-      },
-    });
+    // A failed evidence append leaves no orphan payload behind (the manifest is not written).
+    const rec = await opts.evidence
+      .append({
+        kind: "snapshot",
+        stage: opts.stage,
+        subject: [
+          { name: `snapshot:${id}`, digest: { sha256: ptSha } },
+          { name: `snapshot-payload:${id}`, digest: { sha256: ctSha } },
+        ],
+        data: {
+          action: "create",
+          id,
+          stack: s.stack ?? opts.stack ?? opts.stage,
+          reason: opts.reason ?? "",
+          resourceCount: s.resourceCount,
+          keyType: keyRef.type,
+          store: store.url,
+        },
+      })
+      .catch(async (err: unknown) => {
+        await store.delete(payloadKey).catch(() => {});
+        throw err;
+      });
     evidenceId = rec.id;
   }
   const body: Omit<SnapshotManifest, "mac"> = {
@@ -272,10 +281,15 @@ export async function createSnapshot(
     ...(opts.gitCommit ? { gitCommit: opts.gitCommit } : {}),
   };
   const manifest: SnapshotManifest = { ...body, mac: manifestMac(body, dataKey) };
-  await store.put(snapshotKeys.manifest(id), JSON.stringify(manifest, null, 2) + "\n", {
-    ifNoneMatch: true,
-    contentType: "application/json",
-  });
+  await store
+    .put(snapshotKeys.manifest(id), JSON.stringify(manifest, null, 2) + "\n", {
+      ifNoneMatch: true,
+      contentType: "application/json",
+    })
+    .catch(async (err: unknown) => {
+      await store.delete(payloadKey).catch(() => {});
+      throw err;
+    });
   return manifest;
 }
 

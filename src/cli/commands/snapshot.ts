@@ -11,6 +11,8 @@ import {
   listHistoryCheckpoints,
   listSnapshots,
   pinSnapshot,
+  snapshotKeys,
+  SnapshotNotFoundError,
   pruneSnapshots,
   publishSnapshotMetrics,
   readManifest,
@@ -321,19 +323,24 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
       const stage = stageOfId(id);
       const store = openStoreFor(io, o.store);
       const evidence = openEvidenceChain(store, io.env);
-      if (o.remove) await unpinSnapshot(store, id);
-      else await pinSnapshot(store, id, { ...optional("reason", o.reason) });
+      if (!o.remove && !(await store.head(snapshotKeys.manifest(id)))) {
+        throw new SnapshotNotFoundError(id, store.url);
+      }
+      const manifest = await readManifest(store, id);
+      // Evidence first: the pin changes only once its record is in the chain.
       const rec = await evidence.append({
         kind: o.remove ? "snapshot.unpin" : "snapshot.pin",
         stage,
         subject: [
           {
             name: `snapshot-pin:${id}`,
-            digest: { sha256: (await readManifest(store, id))?.plaintext.sha256 ?? "" },
+            digest: { sha256: manifest?.plaintext.sha256 ?? "" },
           },
         ],
         data: { id, reason: o.reason ?? "" },
       });
+      if (o.remove) await unpinSnapshot(store, id);
+      else await pinSnapshot(store, id, { ...optional("reason", o.reason) });
       out.line(`snapshot ${id} ${o.remove ? "unpinned" : "pinned"} (evidence ${rec.id})`);
       out.result({ id, pinned: !o.remove, evidence: rec.id });
       setExitCode(0);
