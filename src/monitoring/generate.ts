@@ -9,6 +9,7 @@ import { STAGES } from "../config/stages.js";
 import { buildDashboards } from "./dashboards/index.js";
 import { MONITORING_PATHS } from "./files.js";
 import {
+  FIXTURE_SETTLING_CHANGE,
   FIXTURE_STAGE,
   FIXTURE_THRESHOLDS,
   recordingLongTests,
@@ -16,7 +17,7 @@ import {
   thresholdsTests,
 } from "./promtool-tests.js";
 import { alertGroups, recordingGroups, renderRuleFile, thresholdGroups } from "./rules.js";
-import { loadThresholdsFile, type Thresholds } from "./thresholds.js";
+import { loadThresholdsFile, stageChanges, type Thresholds } from "./thresholds.js";
 import { loadPushGroupsFile, PUSH_GROUPS_PATH, type PushGroups } from "./push-groups.js";
 
 export const THRESHOLDS_PATH = "monitoring/config/thresholds.yaml";
@@ -48,13 +49,18 @@ export function generateFromThresholds(
     out.set(
       MONITORING_PATHS.thresholds(stage),
       renderRuleFile(
-        thresholdGroups(stage, thresholds.stages[stage], pushGroups),
+        thresholdGroups(
+          stage,
+          thresholds.stages[stage],
+          pushGroups,
+          stageChanges(thresholds, stage),
+        ),
         header(`monitoring/config/thresholds.yaml (stages.${stage}) and push-groups.yaml`),
       ),
     );
     out.set(
       `${PROMTOOL_TESTS_DIR}/thresholds-${stage}.test.yaml`,
-      thresholdsTests(stage, thresholds.stages[stage], pushGroups),
+      thresholdsTests(stage, thresholds.stages[stage], pushGroups, stageChanges(thresholds, stage)),
     );
   }
   out.set(
@@ -62,6 +68,15 @@ export function generateFromThresholds(
     renderRuleFile(
       thresholdGroups(FIXTURE_STAGE, FIXTURE_THRESHOLDS, pushGroups),
       header("FIXTURE_THRESHOLDS in src/monitoring/promtool-tests.ts (for the promtool tests)"),
+    ),
+  );
+  out.set(
+    `${PROMTOOL_TESTS_DIR}/thresholds-settling.fixture.yaml`,
+    renderRuleFile(
+      thresholdGroups(FIXTURE_STAGE, FIXTURE_THRESHOLDS, pushGroups, [FIXTURE_SETTLING_CHANGE]),
+      header(
+        "FIXTURE_THRESHOLDS and FIXTURE_SETTLING_CHANGE in src/monitoring/promtool-tests.ts (for thresholds-lifecycle.test.yaml)",
+      ),
     ),
   );
   out.set(`${PROMTOOL_TESTS_DIR}/recording-short.test.yaml`, recordingShortTests());

@@ -26,7 +26,7 @@ import {
   THRESHOLD_SERIES,
   type SloWindow,
 } from "./rules.js";
-import type { StageThresholds } from "./thresholds.js";
+import type { StageChange, StageThresholds } from "./thresholds.js";
 import type { PushGroups } from "./push-groups.js";
 import { leSpellings, severitiesAtOrAbove } from "./thresholds.js";
 
@@ -36,6 +36,19 @@ export const FIXTURE_THRESHOLDS: StageThresholds = {
   slo: { availabilityObjective: 0.999, latencyObjective: 0.99, latencyBoundSeconds: 0.25 },
   backup: { scheduleIntervalHours: 6 },
   scanner: { scheduleIntervalHours: 12, severityThreshold: "HIGH" },
+};
+
+/**
+ * A threshold change under way in the fixture stage (thresholds-settling.fixture.yaml): the
+ * availability objective moves from 0.99 to the fixture's 0.999, settling from time 0 (promtool's
+ * start) and enforced from 30m on.
+ */
+export const FIXTURE_SETTLING_CHANGE: StageChange = {
+  threshold: "slo.availabilityObjective",
+  from: 0.99,
+  to: FIXTURE_THRESHOLDS.slo.availabilityObjective,
+  since: 0,
+  enforcedAt: 1800,
 };
 
 interface Sample {
@@ -403,8 +416,19 @@ export function thresholdsTests(
   stage: StageName,
   t: StageThresholds,
   pushGroups: PushGroups,
+  changes: StageChange[] = [],
 ): string {
   const at = "1m";
+  const atSeconds = 60;
+  /** An objective at `at`: a change's old value until it is enforced. */
+  const objective = (threshold: StageChange["threshold"], value: number) => {
+    const c = changes.find((x) => x.threshold === threshold);
+    return c && atSeconds < c.enforcedAt ? c.from : value;
+  };
+  const settling = (threshold: StageChange["threshold"], name: string) => {
+    const c = changes.find((x) => x.threshold === threshold);
+    return c && c.since <= atSeconds && atSeconds < c.enforcedAt ? [sample(name, c.to)] : [];
+  };
   const sample = (name: string, value: number, extra: Record<string, string> = {}) => ({
     labels: `${name}${lbl({ ...extra, stage })}`,
     value,
@@ -422,13 +446,37 @@ export function thresholdsTests(
             expr: THRESHOLD_SERIES.availabilityObjective,
             eval_time: at,
             exp_samples: [
-              sample(THRESHOLD_SERIES.availabilityObjective, t.slo.availabilityObjective),
+              sample(
+                THRESHOLD_SERIES.availabilityObjective,
+                objective("slo.availabilityObjective", t.slo.availabilityObjective),
+              ),
             ],
           },
           {
             expr: THRESHOLD_SERIES.latencyObjective,
             eval_time: at,
-            exp_samples: [sample(THRESHOLD_SERIES.latencyObjective, t.slo.latencyObjective)],
+            exp_samples: [
+              sample(
+                THRESHOLD_SERIES.latencyObjective,
+                objective("slo.latencyObjective", t.slo.latencyObjective),
+              ),
+            ],
+          },
+          {
+            expr: THRESHOLD_SERIES.availabilityObjectiveSettling,
+            eval_time: at,
+            exp_samples: settling(
+              "slo.availabilityObjective",
+              THRESHOLD_SERIES.availabilityObjectiveSettling,
+            ),
+          },
+          {
+            expr: THRESHOLD_SERIES.latencyObjectiveSettling,
+            eval_time: at,
+            exp_samples: settling(
+              "slo.latencyObjective",
+              THRESHOLD_SERIES.latencyObjectiveSettling,
+            ),
           },
           {
             expr: THRESHOLD_SERIES.latencyBound,

@@ -13,7 +13,7 @@
  * GoldenGooseThresholdsMissing instead of silencing the SLO alerts.
  */
 import { stringify } from "yaml";
-import type { StageThresholds } from "./thresholds.js";
+import type { StageChange, StageThresholds } from "./thresholds.js";
 import { maxAgeSeconds, type PushGroups } from "./push-groups.js";
 import { leSpellings, severitiesAtOrAbove } from "./thresholds.js";
 import {
@@ -80,6 +80,9 @@ export const THRESHOLD_SERIES = {
   scannerMaxAge: "stage:goldengoose_scanner_max_age:seconds",
   /** One series per alerting severity, labelled `vulnerability_severity`. */
   scannerAlertSeverity: "stage:goldengoose_scanner_alert_severity:info",
+  /** A new availability objective while it settles (absent otherwise): warning-only alerts. */
+  availabilityObjectiveSettling: "stage:goldengoose_slo_availability_objective_settling:ratio",
+  latencyObjectiveSettling: "stage:goldengoose_slo_latency_objective_settling:ratio",
   /** Allowed age of a Pushgateway group, labelled `push_job` (monitoring/config/push-groups.yaml). */
   pushGroupMaxAge: "stage:goldengoose_push_group_max_age:seconds",
 } as const;
@@ -322,10 +325,15 @@ export function alertGroups(
       }),
     ];
   };
+  const sloAlerts = [...slo("availability"), ...slo("latency")];
   return [
     {
       name: "goldengoose-slo.alerts",
-      rules: [...slo("availability"), ...slo("latency")],
+      rules: sloAlerts,
+    },
+    {
+      name: "goldengoose-settling.alerts",
+      rules: sloAlerts.map(settlingTwin),
     },
     {
       name: "goldengoose-backup.alerts",
@@ -436,6 +444,35 @@ export function alertGroups(
   ];
 }
 
+/** Enforced objective series → the series of a new value while it settles. */
+const SETTLING: [string, string][] = [
+  [THRESHOLD_SERIES.availabilityObjective, THRESHOLD_SERIES.availabilityObjectiveSettling],
+  [THRESHOLD_SERIES.latencyObjective, THRESHOLD_SERIES.latencyObjectiveSettling],
+];
+
+/**
+ * The warning-only twin of an SLO alert: the same condition against the settling objective (a
+ * series that exists only while a threshold change settles in the stage), severity warning,
+ * labelled threshold_phase="settling". It never pages; once the change is enforced the settling
+ * series is gone and the alert itself compares against the new value.
+ */
+export function settlingTwin(rule: AlertRule): AlertRule {
+  let expr = rule.expr;
+  for (const [enforced, settling] of SETTLING) expr = expr.replaceAll(enforced, settling);
+  return {
+    ...rule,
+    expr,
+    labels: { ...rule.labels, severity: "warning", threshold_phase: "settling" },
+    annotations: {
+      ...rule.annotations,
+      summary: `${rule.annotations.summary.replace(/\.$/, "")} (new threshold settling, warning only).`,
+      description:
+        `${rule.annotations.description} Measured against the stage's new objective, which is ` +
+        `settling: warning only until it is enforced (monitoring/config/thresholds.yaml, changes).`,
+    },
+  };
+}
+
 /**
  * Age of every Pushgateway group over its job's allowed age. Ephemeral groups whose job has ended
  * (and pushed its end value, `ended` in push-groups.yaml) are left out: they wait for
@@ -479,19 +516,49 @@ export function thresholdGroups(
   stageLabel: string,
   t: StageThresholds,
   pushGroups: PushGroups = { groups: {} },
+  changes: StageChange[] = [],
 ): RuleGroup<RecordingRule>[] {
   const labels = (extra: Record<string, string> = {}) => ({ stage: stageLabel, ...extra });
+  /** An objective: constant, or while a change is under way, the old value until it is enforced. */
+  const objective = (
+    threshold: StageChange["threshold"],
+    record: string,
+    settlingRecord: string,
+    value: number,
+  ): RecordingRule[] => {
+    const c = changes.find((x) => x.threshold === threshold);
+    if (!c) return [{ record, expr: `vector(${value})`, labels: labels() }];
+    const now = "vector(time())";
+    return [
+      {
+        // before since and while settling: `from`; from enforcedAt on: `to`
+        record,
+        expr: `(vector(${c.to}) and on () (${now} >= ${c.enforcedAt}))\nor\nvector(${c.from})`,
+        labels: labels(),
+      },
+      {
+        // only while settling (since <= time() < enforcedAt): the warning-only alerts use it
+        record: settlingRecord,
+        expr:
+          `vector(${c.to})\nand on () (${now} >= ${c.since})\n` +
+          `and on () (${now} < ${c.enforcedAt})`,
+        labels: labels(),
+      },
+    ];
+  };
   const rules: RecordingRule[] = [
-    {
-      record: THRESHOLD_SERIES.availabilityObjective,
-      expr: `vector(${t.slo.availabilityObjective})`,
-      labels: labels(),
-    },
-    {
-      record: THRESHOLD_SERIES.latencyObjective,
-      expr: `vector(${t.slo.latencyObjective})`,
-      labels: labels(),
-    },
+    ...objective(
+      "slo.availabilityObjective",
+      THRESHOLD_SERIES.availabilityObjective,
+      THRESHOLD_SERIES.availabilityObjectiveSettling,
+      t.slo.availabilityObjective,
+    ),
+    ...objective(
+      "slo.latencyObjective",
+      THRESHOLD_SERIES.latencyObjective,
+      THRESHOLD_SERIES.latencyObjectiveSettling,
+      t.slo.latencyObjective,
+    ),
     ...leSpellings(t.slo.latencyBoundSeconds).map((le) => ({
       record: THRESHOLD_SERIES.latencyBound,
       expr: `vector(${t.slo.latencyBoundSeconds})`,

@@ -38,19 +38,151 @@ export const stageThresholdsSchema = z.strictObject({
   }),
 });
 
-export const thresholdsSchema = z.strictObject({
-  /** Base URL of monitoring/runbooks/ as users browse it; alerts link `<base><AlertName>.md`. */
-  runbookBaseUrl: z.url().refine((u) => u.endsWith("/"), "a URL ending in /"),
-  stages: z.strictObject(
-    Object.fromEntries(STAGES.map((s) => [s, stageThresholdsSchema])) as Record<
-      StageName,
-      typeof stageThresholdsSchema
-    >,
-  ),
+/** Thresholds that may change gradually (a change settles as warning-only, then is enforced). */
+export const GRADUAL_THRESHOLDS = ["slo.availabilityObjective", "slo.latencyObjective"] as const;
+export type GradualThreshold = (typeof GRADUAL_THRESHOLDS)[number];
+
+/** A date (`2026-11-20`, midnight UTC) or a date-time with zone (`2026-11-20T09:00:00Z`). */
+const instant = z.union([z.iso.date(), z.iso.datetime({ offset: true })], {
+  error: "a date like 2026-11-20 or a date-time like 2026-11-20T09:00:00Z",
 });
+
+const changeStepSchema = z.strictObject({
+  /** The value enforced before the change is. */
+  from: ratio,
+  /** The new value: must equal the stage's value under `stages`. */
+  to: ratio,
+  /** When the new value starts settling (warning-only alerts). */
+  since: instant,
+});
+
+const changeSchema = z.strictObject({
+  threshold: z.enum(GRADUAL_THRESHOLDS),
+  /** Days a stage runs the new value as warning-only before it is enforced there. */
+  settleDays: z.number().positive(),
+  /** One step per stage, sandbox first; a stage starts once the one before has settled. */
+  stages: z
+    .strictObject({
+      sandbox: changeStepSchema.optional(),
+      compliance: changeStepSchema.optional(),
+      production: changeStepSchema.optional(),
+    })
+    .refine((s) => Object.keys(s).length > 0, "at least one stage"),
+});
+
+export const thresholdsSchema = z
+  .strictObject({
+    /** Base URL of monitoring/runbooks/ as users browse it; alerts link `<base><AlertName>.md`. */
+    runbookBaseUrl: z.url().refine((u) => u.endsWith("/"), "a URL ending in /"),
+    stages: z.strictObject(
+      Object.fromEntries(STAGES.map((s) => [s, stageThresholdsSchema])) as Record<
+        StageName,
+        typeof stageThresholdsSchema
+      >,
+    ),
+    /** Threshold changes in progress (see README, "Monitoring": threshold lifecycle). */
+    changes: z.array(changeSchema).default([]),
+  })
+  .superRefine((t, ctx) => {
+    const seen = new Set<string>();
+    t.changes.forEach((c, i) => {
+      const at = (...p: (string | number)[]) => ["changes", i, ...p];
+      if (seen.has(c.threshold)) {
+        ctx.addIssue({
+          code: "custom",
+          path: at("threshold"),
+          message: `a second change of ${c.threshold}: finish (remove) the first one before starting another`,
+        });
+      }
+      seen.add(c.threshold);
+      let previous: { stage: StageName; enforcedAt: number } | undefined;
+      STAGES.forEach((stage, si) => {
+        const step = c.stages[stage];
+        if (!step) {
+          previous = undefined;
+          return;
+        }
+        const before = STAGES[si - 1];
+        if (before && !c.stages[before]) {
+          ctx.addIssue({
+            code: "custom",
+            path: at("stages", stage),
+            message: `a change reaches ${stage} only after ${before}: add the ${before} step first (one stage at a time)`,
+          });
+        }
+        const current = stageValue(t.stages[stage], c.threshold);
+        if (step.to !== current) {
+          ctx.addIssue({
+            code: "custom",
+            path: at("stages", stage, "to"),
+            message: `${step.to} is not stages.${stage}.${c.threshold} (${current}): set that to the new value`,
+          });
+        }
+        if (step.from === step.to) {
+          ctx.addIssue({
+            code: "custom",
+            path: at("stages", stage, "from"),
+            message: "equal to `to`: nothing changes",
+          });
+        }
+        const since = instantSeconds(step.since);
+        if (previous && since < previous.enforcedAt) {
+          ctx.addIssue({
+            code: "custom",
+            path: at("stages", stage, "since"),
+            message:
+              `${step.since} is before ${previous.stage} has settled ` +
+              `(${new Date(previous.enforcedAt * 1000).toISOString()}): a stage takes the change once the one before enforces it`,
+          });
+        }
+        previous = { stage, enforcedAt: since + c.settleDays * 86400 };
+      });
+    });
+  });
 
 export type StageThresholds = z.infer<typeof stageThresholdsSchema>;
 export type Thresholds = z.infer<typeof thresholdsSchema>;
+export type ThresholdChange = z.infer<typeof changeSchema>;
+
+/** Unix seconds of a `since` value (a bare date is midnight UTC). */
+export function instantSeconds(since: string): number {
+  const iso = /^\d{4}-\d{2}-\d{2}$/.test(since) ? `${since}T00:00:00Z` : since;
+  return Date.parse(iso) / 1000;
+}
+
+/** The value of a gradual threshold in one stage's thresholds. */
+export function stageValue(t: StageThresholds, threshold: GradualThreshold): number {
+  return threshold === "slo.availabilityObjective"
+    ? t.slo.availabilityObjective
+    : t.slo.latencyObjective;
+}
+
+/** A change as it applies to one stage: values and the Unix seconds it settles and is enforced. */
+export interface StageChange {
+  threshold: GradualThreshold;
+  from: number;
+  to: number;
+  since: number;
+  enforcedAt: number;
+}
+
+/** The changes that have a step in `stage`. */
+export function stageChanges(t: Thresholds, stage: StageName): StageChange[] {
+  return t.changes.flatMap((c) => {
+    const step = c.stages[stage];
+    if (!step) return [];
+    const since = instantSeconds(step.since);
+    return [
+      {
+        threshold: c.threshold,
+        from: step.from,
+        to: step.to,
+        since,
+        enforcedAt: since + c.settleDays * 86400,
+      },
+    ];
+  });
+}
 
 export class ThresholdsError extends Error {
   constructor(message: string) {
