@@ -13,6 +13,14 @@ export const imageRef = z
     "an image reference like quay.io/prometheus/prometheus:v3.5.0 (optionally @sha256:<digest>)",
   );
 
+/** An AWS KMS key ARN (not an alias: an alias can be re-pointed). */
+const kmsKeyArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/,
+    "a KMS key ARN like arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+  );
+
 /** Kubernetes quantity: CPU (`250m`, `1`) or memory/storage (`512Mi`, `10Gi`). */
 const quantity = z
   .string()
@@ -141,6 +149,11 @@ export const stageConfigSchema = z
       keepLast: z.number().int().min(1).max(10000),
       /** Beyond keepLast, snapshots older than this many days are pruned. */
       maxAgeDays: z.number().int().min(1).max(3650),
+      /**
+       * The AWS KMS keys whose snapshots of this stage goose trusts (key ARNs; see
+       * docs/snapshots-and-keys.md). A snapshot wrapped by any other KMS key is wrong-key.
+       */
+      kmsKeys: z.array(kmsKeyArn).max(20).optional(),
     }),
     /**
      * Disaster-recovery objectives, checked by `goose dr drill` (docs/recovery.md). Never looser

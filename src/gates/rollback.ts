@@ -6,7 +6,7 @@
  */
 import type { StageName } from "../config/stages.js";
 import { analyzeExport } from "../engine/index.js";
-import { listSnapshots, readSnapshotExport } from "../snapshots/index.js";
+import { listSnapshots, readSnapshotExport, type SnapshotKeyring } from "../snapshots/index.js";
 import type { ObjectStore } from "../store/types.js";
 import { timed, type GateResult } from "./types.js";
 
@@ -14,6 +14,8 @@ export interface RollbackGateInput {
   stage: StageName;
   store: ObjectStore;
   env: NodeJS.ProcessEnv;
+  /** The keys whose snapshots are trusted (default: the environment's). */
+  trust?: SnapshotKeyring;
   policyPackDir?: string;
   /** Drill this snapshot instead of the newest. */
   snapshotId?: string;
@@ -34,7 +36,7 @@ export async function rollbackGate(input: RollbackGateInput): Promise<GateResult
     let text: string;
     let manifest;
     try {
-      ({ text, manifest } = await readSnapshotExport(input.store, id, input.env));
+      ({ text, manifest } = await readSnapshotExport(input.store, id, input.trust ?? input.env));
     } catch (err) {
       if ((err as { exitCode?: number }).exitCode === 2) throw err; // missing key: a prerequisite
       return {

@@ -14,7 +14,7 @@ import {
   rawPublicKey,
 } from "../evidence/keys.js";
 import { InputError } from "../errors.js";
-import { snapshotKeyId } from "../snapshots/crypto.js";
+import { snapshotKeyId } from "../snapshots/keyring.js";
 import { snapshotKeyFile } from "./paths.js";
 
 export { configDir, snapshotKeyFile } from "./paths.js";

@@ -38,6 +38,9 @@
 export type { ObjectStore as SnapshotStore } from "../store/types.js";
 export * from "./snapshot.js";
 export * from "./crypto.js";
+export * from "./keyring.js";
+export * from "./trust.js";
+export { checkOutPath, sweepRestoreTemporaries } from "./restore-file.js";
 export * from "./validate.js";
 export * from "./retention.js";
 export * from "./metrics.js";

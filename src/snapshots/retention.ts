@@ -4,6 +4,7 @@ import { InputError } from "../errors.js";
 import { loadStageConfigFile, stackFileName } from "../config/load.js";
 import type { StageName } from "../config/stages.js";
 import type { ObjectStore } from "../store/types.js";
+import type { KeyringLike } from "./keyring.js";
 import {
   deleteSnapshot,
   listSnapshots,
@@ -75,7 +76,7 @@ export interface PruneOptions {
   /** From the stage's stack file: retentionPolicyFor(projectDir, stage). */
   policy: RetentionPolicy;
   now?: Date;
-  env: NodeJS.ProcessEnv;
+  env: KeyringLike;
   /**
    * Snapshot ids referenced by evidence other than their own `snapshot` record (rollbacks,
    * promotions…). The CLI collects them from the evidence chain (collectEvidenceRefs).

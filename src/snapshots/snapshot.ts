@@ -1,34 +1,40 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, promises as fsp } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { createReadStream } from "node:fs";
+import { basename } from "node:path";
 import { PassThrough, Transform, type Readable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip, createGunzip } from "node:zlib";
 import canonicalizeModule from "canonicalize";
 import { CheckFailedError, InputError } from "../errors.js";
 import { isStageName, type StageName } from "../config/stages.js";
+import { checkOutPath, writeAuthenticated } from "./restore-file.js";
 import type { ObjectStore } from "../store/types.js";
 import { assertConditionalWrites } from "../store/errors.js";
 import {
   AuthenticationError,
   decryptStream,
   encryptStream,
-  KeyMissingError,
   mac,
   macEqual,
   manifestMacKey,
   newDataKey,
-  unwrapDataKey,
+} from "./crypto.js";
+import {
+  keyringOf,
+  ManifestEditedError,
   WrongKeyError,
   type KeyRef,
+  type KeyringLike,
   type KeySource,
-} from "./crypto.js";
+} from "./keyring.js";
 import type { PluginRef, ValidationIssue, ValidationResult } from "./validate.js";
 import { openStreamValidator } from "./validate-parallel.js";
 
 const canonicalize = canonicalizeModule as unknown as (v: unknown) => string;
 
 export const MANIFEST_SCHEMA = "goose.snapshot/v1";
+/** A manifest is a few KB; anything far larger was not written by goose. */
+const MAX_MANIFEST_BYTES = 1 << 20;
 /**
  * gzip level 1: several times faster than 6, for payloads up to about a third larger (gzip -1 vs
  * -6 on checkpoint-v3.json: 7,560 vs 5,604 bytes); creation time is what the benchmark holds.
@@ -378,10 +384,21 @@ interface Opened {
   dataKey: Buffer;
 }
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Reads the manifest, unwraps the data key with a configured key (keyring.ts) and checks the
+ * manifest's MAC. Every way a manifest can be edited ends as a named problem in the report
+ * (manifest-unreadable, manifest-edited, wrong-key), never as a TypeError; the MAC makes every
+ * field trustworthy once it verifies, and the fields the payload check reads are checked for
+ * type before that.
+ */
 async function openManifest(
   store: ObjectStore,
   id: string,
-  env: NodeJS.ProcessEnv,
+  keys: KeyringLike,
   report: VerifyReport,
 ): Promise<Opened | undefined> {
   const obj = await store.get(snapshotKeys.manifest(id));
@@ -392,22 +409,31 @@ async function openManifest(
     return undefined;
   };
   if (!obj) return fail("manifest-missing", `snapshot ${id} has no manifest in ${store.url}`);
-  let manifest: SnapshotManifest;
+  if (obj.body.length > MAX_MANIFEST_BYTES) {
+    return fail(
+      "manifest-edited",
+      `the manifest of ${id} is ${obj.body.length} bytes, more than a manifest can be (${MAX_MANIFEST_BYTES}): it was edited`,
+    );
+  }
+  let parsed: unknown;
   try {
-    manifest = JSON.parse(obj.body.toString("utf8")) as SnapshotManifest;
+    parsed = JSON.parse(obj.body.toString("utf8"));
   } catch {
     return fail(
       "manifest-unreadable",
       `the manifest of ${id} is not JSON: it was edited or damaged`,
     );
   }
+  if (!isObject(parsed)) {
+    return fail(
+      "manifest-unreadable",
+      `the manifest of ${id} is not a JSON object: it was edited or damaged`,
+    );
+  }
+  const manifest = parsed as unknown as SnapshotManifest;
   report.manifest = manifest;
   report.checks.push({ name: "manifest readable", ok: true });
-  if (
-    manifest.id !== id ||
-    manifest.schema !== MANIFEST_SCHEMA ||
-    typeof manifest.key !== "object"
-  ) {
+  if (manifest.id !== id || manifest.schema !== MANIFEST_SCHEMA) {
     return fail(
       "manifest-edited",
       `the manifest of ${id} names another id or schema: it was edited`,
@@ -415,9 +441,12 @@ async function openManifest(
   }
   let dataKey: Buffer;
   try {
-    dataKey = await unwrapDataKey(manifest.key, env, aadOf(id));
+    dataKey = await keyringOf(keys).unwrap(manifest.key, aadOf(id));
   } catch (err) {
-    if (err instanceof KeyMissingError) throw err;
+    if (err instanceof ManifestEditedError) {
+      report.checks.push({ name: "key reference", ok: false });
+      return fail("manifest-edited", `the manifest of ${id} was edited: ${err.message}`);
+    }
     if (err instanceof WrongKeyError) {
       report.checks.push({ name: "data key unwrapped", ok: false });
       return fail("wrong-key", `${id}: ${err.message}`);
@@ -434,6 +463,21 @@ async function openManifest(
     );
   }
   report.checks.push({ name: "manifest MAC", ok: true });
+  const shapeOk =
+    isObject(manifest.cipher) &&
+    typeof manifest.cipher.iv === "string" &&
+    isObject(manifest.ciphertext) &&
+    Number.isSafeInteger(manifest.ciphertext.size) &&
+    typeof manifest.ciphertext.sha256 === "string" &&
+    isObject(manifest.plaintext) &&
+    Number.isSafeInteger(manifest.plaintext.size) &&
+    typeof manifest.plaintext.sha256 === "string";
+  if (!shapeOk) {
+    return fail(
+      "manifest-edited",
+      `the manifest of ${id} lacks its cipher, ciphertext or plaintext fields: it was edited`,
+    );
+  }
   return { manifest, dataKey };
 }
 
@@ -528,11 +572,11 @@ async function checkPayload(
 export async function verifySnapshot(
   store: ObjectStore,
   id: string,
-  env: NodeJS.ProcessEnv,
+  keys: KeyringLike,
 ): Promise<VerifyReport> {
   stageOfId(id);
   const report: VerifyReport = { id, ok: true, checks: [] };
-  const opened = await openManifest(store, id, env, report);
+  const opened = await openManifest(store, id, keys, report);
   if (!opened) return report;
   await checkPayload(store, opened, report, null);
   return report;
@@ -547,33 +591,36 @@ export class SnapshotVerifyError extends CheckFailedError {
 }
 
 /**
- * Writes the export exactly as it was taken to `outPath` (a temp file beside it, renamed once
- * every check passed). Throws SnapshotVerifyError and leaves nothing at `outPath` otherwise.
+ * Writes the export exactly as it was taken to `outPath`, and only once the payload
+ * authenticated: the plaintext goes to an anonymous file that is named only after every check
+ * passed (restore-file.ts), so no partial or unauthenticated plaintext is ever left on disk,
+ * even by a SIGKILL. `--out` naming a directory or a missing one is an InputError (exit 2).
+ * Throws SnapshotVerifyError and leaves nothing at `outPath` otherwise.
  */
 export async function restoreSnapshot(
   store: ObjectStore,
   id: string,
-  env: NodeJS.ProcessEnv,
+  keys: KeyringLike,
   outPath: string,
 ): Promise<VerifyReport> {
   stageOfId(id);
+  await checkOutPath(outPath);
   const report: VerifyReport = { id, ok: true, checks: [] };
-  const opened = await openManifest(store, id, env, report);
+  const opened = await openManifest(store, id, keys, report);
   if (!opened) throw new SnapshotVerifyError(report);
-  const tmp = join(
-    dirname(outPath),
-    `.${basename(outPath)}.goose-restore-${randomBytes(4).toString("hex")}`,
-  );
-  const handle = await fsp.open(tmp, "wx", 0o600);
-  const out = handle.createWriteStream();
-  try {
-    const ok = await checkPayload(store, opened, report, out);
-    if (!ok) throw new SnapshotVerifyError(report);
-    await fsp.rename(tmp, outPath);
-  } finally {
-    await handle.close().catch(() => {});
-    await fsp.rm(tmp, { force: true });
-  }
+  let pass = 0;
+  const ok = await writeAuthenticated(outPath, async (sink) => {
+    // The first pass fills the report; a second one (the fallback's write pass) re-checks.
+    const r: VerifyReport = pass++ === 0 ? report : { id, ok: true, checks: [] };
+    const passed = await checkPayload(store, opened, r, sink);
+    if (!passed && r !== report) {
+      report.ok = false;
+      report.problem = r.problem;
+      report.message = r.message;
+    }
+    return passed;
+  });
+  if (!ok) throw new SnapshotVerifyError(report);
   return report;
 }
 
@@ -581,11 +628,11 @@ export async function restoreSnapshot(
 export async function readSnapshotExport(
   store: ObjectStore,
   id: string,
-  env: NodeJS.ProcessEnv,
+  keys: KeyringLike,
 ): Promise<{ text: string; manifest: SnapshotManifest; report: VerifyReport }> {
   stageOfId(id);
   const report: VerifyReport = { id, ok: true, checks: [] };
-  const opened = await openManifest(store, id, env, report);
+  const opened = await openManifest(store, id, keys, report);
   if (!opened) throw new SnapshotVerifyError(report);
   const chunks: Buffer[] = [];
   const sink = new (class extends Transform {

@@ -51,7 +51,7 @@ import {
 } from "../gates/index.js";
 import { LeaseHeldError, openLocks, type Lease } from "../locks/index.js";
 import { assertNoClusterBlackout, ClusterBlackoutError } from "../locks/cluster.js";
-import { createSnapshot, keySourceFromEnv } from "../snapshots/index.js";
+import { createSnapshot, keySourceFromEnv, snapshotKeyringFor } from "../snapshots/index.js";
 import type { ObjectStore } from "../store/types.js";
 import { renderPromotionMarkdown } from "./promote-report.js";
 import { markTransitionStart, recordTransition, type MetricsSink } from "./transition-metrics.js";
@@ -410,6 +410,7 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
           stage: from,
           store,
           env,
+          trust: snapshotKeyringFor(repoRoot, from, env),
           policyPackDir: path.join(repoRoot, "policy-pack"),
         }),
         policyGate(engine, from),

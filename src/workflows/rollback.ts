@@ -50,6 +50,7 @@ import {
   toImportable,
   validateExport,
   type KeySource,
+  type SnapshotKeyring,
   type SnapshotManifest,
 } from "../snapshots/index.js";
 import type { ObjectStore } from "../store/types.js";
@@ -115,6 +116,11 @@ export interface RollbackOptions {
   env: NodeJS.ProcessEnv;
   /** The key for the recovery snapshot. */
   keys: KeySource;
+  /**
+   * The keys whose snapshots are trusted (configuration only: env, the stage's stack file,
+   * --kms-key); default: the environment's GOOSE_SNAPSHOT_KEY / GOOSE_SNAPSHOT_PASSPHRASE.
+   */
+  trust?: SnapshotKeyring;
   locks: Locks;
   evidence: EvidenceAppender;
   /** The compliance check (analyzeExport from src/engine in production). */
@@ -308,7 +314,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
     await run("verify", async () => {
       let read;
       try {
-        read = await readSnapshotExport(store, opts.to, opts.env);
+        read = await readSnapshotExport(store, opts.to, opts.trust ?? opts.env);
       } catch (err) {
         if (err instanceof SnapshotVerifyError) {
           throw new StepFailure(err.message, { problem: err.report.problem });

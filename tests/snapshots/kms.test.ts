@@ -38,6 +38,11 @@ beforeAll(async () => {
   keyA = kms.createKey("goose-snapshots");
   keyB = kms.createKey();
   cwd = tempDir();
+  // The stage's stack file is where KMS trust is configured: only keyA's snapshots are trusted.
+  writeFileSync(
+    join(cwd, "Pulumi.sandbox.yaml"),
+    `config:\n  golden-goose:stage: sandbox\n  golden-goose:snapshots:\n    keepLast: 10\n    maxAgeDays: 14\n    kmsKeys:\n      - ${kms.keyArn(keyA)}\n`,
+  );
   // No GOOSE_SNAPSHOT_KEY / PASSPHRASE: KMS is the only key there is.
   env = {
     ...CREDS,
@@ -98,7 +103,8 @@ describe("snapshots with --kms-key against a KMS-protocol server", () => {
     expect(c.code, c.stderr).toBe(0);
     const m = JSON.parse(c.stdout) as { id: string; key: { type: string; keyId: string } };
     id = m.id;
-    expect(m.key).toMatchObject({ type: "kms", keyId: keyA });
+    // The manifest records the key ARN KMS reports, whatever form --kms-key took.
+    expect(m.key).toMatchObject({ type: "kms", keyId: kms.keyArn(keyA) });
     const enc = kms.exchanges.filter((x) => x.target === "TrentService.Encrypt");
     expect(enc).toHaveLength(1);
     expect(enc[0]!.status).toBe(200);
@@ -113,7 +119,11 @@ describe("snapshots with --kms-key against a KMS-protocol server", () => {
     const dec = kms.exchanges.filter((x) => x.target === "TrentService.Decrypt");
     expect(dec.at(-1)).toMatchObject({
       status: 200,
-      request: { KeyId: keyA, EncryptionContext: { "goose-snapshot": `goose-snapshot:v1:${id}` } },
+      // Decrypt names the configured key (from the stack file), never the manifest's.
+      request: {
+        KeyId: kms.keyArn(keyA),
+        EncryptionContext: { "goose-snapshot": `goose-snapshot:v1:${id}` },
+      },
     });
 
     const r = await runGoose(["snapshot", "restore", id, "--out", "restored.json"], { cwd, env });
@@ -143,28 +153,37 @@ describe("snapshots with --kms-key against a KMS-protocol server", () => {
     }
   });
 
-  it("a manifest naming another KMS key fails verification: wrong key", async () => {
+  it("a manifest naming another KMS key fails verification: wrong key, KMS never asked", async () => {
     const c = await create(keyA);
     const other = JSON.parse(c.stdout).id as string;
     const m = JSON.parse(readFileSync(manifestPath(other), "utf8"));
+    const before = kms.exchanges.length;
+    for (const k of [keyB, kms.keyArn(keyB), "0b0b0b0b-1111-2222-3333-444444444444"]) {
+      m.key.keyId = k;
+      writeFileSync(manifestPath(other), JSON.stringify(m));
+      const v = await runGoose(["snapshot", "verify", other, "--json"], { cwd, env });
+      expect(v.code).toBe(1);
+      const report = JSON.parse(v.stdout);
+      expect(report.problem).toBe("wrong-key");
+      expect(report.message).toContain(`AWS KMS key ${k}, which is not a configured key`);
+    }
+    expect(kms.exchanges.length).toBe(before);
+
+    // Trusted on the command line instead: KMS is asked with that key, and refuses (the
+    // ciphertext was made under keyA).
     m.key.keyId = keyB;
     writeFileSync(manifestPath(other), JSON.stringify(m));
-    const v = await runGoose(["snapshot", "verify", other, "--json"], { cwd, env });
+    const v = await runGoose(["snapshot", "verify", other, "--json", "--kms-key", keyB], {
+      cwd,
+      env,
+    });
     expect(v.code).toBe(1);
-    const report = JSON.parse(v.stdout);
-    expect(report.problem).toBe("wrong-key");
-    expect(report.message).toContain(`not wrapped by KMS key ${keyB} (IncorrectKeyException)`);
+    expect(JSON.parse(v.stdout).message).toContain("(IncorrectKeyException)");
     expect(kms.exchanges.at(-1)).toMatchObject({
       status: 400,
+      request: { KeyId: keyB },
       response: { __type: "IncorrectKeyException" },
     });
-
-    // A key the KMS does not have.
-    m.key.keyId = "0b0b0b0b-1111-2222-3333-444444444444";
-    writeFileSync(manifestPath(other), JSON.stringify(m));
-    const nf = await runGoose(["snapshot", "verify", other, "--json"], { cwd, env });
-    expect(nf.code).toBe(1);
-    expect(JSON.parse(nf.stdout).message).toContain("does not exist there (NotFoundException)");
   });
 
   it("a tampered wrapped key fails verification: KMS refuses the ciphertext", async () => {
@@ -284,7 +303,7 @@ describe("snapshots with --kms-key against a KMS-protocol server", () => {
     const before = kms.exchanges.length;
     const v = await gooseProcess(["snapshot", "verify", id], bare);
     expect(v.code, v.stderr).toBe(2);
-    expect(v.stderr).toContain(`wrapped by AWS KMS key ${keyA}: no AWS credentials`);
+    expect(v.stderr).toContain(`wrapped by AWS KMS key ${kms.keyArn(keyA)}: no AWS credentials`);
     expect(v.stderr).toContain("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
     const c = await gooseProcess(
       [

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { gooseCommand } from "../../command-line.js";
 import { openEvidenceChain } from "../../evidence/index.js";
 import { defaultHolder, openLocks } from "../../locks/index.js";
-import { keySourceFromEnv, stageOfId } from "../../snapshots/index.js";
+import { keySourceFor, snapshotKeyringFor, stageOfId } from "../../snapshots/index.js";
 import { rollback, RollbackFailedError, type StepReport } from "../../workflows/rollback.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
@@ -82,7 +82,9 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
       if (o.reason && !o.acceptViolations) {
         throw new UsageError("--reason goes with --accept-violations");
       }
-      const keys = keySourceFromEnv(io.env, o.kmsKey ? { kmsKeyId: o.kmsKey } : {});
+      const keys = keySourceFor(io.cwd, stage, io.env, o.kmsKey);
+      // Trusted for reading the target: the configured keys, and --kms-key when given.
+      const trust = snapshotKeyringFor(io.cwd, stage, io.env, o.kmsKey ? [o.kmsKey] : []);
       const store = openStoreFor(io, o.store);
       const evidence = openEvidenceChain(store, io.env);
       const { createEngine, analyzeExport } = await import("../../engine/index.js");
@@ -109,6 +111,7 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
           engine,
           env: io.env,
           keys,
+          trust,
           locks: openLocks(store, { evidence }),
           evidence,
           analyze: analyzeExport,

@@ -7,7 +7,8 @@ import { openEvidenceChain } from "../../evidence/index.js";
 import {
   collectEvidenceRefs,
   createSnapshot,
-  keySourceFromEnv,
+  keySourceFor,
+  snapshotKeyringFor,
   listHistoryCheckpoints,
   listSnapshots,
   pinSnapshot,
@@ -16,6 +17,7 @@ import {
   pruneSnapshots,
   publishSnapshotMetrics,
   readManifest,
+  checkOutPath,
   restoreSnapshot,
   retentionPolicyFor,
   stageOfId,
@@ -28,6 +30,13 @@ import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
 import { openStoreFor, storeOption } from "./lock.js";
+
+/** `--kms-key`, repeatable, on commands that read snapshots: KMS keys to trust. */
+export const TRUST_KMS_OPTION = [
+  "--kms-key <id>",
+  "trust snapshots whose data key this AWS KMS key wrapped (repeatable; besides golden-goose:snapshots.kmsKeys in Pulumi.<stage>.yaml)",
+  (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+] as const;
 
 export function stageArg(value: string): StageName {
   try {
@@ -135,7 +144,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
       ) => {
         const out = new Output(io, Boolean(o.json));
         const stage = stageArg(stageName);
-        const keys = keySourceFromEnv(io.env, o.kmsKey ? { kmsKeyId: o.kmsKey } : {});
+        const keys = keySourceFor(io.cwd, stage, io.env, o.kmsKey);
         const store = openStoreFor(io, o.store);
         let source: string | Readable;
         if (o.fromFile) source = resolve(io.cwd, o.fromFile);
@@ -215,13 +224,15 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     .description(
       "check manifest MAC, key, payload size, digests and AES-GCM tag; exit 1 naming the problem",
     )
+    .option(...TRUST_KMS_OPTION)
     .addOption(storeOption())
     .option("--json", "machine output on stdout")
-    .action(async (id: string, o: CommonOpts & MetricsOpts) => {
+    .action(async (id: string, o: CommonOpts & MetricsOpts & { kmsKey?: string[] }) => {
       const out = new Output(io, Boolean(o.json));
       const stage = stageOfId(id);
       const store = openStoreFor(io, o.store);
-      const r = await verifySnapshot(store, id, io.env);
+      const keyring = snapshotKeyringFor(io.cwd, stage, io.env, o.kmsKey);
+      const r = await verifySnapshot(store, id, keyring);
       const metrics = await publishMetrics(io, out, store, stage, o, r.ok ? new Date() : undefined);
       if (r.ok) out.line(`snapshot ${id} verifies (${r.checks.map((c) => c.name).join(", ")})`);
       else out.info(`snapshot ${id} does NOT verify: ${r.problem}: ${r.message}`);
@@ -242,14 +253,17 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
       "write the export byte for byte as it was taken (only to --out, only once verified)",
     )
     .requiredOption("--out <file>", "where to write the export")
+    .option(...TRUST_KMS_OPTION)
     .addOption(storeOption())
     .option("--json", "machine output on stdout")
-    .action(async (id: string, o: CommonOpts & { out: string }) => {
+    .action(async (id: string, o: CommonOpts & { out: string; kmsKey?: string[] }) => {
       const out = new Output(io, Boolean(o.json));
-      stageOfId(id);
-      const store = openStoreFor(io, o.store);
+      const stage = stageOfId(id);
       const target = resolve(io.cwd, o.out);
-      const r = await restoreSnapshot(store, id, io.env, target);
+      await checkOutPath(target);
+      const store = openStoreFor(io, o.store);
+      const keyring = snapshotKeyringFor(io.cwd, stage, io.env, o.kmsKey);
+      const r = await restoreSnapshot(store, id, keyring, target);
       out.line(
         `snapshot ${id} restored to ${target} (${r.manifest?.plaintext.size} bytes, sha256 ${r.manifest?.plaintext.sha256})`,
       );
@@ -293,7 +307,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
         const records = await openEvidenceChain(store, io.env).list({ stage });
         const plan = await pruneSnapshots(store, stage, {
           policy,
-          env: io.env,
+          env: snapshotKeyringFor(io.cwd, stage, io.env),
           evidenceRefs: collectEvidenceRefs(records),
           dryRun: Boolean(o.dryRun),
         });
@@ -362,7 +376,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
       ) => {
         const out = new Output(io, Boolean(o.json));
         const stage = stageArg(stageName);
-        const keys = keySourceFromEnv(io.env, o.kmsKey ? { kmsKeyId: o.kmsKey } : {});
+        const keys = keySourceFor(io.cwd, stage, io.env, o.kmsKey);
         const store = openStoreFor(io, o.store);
         const stack = o.stack ?? stage;
         const { checkpoints, skipped } = await listHistoryCheckpoints(resolve(io.cwd, o.backend), {
