@@ -545,7 +545,8 @@ export class SnapshotKeyring {
   /** What is configured, without secrets. */
   describe(): string {
     const parts: string[] = [];
-    if (this.raw) parts.push(`${describeOrigin(this.raw.origin)} (kid ${fingerprint(this.raw.key)})`);
+    if (this.raw)
+      parts.push(`${describeOrigin(this.raw.origin)} (kid ${fingerprint(this.raw.key)})`);
     if (this.passphrase) parts.push("GOOSE_SNAPSHOT_PASSPHRASE");
     for (const k of this.kms) parts.push(`KMS key ${k.id} (${k.from})`);
     return parts.length > 0 ? parts.join(", ") : "no snapshot key";
