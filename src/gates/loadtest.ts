@@ -82,7 +82,7 @@ export async function loadTestGate(input: LoadTestGateInput): Promise<GateResult
       return {
         verdict: "fail" as const,
         summary: `load test ${out.scenario} failed (score ${v.score}): ${v.reasons.slice(0, 3).join("; ")}`,
-        fix: `find the regression against ${out.baselineFile}, then rerun: ${rerun}`,
+        fix: `find the regression against ${out.baselineFile}, then rerun \`${rerun}\``,
         details,
         subjects,
       };
@@ -91,7 +91,7 @@ export async function loadTestGate(input: LoadTestGateInput): Promise<GateResult
       return {
         verdict: input.requireBaseline ? ("fail" as const) : ("warn" as const),
         summary: `load test ${out.scenario} met its thresholds but there is no ${input.stage} baseline to compare with`,
-        fix: `record one: ${rerun} --save-baseline`,
+        fix: `record one: \`${rerun} --save-baseline\``,
         details,
         subjects,
       };

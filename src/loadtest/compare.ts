@@ -87,6 +87,17 @@ export function compareToBaseline(
       reasons.push(`threshold "${t.name}" failed: actual ${fmt(t.metric, t.actual)}`);
   if (run.aborted)
     reasons.push(`the run was aborted after ${run.aborted.atSeconds}s: ${run.aborted.reason}`);
+  // No response at all: nothing was measured, whatever the criteria would compute from zeros.
+  const noResponse = run.metrics.requests === 0;
+  if (noResponse) {
+    const kinds = Object.entries(run.metrics.errorKinds ?? {})
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ");
+    reasons.unshift(
+      `no response from the target: ${run.metrics.errors} connection error(s)${kinds ? ` (${kinds})` : ""}; check --target is up and reachable`,
+    );
+  }
 
   if (!baseline) {
     const thresholdsOk = criteria.every((c) => c.status === "pass");
@@ -98,7 +109,7 @@ export function compareToBaseline(
       `no baseline for scenario "${run.scenario}" in ${label}: checked against thresholds only; record one with --save-baseline`,
     );
     return {
-      verdict: thresholdsOk && !run.aborted ? "warn" : "fail",
+      verdict: thresholdsOk && !run.aborted && !noResponse ? "warn" : "fail",
       score: round2(score),
       criteria,
       reasons,
@@ -152,6 +163,7 @@ export function compareToBaseline(
   }
   const score = totalWeight === 0 ? 100 : (100 * points) / totalWeight;
   const hardFail =
+    noResponse ||
     run.aborted !== undefined ||
     criteria.some((c) => c.status === "fail" && (c.kind === "threshold" || c.key));
   const verdict: VerdictLevel = hardFail

@@ -12,6 +12,7 @@ import { parametersOf, type LoadParameters } from "./parameters.js";
 import {
   compare,
   LATENCY_METRICS,
+  metricKind,
   type LatencyMetric,
   type MetricName,
   type Threshold,
@@ -30,6 +31,8 @@ export interface RunMetrics {
   throughput: number;
   /** Connection errors, timeouts included (autocannon's `errors`). */
   errors: number;
+  /** Connection errors by kind (the error's code: ECONNREFUSED, ENOTFOUND, ECONNRESET…). */
+  errorKinds?: Record<string, number>;
   timeouts: number;
   /** Responses outside 2xx. */
   non2xx: number;
@@ -120,6 +123,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   let bytes = 0;
   let non2xx = 0;
   let errors = 0;
+  const errorKinds: Record<string, number> = {};
   let timeouts = 0;
   let intervalResponses = 0;
   let intervalErrors = 0;
@@ -141,6 +145,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       responses,
       bytes,
       errors,
+      errorKinds,
       timeouts,
       non2xx,
       statusCodes,
@@ -214,8 +219,12 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
           statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1;
           if (statusCode < 200 || statusCode >= 300) non2xx++;
         });
-        inst.on("reqError", () => {
+        inst.on("reqError", (err: unknown) => {
           intervalErrors++;
+          const e = err as { code?: unknown; name?: unknown } | undefined;
+          const kind =
+            typeof e?.code === "string" ? e.code : typeof e?.name === "string" ? e.name : "error";
+          errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
         });
       });
       current = undefined;
@@ -364,6 +373,7 @@ function buildMetrics(
     responses: number;
     bytes: number;
     errors: number;
+    errorKinds?: Record<string, number>;
     timeouts: number;
     non2xx: number;
     statusCodes: Record<string, number>;
@@ -384,6 +394,9 @@ function buildMetrics(
     bytes: c.bytes,
     throughput: round3(c.bytes / seconds),
     errors: c.errors,
+    ...(c.errorKinds && Object.keys(c.errorKinds).length > 0
+      ? { errorKinds: { ...c.errorKinds } }
+      : {}),
     timeouts: c.timeouts,
     non2xx: c.non2xx,
     errorRate: attempts === 0 ? 1 : round6((c.errors + c.non2xx) / attempts),
@@ -422,8 +435,20 @@ export function evaluateThreshold(t: Threshold, m: RunMetrics): ThresholdResult 
     metric: t.metric,
     actual,
     limit: t.value,
-    ok: compare(actual, t.op, t.value),
+    // With no response there is no latency to judge: a latency threshold cannot pass on nothing.
+    ok:
+      m.requests === 0 && metricKind(t.metric) === "latency"
+        ? false
+        : compare(actual, t.op, t.value),
   };
+}
+
+/** "ECONNREFUSED 26, ENOTFOUND 3": the connection errors by kind, most frequent first. */
+export function describeErrorKinds(m: RunMetrics): string {
+  return Object.entries(m.errorKinds ?? {})
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
 }
 
 function formatActual(r: ThresholdResult): string {

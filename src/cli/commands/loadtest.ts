@@ -3,6 +3,7 @@ import { parseStageName, type StageName } from "../../config/stages.js";
 import { defaultHolder } from "../../locks/index.js";
 import {
   compareFiles,
+  describeErrorKinds,
   fmt,
   runLoadTest,
   type CriterionResult,
@@ -127,7 +128,7 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
           out.line(
             `  ${m.requests} responses in ${m.durationSeconds}s: ${m.rps} req/s, ${formatBytesPerSecond(m.throughput)}; ` +
               `p50 ${formatMs(m.latencyMs.p50)} p95 ${formatMs(m.latencyMs.p95)} p99 ${formatMs(m.latencyMs.p99)} max ${formatMs(m.latencyMs.max)}; ` +
-              `errors ${m.errors} (timeouts ${m.timeouts}), non-2xx ${m.non2xx}, error rate ${fmt("errors", m.errorRate)}`,
+              `errors ${m.errors} (${[describeErrorKinds(m), `timeouts ${m.timeouts}`].filter(Boolean).join(", ")}), non-2xx ${m.non2xx}, error rate ${fmt("errors", m.errorRate)}`,
           );
           if (result.aborted)
             out.line(`  aborted after ${result.aborted.atSeconds}s: ${result.aborted.reason}`);
