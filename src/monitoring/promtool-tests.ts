@@ -27,6 +27,7 @@ import {
   type SloWindow,
 } from "./rules.js";
 import type { StageChange, StageThresholds } from "./thresholds.js";
+import { DR_THRESHOLD_SERIES } from "./dr-rules.js";
 import type { PushGroups } from "./push-groups.js";
 import { leSpellings, severitiesAtOrAbove } from "./thresholds.js";
 
@@ -35,6 +36,7 @@ export const FIXTURE_STAGE = "fixture";
 export const FIXTURE_THRESHOLDS: StageThresholds = {
   slo: { availabilityObjective: 0.999, latencyObjective: 0.99, latencyBoundSeconds: 0.25 },
   backup: { scheduleIntervalHours: 6 },
+  restoreDrill: { maxAgeHours: 24 },
   scanner: { scheduleIntervalHours: 12, severityThreshold: "HIGH" },
 };
 
@@ -506,6 +508,14 @@ export function thresholdsTests(
             exp_samples: severitiesAtOrAbove(t.scanner.severityThreshold).map((s) =>
               sample(THRESHOLD_SERIES.scannerAlertSeverity, 1, { vulnerability_severity: s }),
             ),
+          },
+          {
+            // restoreDrill.maxAgeHours, in seconds
+            expr: DR_THRESHOLD_SERIES.restoreMaxAge,
+            eval_time: at,
+            exp_samples: [
+              sample(DR_THRESHOLD_SERIES.restoreMaxAge, t.restoreDrill.maxAgeHours * 3600),
+            ],
           },
           {
             // push-groups.yaml: hours, or twice a schedule interval, in seconds

@@ -13,6 +13,7 @@
  * GoldenGooseThresholdsMissing instead of silencing the SLO alerts.
  */
 import { stringify } from "yaml";
+import { drAlertGroups, drRecordingGroups, drThresholdGroups } from "./dr-rules.js";
 import type { StageChange, StageThresholds } from "./thresholds.js";
 import { maxAgeSeconds, type PushGroups } from "./push-groups.js";
 import { leSpellings, severitiesAtOrAbove } from "./thresholds.js";
@@ -239,6 +240,7 @@ export function recordingGroups(): RuleGroup<RecordingRule>[] {
     { name: "goldengoose-grafana.rules", rules: grafana },
     { name: "goldengoose-backup.rules", rules: backup },
     { name: "goldengoose-scanner.rules", rules: scanner },
+    ...drRecordingGroups(),
   ];
 }
 
@@ -441,6 +443,7 @@ export function alertGroups(
         }),
       ],
     },
+    ...drAlertGroups(a),
   ];
 }
 
@@ -581,7 +584,7 @@ export function thresholdGroups(
     })),
     ...pushGroupMaxAgeRules(stageLabel, t, pushGroups),
   ];
-  return [{ name: "goldengoose-thresholds", rules }];
+  return [{ name: "goldengoose-thresholds", rules }, ...drThresholdGroups(stageLabel, t)];
 }
 
 /** A rule file as YAML, with the generated-file header. */

@@ -30,6 +30,13 @@ export const stageThresholdsSchema = z.strictObject({
     /** Hours between backup runs; the backup is stale after twice that. */
     scheduleIntervalHours: z.number().positive(),
   }),
+  restoreDrill: z.strictObject({
+    /**
+     * Hours a passing restore drill stays valid (GoldenGooseRestoreDrillOverdue); equal to
+     * golden-goose:recovery.drillMaxAgeHours in Pulumi.<stage>.yaml.
+     */
+    maxAgeHours: z.number().positive(),
+  }),
   scanner: z.strictObject({
     /** Hours between scans; the scan is stale after twice that. */
     scheduleIntervalHours: z.number().positive(),

@@ -71,6 +71,10 @@ const recordingNames = new Set([
     g.rules.map((r) => r.record),
   ),
   ...Object.values(THRESHOLD_SERIES),
+  // every threshold series a stage records (the DR group's included)
+  ...readYaml<RuleFile>(path.join(PROM_DIR, "thresholds/production.yaml")).groups.flatMap((g) =>
+    g.rules.map((r) => r.record),
+  ),
 ]);
 
 describe("dashboard JSON", () => {

@@ -155,6 +155,9 @@ describe("thresholds.yaml", () => {
       const cfg = loadStageConfigFile(path.join(REPO_ROOT, `Pulumi.${stage}.yaml`));
       const t = loadThresholdsFile(THRESHOLDS).stages[stage];
       expect(t.backup.scheduleIntervalHours, "backup.intervalHours").toBe(cfg.backup.intervalHours);
+      expect(t.restoreDrill.maxAgeHours, "recovery.drillMaxAgeHours").toBe(
+        cfg.recovery.drillMaxAgeHours,
+      );
       expect(t.scanner.severityThreshold, "scanner.severityThreshold").toBe(
         cfg.scanner.severityThreshold,
       );

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { STAGES } from "../../src/config/stages.js";
 import { FIXTURE_THRESHOLDS } from "../../src/monitoring/promtool-tests.js";
+import { DR_THRESHOLD_SERIES } from "../../src/monitoring/dr-rules.js";
 import {
   recordingGroups,
   renderRuleFile,
@@ -264,7 +265,7 @@ describe("recording rule conventions", () => {
       ]);
       const changing = stageChanges(loadThresholds(), s).length > 0;
       expect([...names].filter((n) => !settling.has(n!)).sort()).toEqual(
-        Object.values(THRESHOLD_SERIES)
+        [...Object.values(THRESHOLD_SERIES), ...Object.values(DR_THRESHOLD_SERIES)]
           .filter((n) => !settling.has(n))
           .sort(),
       );

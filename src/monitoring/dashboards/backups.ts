@@ -1,6 +1,10 @@
-/** Backups (the backup CronJob's pushed metrics) and stack snapshots (goose snapshot). */
+/**
+ * Backups (the backup CronJob's pushed metrics), stack snapshots (goose snapshot) and the
+ * disaster-recovery drills (goose dr drill|failover).
+ */
 import { RowBuilder, type Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
-import { BACKUP_METRICS, SNAPSHOT_METRICS } from "../../config/metrics.js";
+import { BACKUP_METRICS, DR_METRICS, SNAPSHOT_METRICS } from "../../config/metrics.js";
+import { DR_RECORDED, DR_THRESHOLD_SERIES } from "../dr-rules.js";
 import { RECORDED, THRESHOLD_SERIES } from "../rules.js";
 import { baseDashboard, STAGE, stat, table, timeseries } from "./common.js";
 
@@ -91,6 +95,90 @@ export function backups(): Dashboard {
         "{{stage}}",
         [[null, "blue"]],
         { width: 8 },
+      ),
+    )
+    .withRow(new RowBuilder("Disaster recovery"))
+    .withPanel(
+      stat(
+        "Last passing restore drill age",
+        "s",
+        `${DR_RECORDED.restoreAge}{${STAGE}}`,
+        "{{stage}}",
+        [
+          [null, "green"],
+          [86400, "orange"],
+        ],
+        {
+          width: 6,
+          description:
+            "goose dr drill. GoldenGooseRestoreDrillOverdue fires above the stage's recovery.drillMaxAgeHours (or when there was never one).",
+        },
+      ),
+    )
+    .withPanel(
+      stat(
+        "Last drill result",
+        "bool_on_off",
+        `min by (drill) (${DR_METRICS.lastResult}{${STAGE}})`,
+        "{{drill}}",
+        [
+          [null, "red"],
+          [1, "green"],
+        ],
+        { width: 6, description: "Restore and failover drills: 1 passed, 0 failed." },
+      ),
+    )
+    .withPanel(
+      stat(
+        "Recovery point (last restore drill)",
+        "s",
+        `max by (stage) (${DR_METRICS.rpo}{${STAGE}})`,
+        "{{stage}}",
+        [[null, "blue"]],
+        {
+          width: 6,
+          description: "Seconds the newest restored sample lay behind the backup time (RPO).",
+        },
+      ),
+    )
+    .withPanel(
+      stat(
+        "Recovery time (last restore drill)",
+        "s",
+        `max by (stage) (${DR_METRICS.rto}{${STAGE}})`,
+        "{{stage}}",
+        [[null, "blue"]],
+        {
+          width: 6,
+          description:
+            "Seconds from the start of the restore to the restored Prometheus answering (RTO).",
+        },
+      ),
+    )
+    .withPanel(
+      timeseries(
+        "Recovery point and time against the objectives",
+        "s",
+        [
+          [`max by (stage) (${DR_METRICS.rpo}{${STAGE}})`, "RPO"],
+          [`max by (stage) (${DR_METRICS.rto}{${STAGE}})`, "RTO"],
+          [
+            `max by (objective) (${DR_METRICS.objective}{${STAGE},objective=~"rpo|rto"})`,
+            "{{objective}} objective",
+          ],
+        ],
+        { min: 0 },
+      ),
+    )
+    .withPanel(
+      timeseries(
+        "Restore drill age against its objective",
+        "s",
+        [
+          [`${DR_RECORDED.restoreAge}{${STAGE}}`, "last passing drill"],
+          [`${DR_THRESHOLD_SERIES.restoreMaxAge}{${STAGE}}`, "objective"],
+        ],
+        { min: 0 },
       ),
     )
     .build();
