@@ -4,9 +4,15 @@
  * `readSnapshotExport`: manifest, ciphertext and plaintext digests, export validation), then its
  * resources go through the policy pack (`analyzeExport`, as `pulumi policy analyze` would).
  */
+import { createHash } from "node:crypto";
 import type { StageName } from "../config/stages.js";
 import { analyzeExport } from "../engine/index.js";
-import { listSnapshots, readSnapshotExport, type SnapshotKeyring } from "../snapshots/index.js";
+import {
+  listSnapshots,
+  readSnapshotExport,
+  snapshotKeys,
+  type SnapshotKeyring,
+} from "../snapshots/index.js";
 import type { ObjectStore } from "../store/types.js";
 import { timed, type GateResult } from "./types.js";
 
@@ -44,7 +50,9 @@ export async function rollbackGate(input: RollbackGateInput): Promise<GateResult
         summary: `rollback drill: snapshot ${id} does not verify: ${(err as Error).message}`,
         fix: `take a fresh snapshot (goose snapshot create ${input.stage}) and find out how ${id} was damaged (goose snapshot verify ${id})`,
         details: { snapshot: id },
-        subjects: [],
+        // What the drill looked at: the stored manifest, by its digest (the record stays
+        // verifiable evidence even when the snapshot itself is damaged).
+        subjects: await storedManifestSubject(input.store, id),
       };
     }
     const subjects = [{ name: `snapshot:${id}`, digest: { sha256: manifest.plaintext.sha256 } }];
@@ -82,4 +90,14 @@ export async function rollbackGate(input: RollbackGateInput): Promise<GateResult
       subjects,
     };
   });
+}
+
+async function storedManifestSubject(
+  store: ObjectStore,
+  id: string,
+): Promise<{ name: string; digest: { sha256: string } }[]> {
+  const obj = await store.get(snapshotKeys.manifest(id)).catch(() => undefined);
+  if (!obj) return [];
+  const sha256 = createHash("sha256").update(obj.body).digest("hex");
+  return [{ name: `snapshot-manifest:${id}`, digest: { sha256 } }];
 }
