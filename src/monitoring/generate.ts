@@ -19,6 +19,13 @@ import {
 import { alertGroups, recordingGroups, renderRuleFile, thresholdGroups } from "./rules.js";
 import { loadThresholdsFile, stageChanges, type Thresholds } from "./thresholds.js";
 import { loadPushGroupsFile, PUSH_GROUPS_PATH, type PushGroups } from "./push-groups.js";
+import {
+  CORRELATION_PATH,
+  loadCorrelationFile,
+  renderAlertmanagerConfig,
+  ROUTES_PATH,
+  type Correlation,
+} from "./correlation.js";
 
 export const THRESHOLDS_PATH = "monitoring/config/thresholds.yaml";
 export const PROMTOOL_TESTS_DIR = "monitoring/prometheus/tests";
@@ -30,8 +37,19 @@ const header = (source: string) =>
 export function generateFromThresholds(
   thresholds: Thresholds,
   pushGroups: PushGroups,
+  alerting?: { routes: string; correlation: Correlation },
 ): Map<string, string> {
   const out = new Map<string, string>();
+  if (alerting) {
+    out.set(
+      MONITORING_PATHS.alertmanager,
+      renderAlertmanagerConfig(
+        alerting.routes,
+        alerting.correlation,
+        header(`${ROUTES_PATH} and ${CORRELATION_PATH}`),
+      ),
+    );
+  }
   out.set(
     MONITORING_PATHS.recording,
     renderRuleFile(recordingGroups(), header("src/monitoring/rules.ts")),
@@ -92,6 +110,10 @@ export function generateMonitoring(repoRoot: string): Map<string, string> {
   return generateFromThresholds(
     loadThresholdsFile(path.join(repoRoot, THRESHOLDS_PATH)),
     loadPushGroupsFile(path.join(repoRoot, PUSH_GROUPS_PATH)),
+    {
+      routes: readFileSync(path.join(repoRoot, ROUTES_PATH), "utf8"),
+      correlation: loadCorrelationFile(path.join(repoRoot, CORRELATION_PATH)),
+    },
   );
 }
 

@@ -388,6 +388,16 @@ export function alertGroups(
           summary: "A scrape target is down.",
           description: `In stage ${stage}, target {{ $labels.instance }} of job {{ $labels.job }} has been unreachable for 10 minutes.`,
         }),
+        a("StageDown", {
+          expr: `max by (stage) (up{job!="${SCRAPE_JOBS.prometheus}"}) == 0`,
+          for: "5m",
+          severity: "critical",
+          summary: "Every scrape target of the stage except Prometheus itself is down.",
+          description:
+            `In stage ${stage}, Prometheus has reached none of the stage's other targets ` +
+            `(Alertmanager, Grafana, Pushgateway, the service) for 5 minutes: the stage is down or ` +
+            `cut off from Prometheus. Its component alerts are inhibited while this fires.`,
+        }),
         a("PrometheusRuleEvaluationFailures", {
           expr: `${RECORDED.ruleEvaluationFailures} > 0`,
           for: "15m",
