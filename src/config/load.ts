@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { closest } from "fastest-levenshtein";
@@ -14,13 +14,19 @@ export interface ConfigProblem {
   message: string;
 }
 
+/** At most this many problems are printed; the rest are counted. */
+const MAX_PRINTED_PROBLEMS = 20;
+
 /** A stack file that does not describe a valid stage. Lists every problem at once. */
 export class StageConfigError extends Error {
   readonly exitCode = 2;
   constructor(public readonly problems: ConfigProblem[]) {
+    const shown = problems.slice(0, MAX_PRINTED_PROBLEMS);
+    const more = problems.length - shown.length;
     super(
-      problems.map((p) => `${p.file}: ${p.key}: ${p.message}`).join("\n") ||
-        "invalid stage configuration",
+      (shown.map((p) => `${p.file}: ${p.key}: ${p.message}`).join("\n") ||
+        "invalid stage configuration") +
+        (more > 0 ? `\n… and ${more} more problem(s) in ${problems[0]!.file}` : ""),
     );
     this.name = "StageConfigError";
   }
@@ -35,6 +41,9 @@ export interface StackFile {
   secretKeys: string[];
 }
 
+/** A stack file larger than this is refused before it is read (real ones are a few KB). */
+export const MAX_STACK_FILE_BYTES = 1 << 20;
+
 /** Placeholder for a `secure:` value that cannot be decrypted without the Pulumi CLI. */
 export const SECRET_PLACEHOLDER = "[secret]";
 
@@ -43,8 +52,19 @@ export function readStackFile(path: string): StackFile {
   const file = basename(path);
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > MAX_STACK_FILE_BYTES) {
+      throw new StageConfigError([
+        {
+          file: path,
+          key: "(file)",
+          message: `is ${(size / 1048576).toFixed(1)} MiB, larger than the ${MAX_STACK_FILE_BYTES / 1048576} MiB a stack file may be (they hold a stage's config, a few KB); check that it is the right file`,
+        },
+      ]);
+    }
     text = readFileSync(path, "utf8");
   } catch (err) {
+    if (err instanceof StageConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new StageConfigError([
       {
@@ -175,6 +195,9 @@ function describeIssue(
       },
     ];
   }
+  if (issue.code === "too_small" || issue.code === "too_big") {
+    return [{ key: path.join(".") || "(root)", message: rangeMessage(issue, got) }];
+  }
   const expected = issue.message
     .replace(/^Invalid (input|option|value): /, "")
     .replace(/^expected /, "")
@@ -185,6 +208,41 @@ function describeIssue(
       message: `expected ${expected}, got ${got === undefined ? "nothing (the key is missing)" : JSON.stringify(got)}`,
     },
   ];
+}
+
+/** "must be at least 1, got 0: set it to 1 or more" for zod's too_small / too_big. */
+function rangeMessage(
+  issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig,
+  got: unknown,
+): string {
+  const small = issue.code === "too_small";
+  const bound = Number(small ? issue.minimum : issue.maximum);
+  const inclusive = issue.inclusive !== false;
+  const shown = got === undefined ? "nothing" : JSON.stringify(got);
+  switch (issue.origin) {
+    case "array":
+    case "set":
+      return small
+        ? `needs at least ${bound} item(s), got ${Array.isArray(got) ? got.length : shown}: add items`
+        : `takes at most ${bound} item(s), got ${Array.isArray(got) ? got.length : shown}: remove some`;
+    case "string":
+      return small
+        ? `must be at least ${bound} character(s) long, got ${shown}`
+        : `must be at most ${bound} character(s) long, got ${typeof got === "string" ? `${got.length} characters` : shown}`;
+    default: {
+      const word = small
+        ? inclusive
+          ? "at least"
+          : "more than"
+        : inclusive
+          ? "at most"
+          : "less than";
+      const fix = inclusive
+        ? `set it to ${bound} or ${small ? "more" : "less"}`
+        : `set it ${word} ${bound}`;
+      return `must be ${word} ${bound}, got ${shown}: ${fix}`;
+    }
+  }
 }
 
 /** Keys the schema allows at an object path (for "did you mean"). */

@@ -17,6 +17,12 @@ const QUOTE = 0x22;
 const BSLASH = 0x5c;
 const COMMA = 0x2c;
 
+/**
+ * Deepest nesting accepted. Pulumi's own decoder stops at 10,000 (Go's encoding/json); real
+ * exports stay far below 100, and the checks after the scan walk values recursively.
+ */
+export const MAX_DEPTH = 1000;
+
 const CAPTURED_ARRAYS = new Map<string, "resource" | "pending">([
   ["/deployment/resources", "resource"],
   ["/deployment/pending_operations", "pending"],
@@ -114,8 +120,10 @@ export class ExportScanner {
       // Fast path inside a captured element: only brackets and strings matter.
       if (this.capDepth >= 0 && !this.capPrimitive) {
         if (c === QUOTE) this.inString = true;
-        else if (c === LBRACE || c === LBRACK) this.stack.push(INNER);
-        else if (c === RBRACE || c === RBRACK) {
+        else if (c === LBRACE || c === LBRACK) {
+          if (this.stack.length >= MAX_DEPTH) this.tooDeep();
+          this.stack.push(INNER);
+        } else if (c === RBRACE || c === RBRACK) {
           this.stack.pop();
           if (this.stack.length === this.capDepth) this.endCapture(chunk, i + 1);
         }
@@ -167,6 +175,7 @@ export class ExportScanner {
           if (this.stack.length === 0 && this.rootDone) {
             throw new ScanError("unexpected data after the end of the JSON document");
           }
+          if (this.stack.length >= MAX_DEPTH) this.tooDeep();
           const path =
             top === undefined ? "" : top.obj ? `${top.path}/${top.key}` : `${top.path}/*`;
           const frame: Frame = { obj: c === LBRACE, path, key: "", expectKey: c === LBRACE };
@@ -218,6 +227,12 @@ export class ExportScanner {
       pending: this.counts.pending,
       bytes: this.bytes,
     };
+  }
+
+  private tooDeep(): never {
+    throw new ScanError(
+      `the export is nested more than ${MAX_DEPTH} levels deep (near byte ${this.bytes}); no Pulumi export is, so the file is damaged or was made to be hostile`,
+    );
   }
 
   private afterValue(): void {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { stat as fsStat } from "node:fs/promises";
 import { basename } from "node:path";
 import { PassThrough, Transform, type Readable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -140,7 +141,13 @@ class Meter extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.hash.update(chunk);
     this.size += chunk.length;
-    const waited = this.also?.(chunk);
+    let waited: void | Promise<void>;
+    try {
+      waited = this.also?.(chunk);
+    } catch (err) {
+      cb(err as Error);
+      return;
+    }
     if (waited)
       waited.then(
         () => cb(null, chunk),
@@ -170,6 +177,34 @@ export interface CreateSnapshotOptions {
   };
   gitCommit?: string;
   now?: Date;
+  /** Refuse exports larger than this many bytes (default DEFAULT_MAX_EXPORT_BYTES). */
+  maxBytes?: number;
+}
+
+/** Exports larger than this are refused unless GOOSE_SNAPSHOT_MAX_BYTES says otherwise. */
+export const DEFAULT_MAX_EXPORT_BYTES = 2 * 1024 ** 3;
+
+/** The export size bound from GOOSE_SNAPSHOT_MAX_BYTES (bytes), else the default. */
+export function snapshotMaxBytes(env: NodeJS.ProcessEnv): number {
+  const v = env.GOOSE_SNAPSHOT_MAX_BYTES;
+  if (v === undefined || v === "") return DEFAULT_MAX_EXPORT_BYTES;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new InputError(
+      `GOOSE_SNAPSHOT_MAX_BYTES=${v}: a whole number of bytes, 1 or more (default ${DEFAULT_MAX_EXPORT_BYTES})`,
+    );
+  }
+  return n;
+}
+
+/** The export is over the size bound: exit 2, nothing stored. */
+export class ExportTooLargeError extends InputError {
+  constructor(what: string, size: number | undefined, max: number) {
+    super(
+      `${what} is larger than ${max} bytes${size !== undefined ? ` (${size} bytes)` : ""}, the bound on exports (GOOSE_SNAPSHOT_MAX_BYTES); nothing was stored. Raise GOOSE_SNAPSHOT_MAX_BYTES if the export really is that large`,
+    );
+    this.name = "ExportTooLargeError";
+  }
 }
 
 /**
@@ -184,13 +219,22 @@ export async function createSnapshot(
   // The manifest is a compare-and-swap write: refuse a store without them before any upload.
   await assertConditionalWrites(store);
   const now = opts.now ?? new Date();
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_EXPORT_BYTES;
+  const what = typeof opts.source === "string" ? opts.source : "the export";
+  if (typeof opts.source === "string") {
+    const st = await fsStat(opts.source).catch(() => undefined);
+    if (st && st.size > maxBytes) throw new ExportTooLargeError(what, st.size, maxBytes);
+  }
   const id = newSnapshotId(opts.stage, now);
   const aad = aadOf(id);
   const { dataKey, iv } = newDataKey();
   const keyRef = await opts.keys.wrap(dataKey, aad);
 
   const validator = await openStreamValidator(opts.stack ? { stack: opts.stack } : {});
-  const plain = new Meter((chunk) => validator.push(chunk));
+  const plain = new Meter((chunk) => {
+    if (plain.size > maxBytes) throw new ExportTooLargeError(what, undefined, maxBytes);
+    return validator.push(chunk);
+  });
   const cipher = new Meter();
   const tail = new PassThrough({ highWaterMark: 1 << 20 });
   const input =
@@ -221,7 +265,6 @@ export async function createSnapshot(
     throw err;
   }
   const validation = await validator.finish();
-  const what = typeof opts.source === "string" ? opts.source : "the export";
   if (!validation.ok) {
     await store.delete(payloadKey).catch(() => {});
     throw new SnapshotRejectedError(validation, what);

@@ -213,6 +213,8 @@ export class ExportValidator {
   private stack: string | undefined;
   private project: string | undefined;
   private truncatedErrors = 0;
+  /** The first resource carrying version 1's `defaults` field, if any. */
+  private v1DefaultsAt: string | undefined;
   private readonly v = loadValidators();
 
   constructor(private readonly opts: ValidateOptions = {}) {
@@ -241,7 +243,16 @@ export class ExportValidator {
       this.error({ code: "schema", resource: where, message: `${where} is not an object` });
       return;
     }
-    const res = goNulls(value as Record<string, unknown>);
+    let raw = value as Record<string, unknown>;
+    if ("defaults" in raw) {
+      // ResourceV1's `defaults` (dropped by Pulumi's migration to version 2); allowed only in a
+      // version-1 deployment, which complete() checks once the version is known.
+      this.v1DefaultsAt ??= urnOrIndex(raw, where);
+      const { defaults: _defaults, ...rest } = raw;
+      void _defaults;
+      raw = rest;
+    }
+    const res = goNulls(raw);
     const urn = typeof res.urn === "string" && res.urn !== "" ? res.urn : undefined;
     const name = urn ?? where;
     const badValue = checkPropertyValues(res, this.v.propertyValue);
@@ -451,6 +462,13 @@ export class ExportValidator {
         message: `this stack's deployment version (${version}) is too old`,
       });
     }
+    if (this.v1DefaultsAt !== undefined && version !== 1) {
+      this.error({
+        code: "schema",
+        resource: this.v1DefaultsAt,
+        message: `resource ${this.v1DefaultsAt}: \`defaults\` is a field of deployment version 1 only, and this deployment is version ${String(version)}`,
+      });
+    }
     const features = Array.isArray(skeleton.features) ? skeleton.features.map(String) : [];
     if (version >= 4) {
       const unknown = features.filter((f) => !(KNOWN_FEATURES as readonly string[]).includes(f));
@@ -658,6 +676,10 @@ export class UrnIndex {
   }
 }
 
+function urnOrIndex(res: Record<string, unknown>, where: string): string {
+  return typeof res.urn === "string" && res.urn !== "" ? res.urn : where;
+}
+
 function asStrings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }
@@ -690,16 +712,81 @@ export async function validateExportStream(
   return v.finish();
 }
 
+/** ResourceV1 / ResourceV2 fields (sdk/go/common/apitype/core.go); Go drops the others. */
+const V2_RESOURCE_FIELDS = [
+  "urn",
+  "custom",
+  "delete",
+  "id",
+  "type",
+  "inputs",
+  "outputs",
+  "parent",
+  "protect",
+  "external",
+  "dependencies",
+  "initErrors",
+  "provider",
+] as const;
+
+/**
+ * A version-1 or version-2 resource as version 3, as Pulumi migrates it
+ * (pkg/resource/stack/migrate: UpToResourceV2, UpToResourceV3): the fields ResourceV2 knows
+ * are kept (version 1's `defaults` is dropped), and every input property depends on all of the
+ * resource's dependencies (`propertyDependencies`).
+ */
+function resourceToV3(r: unknown): unknown {
+  if (typeof r !== "object" || r === null || Array.isArray(r)) return r;
+  const src = r as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of V2_RESOURCE_FIELDS) {
+    const v = src[k];
+    if (v === undefined || v === null || v === "" || v === false) continue;
+    if (Array.isArray(v) && v.length === 0) continue;
+    if ((k === "inputs" || k === "outputs") && typeof v === "object" && Object.keys(v).length === 0)
+      continue;
+    out[k] = v;
+  }
+  out.custom = src.custom === true;
+  const deps = asStrings(src.dependencies);
+  const inputs = src.inputs;
+  if (typeof inputs === "object" && inputs !== null && !Array.isArray(inputs)) {
+    const pd: Record<string, string[]> = {};
+    for (const key of Object.keys(inputs)) pd[key] = [...deps];
+    if (Object.keys(pd).length > 0) out.propertyDependencies = pd;
+  }
+  return out;
+}
+
+/** A version-1/2 deployment body as version 3 (UpToDeploymentV2, UpToDeploymentV3). */
+function deploymentToV3(d: unknown): Record<string, unknown> {
+  const dep = (typeof d === "object" && d !== null ? d : {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = { manifest: dep.manifest ?? {} };
+  if (Array.isArray(dep.resources)) out.resources = dep.resources.map(resourceToV3);
+  if (Array.isArray(dep.pending_operations)) {
+    out.pending_operations = dep.pending_operations.map((op: unknown) => {
+      const o = (op ?? {}) as Record<string, unknown>;
+      return { resource: resourceToV3(o.resource), type: o.type };
+    });
+  }
+  return out;
+}
+
 /**
  * The importable form of an export: a DIY checkpoint `{version, features?, checkpoint:{latest}}`
- * becomes `{version, features?, deployment: latest}`; an export is returned unchanged.
+ * becomes `{version, features?, deployment: latest}`; a version-1 or version-2 deployment is
+ * migrated to version 3 as `pulumi stack import` does; a version-3/4 export is returned unchanged.
  */
 export function toImportable(text: string): string {
   const doc = JSON.parse(text) as Record<string, unknown>;
-  if (!("checkpoint" in doc) || "deployment" in doc) return text;
-  const cp = doc.checkpoint as { latest?: unknown };
-  const out: Record<string, unknown> = { version: doc.version };
-  if (doc.features !== undefined) out.features = doc.features;
-  out.deployment = cp.latest;
+  const old = doc.version === 1 || doc.version === 2;
+  const isCheckpoint = "checkpoint" in doc && !("deployment" in doc);
+  if (!isCheckpoint && !old) return text;
+  const deployment = isCheckpoint
+    ? (doc.checkpoint as { latest?: unknown }).latest
+    : doc.deployment;
+  const out: Record<string, unknown> = { version: old ? 3 : doc.version };
+  if (doc.features !== undefined && !old) out.features = doc.features;
+  out.deployment = old ? deploymentToV3(deployment) : deployment;
   return JSON.stringify(out, null, 4);
 }

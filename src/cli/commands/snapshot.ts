@@ -9,6 +9,7 @@ import {
   createSnapshot,
   keySourceFor,
   snapshotKeyringFor,
+  snapshotMaxBytes,
   listHistoryCheckpoints,
   listSnapshots,
   pinSnapshot,
@@ -163,6 +164,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
           keys,
           evidence: openEvidenceChain(store, io.env),
           ...optional("gitCommit", gitCommitOf(io.cwd)),
+          maxBytes: snapshotMaxBytes(io.env),
         });
         out.line(`snapshot ${m.id} taken in ${store.url} (key: ${keys.describe()})`);
         out.line(
@@ -409,6 +411,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
               keys,
               evidence,
               now: new Date(),
+              maxBytes: snapshotMaxBytes(io.env),
             });
             existing.add(digest);
             taken.push({ id: m.id, from: cp.path });
