@@ -88,11 +88,52 @@ export interface StressConfig {
 
 const positiveInt = z.number().int().positive();
 
+/**
+ * Bounds of load parameters: what one load generator can honestly drive. A value past them is
+ * a typo or a test for a distributed tool, and is refused with the fix instead of hanging.
+ */
+export const LOAD_LIMITS = {
+  connections: 10_000,
+  /** 24 hours. */
+  durationMs: 24 * 3600 * 1000,
+  requests: 10_000_000,
+  rate: 1_000_000,
+  phases: 100,
+  /** 10 minutes. */
+  timeoutMs: 600_000,
+} as const;
+
+const connectionsSchema = positiveInt.max(LOAD_LIMITS.connections, {
+  message:
+    `at most ${LOAD_LIMITS.connections} connections from one load generator; lower it, or run ` +
+    "several generators against the target",
+});
+const requestsSchema = positiveInt.max(LOAD_LIMITS.requests, {
+  message: `at most ${LOAD_LIMITS.requests} requests in one run; lower it or give a duration instead`,
+});
+const rateSchema = z
+  .number()
+  .positive()
+  .max(LOAD_LIMITS.rate, {
+    message: `at most ${LOAD_LIMITS.rate} requests per second; lower the rate (or leave it unset for as fast as possible)`,
+  });
+
+/** A duration no longer than the longest run (24h). */
+function boundedDuration(what: string) {
+  return duration(what).refine((ms) => ms <= LOAD_LIMITS.durationMs, {
+    message: "at most 24h in one run; shorten it (a soak test longer than a day is several runs)",
+  });
+}
+
 /** autocannon's request timeout has a one-second resolution and minimum. */
 function requestTimeout() {
-  return duration("a duration").refine((ms) => ms >= 1000, {
-    message: "the request timeout must be at least 1s (autocannon's smallest)",
-  });
+  return duration("a duration")
+    .refine((ms) => ms >= 1000, {
+      message: "the request timeout must be at least 1s (autocannon's smallest)",
+    })
+    .refine((ms) => ms <= LOAD_LIMITS.timeoutMs, {
+      message: "the request timeout must be at most 10m; lower it",
+    });
 }
 
 function duration(what: string) {
@@ -156,19 +197,23 @@ const requestSchema = z.strictObject({
 });
 
 const phaseSchema = z.strictObject({
-  connections: positiveInt,
-  duration: duration("a duration"),
-  rate: z.number().positive().optional(),
+  connections: connectionsSchema,
+  duration: boundedDuration("a duration"),
+  rate: rateSchema.optional(),
 });
 
 const scenarioSchema = z
   .strictObject({
     description: z.string().default(""),
-    connections: positiveInt.optional(),
-    duration: duration("a duration").optional(),
-    requests: positiveInt.optional(),
-    rate: z.number().positive().optional(),
-    ramp: z.array(phaseSchema).min(1).optional(),
+    connections: connectionsSchema.optional(),
+    duration: boundedDuration("a duration").optional(),
+    requests: requestsSchema.optional(),
+    rate: rateSchema.optional(),
+    ramp: z
+      .array(phaseSchema)
+      .min(1)
+      .max(LOAD_LIMITS.phases, { message: `at most ${LOAD_LIMITS.phases} ramp phases` })
+      .optional(),
     pipelining: positiveInt.max(100).optional(),
     timeout: requestTimeout().optional(),
     mix: z.array(requestSchema).min(1).optional(),

@@ -5,7 +5,7 @@
  */
 import { createRequire } from "node:module";
 import autocannon from "autocannon";
-import type { Phase, RequestSpec, Scenario } from "./config.js";
+import { LOAD_LIMITS, type Phase, type RequestSpec, type Scenario } from "./config.js";
 import { LoadTestUsageError } from "./errors.js";
 import { LatencyHistogram } from "./histogram.js";
 import { parametersOf, type LoadParameters } from "./parameters.js";
@@ -152,11 +152,22 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       seconds: elapsed(),
     });
 
+  // A stopped phase ends when autocannon says so, or at the latest STOP_GRACE_MS later.
+  let forceEnd: () => void = () => {};
+  const forced = new Promise<void>((r) => (forceEnd = r));
+  let forceTimer: NodeJS.Timeout | undefined;
   const stop = (reason: string) => {
     if (aborted) return;
     aborted = { reason, atSeconds: round3(elapsed()) };
     current?.stop();
+    forceTimer = setTimeout(forceEnd, STOP_GRACE_MS);
   };
+  // The hard deadline: the planned duration (or the longest allowed run) plus a small grace.
+  const deadlineSeconds = (planned ?? LOAD_LIMITS.durationMs / 1000) + DEADLINE_GRACE_SECONDS;
+  const deadline = setTimeout(
+    () => stop(`stopped at the hard deadline (${deadlineSeconds}s: planned duration + grace)`),
+    deadlineSeconds * 1000,
+  );
 
   const onAbort = () => stop("interrupted by the caller");
   if (opts.signal?.aborted) onAbort();
@@ -208,31 +219,36 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   try {
     for (phaseIndex = 0; phaseIndex < scenario.phases.length && !aborted; phaseIndex++) {
       const phase = scenario.phases[phaseIndex]!;
-      const result = await runPhase(phase, scenario, target, requests, (inst) => {
-        current = inst;
-        inst.on("response", (_client, statusCode, resBytes, responseTime) => {
-          responses++;
-          intervalResponses++;
-          bytes += resBytes;
-          // Only the interval histogram per response; it is merged into the total each sample.
-          interval.record(responseTime);
-          statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1;
-          if (statusCode < 200 || statusCode >= 300) non2xx++;
-        });
-        inst.on("reqError", (err: unknown) => {
-          intervalErrors++;
-          const e = err as { code?: unknown; name?: unknown } | undefined;
-          const kind =
-            typeof e?.code === "string" ? e.code : typeof e?.name === "string" ? e.name : "error";
-          errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
-        });
-      });
+      const result = await Promise.race([
+        runPhase(phase, scenario, target, requests, (inst) => {
+          current = inst;
+          inst.on("response", (_client, statusCode, resBytes, responseTime) => {
+            responses++;
+            intervalResponses++;
+            bytes += resBytes;
+            // Only the interval histogram per response; it is merged into the total each sample.
+            interval.record(responseTime);
+            statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1;
+            if (statusCode < 200 || statusCode >= 300) non2xx++;
+          });
+          inst.on("reqError", (err: unknown) => {
+            intervalErrors++;
+            const e = err as { code?: unknown; name?: unknown } | undefined;
+            const kind =
+              typeof e?.code === "string" ? e.code : typeof e?.name === "string" ? e.name : "error";
+            errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+          });
+        }),
+        forced.then(() => ({ errors: 0, timeouts: 0 }) as unknown as autocannon.Result),
+      ]);
       current = undefined;
       errors += result.errors;
       timeouts += result.timeouts;
     }
   } finally {
     clearInterval(timer);
+    clearTimeout(deadline);
+    if (forceTimer) clearTimeout(forceTimer);
     opts.signal?.removeEventListener("abort", onAbort);
   }
   // The last, partial interval: kept unless it is a sliver that would only add noise.
@@ -257,6 +273,11 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     tool: { name: "autocannon", version: AUTOCANNON_VERSION, node: process.version },
   };
 }
+
+/** After a stop (signal, threshold, deadline), a phase gets this long to wind down. */
+const STOP_GRACE_MS = 2000;
+/** Seconds past the planned duration before the hard deadline stops a run. */
+const DEADLINE_GRACE_SECONDS = 5;
 
 function runPhase(
   phase: Phase,

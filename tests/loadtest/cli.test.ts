@@ -6,7 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openLocks } from "../../src/locks/index.js";
 import { LOADTEST_METRICS, runLoadTest } from "../../src/loadtest/index.js";
 import { openStore } from "../../src/store/index.js";
-import { goose, startServer, tempDir, testConfig, type TestServer } from "./helpers.js";
+import {
+  goose,
+  ROBUST_CONFIG,
+  ROBUST_DELAY_MS,
+  startServer,
+  tempDir,
+  testConfig,
+  type TestServer,
+} from "./helpers.js";
 
 type Node = DefaultTreeAdapterMap["node"];
 type Element = DefaultTreeAdapterMap["element"];
@@ -17,7 +25,7 @@ let work: { dir: string; cleanup: () => void };
 beforeAll(async () => {
   server = await startServer();
   work = tempDir();
-  writeFileSync(join(work.dir, "cfg.yaml"), testConfig());
+  writeFileSync(join(work.dir, "cfg.yaml"), testConfig(ROBUST_CONFIG));
 });
 afterAll(async () => {
   await server.close();
@@ -76,7 +84,7 @@ describe("goose loadtest run against loopback servers", () => {
     );
     expect(file.stage).toBe("sandbox");
     expect(file.scenarios.quick.parameters.phases).toEqual([
-      { connections: 2, durationSeconds: 1 },
+      { connections: 2, durationSeconds: 2 },
     ]);
     expect(file.scenarios.quick.note).toBe("loopback test server");
     expect(file.scenarios.quick.metrics.requests).toBeGreaterThan(0);
@@ -97,7 +105,7 @@ describe("goose loadtest run against loopback servers", () => {
   });
 
   it("injected latency fails against the baseline with exit 1", async () => {
-    server.setDelay(60);
+    server.setDelay(ROBUST_DELAY_MS);
     try {
       const r = await run();
       expect(r.code).toBe(1);
@@ -138,7 +146,7 @@ describe("goose loadtest run against loopback servers", () => {
       );
       const ESC = String.fromCharCode(27);
       expect(r.stderr).toContain(`\r${ESC}[2Kquick phase 1/1 `);
-      expect(r.stderr).toMatch(/quick phase 1\/1 \d+\/1s +\d+ responses/);
+      expect(r.stderr).toMatch(/quick phase 1\/1 \d+\/2s +\d+ responses/);
       expect(r.code).toBe(1);
       const j = r.json();
       expect(j.verdict).toBe("fail");
@@ -150,7 +158,7 @@ describe("goose loadtest run against loopback servers", () => {
   });
 
   it("a changed load parameter refuses the comparison (exit 2) before sending a request", async () => {
-    writeFileSync(join(work.dir, "cfg3.yaml"), testConfig({ connections: 3 }));
+    writeFileSync(join(work.dir, "cfg3.yaml"), testConfig({ ...ROBUST_CONFIG, connections: 3 }));
     const before = served();
     const r = await goose(
       [
@@ -202,7 +210,7 @@ describe("goose loadtest run against loopback servers", () => {
   it("writes the Markdown summary and Prometheus metrics that promtool accepts", () => {
     const md = readFileSync(fastReport.replace(/\.json$/, ".md"), "utf8");
     expect(md).toMatch(/^# Load test quick on sandbox: PASS \(score 100\)/);
-    expect(md).toContain("| tolerance | p99 <= +25% (floor 25ms) |");
+    expect(md).toContain("| tolerance | p99 <= +25% (floor 250ms) |");
     const prom = readFileSync(fastReport.replace(/\.json$/, ".prom"), "utf8");
     expect(prom).toContain(
       `${LOADTEST_METRICS.verdict}{stage="sandbox",scenario="quick",verdict="pass"} 1`,
@@ -273,7 +281,7 @@ describe("goose loadtest run against loopback servers", () => {
       work.dir,
     );
     expect(c.code).toBe(2);
-    expect(c.stderr).toContain("phases[0].durationSeconds: baseline 1, this run 0.5");
+    expect(c.stderr).toContain("phases[0].durationSeconds: baseline 2, this run 0.5");
   });
 });
 

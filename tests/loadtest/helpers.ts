@@ -103,12 +103,19 @@ export async function goose(
 }
 
 /**
- * A short stress-test config for tests: 1-second runs with 2 connections. The sandbox floors
- * (25 ms on p99, 10 ms on p50) keep scheduler noise on a busy CI machine from failing a fast
- * server; the injected latency in the tests (60 ms) is well beyond them.
+ * A short stress-test config for tests: 1-second runs with 2 connections (sandbox floors 25 ms
+ * on p99, 10 ms on p50). Tests that compare runs measured on a busy machine pass `robust`
+ * (ROBUST_CONFIG): floors an order of magnitude above scheduler noise on a loaded 2-core machine,
+ * and injected latency (ROBUST_DELAY_MS) an order of magnitude above the floors.
  */
 export function testConfig(
-  overrides: { connections?: number; duration?: string; mix?: string } = {},
+  overrides: {
+    connections?: number;
+    duration?: string;
+    mix?: string;
+    p99Floor?: string;
+    p50Floor?: string;
+  } = {},
 ): string {
   return `version: 1
 defaults:
@@ -127,8 +134,8 @@ tolerances:
   sandbox:
     score: { pass: 75%, warn: 50% }
     criteria:
-      - { metric: p99, pass: "<= +25%", warn: "<= +50%", floor: 25ms, weight: 2, key: true }
-      - { metric: p50, pass: "<= +25%", warn: "<= +50%", floor: 10ms, weight: 1 }
+      - { metric: p99, pass: "<= +25%", warn: "<= +50%", floor: ${overrides.p99Floor ?? "25ms"}, weight: 2, key: true }
+      - { metric: p50, pass: "<= +25%", warn: "<= +50%", floor: ${overrides.p50Floor ?? "10ms"}, weight: 1 }
       - { metric: errors, pass: "<= +0%", floor: 1%, weight: 2, key: true }
   compliance:
     score: { pass: 85%, warn: 70% }
@@ -140,3 +147,12 @@ tolerances:
       - { metric: p99, pass: "<= +10%", floor: 5ms, weight: 1, key: true }
 `;
 }
+
+/**
+ * For comparisons measured under load (issue 10, item 14): 2-second runs whose p99/p50 floors
+ * (250 ms / 100 ms) absorb the event-loop stalls a CPU hog causes on a 2-core machine, so a fast
+ * server passes against its own baseline; ROBUST_DELAY_MS of injected latency is four times the
+ * p99 floor, so a slow server fails even against a baseline measured under that same load.
+ */
+export const ROBUST_CONFIG = { duration: "2s", p99Floor: "250ms", p50Floor: "100ms" } as const;
+export const ROBUST_DELAY_MS = 1000;

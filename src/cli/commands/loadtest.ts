@@ -90,9 +90,16 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
       }) => {
         const out = new Output(io, Boolean(o.json));
         const stage = stageArg(o.stage);
+        // SIGINT (Ctrl-C) and SIGTERM (CI cancel, kill) stop the run the same way: the result so
+        // far is reported, the lease released, and the exit code is 128 + the signal (130, 143).
         const interrupt = new AbortController();
-        const onSigint = () => interrupt.abort();
-        process.once("SIGINT", onSigint);
+        let signalled: NodeJS.Signals | undefined;
+        const onSignal = (sig: NodeJS.Signals) => {
+          signalled ??= sig;
+          interrupt.abort();
+        };
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
         let live = false;
         try {
           const outcome = await runLoadTest({
@@ -154,9 +161,15 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
             reports: outcome.files,
             notes: outcome.notes,
           });
-          setExitCode(verdict.verdict === "fail" ? 1 : 0);
+          if (signalled) {
+            out.info(`goose: loadtest stopped by ${signalled}; report written, lease released`);
+            setExitCode(signalled === "SIGTERM" ? 143 : 130);
+          } else {
+            setExitCode(verdict.verdict === "fail" ? 1 : 0);
+          }
         } finally {
-          process.removeListener("SIGINT", onSigint);
+          process.removeListener("SIGINT", onSignal);
+          process.removeListener("SIGTERM", onSignal);
         }
       },
     );
