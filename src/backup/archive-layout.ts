@@ -14,6 +14,7 @@
  * file of the set with its size and SHA-256; a restore checks them before using the data.
  * Start a fresh Prometheus with `--storage.tsdb.path=<set>/snapshot` to read a restored TSDB.
  */
+import { InputError } from "../errors.js";
 
 /** Version of the layout; a manifest with another version is refused. */
 export const BACKUP_LAYOUT_VERSION = 1;
@@ -103,7 +104,7 @@ export function completeSetIds(component: BackupComponent, keys: Iterable<string
   return [...ids].sort().reverse();
 }
 
-export class BackupLayoutError extends Error {
+export class BackupLayoutError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = "BackupLayoutError";

@@ -17,18 +17,9 @@ export { CheckFailedError, GooseError, InputError };
 export const UsageError = InputError;
 export type UsageError = InputError;
 
-/**
- * Exit code for any error: 1 for a `CheckFailedError`, 2 for an `InputError` and for anything
- * unexpected. Errors from before the vocabulary that still carry a numeric `exitCode` of 1 or 2
- * keep it during the transition.
- */
+/** Exit code for any error: 1 for a `CheckFailedError`, 2 for an `InputError` and anything else. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CheckFailedError) return EXIT_FAILED;
-  if (err instanceof InputError) return EXIT_USAGE;
-  if (err && typeof err === "object" && "exitCode" in err) {
-    const code = (err as { exitCode: unknown }).exitCode;
-    if (code === EXIT_FAILED || code === EXIT_USAGE) return code;
-  }
   return EXIT_USAGE;
 }
 

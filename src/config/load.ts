@@ -6,6 +6,7 @@ import { z } from "zod";
 import { STAGE_DEFAULTS } from "./defaults.js";
 import { SECRET_SETTINGS, stageConfigSchema, type StageConfig } from "./schema.js";
 import { PROJECT, STAGES, isStageName, type StageName } from "./stages.js";
+import { InputError } from "../errors.js";
 
 /** One problem in a stack file: where (file and key), what is allowed, what was there. */
 export interface ConfigProblem {
@@ -18,8 +19,7 @@ export interface ConfigProblem {
 const MAX_PRINTED_PROBLEMS = 20;
 
 /** A stack file that does not describe a valid stage. Lists every problem at once. */
-export class StageConfigError extends Error {
-  readonly exitCode = 2;
+export class StageConfigError extends InputError {
   constructor(public readonly problems: ConfigProblem[]) {
     const shown = problems.slice(0, MAX_PRINTED_PROBLEMS);
     const more = problems.length - shown.length;

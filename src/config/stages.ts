@@ -1,4 +1,5 @@
 /** The three stages, in promotion order. Promotion only goes one step forward along this list. */
+import { InputError } from "../errors.js";
 export const STAGES = ["sandbox", "compliance", "production"] as const;
 export type StageName = (typeof STAGES)[number];
 
@@ -25,7 +26,7 @@ export function parseStageName(value: string): StageName {
   throw new UnknownStageError(value);
 }
 
-export class UnknownStageError extends Error {
+export class UnknownStageError extends InputError {
   constructor(public readonly value: string) {
     super(`unknown stage "${value}": expected one of ${STAGES.join(", ")}`);
     this.name = "UnknownStageError";

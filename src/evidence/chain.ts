@@ -17,7 +17,7 @@ import {
   type EvidenceKey,
 } from "./keys.js";
 import { redact } from "./redact.js";
-import { CheckFailedError } from "../errors.js";
+import { CheckFailedError, InputError } from "../errors.js";
 import {
   parseExpectHead,
   readLocalAnchor,
@@ -163,8 +163,7 @@ export class EvidenceTamperedError extends CheckFailedError {
   }
 }
 
-export class EvidenceWriteError extends Error {
-  readonly exitCode = 2;
+export class EvidenceWriteError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = "EvidenceWriteError";

@@ -8,6 +8,7 @@ import {
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
+import { InputError } from "../errors.js";
 
 /** DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows it. */
 const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
@@ -26,8 +27,7 @@ export interface EvidenceKey {
   file?: string;
 }
 
-export class EvidenceKeyError extends Error {
-  readonly exitCode = 2;
+export class EvidenceKeyError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = "EvidenceKeyError";

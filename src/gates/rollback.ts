@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { StageName } from "../config/stages.js";
+import { InputError } from "../errors.js";
 import { analyzeExport } from "../engine/index.js";
 import {
   listSnapshots,
@@ -44,7 +45,7 @@ export async function rollbackGate(input: RollbackGateInput): Promise<GateResult
     try {
       ({ text, manifest } = await readSnapshotExport(input.store, id, input.trust ?? input.env));
     } catch (err) {
-      if ((err as { exitCode?: number }).exitCode === 2) throw err; // missing key: a prerequisite
+      if (err instanceof InputError) throw err; // missing key: a prerequisite
       return {
         verdict: "fail" as const,
         summary: `rollback drill: snapshot ${id} does not verify: ${(err as Error).message}`,

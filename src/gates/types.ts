@@ -1,4 +1,5 @@
 import type { EvidenceSubject } from "../evidence/index.js";
+import { InputError } from "../errors.js";
 
 export type Verdict = "pass" | "warn" | "fail";
 
@@ -28,8 +29,7 @@ export interface GateResult {
 }
 
 /** A gate's input could not be read (a missing file, a malformed config): exit 2 territory. */
-export class GateInputError extends Error {
-  readonly exitCode = 2;
+export class GateInputError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = "GateInputError";

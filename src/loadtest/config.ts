@@ -23,6 +23,7 @@ import {
   type Tolerance,
 } from "./thresholds.js";
 import { parseDurationMs, parseRatio } from "./units.js";
+import { InputError } from "../errors.js";
 
 export const DEFAULT_CONFIG_PATH = "load-test/config/stress-test.yaml";
 
@@ -342,8 +343,7 @@ export interface ConfigIssue {
 }
 
 /** A stress-test config that cannot be used. Exit code 2; the message lists every problem. */
-export class LoadTestConfigError extends Error {
-  readonly exitCode = 2;
+export class LoadTestConfigError extends InputError {
   constructor(
     public readonly file: string,
     public readonly issues: ConfigIssue[],

@@ -2,10 +2,10 @@
  * Errors of the load-test library. Each carries the CLI exit code it maps to (DESIGN.md):
  * 2 for bad input or a refused comparison, so `goose` needs no load-test knowledge to exit right.
  */
+import { InputError } from "../errors.js";
 
 /** Bad input to a run or comparison (target URL, missing env var, unreadable file). Exit 2. */
-export class LoadTestUsageError extends Error {
-  readonly exitCode = 2;
+export class LoadTestUsageError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = "LoadTestUsageError";
@@ -23,8 +23,7 @@ export interface ParameterDifference {
  * A run and a baseline measured under different load: comparing them would be meaningless, so
  * it is refused. Exit 2; the message lists each differing parameter and the way out.
  */
-export class ParameterMismatchError extends Error {
-  readonly exitCode = 2;
+export class ParameterMismatchError extends InputError {
   constructor(
     public readonly differences: ParameterDifference[],
     what: string,

@@ -11,6 +11,7 @@
  */
 import { TRANSITION_METRICS } from "../config/metrics.js";
 import type { StageName } from "../config/stages.js";
+import { CheckFailedError, InputError } from "../errors.js";
 
 /** The Pushgateway group the jobs push to: `/metrics/job/<JOB>/stage/<stage>/kind/<kind>`. */
 export const BLACKOUT_JOB = "goldengoose-blackout";
@@ -25,8 +26,7 @@ export interface ClusterBlackout {
   since: Date;
 }
 
-export class ClusterBlackoutError extends Error {
-  readonly exitCode = 1;
+export class ClusterBlackoutError extends CheckFailedError {
   constructor(
     readonly blackouts: ClusterBlackout[],
     message: string,
@@ -37,8 +37,7 @@ export class ClusterBlackoutError extends Error {
 }
 
 /** The Pushgateway could not be read: a prerequisite is missing, exit 2. */
-export class PushgatewayUnreachableError extends Error {
-  readonly exitCode = 2;
+export class PushgatewayUnreachableError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = "PushgatewayUnreachableError";

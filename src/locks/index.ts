@@ -34,6 +34,7 @@ import { STAGES, isStageName, type StageName } from "../config/stages.js";
 import { PreconditionFailedError, type ObjectStore } from "../store/types.js";
 import { ConditionalWritesUnsupportedError, assertConditionalWrites } from "../store/errors.js";
 import type { EvidenceChain } from "../evidence/index.js";
+import { CheckFailedError, InputError } from "../errors.js";
 
 export const LEASE_KINDS = ["load-test", "backup", "scan", "promotion", "rollback"] as const;
 export type LeaseKind = (typeof LEASE_KINDS)[number];
@@ -74,8 +75,7 @@ export interface LeaseStatus extends Lease {
   remainingSeconds: number;
 }
 
-export class LeaseHeldError extends Error {
-  readonly exitCode = 1;
+export class LeaseHeldError extends CheckFailedError {
   constructor(
     readonly lease: Lease,
     message: string,
@@ -86,8 +86,7 @@ export class LeaseHeldError extends Error {
 }
 
 /** The lease is gone or was taken over: the holder must stop. */
-export class LeaseLostError extends Error {
-  readonly exitCode = 1;
+export class LeaseLostError extends CheckFailedError {
   constructor(message: string) {
     super(message);
     this.name = "LeaseLostError";
@@ -95,8 +94,7 @@ export class LeaseLostError extends Error {
 }
 
 /** Bad input or a store that cannot hold leases: exit 2. */
-export class LockUsageError extends Error {
-  readonly exitCode = 2;
+export class LockUsageError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = "LockUsageError";

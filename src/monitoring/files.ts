@@ -14,6 +14,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { StageName } from "../config/stages.js";
+import { InputError } from "../errors.js";
 
 export interface MonitoringFiles {
   /** Prometheus rule files: ConfigMap key (file name) → exact file content. */
@@ -39,7 +40,7 @@ export const MONITORING_PATHS = {
   alertmanager: "monitoring/alertmanager/alertmanager.yml",
 } as const;
 
-export class MonitoringFilesError extends Error {
+export class MonitoringFilesError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = "MonitoringFilesError";

@@ -10,6 +10,7 @@ import { parse } from "yaml";
 import { z } from "zod";
 import { STAGES, type StageName } from "../config/stages.js";
 import { DEFAULT_REPO_ROOT } from "./files.js";
+import { InputError } from "../errors.js";
 
 export const METRIC_LEVELS = ["critical", "standard", "debug"] as const;
 export type MetricLevel = (typeof METRIC_LEVELS)[number];
@@ -64,7 +65,7 @@ export const metricLevelsSchema = z.strictObject({
 export type MetricLevels = z.infer<typeof metricLevelsSchema>;
 export type StageLevel = z.infer<typeof stageLevelSchema>;
 
-export class MetricLevelsError extends Error {
+export class MetricLevelsError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = "MetricLevelsError";

@@ -10,6 +10,7 @@ import { z } from "zod";
 import type { StageName } from "../config/stages.js";
 import { DEFAULT_REPO_ROOT } from "./files.js";
 import type { StageThresholds } from "./thresholds.js";
+import { InputError } from "../errors.js";
 
 export const PUSH_GROUPS_PATH = "monitoring/config/push-groups.yaml";
 
@@ -46,7 +47,7 @@ export const pushGroupsSchema = z.strictObject({
 export type PushGroup = z.infer<typeof groupSchema>;
 export type PushGroups = z.infer<typeof pushGroupsSchema>;
 
-export class PushGroupsError extends Error {
+export class PushGroupsError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = "PushGroupsError";

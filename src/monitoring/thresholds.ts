@@ -8,6 +8,7 @@ import { parse } from "yaml";
 import { z } from "zod";
 import { STAGES, type StageName } from "../config/stages.js";
 import { DEFAULT_REPO_ROOT } from "./files.js";
+import { InputError } from "../errors.js";
 
 export const VULNERABILITY_SEVERITIES = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
 export type VulnerabilitySeverity = (typeof VULNERABILITY_SEVERITIES)[number];
@@ -191,7 +192,7 @@ export function stageChanges(t: Thresholds, stage: StageName): StageChange[] {
   });
 }
 
-export class ThresholdsError extends Error {
+export class ThresholdsError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = "ThresholdsError";

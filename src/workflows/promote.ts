@@ -630,7 +630,7 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
         reason: err.message,
         fix: `wait for the ${err.blackouts.map((b) => `${b.kind} job on ${b.stage}`).join(" and ")} to finish`,
       };
-    } else if ((err as { exitCode?: number }).exitCode === 2) {
+    } else if (err instanceof InputError) {
       throw err; // a missing prerequisite (key, tool, file): exit 2 with its own message
     } else {
       failure = {

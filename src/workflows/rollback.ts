@@ -33,7 +33,6 @@ import type { PolicyViolation, StackEngine } from "../engine/types.js";
 import {
   assertNoClusterBlackout,
   ClusterBlackoutError,
-  PushgatewayUnreachableError,
   type ClusterBlackout,
 } from "../locks/cluster.js";
 import type { Locks, Lease } from "../locks/index.js";
@@ -151,12 +150,12 @@ export interface RollbackOptions {
   blackoutSources?: string[];
 }
 
-/** A step failed: exit 1 (a refused precondition) unless the cause was a usage error. */
+/** A step failed: a failed check (exit 1) unless the cause was bad input (`causedByInput`). */
 export class RollbackFailedError extends CheckFailedError {
   constructor(
     readonly result: RollbackResult,
-    /** 2 when the step failed for a usage reason (e.g. a missing key), else 1. */
-    readonly causeExitCode: 1 | 2 = 1,
+    /** True when the step failed for an input reason (e.g. a missing key): exit 2. */
+    readonly causedByInput = false,
   ) {
     const failed = result.steps.find((s) => s.status === "failed");
     super(
@@ -259,10 +258,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
       });
       result.failedStep = step;
       result.next = nextAdvice(step, opts, result.recoverySnapshotId);
-      throw new RollbackFailedError(
-        result,
-        err instanceof InputError || err instanceof PushgatewayUnreachableError ? 2 : 1,
-      );
+      throw new RollbackFailedError(result, err instanceof InputError);
     }
   };
 

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PulumiCliMissingError, RealEngine } from "../../src/engine/real/engine.js";
 import { makePack, PROBE_PACK, removePacks, repoRoot } from "./packs.js";
+import { exitCodeOf } from "../../src/cli/errors.js";
 
 const FAKE = `#!/usr/bin/env node
 const fs = require("fs");
@@ -215,7 +216,7 @@ describe("real engine (Automation API) command lines", () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(PulumiCliMissingError);
-    expect((err as PulumiCliMissingError).exitCode).toBe(2);
+    expect(exitCodeOf(err)).toBe(2);
     expect((err as Error).message).toMatch(/install the Pulumi CLI, or use --offline/);
   });
 });

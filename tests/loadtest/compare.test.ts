@@ -8,6 +8,7 @@ import {
   type RunMetrics,
 } from "../../src/loadtest/index.js";
 import { testConfig } from "./helpers.js";
+import { exitCodeOf } from "../../src/cli/errors.js";
 
 const cfg = parseStressConfig(testConfig(), "test.yaml");
 const scenario = cfg.scenarios.quick!;
@@ -123,7 +124,7 @@ describe("compareToBaseline (Keptn-style score)", () => {
       err = e;
     }
     expect(err).toBeInstanceOf(ParameterMismatchError);
-    expect((err as ParameterMismatchError).exitCode).toBe(2);
+    expect(exitCodeOf(err)).toBe(2);
     expect((err as Error).message).toContain("phases[0].connections: baseline 4, this run 2");
     expect((err as Error).message).toContain("phases[0].durationSeconds: baseline 2, this run 1");
     expect((err as Error).message).toContain("--save-baseline");

@@ -14,6 +14,7 @@ import {
   readClusterBlackouts,
 } from "../../src/locks/cluster.js";
 import { freePort, startPushgateway } from "../helpers/pushgateway.js";
+import { exitCodeOf } from "../../src/cli/errors.js";
 
 let pg: { url: string; stop: () => void };
 beforeAll(async () => {
@@ -76,7 +77,7 @@ describe("blackouts announced by the batch jobs", () => {
     expect(runStep("sh", blackoutPush("scan", 1, "wget"), "production").status).toBe(0);
     const err = await assertNoClusterBlackout(pg.url, ["production"]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ClusterBlackoutError);
-    expect((err as ClusterBlackoutError).exitCode).toBe(1);
+    expect(exitCodeOf(err)).toBe(1);
     expect((err as Error).message).toMatch(/a scan job has been running in stage production/);
     expect(runStep("sh", blackoutPush("scan", 0, "wget"), "production").status).toBe(0);
     await expect(assertNoClusterBlackout(pg.url, ["production"])).resolves.toBeUndefined();
@@ -94,7 +95,7 @@ describe("blackouts announced by the batch jobs", () => {
     const url = `http://127.0.0.1:${await freePort()}`;
     const err = await readClusterBlackouts(url, { timeoutMs: 2000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PushgatewayUnreachableError);
-    expect((err as PushgatewayUnreachableError).exitCode).toBe(2);
+    expect(exitCodeOf(err)).toBe(2);
     expect((err as Error).message).toContain("--pushgateway");
   });
 });

@@ -7,6 +7,7 @@ import {
   openLocks,
 } from "../../src/locks/index.js";
 import { MemoryStore } from "../evidence/memory-store.js";
+import { exitCodeOf } from "../../src/cli/errors.js";
 
 const T0 = Date.parse("2026-11-21T10:00:00Z");
 
@@ -73,7 +74,7 @@ describe("operation leases", () => {
     await locks.acquire("compliance", "load-test", { ttlSeconds: 300, holder: "perf" });
     const err = await locks.assertStageFree("compliance").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LeaseHeldError);
-    expect((err as LeaseHeldError).exitCode).toBe(1);
+    expect(exitCodeOf(err)).toBe(1);
     expect((err as Error).message).toMatch(/load-test lease of perf/);
     await expect(
       locks.acquire("compliance", "promotion", { ttlSeconds: 300, holder: "rel" }),

@@ -15,6 +15,7 @@ import { ensurePolicyPackBuilt } from "../../src/policy/pack-build.js";
 import { resolvePolicyPackConfig } from "../../src/policy/policy-config.js";
 import { runPolicies, type PolicyResource } from "../../src/policy/policy-run.js";
 import { makePack, PROBE_PACK, removePacks } from "../engine/packs.js";
+import { exitCodeOf } from "../../src/cli/errors.js";
 
 const SECRET = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" };
 
@@ -235,7 +236,7 @@ new PolicyPack("crashy", { policies: [{ name: "die", description: "d", validateR
       );
       expect(err).toBeInstanceOf(PolicyPackError);
       expect((err as Error).message).toContain("fatal: the die policy lost its state");
-      expect((err as PolicyPackError).exitCode).toBe(2);
+      expect(exitCodeOf(err)).toBe(2);
     } finally {
       await pack.close();
     }

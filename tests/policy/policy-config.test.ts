@@ -13,6 +13,7 @@ import {
   readPolicyPackConfigFile,
   resolvePolicyPackConfig,
 } from "../../src/policy/policy-config.js";
+import { exitCodeOf } from "../../src/cli/errors.js";
 
 const info: AnalyzerInfo = {
   name: "golden-goose",
@@ -94,7 +95,7 @@ describe("resolvePolicyPackConfig", () => {
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(PolicyPackError);
-      expect((err as PolicyPackError).exitCode).toBe(2);
+      expect(exitCodeOf(err)).toBe(2);
     }
   });
 });

@@ -4,7 +4,7 @@ import { openEvidenceChain } from "../../evidence/index.js";
 import { defaultHolder, openLocks } from "../../locks/index.js";
 import { keySourceFor, snapshotKeyringFor, stageOfId } from "../../snapshots/index.js";
 import { rollback, RollbackFailedError, type StepReport } from "../../workflows/rollback.js";
-import { UsageError } from "../errors.js";
+import { EXIT_FAILED, EXIT_USAGE, UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
 import { openStoreFor, storeOption } from "./lock.js";
@@ -142,7 +142,7 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
         if (err instanceof RollbackFailedError) {
           out.info(err.message);
           out.result(err.result);
-          setExitCode(err.causeExitCode);
+          setExitCode(err.causedByInput ? EXIT_USAGE : EXIT_FAILED);
           return;
         }
         throw err;

@@ -37,6 +37,7 @@ import type {
 import { summarize } from "../summary.js";
 import { ensurePolicyPackBuilt } from "../../policy/pack-build.js";
 import { EngineInputError } from "../offline/errors.js";
+import { InputError } from "../../errors.js";
 
 export interface RealEngineOptions {
   /** Repository root: Pulumi.yaml, Pulumi.<stage>.yaml and policy-pack/ live here. */
@@ -46,8 +47,7 @@ export interface RealEngineOptions {
 }
 
 /** The CLI is missing: exit 2 with the fix. */
-export class PulumiCliMissingError extends Error {
-  readonly exitCode = 2;
+export class PulumiCliMissingError extends InputError {
   constructor(detail: string) {
     super(`the Pulumi CLI was not found (${detail}): install the Pulumi CLI, or use --offline`);
     this.name = "PulumiCliMissingError";
