@@ -25,6 +25,12 @@ import {
   storeReferences,
   type Anchor,
 } from "./anchors.js";
+import {
+  checkRotation,
+  isEvidenceKeyRotation,
+  KEY_ROTATED_KIND,
+  rotationData,
+} from "./key-rotation.js";
 
 /** Store layout, all under `evidence/`. */
 export const EVIDENCE_KEYS = {
@@ -32,6 +38,8 @@ export const EVIDENCE_KEYS = {
   head: "evidence/head.json",
   active: "evidence/chain.jsonl",
   archivePrefix: "evidence/archive/",
+  /** A hint that the signing key was rotated (so appends look for the current key); not trusted. */
+  rotations: "evidence/key-rotations.json",
 } as const;
 
 /** How long an append keeps retrying lost compare-and-swap races. */
@@ -148,6 +156,13 @@ export interface EvidenceChain {
   publicKey(): Promise<string | undefined>;
   /** Which key signs appends (loads or generates it). */
   signingKey(): EvidenceKey;
+  /**
+   * Rotates the chain's signing key to `to`: appends a `key.rotated` record signed by the
+   * current key and countersigned by `to`; from then on only `to` may sign (see key-rotation.ts).
+   */
+  rotateKey(to: EvidenceKey, opts?: { reason?: string }): Promise<EvidenceRecord>;
+  /** The key id that signs the chain now (after any rotation), undefined for a new chain. */
+  currentKeyid(): Promise<string | undefined>;
 }
 
 export interface EvidenceOptions {
@@ -266,13 +281,61 @@ export function openEvidenceChain(
       existing.body.toString("utf8"),
       `${store.url}/${EVIDENCE_KEYS.publicKey}`,
     );
-    if (keyIdOf(stored) !== k.keyid) {
+    const current = (await store.head(EVIDENCE_KEYS.rotations))
+      ? await currentKeyid(stored)
+      : { keyid: keyIdOf(stored), retired: new Map<string, string>() };
+    if (current.keyid !== k.keyid && current.retired.has(k.keyid)) {
+      throw new EvidenceKeyError(
+        `retired evidence key: ${describeKeySource(k)} (${k.keyid}) was rotated out of the chain in ${store.url} ` +
+          `by record ${current.retired.get(k.keyid)}; the chain is signed by ${current.keyid} now. ` +
+          "Fix: use the new key (GOOSE_EVIDENCE_KEY, or the key file goose keys rotate evidence wrote)",
+      );
+    }
+    if (current.keyid !== k.keyid && keyIdOf(stored) === current.keyid) {
       throw new EvidenceKeyError(
         `wrong evidence key: the chain in ${store.url} is signed by ${keyIdOf(stored)} ` +
           `(${EVIDENCE_KEYS.publicKey}) but the key in use, ${describeKeySource(k)}, is ${k.keyid}. ` +
           `Fix: ${wrongKeyFix(k, keyIdOf(stored), env)}`,
       );
     }
+    if (current.keyid !== k.keyid) {
+      throw new EvidenceKeyError(
+        `wrong evidence key: the chain in ${store.url} is signed by ${current.keyid} since its last key rotation, ` +
+          `but the key in use, ${describeKeySource(k)}, is ${k.keyid}. Fix: set GOOSE_EVIDENCE_KEY to the chain's current key`,
+      );
+    }
+  }
+
+  /**
+   * The chain's current key id (the genesis key, or the last rotation's) and the retired ones:
+   * a raw scan of the segments for rotation records signed by the key of their time and
+   * countersigned by the next (whether the whole chain verifies is verify's business).
+   */
+  async function currentKeyid(
+    genesis: KeyObject,
+  ): Promise<{ keyid: string; retired: Map<string, string> }> {
+    let key = genesis;
+    let keyid = keyIdOf(genesis);
+    const retired = new Map<string, string>();
+    for (const seg of await segments()) {
+      if (seg.kind === "pruned") continue;
+      for (const line of await segmentLines(seg)) {
+        let r: StoredRecord;
+        try {
+          r = JSON.parse(line) as StoredRecord;
+        } catch {
+          continue;
+        }
+        if (!isEvidenceKeyRotation(r) || r.keyid !== keyid) continue;
+        if (!verifyPayload(key, canonical(withoutSig(r)), r.sig)) continue;
+        const c = checkRotation(r, keyid);
+        if ("error" in c) continue;
+        retired.set(keyid, recordId(r.seq, recordHash(line)));
+        key = c.key;
+        keyid = c.keyid;
+      }
+    }
+    return { keyid, retired };
   }
 
   interface Segment {
@@ -335,7 +398,7 @@ export function openEvidenceChain(
     return archivedHead();
   }
 
-  async function writeHead(k: EvidenceKey, h: ChainHead): Promise<void> {
+  async function writeHead(k: EvidenceKey, h: ChainHead, resignSameSeq = false): Promise<void> {
     const body = { seq: h.seq, hash: h.hash, time: now().toISOString(), keyid: k.keyid };
     const signed = { ...body, sig: signPayload(k.privateKey, canonical(body)) };
     // head.json may only move forward: compare-and-swap against the one we read.
@@ -343,7 +406,15 @@ export function openEvidenceChain(
       store,
       EVIDENCE_KEYS.head,
       (cur) => {
-        if (cur && (JSON.parse(cur.body.toString("utf8")) as ChainHead).seq >= h.seq) {
+        const curHead = cur
+          ? (JSON.parse(cur.body.toString("utf8")) as ChainHead & { keyid?: string })
+          : undefined;
+        // Only forward; the same head is re-signed only by a new key at its rotation record.
+        if (
+          curHead &&
+          (curHead.seq > h.seq ||
+            (curHead.seq === h.seq && !(resignSameSeq && curHead.keyid !== k.keyid)))
+        ) {
           return { keep: undefined };
         }
         return { write: canonical(signed) + "\n", result: undefined };
@@ -352,7 +423,10 @@ export function openEvidenceChain(
     );
   }
 
-  async function append(input: EvidenceInput): Promise<EvidenceRecord> {
+  async function append(
+    input: EvidenceInput,
+    extend?: (unsigned: Omit<StoredRecord, "sig">) => Record<string, unknown>,
+  ): Promise<EvidenceRecord> {
     if (!input.kind || !/^[a-z][a-z0-9.-]*$/.test(input.kind)) {
       throw new EvidenceWriteError(
         `evidence kind "${input.kind}" must be lower-case words joined by . or -, e.g. "gate.sbom"`,
@@ -398,6 +472,7 @@ export function openEvidenceChain(
           prev: prevHead?.hash ?? GENESIS_PREV,
           keyid: k.keyid,
         };
+        if (extend) unsigned.data = { ...unsigned.data, ...extend(unsigned) };
         const stored: StoredRecord = {
           ...unsigned,
           sig: signPayload(k.privateKey, canonical(unsigned)),
@@ -470,10 +545,13 @@ export function openEvidenceChain(
       if (seg.kind !== "archive") continue;
       const lines = await segmentLines(seg);
       const recs = lines.map((l) => JSON.parse(l) as StoredRecord);
-      const expired = recs.every((r) => {
-        const days = r.stage ? policy.days[r.stage] : longest;
-        return at.getTime() - Date.parse(r.time) > days * 86_400_000;
-      });
+      // A segment holding an evidence key rotation is kept: verify needs it to follow the key.
+      const expired =
+        !recs.some((r) => isEvidenceKeyRotation(r)) &&
+        recs.every((r) => {
+          const days = r.stage ? policy.days[r.stage] : longest;
+          return at.getTime() - Date.parse(r.time) > days * 86_400_000;
+        });
       const first = recs[0];
       const lastLine = lines[lines.length - 1];
       if (!expired || !first || lastLine === undefined) continue;
@@ -601,7 +679,13 @@ export function openEvidenceChain(
       firstBad: p,
       ...(h ? { head: h } : {}),
     });
-    if (root.publicKey && storeKey && keyIdOf(storeKey) !== keyid) {
+    // After a key rotation the walk starts at the chain's first key (the store's public key) and
+    // must end at the trust root: each rotation is countersigned by its new key over the chain so far.
+    const rotated = (await store.head(EVIDENCE_KEYS.rotations)) !== undefined;
+    let startKey = publicKey;
+    if (root.publicKey && storeKey && keyIdOf(storeKey) !== keyid && rotated) {
+      startKey = storeKey;
+    } else if (root.publicKey && storeKey && keyIdOf(storeKey) !== keyid) {
       return fail(
         {
           segment: EVIDENCE_KEYS.publicKey,
@@ -624,6 +708,16 @@ export function openEvidenceChain(
     let expectedSeq = 1;
     let prevHash = GENESIS_PREV;
     let count = 0;
+    // The key that signs from here on: the genesis key, then each rotation's new key.
+    let curKey = startKey;
+    let curKeyid = keyIdOf(startKey);
+    const keysById = new Map<string, KeyObject>([[curKeyid, startKey]]);
+    const retiredAt = new Map<string, number>();
+    /** Seq from which each key signs (for the head's signature). */
+    const keyFrom: Array<{ seq: number; key: KeyObject; keyid: string }> = [
+      { seq: 0, key: startKey, keyid: curKeyid },
+    ];
+    const tombstones: Array<{ key: string; t: PrunedSegment }> = [];
     for (const seg of segs) {
       if (seg.kind === "pruned") {
         const obj = await store.get(seg.key);
@@ -633,12 +727,8 @@ export function openEvidenceChain(
         } catch {
           return fail({ segment: seg.key, reason: "pruned-segment tombstone is not JSON" }, count);
         }
-        if (!verifyPayload(publicKey, canonical(withoutSig(t)), t.sig)) {
-          return fail(
-            { segment: seg.key, reason: "pruned-segment tombstone signature does not verify" },
-            count,
-          );
-        }
+        // Signed by the key of the chain at prune time, maybe one rotated in later: checked last.
+        tombstones.push({ key: seg.key, t });
         if (
           t.firstSeq !== expectedSeq ||
           t.firstPrev !== prevHash ||
@@ -728,17 +818,29 @@ export function openEvidenceChain(
             count,
           );
         }
-        if (rec.keyid !== keyid || !verifyPayload(publicKey, canonical(withoutSig(rec)), rec.sig)) {
+        if (rec.keyid !== curKeyid || !verifyPayload(curKey, canonical(withoutSig(rec)), rec.sig)) {
+          const retired = retiredAt.get(rec.keyid);
           return fail(
             {
               ...at,
               reason:
-                rec.keyid !== keyid
-                  ? `record ${rec.seq} is signed by ${rec.keyid}, not the chain's key ${keyid} (wrong key)`
-                  : `record ${rec.seq} signature does not verify (edited)`,
+                retired !== undefined
+                  ? `record ${rec.seq} is signed by ${rec.keyid}, which record ${retired} rotated out; only ${curKeyid} signs after it (old key after rotation)`
+                  : rec.keyid !== curKeyid
+                    ? `record ${rec.seq} is signed by ${rec.keyid}, not the chain's key ${curKeyid} (wrong key)`
+                    : `record ${rec.seq} signature does not verify (edited)`,
             },
             count,
           );
+        }
+        if (isEvidenceKeyRotation(rec)) {
+          const c = checkRotation(rec, curKeyid);
+          if ("error" in c) return fail({ ...at, reason: c.error }, count);
+          retiredAt.set(curKeyid, rec.seq);
+          curKey = c.key;
+          curKeyid = c.keyid;
+          keysById.set(c.keyid, c.key);
+          keyFrom.push({ seq: rec.seq, key: c.key, keyid: c.keyid });
         }
         prevHash = recordHash(line);
         hashes.set(rec.seq, prevHash);
@@ -748,6 +850,30 @@ export function openEvidenceChain(
     }
     const last: ChainHead | undefined =
       expectedSeq > 1 ? { seq: expectedSeq - 1, hash: prevHash } : undefined;
+    for (const { key: segKey, t } of tombstones) {
+      const signer = keysById.get(t.keyid);
+      if (!signer || !verifyPayload(signer, canonical(withoutSig(t)), t.sig)) {
+        return fail(
+          { segment: segKey, reason: "pruned-segment tombstone signature does not verify" },
+          count,
+          last,
+        );
+      }
+    }
+    if (root.publicKey && root.keyid !== curKeyid) {
+      const retired = retiredAt.get(root.keyid ?? "");
+      return fail(
+        {
+          segment: EVIDENCE_KEYS.publicKey,
+          reason:
+            retired !== undefined
+              ? `wrong key: the trusted key ${root.keyid} (${root.source}) was rotated out by record ${retired}; the chain is signed by ${curKeyid} now (trust that key)`
+              : `wrong key: the chain is signed by ${curKeyid} but the trusted key (${root.source}) is ${root.keyid}`,
+        },
+        count,
+        last,
+      );
+    }
     const headObj = await store.get(EVIDENCE_KEYS.head);
     if (headObj) {
       let h: ChainHead & { sig: string; keyid: string; time: string };
@@ -756,7 +882,9 @@ export function openEvidenceChain(
       } catch {
         return fail({ segment: EVIDENCE_KEYS.head, reason: "head.json is not JSON" }, count, last);
       }
-      if (!verifyPayload(publicKey, canonical(withoutSig(h)), h.sig)) {
+      // Signed by the key in effect after the head's record (a rotation record's head by the new key).
+      const headKey = keyFrom.filter((k) => k.seq <= h.seq).at(-1)?.key ?? startKey;
+      if (!verifyPayload(headKey, canonical(withoutSig(h)), h.sig)) {
         return fail(
           { segment: EVIDENCE_KEYS.head, reason: "head.json signature does not verify" },
           count,
@@ -853,7 +981,16 @@ export function openEvidenceChain(
           "or base64), or verify where GOOSE_EVIDENCE_KEY / the key file is",
       );
     }
-    return { ok: true, records: count, keyid, notes, trust, ...(last ? { head: last } : {}) };
+    if (curKeyid !== keyIdOf(startKey))
+      notes.push(`signing key rotated: ${keyIdOf(startKey)} → ${curKeyid}`);
+    return {
+      ok: true,
+      records: count,
+      keyid: curKeyid,
+      notes,
+      trust,
+      ...(last ? { head: last } : {}),
+    };
   }
 
   async function list(
@@ -897,8 +1034,48 @@ export function openEvidenceChain(
     return out;
   }
 
+  async function rotateKey(to: EvidenceKey, o: { reason?: string } = {}): Promise<EvidenceRecord> {
+    const from = signingKey();
+    if (from.keyid === to.keyid)
+      throw new EvidenceKeyError(
+        `the new evidence key is the key in use (${to.keyid}); generate a new one (goose keys rotate evidence does)`,
+      );
+    const rotatedAt = now().toISOString();
+    const rec = await append(
+      {
+        kind: KEY_ROTATED_KIND,
+        subject: [
+          {
+            name: `evidence-key:${to.keyid}`,
+            digest: { sha256: sha256Hex(publicKeyPem(to.publicKey)) },
+          },
+        ],
+        data: { reason: o.reason ?? "" },
+      },
+      (unsigned) => rotationData(from, to, { seq: unsigned.seq, prev: unsigned.prev, rotatedAt }),
+    );
+    // From here on the new key signs: the head at the rotation record included.
+    key = to;
+    keyChecked = false;
+    await store.put(
+      EVIDENCE_KEYS.rotations,
+      canonical({ keyid: to.keyid, record: rec.id, seq: rec.seq }) + "\n",
+      { contentType: "application/json" },
+    );
+    await writeHead(to, { seq: rec.seq, hash: rec.hash }, true);
+    return rec;
+  }
+
   return {
-    append,
+    rotateKey,
+    async currentKeyid() {
+      const pem = await store.get(EVIDENCE_KEYS.publicKey);
+      if (!pem) return undefined;
+      return (
+        await currentKeyid(parsePublicKey(pem.body.toString("utf8"), EVIDENCE_KEYS.publicKey))
+      ).keyid;
+    },
+    append: (input: EvidenceInput) => append(input),
     verify,
     list,
     head,

@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { Command } from "commander";
 import {
   AUDIT_FILES,
@@ -9,6 +10,7 @@ import { parseStageName, STAGES, type StageName } from "../../config/stages.js";
 import { openEvidenceChain } from "../../evidence/index.js";
 import { keyStatus } from "../../keys/status.js";
 import { rotateSnapshotKey } from "../../keys/snapshot-rotation.js";
+import { rotateEvidenceKey } from "../../keys/evidence-rotation.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
@@ -77,6 +79,10 @@ export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetEx
         const out = new Output(io, Boolean(o.json));
         if (!(SECRET_NAMES as readonly string[]).includes(secret))
           throw new UsageError(`unknown secret "${secret}": one of ${SECRET_NAMES.join(", ")}`);
+        if (secret === "evidence-signing-key")
+          throw new UsageError(
+            "the evidence signing key is rotated in the chain itself, not recorded: run goose keys rotate evidence",
+          );
         const stage = stageArg(o.stage);
         const at = o.at ? new Date(o.at) : new Date();
         if (Number.isNaN(at.getTime()) || at.getTime() > Date.now() + 60_000)
@@ -156,5 +162,45 @@ export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetEx
       }
       out.result(report);
       setExitCode(report.ok ? 0 : 1);
+    });
+
+  rotate
+    .command("evidence")
+    .description(
+      "rotate the evidence signing key: a key.rotated record signed by the old key and countersigned by the new one; the chain verifies across it and refuses the old key after it",
+    )
+    .option(
+      "--new-key-file <file>",
+      "the new Ed25519 key (PKCS#8 PEM; generated there when missing); default: replace the key file in place",
+    )
+    .option("--reason <text>", "why (recorded)")
+    .addOption(storeOption())
+    .option("--json", "machine output on stdout")
+    .action(async (o: { newKeyFile?: string; reason?: string; store?: string; json?: boolean }) => {
+      const out = new Output(io, Boolean(o.json));
+      const chain = openEvidenceChain(openStoreFor(io, o.store), io.env);
+      const { result } = await rotateEvidenceKey({
+        chain,
+        env: io.env,
+        ...(o.newKeyFile ? { newKeyFile: path.resolve(io.cwd, o.newKeyFile) } : {}),
+        ...(o.reason ? { reason: o.reason } : {}),
+      });
+      out.line(
+        `evidence key rotated: ${result.fromKeyid} → ${result.toKeyid} (record ${result.record}); the old key can no longer sign this chain`,
+      );
+      out.line(
+        `new private key: ${result.newKeyFile} (keep it in your secret manager as GOOSE_EVIDENCE_KEY)`,
+      );
+      if (result.retiredKeyFile)
+        out.line(
+          `old key kept aside: ${result.retiredKeyFile} (destroy it once backups of the new key are confirmed)`,
+        );
+      if (io.env.GOOSE_EVIDENCE_KEY)
+        out.line(
+          `GOOSE_EVIDENCE_KEY still holds the old key: set it to the content of ${result.newKeyFile}`,
+        );
+      out.line(`pin the new public key: GOOSE_EVIDENCE_PUBLIC_KEY=${result.publicKeyBase64}`);
+      out.result(result);
+      setExitCode(0);
     });
 }
