@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { exitCodeOf, fixOf, EXIT_USAGE } from "./errors.js";
+import { exitCodeOf, fixOf, EXIT_USAGE, GooseError } from "./errors.js";
 import { processIo, type CliIo } from "./io.js";
 import { registerCommands } from "./commands/index.js";
 
@@ -35,16 +35,58 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     await program.parseAsync(argv, { from: "user" });
     return exitCode;
   } catch (err) {
+    const json = argv.includes("--json");
     if (err instanceof CommanderError) {
       // --help and --version end here with code 0; usage mistakes with 1, which we map to 2.
-      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+      if (err.exitCode === 0) return 0;
+      if (json) {
+        writeJsonError(io, {
+          code: `usage.${err.code.replace(/^commander\./, "")}`,
+          message: err.message.replace(/^error: /, ""),
+          fix: "run the command with --help for its usage",
+        });
+      }
+      return EXIT_USAGE;
     }
     const message = err instanceof Error ? err.message : String(err);
     io.stderr.write(`goose: ${message}\n`);
     const fix = fixOf(err);
     if (fix && !message.includes(fix)) io.stderr.write(`  fix: ${fix}\n`);
-    return exitCodeOf(err);
+    const exitCode = exitCodeOf(err);
+    if (json) {
+      writeJsonError(io, {
+        code: codeOf(err, exitCode),
+        message,
+        fix:
+          fix ??
+          (exitCode === 1
+            ? "see the message: it names what failed; docs/troubleshooting.md"
+            : "correct the input or prerequisite the message names, then rerun; docs/troubleshooting.md"),
+      });
+    }
+    return exitCode;
   }
+}
+
+/** Schema version of the `goose.error` document (docs/output.md). */
+export const ERROR_DOCUMENT_VERSION = 1;
+
+/**
+ * With --json, a failure prints exactly one JSON document on stdout:
+ * `{ kind: "goose.error", version, error: { code, message, fix } }` (the human message stays on stderr).
+ */
+function writeJsonError(io: CliIo, error: { code: string; message: string; fix: string }): void {
+  io.stdout.write(
+    JSON.stringify({ kind: "goose.error", version: ERROR_DOCUMENT_VERSION, error }, null, 2) + "\n",
+  );
+}
+
+/** A stable code: the error's own, else its kind from the exit code. */
+function codeOf(err: unknown, exitCode: number): string {
+  if (err instanceof GooseError) return err.code;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && code) return code;
+  return exitCode === 1 ? "check-failed" : "input";
 }
 
 function packageVersion(): string {

@@ -1,4 +1,5 @@
 /** The three stages, in promotion order. Promotion only goes one step forward along this list. */
+import { closest, distance } from "fastest-levenshtein";
 import { InputError } from "../errors.js";
 export const STAGES = ["sandbox", "compliance", "production"] as const;
 export type StageName = (typeof STAGES)[number];
@@ -28,7 +29,11 @@ export function parseStageName(value: string): StageName {
 
 export class UnknownStageError extends InputError {
   constructor(public readonly value: string) {
-    super(`unknown stage "${value}": expected one of ${STAGES.join(", ")}`);
+    const near = closest(value.toLowerCase(), [...STAGES]);
+    const suggest = distance(value.toLowerCase(), near) <= Math.max(2, Math.floor(near.length / 3));
+    super(
+      `unknown stage "${value}"${suggest ? `; did you mean "${near}"?` : ""} (expected one of ${STAGES.join(", ")})`,
+    );
     this.name = "UnknownStageError";
   }
 }

@@ -58,6 +58,8 @@ export interface Measured {
 export interface CompareOptions {
   /** Names the baseline in messages, e.g. its file. */
   baselineLabel?: string;
+  /** Names the run in messages (default "this run"); `goose loadtest compare` names both files. */
+  runLabel?: string;
 }
 
 /**
@@ -71,6 +73,14 @@ export function compareToBaseline(
   opts: CompareOptions = {},
 ): Verdict {
   const label = opts.baselineLabel ?? "the baseline";
+  const runLabel = opts.runLabel ?? "this run";
+  const sides = opts.runLabel
+    ? {
+        baseline: `reference (A, ${label})`,
+        run: `candidate (B, ${runLabel})`,
+        fix: "compare two runs of the same scenario with the same load parameters",
+      }
+    : { baseline: "baseline", run: "this run" };
   const reasons: string[] = [];
   const criteria: CriterionResult[] = (run.thresholds ?? []).map((t) => ({
     kind: "threshold",
@@ -120,12 +130,17 @@ export function compareToBaseline(
   if (baseline.scenario !== run.scenario) {
     throw new ParameterMismatchError(
       [{ key: "scenario", baseline: baseline.scenario, run: run.scenario }],
-      `${label} and this run`,
+      `${label} and ${runLabel}`,
+      sides,
     );
   }
   const diffs = diffParameters(baseline.parameters, run.parameters);
   if (diffs.length > 0)
-    throw new ParameterMismatchError(diffs, `${label} (scenario ${run.scenario}) and this run`);
+    throw new ParameterMismatchError(
+      diffs,
+      `${label} (scenario ${run.scenario}) and ${runLabel}`,
+      sides,
+    );
 
   let points = 0;
   let totalWeight = 0;

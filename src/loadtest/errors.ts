@@ -27,16 +27,23 @@ export class ParameterMismatchError extends InputError {
   constructor(
     public readonly differences: ParameterDifference[],
     what: string,
+    /** How the two sides are named: the baseline/reference and the run/candidate. */
+    labels: { baseline: string; run: string; fix?: string } = {
+      baseline: "baseline",
+      run: "this run",
+    },
   ) {
     super(
       `refusing to compare: ${what} used different load parameters:\n` +
         differences
           .map(
             (d) =>
-              `  ${d.key}: baseline ${JSON.stringify(d.baseline)}, this run ${JSON.stringify(d.run)}`,
+              `  ${d.key}: ${labels.baseline} ${JSON.stringify(d.baseline)}, ${labels.run} ${JSON.stringify(d.run)}`,
           )
           .join("\n") +
-        "\nrun the scenario with the baseline's parameters, or record a new baseline with --save-baseline",
+        "\n" +
+        (labels.fix ??
+          "run the scenario with the baseline's parameters, or record a new baseline with --save-baseline"),
     );
     this.name = "ParameterMismatchError";
   }

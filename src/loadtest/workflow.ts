@@ -219,7 +219,10 @@ export function compareFiles(req: CompareRequest): CompareOutcome {
     throw new LoadTestUsageError(
       `neither ${req.a} nor ${req.b} says which stage it belongs to; pass --stage (${STAGES.join(", ")})`,
     );
-  const verdict = compareToBaseline(mb, ma, cfg.tolerances[stage], { baselineLabel: req.a });
+  const verdict = compareToBaseline(mb, ma, cfg.tolerances[stage], {
+    baselineLabel: req.a,
+    runLabel: req.b,
+  });
   return { stage, scenario: mb.scenario, a: a.path, b: b.path, verdict };
 }
 

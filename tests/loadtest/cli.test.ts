@@ -281,7 +281,10 @@ describe("goose loadtest run against loopback servers", () => {
       work.dir,
     );
     expect(c.code).toBe(2);
-    expect(c.stderr).toContain("phases[0].durationSeconds: baseline 2, this run 0.5");
+    // A is the reference, B the candidate: each value is named with its own file.
+    expect(c.stderr).toContain(
+      `phases[0].durationSeconds: reference (A, ${fastReport}) 2, candidate (B, ${other}) 0.5`,
+    );
   });
 });
 

@@ -1,4 +1,8 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import type { Command } from "commander";
+import { closest, distance } from "fastest-levenshtein";
+import { parse as parseYaml } from "yaml";
 import { parseStageName } from "../../config/stages.js";
 import { openEvidenceChain } from "../../evidence/index.js";
 import { checkEvidence, loadAuditRules, retentionDays, AUDIT_FILES } from "../../audit/index.js";
@@ -79,6 +83,7 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
         if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
           throw new UsageError(`--limit ${o.limit}: a whole number of records, at least 1`);
         }
+        if (o.kind) checkKnownKind(o.kind, io.cwd);
         let records = await openEvidenceChain(openStoreFor(io, o.store), io.env).list({
           ...(stage ? { stage } : {}),
           ...(o.kind ? { kind: o.kind } : {}),
@@ -190,4 +195,31 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
       out.result({ ...r, retentionDays: days });
       setExitCode(0);
     });
+}
+
+/**
+ * `--kind` must name a kind goose records (or a prefix of some: gate → gate.sbom…), as listed in
+ * the evidence template; anything else is a typo, exit 2 with the nearest kind.
+ */
+function checkKnownKind(kind: string, cwd: string): void {
+  const file = path.join(cwd, AUDIT_FILES.template);
+  let known: string[];
+  try {
+    const doc = parseYaml(readFileSync(file, "utf8")) as { kinds?: Record<string, unknown> };
+    known = Object.keys(doc.kinds ?? {});
+  } catch {
+    return; // no template here: nothing to check against
+  }
+  const ok = known.some((k) =>
+    k.endsWith(".*")
+      ? kind === k.slice(0, -2) || kind.startsWith(k.slice(0, -1))
+      : k === kind || k.startsWith(`${kind}.`),
+  );
+  if (ok) return;
+  const names = known.map((k) => k.replace(/\.\*$/, ""));
+  const near = closest(kind, [...names, ...names.map((n) => n.split(".")[0]!)]);
+  throw new UsageError(
+    `--kind ${kind}: no evidence record has that kind${distance(kind, near) <= 3 ? `; did you mean "${near}"?` : ""} ` +
+      `(kinds: ${[...new Set(names)].join(", ")}; from ${AUDIT_FILES.template})`,
+  );
 }
