@@ -1,6 +1,6 @@
-/** The three stages, in promotion order. Promotion only goes one step forward along this list. */
 import { closest, distance } from "fastest-levenshtein";
 import { InputError } from "../errors.js";
+/** The three stages, in promotion order. Promotion only goes one step forward along this list. */
 export const STAGES = ["sandbox", "compliance", "production"] as const;
 export type StageName = (typeof STAGES)[number];
 
