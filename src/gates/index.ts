@@ -17,4 +17,5 @@ export * from "./vulns.js";
 export * from "./loadtest.js";
 export * from "./backup.js";
 export * from "./rollback.js";
+export * from "./restore-drill.js";
 export * from "./alerts.js";

@@ -2,7 +2,10 @@
  * The rollback-tested gate: a rollback drill on the source stage's latest snapshot without
  * importing it. The snapshot is decrypted and passes its integrity checks (src/snapshots
  * `readSnapshotExport`: manifest, ciphertext and plaintext digests, export validation), then its
- * resources go through the policy pack (`analyzeExport`, as `pulumi policy analyze` would).
+ * resources go through the policy pack (`analyzeExport`, as `pulumi policy analyze` would). With
+ * `restoreDrill` (the stage's `recovery` objectives), the stage's DATA must be proven restorable
+ * too: a passing restore drill (`goose dr drill`) within `drillMaxAgeHours` whose RPO and RTO meet
+ * the objectives (src/gates/restore-drill.ts).
  */
 import { createHash } from "node:crypto";
 import type { StageName } from "../config/stages.js";
@@ -15,6 +18,7 @@ import {
   type SnapshotKeyring,
 } from "../snapshots/index.js";
 import type { ObjectStore } from "../store/types.js";
+import { checkRestoreDrill } from "./restore-drill.js";
 import { timed, type GateResult } from "./types.js";
 
 export interface RollbackGateInput {
@@ -26,6 +30,9 @@ export interface RollbackGateInput {
   policyPackDir?: string;
   /** Drill this snapshot instead of the newest. */
   snapshotId?: string;
+  /** Also require a passing restore drill of the stage within these objectives. */
+  restoreDrill?: { rpoSeconds: number; rtoSeconds: number; drillMaxAgeHours: number };
+  now?: Date;
 }
 
 export async function rollbackGate(input: RollbackGateInput): Promise<GateResult> {
@@ -81,6 +88,29 @@ export async function rollbackGate(input: RollbackGateInput): Promise<GateResult
         summary: `rollback drill: snapshot ${id} decrypts and verifies but has ${mandatory.length} mandatory policy violation(s); first: ${mandatory[0]?.policy}`,
         fix: `rolling back to ${id} would restore a non-compliant state; promote a compliant release of ${input.stage} and snapshot it`,
         details,
+        subjects,
+      };
+    }
+    if (input.restoreDrill) {
+      const drill = await checkRestoreDrill(
+        input.store,
+        input.stage,
+        input.restoreDrill,
+        input.now ?? new Date(),
+      );
+      if (!drill.ok) {
+        return {
+          verdict: "fail" as const,
+          summary: `rollback drill: snapshot ${id} verifies, but ${drill.summary}`,
+          ...(drill.fix ? { fix: drill.fix } : {}),
+          details: { ...details, restoreDrill: drill.details },
+          subjects,
+        };
+      }
+      return {
+        verdict: "pass" as const,
+        summary: `rollback drill: snapshot ${id} (${manifest.resourceCount} resources) decrypts, verifies and passes the policy pack; ${drill.summary}`,
+        details: { ...details, restoreDrill: drill.details },
         subjects,
       };
     }

@@ -410,6 +410,9 @@ export async function promote(opts: PromoteOptions): Promise<PromotionReport> {
           stage: from,
           store,
           env,
+          // "rollback tested" covers the data too: a passing restore drill within the objective.
+          restoreDrill: fromCfg.recovery,
+          now: now(),
           trust: snapshotKeyringFor(repoRoot, from, env),
           policyPackDir: path.join(repoRoot, "policy-pack"),
         }),

@@ -14,6 +14,7 @@ import { main } from "../../src/cli/main.js";
 import { createEngine } from "../../src/engine/index.js";
 import { runLoadTest } from "../../src/loadtest/index.js";
 import { createSnapshot, keySourceFromEnv } from "../../src/snapshots/index.js";
+import { recordDrill } from "../../src/workflows/dr/state.js";
 import { openStore } from "../../src/store/index.js";
 import { openEvidenceChain } from "../../src/evidence/index.js";
 import { captureIo } from "../evidence/cli-io.js";
@@ -160,6 +161,15 @@ export async function createWorkspace(): Promise<Workspace> {
   // The sandbox is deployed, snapshotted, and has a smoke baseline.
   await engine.up("sandbox");
   await snapshotSandbox();
+  // ... and its data backups were proven restorable (goose dr drill) an hour ago, within objectives.
+  await recordDrill(store, "sandbox", "restore", {
+    id: "drill-sandbox-seed",
+    at: new Date(Date.now() - 3600_000).toISOString(),
+    passed: true,
+    rpoSeconds: 30,
+    rtoSeconds: 5,
+    objectives: { rpoSeconds: 3600, rtoSeconds: 1800, drillMaxAgeHours: 336 },
+  });
   await runLoadTest({
     cwd: dir,
     env,

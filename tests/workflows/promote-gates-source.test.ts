@@ -43,6 +43,24 @@ describe("promotion stops at a failing source gate", () => {
     }
   });
 
+  it("rollback tested: no passing restore drill of the source stage within its objective", async () => {
+    const key = path.join(ws.dir, ".goose/dr/sandbox/restore.json");
+    const saved = readFileSync(key, "utf8");
+    const state = JSON.parse(saved) as { lastPass: { at: string } };
+    state.lastPass.at = new Date(Date.now() - 15 * 86400_000).toISOString(); // 360 h > 336 h
+    writeFileSync(key, JSON.stringify(state));
+    try {
+      await expectStopsAt(
+        ws,
+        "validate",
+        "rollback",
+        /the last passing restore drill of sandbox \(drill-sandbox-seed\) is 36\d(\.\d)? h old, more than recovery.drillMaxAgeHours 336 h/,
+      );
+    } finally {
+      writeFileSync(key, saved);
+    }
+  });
+
   it("load test: the service under test answers errors", async () => {
     ws.state.failing = true;
     try {

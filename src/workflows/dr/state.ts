@@ -7,44 +7,19 @@
 import { DR_METRICS } from "../../config/metrics.js";
 import type { StageName } from "../../config/stages.js";
 import { labelText, publishMetricsText, type MetricsTarget } from "../../monitoring/publish.js";
+import {
+  drillStateKey,
+  readDrillState,
+  type DrillKind,
+  type DrillOutcome,
+  type DrillState,
+} from "../../gates/restore-drill.js";
 import { PreconditionFailedError, type ObjectStore } from "../../store/types.js";
 
-export type DrillKind = "restore" | "failover";
+export { drillStateKey, readDrillState, type DrillKind, type DrillOutcome, type DrillState };
 
 /** The Pushgateway job of the DR metrics (grouping: job, stage, drill). */
 export const DR_METRICS_JOB = "goldengoose-dr";
-
-export interface DrillOutcome {
-  id: string;
-  /** ISO time the drill ended. */
-  at: string;
-  passed: boolean;
-  rpoSeconds?: number;
-  rtoSeconds?: number;
-  restoredSeries?: number;
-  /** The objectives it was judged against. */
-  objectives: { rpoSeconds: number; rtoSeconds: number; drillMaxAgeHours: number };
-  /** The evidence record of the drill. */
-  evidence?: string;
-}
-
-export interface DrillState {
-  stage: StageName;
-  drill: DrillKind;
-  last?: DrillOutcome;
-  lastPass?: DrillOutcome;
-}
-
-export const drillStateKey = (stage: StageName, drill: DrillKind) => `dr/${stage}/${drill}.json`;
-
-export async function readDrillState(
-  store: ObjectStore,
-  stage: StageName,
-  drill: DrillKind,
-): Promise<DrillState> {
-  const cur = await store.get(drillStateKey(stage, drill));
-  return cur ? (JSON.parse(cur.body.toString("utf8")) as DrillState) : { stage, drill };
-}
 
 /** Records a finished drill (keeps the newest last and lastPass). */
 export async function recordDrill(
