@@ -1,3 +1,4 @@
+import { recordDrill } from "../../src/workflows/dr/state.js";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -190,6 +191,15 @@ describe("goose promote sandbox compliance --offline, end to end", () => {
       saveBaseline: true,
     });
     await ws.snapshot("compliance");
+    // ... and a passing restore drill of compliance's data backups (goose dr drill).
+    await recordDrill(ws.store, "compliance", "restore", {
+      id: "drill-compliance-seed",
+      at: new Date().toISOString(),
+      passed: true,
+      rpoSeconds: 60,
+      rtoSeconds: 10,
+      objectives: { rpoSeconds: 1800, rtoSeconds: 1200, drillMaxAgeHours: 168 },
+    });
     const r = await ws.run([
       "promote",
       "compliance",

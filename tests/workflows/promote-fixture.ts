@@ -4,6 +4,7 @@
  * target on loopback that plays the service under test, the target's health endpoint and the
  * Pushgateway's /metrics with the backup timestamps. Everything is real; only the inputs differ.
  */
+import type { ObjectStore } from "../../src/store/types.js";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -33,6 +34,8 @@ export interface TargetState {
 export interface Workspace {
   dir: string;
   storeUrl: string;
+  /** The workspace's store (snapshots, evidence, drill state). */
+  store: ObjectStore;
   env: NodeJS.ProcessEnv;
   url: string;
   state: TargetState;
@@ -184,6 +187,7 @@ export async function createWorkspace(): Promise<Workspace> {
   return {
     dir,
     storeUrl,
+    store,
     env,
     url,
     state,
