@@ -102,6 +102,7 @@ Environment (a flag wins over its variable; docs/environment.md lists every one)
   GOOSE_SNAPSHOT_KEY          snapshot key, base64 of 32 bytes (default: the key file)
   GOOSE_SNAPSHOT_KEY_FILE     snapshot key file (default ~/.config/goose/snapshot.key)
   GOOSE_SNAPSHOT_PASSPHRASE   snapshot passphrase instead of a key
+  GOOSE_SNAPSHOT_MAX_BYTES    largest export snapshot create takes (default 2 GiB)
   GOOSE_EVIDENCE_KEY          evidence signing key (default: the key file)
   GOOSE_EVIDENCE_KEY_FILE     evidence key file (default ~/.config/goose/evidence-ed25519.pem)
   GOOSE_EVIDENCE_PUBLIC_KEY   pin the key evidence verify accepts

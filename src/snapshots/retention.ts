@@ -70,6 +70,8 @@ export interface PrunePlan {
   remove: Array<{ id: string; createdAt: string; ageDays: number }>;
   /** Payloads without a manifest older than an hour (a create that was killed). */
   orphans: string[];
+  /** The store's temp files of puts whose writer is gone (a create killed mid-write): removed. */
+  temporaries: string[];
 }
 
 export interface PruneOptions {
@@ -128,7 +130,7 @@ export async function pruneSnapshots(
       break;
     }
   }
-  const plan: PrunePlan = { stage, policy, keep: [], remove: [], orphans: [] };
+  const plan: PrunePlan = { stage, policy, keep: [], remove: [], orphans: [], temporaries: [] };
   all.forEach((s: SnapshotListing, index) => {
     const created = Date.parse(s.createdAt || idTime(s.id));
     const ageDays = (now.getTime() - created) / 86_400_000;
@@ -150,6 +152,8 @@ export async function pruneSnapshots(
     if (Number.isFinite(t) && now.getTime() - t > 3_600_000) plan.orphans.push(basename(k));
   }
   if (!opts.dryRun) {
+    // Temp files hold ciphertext only, but nothing else would ever remove them.
+    plan.temporaries = (await store.sweepTemporaries?.(snapshotKeys.dir(stage))) ?? [];
     for (const r of plan.remove) await deleteSnapshot(store, r.id);
     for (const o of plan.orphans) await store.delete(`snapshots/${stage}/${o}`);
   }

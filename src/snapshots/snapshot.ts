@@ -227,6 +227,8 @@ export async function createSnapshot(
   }
   const id = newSnapshotId(opts.stage, now);
   const aad = aadOf(id);
+  // The next command cleans up after a killed one: temp files of puts whose writer is gone.
+  await store.sweepTemporaries?.(snapshotKeys.dir(opts.stage)).catch(() => []);
   const { dataKey, iv } = newDataKey();
   const keyRef = await opts.keys.wrap(dataKey, aad);
 

@@ -16,6 +16,10 @@ import { validateKey } from "./keys.js";
 
 /** Basenames starting with this prefix are the store's own temp and lock files; never listed. */
 const INTERNAL_PREFIX = ".goose-";
+/** Temp files of puts: `.goose-tmp-<host>~<pid>~<start>~<random>` (see CLAIMS). */
+const TMP_PREFIX = `${INTERNAL_PREFIX}tmp-`;
+/** Temp files named before they carried their writer are swept once this old. */
+const LEGACY_TMP_MAX_AGE_MS = 3600_000;
 
 /**
  * The `file://DIR` adapter. Atomic puts: the body goes to a temp file beside the target,
@@ -50,7 +54,8 @@ export class FileObjectStore implements ObjectStore {
     const target = this.pathOf(key);
     const dir = dirname(target);
     await fsp.mkdir(dir, { recursive: true });
-    const tmp = join(dir, `${INTERNAL_PREFIX}tmp-${randomBytes(8).toString("hex")}`);
+    // Named after its writer (see CLAIMS), so sweepTemporaries knows when the writer is gone.
+    const tmp = join(dir, `${TMP_PREFIX}${ownClaimTag()}~${randomBytes(8).toString("hex")}`);
     let etag: string;
     try {
       etag = await writeSynced(tmp, body);
@@ -149,6 +154,35 @@ export class FileObjectStore implements ObjectStore {
    * Runs `fn` while this process is the only live claimant of `target` (see CLAIMS below). No
    * claim is ever broken by age on this host: a claim counts until its owner process is gone.
    */
+  /**
+   * Removes this store's own temp files directly under `prefix` (a folder key like
+   * `snapshots/sandbox/`) whose writer is gone: a process killed during a put leaves one. A temp
+   * file counts as in use exactly as a claim does (see CLAIMS); one of the older unnamed form
+   * (`.goose-tmp-<hex>`) once it is an hour old. Returns the names removed.
+   */
+  async sweepTemporaries(prefix: string): Promise<string[]> {
+    const dir = join(this.root, ...prefix.split("/").filter(Boolean));
+    if (relative(this.root, dir).startsWith("..")) return [];
+    const names = await fsp.readdir(dir).catch(() => [] as string[]);
+    const removed: string[] = [];
+    for (const name of names) {
+      if (!name.startsWith(TMP_PREFIX)) continue;
+      const path = join(dir, name);
+      const tag = name.slice(TMP_PREFIX.length);
+      let stale: boolean;
+      if (tag.includes("~")) stale = !(await claimAlive(tag, path));
+      else {
+        const st = await fsp.stat(path).catch(() => undefined);
+        stale = st !== undefined && Date.now() - st.mtimeMs > LEGACY_TMP_MAX_AGE_MS;
+      }
+      if (stale) {
+        await fsp.rm(path, { force: true });
+        removed.push(name);
+      }
+    }
+    return removed;
+  }
+
   private async withKeyLock<T>(target: string, fn: () => Promise<T>): Promise<T> {
     const dir = dirname(target);
     const prefix = `${INTERNAL_PREFIX}lock-${basenameOf(target)}~`;

@@ -26,6 +26,11 @@ export interface ObjectStore {
    * on a store that does not (see ../shared/notes/s3.md: s3rver ignores conditional writes).
    */
   supportsConditionalWrites(): Promise<boolean>;
+  /**
+   * Removes the adapter's own temp files under a folder key whose writer is gone (a put killed
+   * mid-way), where the adapter has such files (the file store); returns their names.
+   */
+  sweepTemporaries?(prefix: string): Promise<string[]>;
   /** True when the user accepted a store without conditional writes (--unsafe-store). */
   readonly unsafeConditionalWrites?: boolean;
 }

@@ -185,3 +185,77 @@ describe("8. SIGKILL during restore leaves no plaintext file and nothing partial
     expect(statSync(join(outDir, "out.json")).mode & 0o077).toBe(0);
   });
 });
+
+describe("8. SIGKILL during create: the store's temp files do not outlive the next command", () => {
+  /** create-child.ts creates snapshots in a loop; killed `delayMs` after it is ready. */
+  function createAndKill(storeDir: string, file: string, delayMs: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", join(repoRoot, "tests/snapshots/create-child.ts"), storeDir, file],
+        { cwd: repoRoot, env: { ...process.env, ...env() }, stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let err = "";
+      let timer: NodeJS.Timeout | undefined;
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      child.stdout.on("data", (d: Buffer) => {
+        if (!timer && d.toString().includes("ready"))
+          timer = setTimeout(() => child.kill("SIGKILL"), delayMs);
+      });
+      const guard = setTimeout(() => child.kill("SIGKILL"), 600_000);
+      child.on("error", reject);
+      child.on("exit", (code, signal) => {
+        clearTimeout(timer);
+        clearTimeout(guard);
+        resolve(signal ?? `exit ${code}: ${err.slice(0, 300)}`);
+      });
+    });
+  }
+
+  it("20 kills at random moments, then prune: no .goose-tmp-* left, every listed snapshot verifies", async () => {
+    const storeDir = tempDir();
+    const outcomes: string[] = [];
+    for (let t = 0; t < 20; t += 4) {
+      outcomes.push(
+        ...(await Promise.all(
+          Array.from({ length: 4 }, () =>
+            createAndKill(storeDir, exportPath, 200 + Math.floor(Math.random() * 2500)),
+          ),
+        )),
+      );
+    }
+    expect(
+      outcomes.every((o) => o === "SIGKILL"),
+      outcomes.join("; "),
+    ).toBe(true);
+    const dir = join(storeDir, "snapshots", "sandbox");
+    const p = await runGoose(
+      [
+        "snapshot",
+        "prune",
+        "sandbox",
+        "--keep-last",
+        "1000",
+        "--max-age-days",
+        "3650",
+        "--store",
+        `file://${storeDir}`,
+        "--json",
+      ],
+      { cwd, env: env() },
+    );
+    expect(p.code, p.stderr).toBe(0);
+    expect(readdirSync(dir).filter((n) => n.startsWith(".goose-tmp-"))).toEqual([]);
+    const listed = await runGoose(
+      ["snapshot", "list", "sandbox", "--store", `file://${storeDir}`, "--json"],
+      { cwd, env: env() },
+    );
+    for (const s of JSON.parse(listed.stdout).snapshots as Array<{ id: string }>) {
+      const v = await runGoose(["snapshot", "verify", s.id, "--store", `file://${storeDir}`], {
+        cwd,
+        env: env(),
+      });
+      expect(v.code, v.stderr).toBe(0);
+    }
+  }, 900_000);
+});

@@ -321,6 +321,8 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
         for (const k of plan.keep) out.line(`  keep ${k.id}: ${k.reasons.join(", ")}`);
         for (const p of plan.orphans)
           out.line(`  ${verb} orphan payload ${p} (a create that did not finish)`);
+        for (const t of plan.temporaries)
+          out.line(`  removed temp file ${t} (a write whose process is gone)`);
         const metrics = o.dryRun ? undefined : await publishMetrics(io, out, store, stage, o);
         out.result({ ...plan, policySource: policy.source, dryRun: Boolean(o.dryRun), metrics });
         setExitCode(0);
