@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Spec, Validation } from "@cyclonedx/cyclonedx-library";
 import { isSupportedSpdxId } from "@cyclonedx/cyclonedx-library/SPDX";
+import { archiveSbom } from "../sbom/delta.js";
 import canonicalize from "canonicalize";
 import YAML from "yaml";
 import { z } from "zod";
@@ -418,6 +419,9 @@ export async function sbomGate(input: SbomGateInput): Promise<SbomGateOutput> {
     if (!(await input.store.head(key))) {
       await input.store.put(key, built.json, { contentType: "application/vnd.cyclonedx+json" });
     }
+    // The stage's SBOM history, apart from snapshots: a compressed delta against the previous one.
+    const archived = await archiveSbom(input.store, input.stage, built.json);
+    const archive = { key: archived.key, kind: archived.kind, bytes: archived.bytes };
     const warnings: string[] = [];
     if (built.stats.withoutLicense.length)
       warnings.push(`${built.stats.withoutLicense.length} component(s) without a licence`);
@@ -431,7 +435,7 @@ export async function sbomGate(input: SbomGateInput): Promise<SbomGateOutput> {
             fix: `add licences or image digests through rules in ${details.enrichment}, or pin images with @sha256: in the stack file`,
           }
         : {}),
-      details: { ...details, stored: key },
+      details: { ...details, stored: key, archive },
       subjects,
     };
   });
