@@ -3,6 +3,7 @@ import { parseStageName } from "../../config/stages.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
+import { jsonOption } from "../options.js";
 
 /**
  * `goose deploy <stage> --offline`: a simulated deployment through the offline engine (the program
@@ -19,7 +20,7 @@ export function registerDeploy(program: Command, io: CliIo, setExitCode: SetExit
       "--offline",
       "use the offline engine (required: real stages are deployed with pulumi up)",
     )
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (stageText: string, o: { offline?: boolean; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
       let stage;

@@ -5,9 +5,8 @@ import { openEvidenceChain } from "../../evidence/index.js";
 import { InputError } from "../../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
-import { openStoreFor, storeOption } from "./lock.js";
-import { stageArg } from "./snapshot.js";
 import type { ArchiveSource } from "../../workflows/dr/archives.js";
+import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
 
 interface DrillFlags {
   archive?: string[];
@@ -97,7 +96,7 @@ export function registerDr(program: Command, io: CliIo, setExitCode: SetExitCode
     .option("--metrics-dir <dir>", "textfile directory for the metrics (default .goose/metrics)")
     .option("--keep-work-dir", "keep the restored data and server logs (their folder is printed)")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (stageName: string, o: DrillFlags) => {
       const out = new Output(io, Boolean(o.json));
       const stage = stageArg(stageName);

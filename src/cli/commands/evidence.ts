@@ -10,7 +10,7 @@ import { STAGES, type StageName } from "../../config/stages.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
-import { openStoreFor, storeOption } from "./lock.js";
+import { jsonOption, openStoreFor, storeOption } from "../options.js";
 
 /** `goose evidence verify|show|check|archive|prune`. */
 export function registerEvidence(program: Command, io: CliIo, setExitCode: SetExitCode): void {
@@ -29,7 +29,7 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
       "a record hash (sha256:<hex>) or id (ev-<seq>-<hex>) you kept: the chain must still contain it",
     )
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (o: { store?: string; json?: boolean; expectHead?: string }) => {
       const out = new Output(io, Boolean(o.json));
       const store = openStoreFor(io, o.store);
@@ -63,7 +63,7 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
     .option("--kind <kind>", "only this kind (or its sub-kinds: gate → gate.sbom…)")
     .option("--limit <n>", "only the last N")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(
       async (o: {
         stage?: string;
@@ -108,7 +108,7 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
     )
     .argument("<stage>", STAGES.join(" | "))
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (stageArg: string, o: { store?: string; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
       let stage: StageName;
@@ -147,7 +147,7 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
     .command("archive")
     .description("move the active segment into a compressed archive segment (the chain continues)")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (o: { store?: string; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
       const r = await openEvidenceChain(openStoreFor(io, o.store), io.env).rotate();
@@ -168,7 +168,7 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
       `days per stage, e.g. sandbox=90,compliance=400,production=2557 (default: retention in ${AUDIT_FILES.collection})`,
     )
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (o: { retention?: string; store?: string; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
       // Retention per stage is data: collection-rules.yaml (flags override single stages).

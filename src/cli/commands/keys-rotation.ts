@@ -6,7 +6,7 @@ import {
   SECRET_NAMES,
   type SecretName,
 } from "../../audit/index.js";
-import { parseStageName, STAGES, type StageName } from "../../config/stages.js";
+import { STAGES } from "../../config/stages.js";
 import { openEvidenceChain } from "../../evidence/index.js";
 import { keyStatus } from "../../keys/status.js";
 import { rotateSnapshotKey } from "../../keys/snapshot-rotation.js";
@@ -14,15 +14,7 @@ import { rotateEvidenceKey } from "../../keys/evidence-rotation.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
-import { openStoreFor, storeOption } from "./lock.js";
-
-function stageArg(value: string): StageName {
-  try {
-    return parseStageName(value);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
+import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
 
 /**
  * `goose keys status|record|rotate snapshot|rotate evidence` on the `goose keys` group: every
@@ -36,7 +28,7 @@ export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetEx
     )
     .option("--stage <stage>", `only this stage (${STAGES.join(" | ")})`)
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (o: { stage?: string; store?: string; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
       const policy = loadSecretRotation(io.cwd);
@@ -70,7 +62,7 @@ export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetEx
     .option("--at <time>", "when it was rotated (ISO 8601; default now)")
     .option("--reason <text>", "why, or the change/ticket reference")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(
       async (
         secret: string,
@@ -125,7 +117,7 @@ export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetEx
     )
     .option("--kms-key <id>", "wrap the data keys with this AWS KMS key instead")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (o: { kmsKey?: string; store?: string; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
       const store = openStoreFor(io, o.store);

@@ -4,6 +4,7 @@ import { initKeys } from "../../keys/index.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
 import { registerKeyRotation } from "./keys-rotation.js";
+import { jsonOption } from "../options.js";
 
 /**
  * `goose keys …`: the snapshot and evidence keys. `init` is here; `rotate` and `status` (issue 15)
@@ -26,7 +27,7 @@ export function registerKeys(program: Command, io: CliIo, setExitCode: SetExitCo
       "create the snapshot and evidence keys in the config directory (0600; existing keys kept) and say what to store in a secret manager",
     )
     .option("--show", "also print the secret key values (only on a terminal you trust)")
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action((o: { show?: boolean; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
       const r = initKeys(io.env);

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { parseStageName, type StageName } from "../../config/stages.js";
 import { defaultHolder } from "../../locks/index.js";
 import {
   compareFiles,
@@ -11,18 +10,9 @@ import {
   type Verdict,
 } from "../../loadtest/index.js";
 import { formatBytesPerSecond, formatMs } from "../../loadtest/units.js";
-import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
-import { openStoreFor, storeOption } from "./lock.js";
-
-function stageArg(value: string): StageName {
-  try {
-    return parseStageName(value);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
+import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
 
 function criterionLine(c: CriterionResult): string {
   const base = c.baseline !== undefined ? ` baseline ${fmt(c.metric, c.baseline)}` : "";
@@ -72,7 +62,7 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
     .option("--no-abort", "do not stop early when an abortOnFail threshold fails")
     .option("--holder <name>", "lease holder (default user@host)")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(
       async (o: {
         stage: string;
@@ -181,7 +171,7 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
     .option("--stage <stage>", "whose tolerances apply (default B's stage)")
     .option("--scenario <name>", "scenario to take from a baseline file holding several")
     .option("--config <file>", "stress-test config", "load-test/config/stress-test.yaml")
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(
       (
         a: string,

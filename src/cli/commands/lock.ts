@@ -1,5 +1,4 @@
-import { Command, Option } from "commander";
-import { parseStageName, type StageName } from "../../config/stages.js";
+import { Command } from "commander";
 import { openEvidenceChain } from "../../evidence/index.js";
 import {
   BLACKOUT_KINDS,
@@ -9,32 +8,10 @@ import {
   parseLeaseKind,
   type LeaseStatus,
 } from "../../locks/index.js";
-import { DEFAULT_STORE_URL, openStore } from "../../store/index.js";
-import type { ObjectStore } from "../../store/types.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
-
-/** `--store URL` with its default (GOOSE_STORE, else file://.goose). */
-export function storeOption(): Option {
-  return new Option("--store <url>", "store: file://DIR or s3://BUCKET/PREFIX (env GOOSE_STORE)");
-}
-
-export function openStoreFor(io: CliIo, url: string | undefined): ObjectStore {
-  return openStore(url ?? io.env.GOOSE_STORE ?? DEFAULT_STORE_URL, io.env, {
-    cwd: io.cwd,
-    ...(io.unsafeStore ? { unsafeStore: true } : {}),
-    warn: (m) => io.stderr.write(`goose: ${m}\n`),
-  });
-}
-
-function stageArg(value: string): StageName {
-  try {
-    return parseStageName(value);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
+import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
 
 function describe(l: LeaseStatus): string {
   if (l.corrupt) {
@@ -63,7 +40,7 @@ export function registerLock(program: Command, io: CliIo, setExitCode: SetExitCo
     .option("--holder <name>", "who holds it (default user@host)")
     .option("--reason <text>", "why, shown to whoever is blocked")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(
       async (
         stageText: string,
@@ -102,7 +79,7 @@ export function registerLock(program: Command, io: CliIo, setExitCode: SetExitCo
     .option("--force", "break a lease held by someone else")
     .option("--reason <text>", "why a forced release is needed (required with --force)")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(
       async (
         stageText: string,
@@ -141,7 +118,7 @@ export function registerLock(program: Command, io: CliIo, setExitCode: SetExitCo
     .requiredOption("--kind <kind>", `one of ${LEASE_KINDS.join(", ")}`)
     .option("--holder <name>", "the holder (default user@host)")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(
       async (
         stageText: string,
@@ -171,7 +148,7 @@ export function registerLock(program: Command, io: CliIo, setExitCode: SetExitCo
     .command("status [stage]")
     .description("list leases (all stages, or one)")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (stageText: string | undefined, o: { store?: string; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
       const stage = stageText ? stageArg(stageText) : undefined;

@@ -8,11 +8,12 @@
  * `{ stages: PreviewResult[], summary: { resources, mandatory, advisory } }`.
  */
 import type { Command } from "commander";
-import { STAGES, parseStageName, type StageName } from "../../config/stages.js";
+import { STAGES, type StageName } from "../../config/stages.js";
 import type { PolicyViolation, PreviewResult } from "../../engine/types.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
+import { jsonOption, stageArg } from "../options.js";
 
 interface PreviewFlags {
   offline?: boolean;
@@ -68,14 +69,6 @@ function describeUrn(urn: string): string {
   return type ? `${type}: ${name}` : name;
 }
 
-function stageArg(value: string): StageName {
-  try {
-    return parseStageName(value);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
 export function registerPreview(program: Command, io: CliIo, setExitCode: SetExitCode): void {
   program
     .command("preview [stage]")
@@ -92,7 +85,7 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
       "--policy-timeout <seconds>",
       "fail closed when the pack does not answer a call in time (default 60; env GOOSE_POLICY_TIMEOUT)",
     )
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (stageText: string | undefined, o: PreviewFlags) => {
       const out = new Output(io, Boolean(o.json));
       if (o.all && stageText) throw new UsageError("give a stage or --all, not both");

@@ -2,7 +2,6 @@ import path from "node:path";
 import type { Command } from "commander";
 import { gooseCommand } from "../../command-line.js";
 import { invocation } from "../invocation.js";
-import { parseStageName, type StageName } from "../../config/stages.js";
 import { defaultHolder } from "../../locks/index.js";
 import type {
   PromotionEvent,
@@ -13,7 +12,13 @@ import type {
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
-import { openStoreFor, storeOption } from "./lock.js";
+import {
+  blackoutSourceOption,
+  blackoutSources as blackoutSourcesOf,
+  openStoreFor,
+  stageArg,
+  storeOption,
+} from "../options.js";
 
 interface PromoteFlags {
   offline?: boolean;
@@ -75,14 +80,6 @@ function plainRenderer(out: Output) {
   };
 }
 
-function stageArg(value: string): StageName {
-  try {
-    return parseStageName(value);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
 function summary(r: PromotionReport, offline: boolean): string[] {
   const lines = [
     r.result === "promoted"
@@ -132,12 +129,7 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
       "--pushgateway <url>",
       "push transition metrics here (env GOOSE_PUSHGATEWAY_URL); else a textfile",
     )
-    .option(
-      "--blackout-source <url>",
-      "Pushgateway where the stages' backup and scan jobs announce themselves; repeatable " +
-        "(env GOOSE_BLACKOUT_SOURCES, comma-separated; default: --pushgateway when set)",
-      (v: string, prev: string[] = []) => [...prev, v],
-    )
+    .addOption(blackoutSourceOption("the stages'"))
     .option(
       "--metrics-dir <dir>",
       "textfile directory for transition metrics (default .goose/metrics)",
@@ -162,15 +154,7 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
       ]);
       const engine = createEngine(o.offline ? "offline" : "real", { cwd: io.cwd, env: io.env });
       const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
-      const blackoutSources =
-        o.blackoutSource ??
-        (io.env.GOOSE_BLACKOUT_SOURCES
-          ? io.env.GOOSE_BLACKOUT_SOURCES.split(",")
-              .map((u) => u.trim())
-              .filter(Boolean)
-          : pushgatewayUrl
-            ? [pushgatewayUrl]
-            : []);
+      const blackoutSources = blackoutSourcesOf(io, o.blackoutSource, pushgatewayUrl);
       const resolve = (f: string | undefined) => (f ? path.resolve(io.cwd, f) : undefined);
       const report = await promote({
         from,

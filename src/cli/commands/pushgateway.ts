@@ -1,19 +1,11 @@
 import type { Command } from "commander";
-import { parseStageName, type StageName } from "../../config/stages.js";
 import { InputError } from "../../errors.js";
 import { loadPushGroups } from "../../monitoring/push-groups.js";
 import { prunePushgateway } from "../../monitoring/pushgateway.js";
 import { loadThresholds } from "../../monitoring/thresholds.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
-
-function stageArg(value: string): StageName {
-  try {
-    return parseStageName(value);
-  } catch (err) {
-    throw new InputError((err as Error).message);
-  }
-}
+import { jsonOption, stageArg } from "../options.js";
 
 /** `goose pushgateway prune <stage>`: delete the groups no job pushes any more. */
 export function registerPushgateway(program: Command, io: CliIo, setExitCode: SetExitCode): void {
@@ -27,7 +19,7 @@ export function registerPushgateway(program: Command, io: CliIo, setExitCode: Se
     )
     .option("--pushgateway <url>", "the stage's Pushgateway (env GOOSE_PUSHGATEWAY_URL)")
     .option("--dry-run", "only show what would be deleted")
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(
       async (stageName: string, o: { pushgateway?: string; dryRun?: boolean; json?: boolean }) => {
         const out = new Output(io, Boolean(o.json));

@@ -7,8 +7,14 @@ import { rollback, RollbackFailedError, type StepReport } from "../../workflows/
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
-import { openStoreFor, storeOption } from "./lock.js";
-import { stageArg } from "./snapshot.js";
+import {
+  blackoutSourceOption,
+  blackoutSources as blackoutSourcesOf,
+  jsonOption,
+  openStoreFor,
+  stageArg,
+  storeOption,
+} from "../options.js";
 
 interface RollbackFlags {
   to: string;
@@ -62,14 +68,9 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
       "--pushgateway <url>",
       "the stage's Pushgateway (env GOOSE_PUSHGATEWAY_URL); the default --blackout-source",
     )
-    .option(
-      "--blackout-source <url>",
-      "Pushgateway where the stage's backup and scan jobs announce themselves; repeatable " +
-        "(env GOOSE_BLACKOUT_SOURCES, comma-separated; default: --pushgateway when set)",
-      (v: string, prev: string[] = []) => [...prev, v],
-    )
+    .addOption(blackoutSourceOption("the stage's"))
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (stageName: string, o: RollbackFlags) => {
       const out = new Output(io, Boolean(o.json));
       const stage = stageArg(stageName);
@@ -92,15 +93,7 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
       const prometheusUrl = o.prometheusUrl ?? io.env.GOOSE_PROMETHEUS_URL;
       const grafanaUrl = o.grafanaUrl ?? io.env.GOOSE_GRAFANA_URL;
       const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
-      const blackoutSources =
-        o.blackoutSource ??
-        (io.env.GOOSE_BLACKOUT_SOURCES
-          ? io.env.GOOSE_BLACKOUT_SOURCES.split(",")
-              .map((u) => u.trim())
-              .filter(Boolean)
-          : pushgatewayUrl
-            ? [pushgatewayUrl]
-            : []);
+      const blackoutSources = blackoutSourcesOf(io, o.blackoutSource, pushgatewayUrl);
       const onStep = (s: StepReport) =>
         out.info(`[${s.status.padEnd(7)}] ${s.step}: ${s.detail.split("\n")[0]}`);
       try {

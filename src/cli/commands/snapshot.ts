@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
 import { Readable } from "node:stream";
 import type { Command } from "commander";
-import { parseStageName, type StageName } from "../../config/stages.js";
+import { type StageName } from "../../config/stages.js";
 import { openEvidenceChain } from "../../evidence/index.js";
 import {
   collectEvidenceRefs,
@@ -30,7 +30,7 @@ import type { ObjectStore } from "../../store/types.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "./index.js";
-import { openStoreFor, storeOption } from "./lock.js";
+import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
 
 /** `--kms-key`, repeatable, on commands that read snapshots: KMS keys to trust. */
 export const TRUST_KMS_OPTION = [
@@ -38,14 +38,6 @@ export const TRUST_KMS_OPTION = [
   "trust snapshots whose data key this AWS KMS key wrapped (repeatable; besides golden-goose:snapshots.kmsKeys in Pulumi.<stage>.yaml)",
   (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
 ] as const;
-
-export function stageArg(value: string): StageName {
-  try {
-    return parseStageName(value);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
 
 /** The current git commit of the working directory, when it is a git checkout. */
 export function gitCommitOf(cwd: string): string | undefined {
@@ -130,7 +122,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     .option("--offline", "export from the offline engine's state instead of the Pulumi CLI")
     .option("--kms-key <id>", "wrap the data key with this AWS KMS key")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(
       async (
         stageName: string,
@@ -191,7 +183,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     .command("list <stage>")
     .description("snapshots of a stage, newest first")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (stageName: string, o: CommonOpts) => {
       const out = new Output(io, Boolean(o.json));
       const stage = stageArg(stageName);
@@ -228,7 +220,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     )
     .option(...TRUST_KMS_OPTION)
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (id: string, o: CommonOpts & MetricsOpts & { kmsKey?: string[] }) => {
       const out = new Output(io, Boolean(o.json));
       const stage = stageOfId(id);
@@ -257,7 +249,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     .requiredOption("--out <file>", "where to write the export")
     .option(...TRUST_KMS_OPTION)
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (id: string, o: CommonOpts & { out: string; kmsKey?: string[] }) => {
       const out = new Output(io, Boolean(o.json));
       const stage = stageOfId(id);
@@ -287,7 +279,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     )
     .option("--max-age-days <n>", "override maxAgeDays from Pulumi.<stage>.yaml")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(
       async (
         stageName: string,
@@ -335,7 +327,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     .option("--reason <text>", "why it is pinned")
     .option("--remove", "unpin")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(async (id: string, o: CommonOpts & { reason?: string; remove?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
       const stage = stageOfId(id);
@@ -372,7 +364,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     .option("--stack <name>", "only this stack (default: the stage name)")
     .option("--kms-key <id>", "wrap the data keys with this AWS KMS key")
     .addOption(storeOption())
-    .option("--json", "machine output on stdout")
+    .addOption(jsonOption())
     .action(
       async (
         stageName: string,
