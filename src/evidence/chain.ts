@@ -252,6 +252,11 @@ export function openEvidenceChain(
 ): EvidenceChain {
   const now = opts.now ?? (() => new Date());
   const segmentMax = opts.segmentMaxRecords ?? 5000;
+  /** The store as the local anchor knows it: an S3 URL names its endpoint too. */
+  const anchorId =
+    store.url.startsWith("s3://") && env.GOOSE_S3_ENDPOINT
+      ? `${store.url} at ${env.GOOSE_S3_ENDPOINT}`
+      : store.url;
   let key: EvidenceKey | undefined;
   const signingKey = (): EvidenceKey => (key ??= loadSigningKey(env));
 
@@ -500,7 +505,7 @@ export function openEvidenceChain(
       },
     );
     await writeHead(k, { seq: rec.seq, hash: rec.hash });
-    saveLocalAnchor(env, store.url, { seq: rec.seq, hash: rec.hash });
+    saveLocalAnchor(env, anchorId, { seq: rec.seq, hash: rec.hash });
     if (segmentLength >= segmentMax) await rotate();
     return rec;
   }
@@ -602,7 +607,7 @@ export function openEvidenceChain(
     }
     const anchors = async (): Promise<Anchor[]> => {
       const out: Anchor[] = [];
-      const local = readLocalAnchor(env, store.url);
+      const local = readLocalAnchor(env, anchorId);
       if (local) out.push(local);
       if (expect) {
         out.push({
@@ -972,7 +977,7 @@ export function openEvidenceChain(
         );
       }
     }
-    if (last) saveLocalAnchor(env, store.url, last);
+    if (last) saveLocalAnchor(env, anchorId, last);
     if (!root.publicKey) {
       notes.unshift(
         "WARNING: no evidence trust root is configured, so records were checked against " +

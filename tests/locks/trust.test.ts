@@ -25,7 +25,12 @@ import { startCasS3, startS3rver, type RunningS3 } from "../store/s3rver.js";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
 const evidenceKey = randomBytes(32).toString("base64");
-const baseEnv = { ...process.env, GOOSE_EVIDENCE_KEY: evidenceKey };
+/** Anchors of this run's stores stay in a temp config dir (never the user's ~/.config). */
+const baseEnv = {
+  ...process.env,
+  GOOSE_EVIDENCE_KEY: evidenceKey,
+  XDG_CONFIG_HOME: mkdtempSync(path.join(tmpdir(), "goose-trust-config-")),
+};
 
 interface Line {
   name?: string;
