@@ -20,10 +20,12 @@ import {
   recordingGroups,
   thresholdGroups,
   BURN_RATE_WINDOWS,
+  HISTORY_WINDOWS,
   LATENCY_QUANTILES,
   RECORDED,
   SLO_PERIOD,
   THRESHOLD_SERIES,
+  type HistoryWindow,
   type SloWindow,
 } from "./rules.js";
 import type { StageChange, StageThresholds } from "./thresholds.js";
@@ -157,6 +159,15 @@ function sloExprTests(windows: readonly SloWindow[], evalTime: string): ExprTest
       // 1 - 95 / 100 requests within 0.25s
       s(RECORDED.slowRatio(w), 1 - promRate(withinBound, w) / promRate(total, w)),
     );
+    if ((HISTORY_WINDOWS as readonly string[]).includes(w)) {
+      const h = w as HistoryWindow;
+      tests.push(
+        // the history aggregates: 1 - the ratios above, and requests in the window
+        s(RECORDED.availabilityHistory(h), 1 - errors / requests),
+        s(RECORDED.latencyHistory(h), 1 - (1 - promRate(withinBound, w) / promRate(total, w))),
+        s(RECORDED.requestsHistory(h), requests * durationSeconds(w)),
+      );
+    }
     if ((BURN_RATE_WINDOWS as readonly string[]).includes(w)) {
       for (const q of LATENCY_QUANTILES) {
         const name = RECORDED.latencyQuantile(w);

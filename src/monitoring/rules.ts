@@ -41,6 +41,8 @@ export interface AlertRule {
 
 export interface RuleGroup<R> {
   name: string;
+  /** Evaluation interval of the group, when not the global one. */
+  interval?: string;
   rules: R[];
 }
 
@@ -52,6 +54,15 @@ export const BURN_RATE_WINDOWS = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"] as 
 export const SLO_PERIOD = "30d";
 export const SLO_WINDOWS = [...BURN_RATE_WINDOWS, SLO_PERIOD] as const;
 export type SloWindow = (typeof SLO_WINDOWS)[number];
+
+/**
+ * Aggregation of history: windows recorded by groups evaluated once per window (interval 1h, 1d),
+ * so a 30-90 day dashboard reads ~2000 points instead of every 15 s sample. Read them with
+ * last_over_time(x[<window>]): a sample written once per window is otherwise only visible for
+ * the 5-minute lookback after it.
+ */
+export const HISTORY_WINDOWS = ["1h", "1d"] as const;
+export type HistoryWindow = (typeof HISTORY_WINDOWS)[number];
 
 /** Latency quantiles recorded from the duration histogram. */
 export const LATENCY_QUANTILES = ["0.5", "0.95", "0.99"] as const;
@@ -97,6 +108,10 @@ export const RECORDED = {
   latencyQuantile: (w: SloWindow) =>
     `job_quantile:http_request_duration_seconds:histogram_quantile_rate${w}`,
   availabilityBudgetRemaining: "job:slo_availability_error_budget_remaining:ratio",
+  /** History (long-range dashboards): availability and latency SLIs and request counts per 1h / 1d, recorded once per hour / day. */
+  availabilityHistory: (w: HistoryWindow) => `job:slo_availability:ratio_rate${w}`,
+  latencyHistory: (w: HistoryWindow) => `job:slo_latency:ratio_rate${w}`,
+  requestsHistory: (w: HistoryWindow) => `job:http_requests:increase${w}`,
   latencyBudgetRemaining: "job:slo_latency_error_budget_remaining:ratio",
   up: "job:up:avg",
   ruleEvaluationFailures: "job:prometheus_rule_evaluation_failures:rate5m",
@@ -232,8 +247,21 @@ export function recordingGroups(): RuleGroup<RecordingRule>[] {
         `)`,
     },
   ];
+  const history = (w: HistoryWindow): RuleGroup<RecordingRule> & { interval: string } => ({
+    name: `goldengoose-slo-history-${w}.rules`,
+    interval: w,
+    rules: [
+      { record: RECORDED.availabilityHistory(w), expr: `1 - ${RECORDED.errorRatio(w)}` },
+      { record: RECORDED.latencyHistory(w), expr: `1 - ${RECORDED.slowRatio(w)}` },
+      {
+        record: RECORDED.requestsHistory(w),
+        expr: `${RECORDED.requests(w)} * ${w === "1h" ? 3600 : 86400}`,
+      },
+    ],
+  });
   return [
     { name: "goldengoose-slo.rules", rules: slo },
+    ...HISTORY_WINDOWS.map(history),
     { name: "goldengoose-latency.rules", rules: latency },
     { name: "goldengoose-error-budget.rules", rules: budget },
     { name: "goldengoose-prometheus.rules", rules: prometheus },

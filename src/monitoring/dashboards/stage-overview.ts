@@ -1,10 +1,27 @@
 /** Stage overview: SLOs, error budget left, burn rates, traffic, latency, component health. */
 import { RowBuilder, type Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
-import { BURN_RATE_PAIRS, RECORDED, THRESHOLD_SERIES } from "../rules.js";
+import { BURN_RATE_PAIRS, RECORDED, THRESHOLD_SERIES, type HistoryWindow } from "../rules.js";
 import { baseDashboard, STAGE, stat, timeseries } from "./common.js";
 
 const burn = (ratio: string, objective: string) =>
   `${ratio}{${STAGE}} / on () group_left () (1 - ${objective}{${STAGE}})`;
+
+/** Dashboard ranges (seconds) above which a panel reads the 1h, then the 1d history aggregates. */
+export const HISTORY_SWITCH = { "1h": 2 * 86400, "1d": 30 * 86400 } as const;
+
+/**
+ * One query that reads what fits the dashboard's range: the 5m recorded series up to 2 days, the
+ * 1h aggregates up to 30 days, the 1d aggregates beyond (Grafana's $__range_s picks the branch).
+ */
+export function byRange(short: string, history: (w: HistoryWindow) => string): string {
+  const range = "vector($__range_s)";
+  const agg = (w: HistoryWindow) => `last_over_time(${history(w)}{${STAGE}}[${w}])`;
+  return (
+    `(${short} unless on () (${range} > ${HISTORY_SWITCH["1h"]}))\n` +
+    `or\n(${agg("1h")} and on () (${range} > ${HISTORY_SWITCH["1h"]}) unless on () (${range} > ${HISTORY_SWITCH["1d"]}))\n` +
+    `or\n(${agg("1d")} and on () (${range} > ${HISTORY_SWITCH["1d"]}))`
+  );
+}
 
 export function stageOverview(): Dashboard {
   const windows = [...BURN_RATE_PAIRS.page, ...BURN_RATE_PAIRS.ticket].map((p) => p.long);
@@ -61,6 +78,41 @@ export function stageOverview(): Dashboard {
         "{{stage}}",
         [[null, "blue"]],
         { description: "From monitoring/config/thresholds.yaml.", decimals: 3 },
+      ),
+    )
+    .withRow(new RowBuilder("Service level history"))
+    .withPanel(
+      timeseries(
+        "Availability and latency SLIs over the dashboard range",
+        "percentunit",
+        [
+          [
+            byRange(`1 - ${RECORDED.errorRatio("5m")}{${STAGE}}`, RECORDED.availabilityHistory),
+            "{{job}} availability",
+          ],
+          [
+            byRange(`1 - ${RECORDED.slowRatio("5m")}{${STAGE}}`, RECORDED.latencyHistory),
+            "{{job}} within the latency bound",
+          ],
+        ],
+        {
+          description:
+            "Ranges up to 2 days read the 5m series; up to 30 days the hourly aggregates " +
+            "(job:slo_*:ratio_rate1h); longer ranges the daily ones (job:slo_*:ratio_rate1d), " +
+            "so 30-90 day views stay cheap. Retention per stage: docs/monitoring.md.",
+          max: 1,
+        },
+      ),
+    )
+    .withPanel(
+      timeseries(
+        "Requests per hour / per day",
+        "short",
+        [
+          [`last_over_time(${RECORDED.requestsHistory("1h")}{${STAGE}}[1h])`, "{{job}} per hour"],
+          [`last_over_time(${RECORDED.requestsHistory("1d")}{${STAGE}}[1d])`, "{{job}} per day"],
+        ],
+        { description: "Request counts from the history aggregates.", min: 0 },
       ),
     )
     .withRow(new RowBuilder("Burn rates"))
