@@ -2,16 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import type { StageConfig } from "../config/schema.js";
-import { BACKUP_METRICS } from "../config/metrics.js";
-import {
-  containerResources,
-  containerSecurity,
-  meta,
-  podSecurity,
-  selectorLabels,
-} from "./common.js";
+import type { BackupComponent } from "../backup/archive-layout.js";
+import { containerResources, containerSecurity, meta, selectorLabels } from "./common.js";
 import { serviceUrl } from "./names.js";
-import { blackoutPush } from "./blackout.js";
+import { AGENT_PATHS, agentEnv, agentProbeCommand, backupAgentScript } from "./backup-agent.js";
 
 export interface BackupArgs {
   /** The validated stage configuration. */
@@ -20,82 +14,149 @@ export interface BackupArgs {
   namespace: pulumi.Input<string>;
   /** Labels every object carries. */
   labels: Record<string, string>;
-  /** Pod name of the Prometheus replica whose TSDB is snapshotted (default `prometheus-0`). */
-  prometheusPod?: string;
 }
 
-const BACKUP_UID = 1000;
+/** ServiceAccounts of the pods the backup agents run in (the role trusts exactly these). */
+export const AGENT_SERVICE_ACCOUNTS: Record<BackupComponent, string> = {
+  prometheus: "prometheus",
+  grafana: "grafana",
+};
+
+/** What a component needs to run its backup agent: the sidecar, its volumes, its SA annotation. */
+export interface BackupAgentSpec {
+  container: k8s.types.input.core.v1.Container;
+  volumes: k8s.types.input.core.v1.Volume[];
+  serviceAccountAnnotations: Record<string, pulumi.Input<string>>;
+}
 
 /**
- * The backup job's two steps. `collect` (kubectl) takes a TSDB snapshot through Prometheus's
- * admin API and streams it and Grafana's database out; it never fails the pod, it records a
- * status instead, so that `upload` can report the failure as a metric. `upload` stores the
- * archives (S3 with SSE-KMS, or the backup volume), applies retention on the volume, and pushes
- * the result metrics to the Pushgateway. Exported for testing.
+ * The IAM policy of the backup role: exactly what `aws s3 cp` needs to write objects with SSE-KMS
+ * under the stage's key, multipart uploads included (above 8 MB): s3:PutObject (which covers
+ * CreateMultipartUpload, UploadPart and CompleteMultipartUpload), s3:AbortMultipartUpload (a
+ * failed upload cleans up), kms:GenerateDataKey (a data key per object) and kms:Decrypt (S3
+ * decrypts the data key to complete a multipart upload). No s3:ListBucket (the agent never
+ * lists: it writes a new prefix per run, retention is the bucket's lifecycle rule), no
+ * kms:Encrypt (S3 asks for data keys, never encrypts with the key directly). Exported for testing.
  */
-export function backupScripts(cfg: StageConfig, prometheusPod = "prometheus-0") {
-  // A backup is a blackout for transitions: announced before collect, withdrawn when upload ends.
-  const announce = `${blackoutPush("backup", 1, "curl")}\n`;
-  const collect = `set -u
-cd /work
-fail() { echo "collect: $1" >&2; echo "$1" > /work/failed; exit 0; }
-snap=$(kubectl exec -n "$NAMESPACE" ${prometheusPod} -c prometheus -- wget -qO- --post-data='' http://localhost:9090/api/v1/admin/tsdb/snapshot | sed -n 's/.*"name":"\\([^"]*\\)".*/\\1/p') || fail "TSDB snapshot request failed"
-[ -n "$snap" ] || fail "TSDB snapshot returned no name"
-kubectl exec -n "$NAMESPACE" ${prometheusPod} -c prometheus -- tar -C "/prometheus/snapshots/$snap" -czf - . > prometheus.tar.gz || fail "streaming the TSDB snapshot failed"
-kubectl exec -n "$NAMESPACE" ${prometheusPod} -c prometheus -- rm -rf "/prometheus/snapshots/$snap" || true
-pod=$(kubectl get pod -n "$NAMESPACE" -l app.kubernetes.io/name=grafana -o jsonpath='{.items[0].metadata.name}') || fail "no Grafana pod"
-kubectl exec -n "$NAMESPACE" "$pod" -c grafana -- tar -C /var/lib/grafana -czf - grafana.db > grafana.tar.gz || fail "streaming Grafana's database failed"
-`;
-  const store =
-    cfg.backup.target === "s3"
-      ? `aws s3 cp "/work/$c.tar.gz" "s3://$BUCKET/$c/$ts.tar.gz" --sse aws:kms --sse-kms-key-id "$KMS_KEY_ARN" --only-show-errors`
-      : `mkdir -p "/backup/$c" && cp "/work/$c.tar.gz" "/backup/$c/$ts.tar.gz" && find "/backup/$c" -name '*.tar.gz' -mtime +${cfg.backup.retentionDays} -delete`;
-  const upload = `set -u
-end_blackout() { ${blackoutPush("backup", 0, "curl")}; }
-trap end_blackout EXIT
-ts=$(date -u +%Y%m%dT%H%M%SZ)
-now=$(date +%s)
-rc=0
-push() { # component status size
-  {
-    echo "# TYPE ${BACKUP_METRICS.lastAttempt} gauge"; echo "${BACKUP_METRICS.lastAttempt} $now"
-    echo "# TYPE ${BACKUP_METRICS.lastStatus} gauge"; echo "${BACKUP_METRICS.lastStatus} $2"
-    if [ "$2" = 1 ]; then
-      echo "# TYPE ${BACKUP_METRICS.lastSuccess} gauge"; echo "${BACKUP_METRICS.lastSuccess} $now"
-      echo "# TYPE ${BACKUP_METRICS.sizeBytes} gauge"; echo "${BACKUP_METRICS.sizeBytes} $3"
-    fi
-  } | curl -fsS --data-binary @- "$PUSHGATEWAY/metrics/job/goldengoose-backup/stage/$STAGE/component/$1" || echo "upload: could not push metrics" >&2
-}
-for c in prometheus grafana; do
-  if [ ! -f /work/failed ] && [ -s "/work/$c.tar.gz" ] && ${store}; then
-    push "$c" 1 "$(stat -c %s "/work/$c.tar.gz")"
-  else
-    echo "upload: backup of $c failed: $(cat /work/failed 2>/dev/null || echo upload error)" >&2
-    push "$c" 0 0; rc=1
-  fi
-done
-exit $rc
-`;
-  return { announce, collect, upload };
-}
-
-/** IAM role name from an ARN (`arn:aws:iam::123:role/path/name` → `name`). */
-export function roleNameFromArn(arn: string): string {
-  return arn.slice(arn.lastIndexOf("/") + 1);
+export function backupPolicyDocument(bucketArn: string, keyArn: string) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "WriteBackupObjects",
+        Effect: "Allow",
+        Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+        Resource: `${bucketArn}/*`,
+      },
+      {
+        Sid: "UseTheBackupKey",
+        Effect: "Allow",
+        Action: ["kms:GenerateDataKey", "kms:Decrypt"],
+        Resource: keyArn,
+      },
+    ],
+  };
 }
 
 /**
- * Backups of Prometheus's TSDB and Grafana's database: a volume in sandbox; elsewhere an S3
- * bucket with SSE-KMS (own key, rotation on), versioning, public access blocked, TLS-only
- * policy, lifecycle expiry and, in production, object lock. A CronJob does the work with
- * credentials from its service-account role (IRSA), never static keys.
+ * The role's trust policy (IRSA): web identities from the cluster's IAM OIDC provider, for the
+ * agents' ServiceAccounts in the stage's namespace only. Exported for testing.
+ */
+export function backupTrustPolicy(oidc: { arn: string; issuerHost: string }, namespace: string) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Federated: oidc.arn },
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: {
+          StringEquals: {
+            [`${oidc.issuerHost}:aud`]: "sts.amazonaws.com",
+            [`${oidc.issuerHost}:sub`]: Object.values(AGENT_SERVICE_ACCOUNTS).map(
+              (sa) => `system:serviceaccount:${namespace}:${sa}`,
+            ),
+          },
+        },
+      },
+    ],
+  };
+}
+
+/** The oldest EKS version the stage is built for (no default StorageClass, WebSocket exec). */
+export const MIN_EKS_VERSION = "1.30";
+
+/**
+ * Preflight for IRSA: the EKS cluster named in the stack file and its IAM OIDC provider must
+ * exist. Throws an error naming what is missing and how to create it. Exported for testing.
+ */
+export async function lookUpOidcProvider(
+  clusterName: string,
+  opts: pulumi.InvokeOptions,
+): Promise<{ arn: string; issuerHost: string; version: string }> {
+  let cluster: aws.eks.GetClusterResult;
+  try {
+    cluster = await aws.eks.getCluster({ name: clusterName }, opts);
+  } catch (err) {
+    throw new Error(
+      `preflight: EKS cluster "${clusterName}" (golden-goose:eks.clusterName) was not found in ` +
+        `this account and region (${(err as Error).message}). Fix eks.clusterName in the stack ` +
+        "file or select the right AWS account and region (aws:region).",
+    );
+  }
+  const [major, minor] = (cluster.version ?? "0.0").split(".").map(Number);
+  const [wantMajor, wantMinor] = MIN_EKS_VERSION.split(".").map(Number);
+  if (
+    (major ?? 0) < (wantMajor ?? 0) ||
+    ((major ?? 0) === wantMajor && (minor ?? 0) < (wantMinor ?? 0))
+  ) {
+    throw new Error(
+      `preflight: EKS cluster "${clusterName}" runs Kubernetes ${cluster.version}; the stage needs ` +
+        `${MIN_EKS_VERSION} or later (docs/platform.md). Upgrade the cluster first.`,
+    );
+  }
+  const issuer = cluster.identities?.[0]?.oidcs?.[0]?.issuer;
+  if (!issuer) {
+    throw new Error(
+      `preflight: EKS cluster "${clusterName}" reports no OIDC issuer; IRSA needs one. Check the ` +
+        "cluster with `aws eks describe-cluster --name " +
+        clusterName +
+        " --query cluster.identity.oidc.issuer`.",
+    );
+  }
+  try {
+    const provider = await aws.iam.getOpenIdConnectProvider({ url: issuer }, opts);
+    return {
+      arn: provider.arn,
+      issuerHost: issuer.replace(/^https:\/\//, ""),
+      version: cluster.version,
+    };
+  } catch (err) {
+    throw new Error(
+      `preflight: the IAM OIDC provider for ${issuer} (EKS cluster "${clusterName}") does not ` +
+        `exist (${(err as Error).message}); the backup role (IRSA) needs it. Create it with ` +
+        `\`eksctl utils associate-iam-oidc-provider --cluster ${clusterName} --approve\`.`,
+    );
+  }
+}
+
+/**
+ * Backups of Prometheus's TSDB and Grafana's database, taken by agents that run as sidecars of
+ * those pods (no kubectl exec, no cross-pod access; src/components/backup-agent.ts). This
+ * component owns where backups go and who may write them: a volume per component in sandbox;
+ * elsewhere an S3 bucket with SSE-KMS (own key, rotation on), versioning, public access blocked,
+ * TLS-only policy, lifecycle expiry and, in production, object lock, with the bucket and key
+ * protected; and the agents' IAM role (IRSA), created here from the cluster's OIDC provider,
+ * with exactly the permissions an SSE-KMS multipart upload needs.
  */
 export class Backup extends pulumi.ComponentResource {
   /** Bucket name (target s3), else undefined. */
   public readonly bucketName: pulumi.Output<string | undefined>;
   public readonly kmsKeyArn: pulumi.Output<string | undefined>;
-  /** Name of the backup CronJob. */
-  public readonly cronJobName: pulumi.Output<string>;
+  /** ARN of the agents' IAM role (target s3), else undefined. */
+  public readonly roleArn: pulumi.Output<string | undefined>;
+  /** The agent sidecar of each component. */
+  public readonly agents: Record<BackupComponent, BackupAgentSpec>;
 
   constructor(name: string, args: BackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("goldengoose:backup:Backup", name, {}, opts);
@@ -103,18 +164,20 @@ export class Backup extends pulumi.ComponentResource {
     const b = cfg.backup;
     const ns = args.namespace;
     const child = { parent: this };
-    const sel = selectorLabels("backup", "backup");
-    const labels = { ...args.labels, ...sel };
+    const labels = { ...args.labels, ...selectorLabels("backup", "backup") };
     const tags = {
       "goldengoose:stage": cfg.stage,
       "goldengoose:owner": cfg.labels.owner,
       "goldengoose:cost-centre": cfg.labels.costCentre,
     };
+    const production = cfg.stage === "production";
 
     let bucket: aws.s3.Bucket | undefined;
     let key: aws.kms.Key | undefined;
-    let volume: k8s.core.v1.PersistentVolumeClaim | undefined;
+    let role: aws.iam.Role | undefined;
+    const volumes: Partial<Record<BackupComponent, k8s.core.v1.PersistentVolumeClaim>> = {};
     if (b.target === "s3") {
+      // Protected where the bucket is: deleting the key would make every locked backup unreadable.
       key = new aws.kms.Key(
         `${name}-key`,
         {
@@ -123,12 +186,12 @@ export class Backup extends pulumi.ComponentResource {
           deletionWindowInDays: 30,
           tags,
         },
-        child,
+        { ...child, protect: production },
       );
       new aws.kms.Alias(
         `${name}-key-alias`,
         { name: `alias/goose-${cfg.stage}-backups`, targetKeyId: key.keyId },
-        child,
+        { ...child, protect: production },
       );
       bucket = new aws.s3.Bucket(
         `${name}-bucket`,
@@ -225,179 +288,102 @@ export class Backup extends pulumi.ComponentResource {
           { ...child, dependsOn: [versioning] },
         );
       }
-      // Least privilege for the job's role: write backups with this key, nothing else.
+      // The agents' role (IRSA), trusted by the cluster's OIDC provider for their SAs only.
+      const eks = cfg.eks!;
+      const oidc = pulumi.output(lookUpOidcProvider(eks.clusterName, { parent: this }));
+      role = new aws.iam.Role(
+        `${name}-role`,
+        {
+          name: `goose-${cfg.stage}-backup`,
+          description: `golden-goose ${cfg.stage} backup agents (IRSA)`,
+          assumeRolePolicy: pulumi
+            .all([oidc, ns])
+            .apply(([o, n]) => JSON.stringify(backupTrustPolicy(o, n))),
+          tags,
+        },
+        child,
+      );
       new aws.iam.RolePolicy(
         `${name}-writer`,
         {
-          role: roleNameFromArn(b.roleArn ?? ""),
-          policy: pulumi.jsonStringify({
-            Version: "2012-10-17",
-            Statement: [
-              {
-                Effect: "Allow",
-                Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
-                Resource: pulumi.interpolate`${bucket.arn}/*`,
-              },
-              { Effect: "Allow", Action: ["s3:ListBucket"], Resource: bucket.arn },
-              {
-                Effect: "Allow",
-                Action: ["kms:GenerateDataKey", "kms:Encrypt"],
-                Resource: key.arn,
-              },
-            ],
-          }),
+          role: role.name,
+          policy: pulumi
+            .all([bucket.arn, key.arn])
+            .apply(([bucketArn, keyArn]) =>
+              JSON.stringify(backupPolicyDocument(bucketArn, keyArn)),
+            ),
         },
         child,
       );
     } else {
-      volume = new k8s.core.v1.PersistentVolumeClaim(
-        `${name}-volume`,
-        {
-          metadata: meta("backup-data", ns, labels),
-          spec: {
-            accessModes: ["ReadWriteOnce"],
-            resources: { requests: { storage: b.volumeSize } },
-          },
-        },
-        child,
-      );
-    }
-
-    const sa = new k8s.core.v1.ServiceAccount(
-      `${name}-sa`,
-      {
-        metadata: meta(
-          "backup",
-          ns,
-          labels,
-          b.roleArn ? { annotations: { "eks.amazonaws.com/role-arn": b.roleArn } } : {},
-        ),
-      },
-      child,
-    );
-    const role = new k8s.rbac.v1.Role(
-      `${name}-exec`,
-      {
-        metadata: meta("backup-exec", ns, labels),
-        rules: [
-          { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
-          { apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] },
-        ],
-      },
-      child,
-    );
-    new k8s.rbac.v1.RoleBinding(
-      `${name}-exec`,
-      {
-        metadata: meta("backup-exec", ns, labels),
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
-      },
-      child,
-    );
-
-    const scripts = backupScripts(cfg, args.prometheusPod);
-    const env: k8s.types.input.core.v1.EnvVar[] = [
-      { name: "STAGE", value: cfg.stage },
-      { name: "PUSHGATEWAY", value: serviceUrl(cfg, "pushgateway") },
-      { name: "HOME", value: "/tmp" },
-      ...(bucket && key
-        ? [
-            { name: "BUCKET", value: bucket.bucket },
-            { name: "KMS_KEY_ARN", value: key.arn },
-          ]
-        : []),
-    ];
-    const cron = new k8s.batch.v1.CronJob(
-      `${name}-job`,
-      {
-        metadata: meta("backup", ns, labels),
-        spec: {
-          schedule: b.schedule,
-          concurrencyPolicy: "Forbid",
-          successfulJobsHistoryLimit: 3,
-          failedJobsHistoryLimit: 3,
-          startingDeadlineSeconds: 600,
-          jobTemplate: {
-            metadata: { labels },
+      for (const component of ["prometheus", "grafana"] as const) {
+        volumes[component] = new k8s.core.v1.PersistentVolumeClaim(
+          `${name}-volume-${component}`,
+          {
+            metadata: meta(`backup-${component}`, ns, labels),
             spec: {
-              backoffLimit: 2,
-              activeDeadlineSeconds: 3600,
-              template: {
-                metadata: { labels },
-                spec: {
-                  serviceAccountName: sa.metadata.name,
-                  restartPolicy: "Never",
-                  securityContext: podSecurity(BACKUP_UID),
-                  initContainers: [
-                    {
-                      name: "announce",
-                      image: b.image,
-                      command: ["/bin/bash", "-c", scripts.announce],
-                      env,
-                      resources: containerResources(b.resources),
-                      securityContext: containerSecurity(),
-                      volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
-                    },
-                    {
-                      name: "collect",
-                      image: b.kubectlImage,
-                      command: ["/bin/bash", "-c", scripts.collect],
-                      env: [
-                        { name: "NAMESPACE", value: cfg.namespace },
-                        { name: "HOME", value: "/tmp" },
-                      ],
-                      resources: containerResources(b.resources),
-                      securityContext: containerSecurity(),
-                      volumeMounts: [
-                        { name: "work", mountPath: "/work" },
-                        { name: "tmp", mountPath: "/tmp" },
-                      ],
-                    },
-                  ],
-                  containers: [
-                    {
-                      name: "upload",
-                      image: b.image,
-                      command: ["/bin/bash", "-c", scripts.upload],
-                      env,
-                      resources: containerResources(b.resources),
-                      securityContext: containerSecurity(),
-                      volumeMounts: [
-                        { name: "work", mountPath: "/work" },
-                        { name: "tmp", mountPath: "/tmp" },
-                        ...(volume ? [{ name: "backup", mountPath: "/backup" }] : []),
-                      ],
-                    },
-                  ],
-                  volumes: [
-                    { name: "work", emptyDir: {} },
-                    { name: "tmp", emptyDir: {} },
-                    ...(volume
-                      ? [
-                          {
-                            name: "backup",
-                            persistentVolumeClaim: { claimName: volume.metadata.name },
-                          },
-                        ]
-                      : []),
-                  ],
-                },
-              },
+              accessModes: ["ReadWriteOnce"],
+              storageClassName: cfg.storageClass,
+              resources: { requests: { storage: b.volumeSize } },
             },
           },
+          child,
+        );
+      }
+    }
+
+    const agent = (component: BackupComponent): BackupAgentSpec => {
+      const volume = volumes[component];
+      const env: k8s.types.input.core.v1.EnvVar[] = [
+        ...Object.entries(agentEnv(cfg)).map(([n, value]) => ({ name: n, value })),
+        { name: "PUSHGATEWAY", value: serviceUrl(cfg, "pushgateway") },
+        { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+        ...(bucket && key
+          ? [
+              { name: "BUCKET", value: bucket.bucket },
+              { name: "KMS_KEY_ARN", value: key.arn },
+            ]
+          : []),
+        ...(bucket && aws.config.region ? [{ name: "AWS_REGION", value: aws.config.region }] : []),
+      ];
+      const dataMount =
+        component === "prometheus"
+          ? { name: "data", mountPath: AGENT_PATHS.prometheusData }
+          : { name: "data", mountPath: "/var/lib/grafana", readOnly: true };
+      return {
+        container: {
+          name: "backup-agent",
+          image: b.image,
+          command: ["/bin/bash", "-c", backupAgentScript(component)],
+          env,
+          resources: containerResources(b.resources),
+          securityContext: containerSecurity(),
+          livenessProbe: { exec: { command: agentProbeCommand() }, periodSeconds: 60 },
+          readinessProbe: { exec: { command: agentProbeCommand() }, periodSeconds: 60 },
+          volumeMounts: [
+            dataMount,
+            { name: "backup-tmp", mountPath: "/tmp" },
+            ...(volume ? [{ name: "backup", mountPath: AGENT_PATHS.backupRoot }] : []),
+          ],
         },
-      },
-      child,
-    );
+        volumes: [
+          { name: "backup-tmp", emptyDir: {} },
+          ...(volume
+            ? [{ name: "backup", persistentVolumeClaim: { claimName: volume.metadata.name } }]
+            : []),
+        ],
+        serviceAccountAnnotations: role ? { "eks.amazonaws.com/role-arn": role.arn } : {},
+      };
+    };
+    this.agents = { prometheus: agent("prometheus"), grafana: agent("grafana") };
 
     this.bucketName = bucket ? bucket.bucket : pulumi.output(undefined);
     this.kmsKeyArn = key ? key.arn : pulumi.output(undefined);
-    this.cronJobName = cron.metadata.name;
+    this.roleArn = role ? role.arn : pulumi.output(undefined);
     this.registerOutputs({
       bucketName: this.bucketName,
       kmsKeyArn: this.kmsKeyArn,
-      cronJobName: this.cronJobName,
+      roleArn: this.roleArn,
     });
   }
 }

@@ -27,13 +27,15 @@ export function meta(
   name: string,
   namespace: pulumi.Input<string>,
   labels: Labels,
-  extra: { annotations?: Record<string, string>; labels?: Labels } = {},
+  extra: { annotations?: Record<string, pulumi.Input<string>>; labels?: Labels } = {},
 ): k8s.types.input.meta.v1.ObjectMeta {
   return {
     name,
     namespace,
     labels: { ...labels, ...extra.labels },
-    ...(extra.annotations ? { annotations: extra.annotations } : {}),
+    ...(extra.annotations && Object.keys(extra.annotations).length > 0
+      ? { annotations: extra.annotations }
+      : {}),
   };
 }
 

@@ -14,6 +14,7 @@ import {
   spreadAcrossNodes,
 } from "./common.js";
 import { SERVICES, serviceUrl } from "./names.js";
+import type { BackupAgentSpec } from "./backup.js";
 
 export interface GrafanaArgs {
   /** The validated stage configuration. */
@@ -28,6 +29,31 @@ export interface GrafanaArgs {
   prometheusUrl: pulumi.Input<string>;
   /** Current time in ms (default Date.now()); the rotation keeper is derived from it. */
   now?: number;
+  /** The backup agent sidecar (from the Backup component). */
+  backupAgent?: BackupAgentSpec;
+}
+
+/** Where Grafana's image keeps its home (the CLI needs it). */
+const GRAFANA_HOME = "/usr/share/grafana";
+
+/**
+ * The init container's script that makes the admin password the Secret's, on every pod start.
+ * Grafana reads GF_SECURITY_ADMIN_PASSWORD only when it creates its database, so a rotated
+ * Secret alone would leave the old password in force; the CLI resets it in the database. A
+ * rotation changes the pod template (the rotation annotation), so the pod restarts and this runs.
+ * The password goes through stdin, never argv. On the very first start there is no database yet:
+ * Grafana then creates the admin with the Secret's password itself. Exported for testing.
+ */
+export function adminPasswordResetScript(): string {
+  return `set -eu
+if [ ! -s /var/lib/grafana/grafana.db ]; then
+  echo "no database yet: Grafana creates the admin user from the Secret on its first start"
+  exit 0
+fi
+printf '%s\n' "$GF_SECURITY_ADMIN_PASSWORD" |
+  grafana cli --homepath ${GRAFANA_HOME} admin reset-admin-password --password-from-stdin >/dev/null
+echo "admin password set from the Secret"
+`;
 }
 
 const GRAFANA_UID = 472;
@@ -77,7 +103,11 @@ export function dashboardProvidersYaml(): string {
   });
 }
 
-/** Grafana with a generated admin password, a provisioned datasource and dashboards. */
+/**
+ * Grafana with a generated admin password, a provisioned datasource and dashboards. One replica,
+ * one writer: its SQLite database lives on a volume claim (Recreate strategy), so logins, users
+ * and preferences survive restarts and the backup agent copies the one real database.
+ */
 export class Grafana extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
   /** The generated admin password (a Pulumi secret). */
@@ -142,6 +172,16 @@ export class Grafana extends pulumi.ComponentResource {
       child,
     );
 
+    const sa = new k8s.core.v1.ServiceAccount(
+      `${name}-sa`,
+      {
+        metadata: meta("grafana", ns, labels, {
+          annotations: args.backupAgent?.serviceAccountAnnotations ?? {},
+        }),
+        automountServiceAccountToken: false,
+      },
+      child,
+    );
     const env = [
       {
         name: "GF_SECURITY_ADMIN_USER",
@@ -157,25 +197,27 @@ export class Grafana extends pulumi.ComponentResource {
       { name: "GF_ANALYTICS_REPORTING_ENABLED", value: "false" },
       { name: "GF_PATHS_PROVISIONING", value: "/etc/grafana/provisioning" },
     ];
-    // One replica keeps its database on a claim; more replicas share provisioned state only.
-    const persistent = g.replicas === 1;
-    const claim = persistent
-      ? new k8s.core.v1.PersistentVolumeClaim(
-          `${name}-data`,
-          {
-            metadata: meta("grafana-data", ns, labels),
-            spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "5Gi" } } },
-          },
-          child,
-        )
-      : undefined;
+    // One writer: the database on a claim (the schema allows only replicas: 1).
+    const claim = new k8s.core.v1.PersistentVolumeClaim(
+      `${name}-data`,
+      {
+        metadata: meta("grafana-data", ns, labels),
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          storageClassName: cfg.storageClass,
+          resources: { requests: { storage: "5Gi" } },
+        },
+      },
+      child,
+    );
+    const datasources = pulumi.output(args.prometheusUrl).apply(datasourcesYaml);
     new k8s.apps.v1.Deployment(
       `${name}-server`,
       {
         metadata: meta("grafana", ns, labels),
         spec: {
           replicas: g.replicas,
-          strategy: persistent ? { type: "Recreate" } : { type: "RollingUpdate" },
+          strategy: { type: "Recreate" },
           selector: { matchLabels: sel },
           template: {
             metadata: {
@@ -184,12 +226,36 @@ export class Grafana extends pulumi.ComponentResource {
                 "goldengoose.io/dashboards-hash": contentHash(
                   JSON.stringify(Object.entries(args.dashboards).sort()),
                 ),
+                // The provisioning files (datasource URL, dashboard provider) roll the pod too.
+                "goldengoose.io/provisioning-hash": datasources.apply((d) =>
+                  contentHash(d + dashboardProvidersYaml()),
+                ),
+                // A new rotation period means a new password: restart so the init container sets it.
+                "goldengoose.io/admin-password-rotation": rotationKeeper(
+                  args.now ?? Date.now(),
+                  cfg.secrets.rotationDays,
+                ),
               },
             },
             spec: {
+              serviceAccountName: sa.metadata.name,
               securityContext: podSecurity(GRAFANA_UID),
               automountServiceAccountToken: false,
               affinity: spreadAcrossNodes(sel, g.replicas),
+              initContainers: [
+                {
+                  name: "admin-password",
+                  image: g.image,
+                  command: ["/bin/sh", "-c", adminPasswordResetScript()],
+                  env,
+                  resources: containerResources(g.resources),
+                  securityContext: containerSecurity(),
+                  volumeMounts: [
+                    { name: "data", mountPath: "/var/lib/grafana" },
+                    { name: "tmp", mountPath: "/tmp" },
+                  ],
+                },
+              ],
               containers: [
                 {
                   name: "grafana",
@@ -215,11 +281,11 @@ export class Grafana extends pulumi.ComponentResource {
                     { name: "dashboards", mountPath: "/var/lib/grafana/dashboards" },
                   ],
                 },
+                ...(args.backupAgent ? [args.backupAgent.container] : []),
               ],
               volumes: [
-                claim
-                  ? { name: "data", persistentVolumeClaim: { claimName: claim.metadata.name } }
-                  : { name: "data", emptyDir: {} },
+                { name: "data", persistentVolumeClaim: { claimName: claim.metadata.name } },
+                ...(args.backupAgent?.volumes ?? []),
                 { name: "tmp", emptyDir: {} },
                 { name: "provisioning", configMap: { name: provisioning.metadata.name } },
                 { name: "dashboards", configMap: { name: dashboards.metadata.name } },

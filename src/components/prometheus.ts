@@ -13,6 +13,8 @@ import {
 } from "./common.js";
 import { SERVICES, serviceUrl } from "./names.js";
 import { renderPrometheusConfig, RULES_DIR } from "./prometheus-config.js";
+import { PROMETHEUS_LOOPBACK, PROXY_PORT, proxyNginxConf } from "./prometheus-proxy.js";
+import type { BackupAgentSpec } from "./backup.js";
 
 export interface PrometheusArgs {
   /** The validated stage configuration. */
@@ -27,10 +29,29 @@ export interface PrometheusArgs {
   alertmanagerConfig: string;
   /**
    * Receiver credentials (Pulumi secrets), file name → value, written to the Secret
-   * `alertmanager-receivers` mounted at /etc/alertmanager-secrets. When empty the Secret is
-   * expected to exist already (the volume is optional, so Alertmanager still starts).
+   * `alertmanager-receivers` mounted at /etc/alertmanager-secrets. When empty the Secret is not
+   * created here and must exist before Alertmanager can start (the mount is not optional, so a
+   * missing Secret stops the pod visibly instead of failing at send time); the policy pack's
+   * `alertmanager-receivers-configured` reports it in preview.
    */
   receiverSecrets?: Record<string, pulumi.Input<string>>;
+  /** The backup agent sidecar (from the Backup component). */
+  backupAgent?: BackupAgentSpec;
+}
+
+/** Content hash of every file a Prometheus pod reads (config, rules, proxy config). */
+export function prometheusPodHash(
+  prometheusYml: string,
+  rules: Record<string, string>,
+  proxyConf: string,
+): string {
+  return contentHash(
+    JSON.stringify([
+      prometheusYml,
+      Object.entries(rules).sort(([a], [b]) => (a < b ? -1 : 1)),
+      proxyConf,
+    ]),
+  );
 }
 
 /** The Secret Alertmanager's receivers read their credentials from. */
@@ -64,7 +85,11 @@ export class Prometheus extends pulumi.ComponentResource {
     // Scrape identity and the read-only discovery rights Prometheus needs in its namespace.
     const sa = new k8s.core.v1.ServiceAccount(
       `${name}-sa`,
-      { metadata: meta("prometheus", ns, labels("prometheus", "prometheus")) },
+      {
+        metadata: meta("prometheus", ns, labels("prometheus", "prometheus"), {
+          annotations: args.backupAgent?.serviceAccountAnnotations ?? {},
+        }),
+      },
       child,
     );
     const role = new k8s.rbac.v1.Role(
@@ -115,13 +140,26 @@ export class Prometheus extends pulumi.ComponentResource {
       },
       child,
     );
+    const proxyConf = proxyNginxConf();
+    const proxy = new k8s.core.v1.ConfigMap(
+      `${name}-proxy`,
+      {
+        metadata: meta("prometheus-proxy", ns, labels("prometheus", "prometheus")),
+        data: { "nginx.conf": proxyConf },
+      },
+      child,
+    );
 
     const sel = selectorLabels("prometheus", "prometheus");
     const headless = new k8s.core.v1.Service(
       `${name}-headless`,
       {
         metadata: meta("prometheus-headless", ns, labels("prometheus", "prometheus")),
-        spec: { clusterIP: "None", selector: sel, ports: [{ name: "web", port: 9090 }] },
+        spec: {
+          clusterIP: "None",
+          selector: sel,
+          ports: [{ name: "web", port: 9090, targetPort: "web" }],
+        },
       },
       child,
     );
@@ -142,7 +180,12 @@ export class Prometheus extends pulumi.ComponentResource {
             metadata: {
               labels: labels("prometheus", "prometheus"),
               annotations: {
-                "goldengoose.io/config-hash": contentHash(renderPrometheusConfig(cfg)),
+                // Every file the pod reads: a changed rule, config or proxy file rolls the pods.
+                "goldengoose.io/config-hash": prometheusPodHash(
+                  renderPrometheusConfig(cfg),
+                  args.rules,
+                  proxyConf,
+                ),
               },
             },
             spec: {
@@ -158,14 +201,15 @@ export class Prometheus extends pulumi.ComponentResource {
                     "--config.file=/etc/prometheus/prometheus.yml",
                     "--storage.tsdb.path=/prometheus",
                     `--storage.tsdb.retention.time=${p.retentionDays}d`,
-                    // The backup job takes TSDB snapshots through the admin API.
+                    // Loopback only: the admin API is for the backup agent in this pod; the
+                    // proxy container serves everything else on the pod's web port.
+                    `--web.listen-address=${PROMETHEUS_LOOPBACK}`,
                     "--web.enable-admin-api",
-                    "--web.enable-lifecycle",
                   ],
-                  ports: [{ name: "web", containerPort: 9090 }],
                   resources: containerResources(p.resources),
                   securityContext: containerSecurity(),
-                  ...httpProbes(9090, "/-/healthy", "/-/ready"),
+                  // Loopback only, so the kubelet cannot reach it: busybox wget in the pod.
+                  ...execProbes(`http://${PROMETHEUS_LOOPBACK}`),
                   volumeMounts: [
                     {
                       name: "config",
@@ -176,10 +220,28 @@ export class Prometheus extends pulumi.ComponentResource {
                     { name: "data", mountPath: "/prometheus" },
                   ],
                 },
+                {
+                  name: "proxy",
+                  image: p.proxyImage,
+                  command: ["nginx", "-c", "/etc/goose-proxy/nginx.conf", "-g", "daemon off;"],
+                  ports: [{ name: "web", containerPort: PROXY_PORT }],
+                  resources: containerResources(SIDE_RESOURCES),
+                  securityContext: containerSecurity(),
+                  // Through the proxy: checks Prometheus and the proxy together.
+                  ...httpProbes(PROXY_PORT, "/-/healthy", "/-/ready"),
+                  volumeMounts: [
+                    { name: "proxy", mountPath: "/etc/goose-proxy", readOnly: true },
+                    { name: "proxy-tmp", mountPath: "/tmp" },
+                  ],
+                },
+                ...(args.backupAgent ? [args.backupAgent.container] : []),
               ],
               volumes: [
                 { name: "config", configMap: { name: config.metadata.name } },
                 { name: "rules", configMap: { name: rules.metadata.name } },
+                { name: "proxy", configMap: { name: proxy.metadata.name } },
+                { name: "proxy-tmp", emptyDir: {} },
+                ...(args.backupAgent?.volumes ?? []),
               ],
             },
           },
@@ -188,6 +250,7 @@ export class Prometheus extends pulumi.ComponentResource {
               metadata: { name: "data", labels: labels("prometheus", "prometheus") },
               spec: {
                 accessModes: ["ReadWriteOnce"],
+                storageClassName: cfg.storageClass,
                 resources: { requests: { storage: p.storageSize } },
               },
             },
@@ -202,7 +265,7 @@ export class Prometheus extends pulumi.ComponentResource {
         metadata: meta(SERVICES.prometheus.name, ns, labels("prometheus", "prometheus")),
         spec: {
           selector: sel,
-          ports: [{ name: "web", port: SERVICES.prometheus.port, targetPort: 9090 }],
+          ports: [{ name: "web", port: SERVICES.prometheus.port, targetPort: "web" }],
         },
       },
       child,
@@ -243,6 +306,9 @@ export class Prometheus extends pulumi.ComponentResource {
       namespace: ns,
       labels: labels("alertmanager", "alertmanager"),
       parent: this,
+      // alertmanager.yml rolls the pod; the receiver credentials are files Alertmanager reads
+      // when it sends, and a mounted Secret (no subPath) is updated in place by the kubelet.
+      annotations: { "goldengoose.io/config-hash": contentHash(args.alertmanagerConfig) },
       container: {
         image: p.alertmanagerImage,
         args: ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"],
@@ -255,7 +321,7 @@ export class Prometheus extends pulumi.ComponentResource {
       volumes: [
         { name: "config", configMap: { name: amConfig.metadata.name } },
         { name: "data", emptyDir: {} },
-        { name: "receivers", secret: { secretName: RECEIVER_SECRET, optional: true } },
+        { name: "receivers", secret: { secretName: RECEIVER_SECRET } },
       ],
     });
 
@@ -280,6 +346,31 @@ export class Prometheus extends pulumi.ComponentResource {
   }
 }
 
+/** Liveness (/-/healthy) and readiness (/-/ready) through wget inside the container. */
+function execProbes(
+  base: string,
+): Pick<k8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe"> {
+  const exec = (path: string) => ({
+    command: ["wget", "-q", "-T", "4", "-O", "/dev/null", `${base}${path}`],
+  });
+  return {
+    livenessProbe: {
+      exec: exec("/-/healthy"),
+      initialDelaySeconds: 30,
+      periodSeconds: 15,
+      timeoutSeconds: 5,
+      failureThreshold: 4,
+    },
+    readinessProbe: {
+      exec: exec("/-/ready"),
+      initialDelaySeconds: 5,
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    },
+  };
+}
+
 const SIDE_RESOURCES = {
   requests: { cpu: "50m", memory: "64Mi" },
   limits: { cpu: "200m", memory: "256Mi" },
@@ -296,6 +387,7 @@ function webService(
     namespace: pulumi.Input<string>;
     labels: Record<string, string>;
     parent: pulumi.Resource;
+    annotations?: Record<string, string>;
     container: Pick<k8s.types.input.core.v1.Container, "image" | "args" | "volumeMounts">;
     volumes?: k8s.types.input.core.v1.Volume[];
   },
@@ -310,7 +402,10 @@ function webService(
         replicas: 1,
         selector: { matchLabels: sel },
         template: {
-          metadata: { labels: opts.labels },
+          metadata: {
+            labels: opts.labels,
+            ...(opts.annotations ? { annotations: opts.annotations } : {}),
+          },
           spec: {
             securityContext: podSecurity(NOBODY),
             automountServiceAccountToken: false,

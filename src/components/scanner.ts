@@ -21,6 +21,9 @@ export interface ScannerArgs {
   labels: Record<string, string>;
 }
 
+/** The scan Job's activeDeadlineSeconds: the pod is stopped then, and its blackout expires. */
+export const SCAN_DEADLINE_SECONDS = 3600;
+
 const SEVERITY_ORDER: Severity[] = ["LOW", "MEDIUM", "HIGH", "CRITICAL"];
 
 /** The threshold and every severity above it, as Trivy's `--severity` takes them. */
@@ -34,9 +37,9 @@ export function stageImages(cfg: StageConfig): string[] {
     cfg.prometheus.image,
     cfg.prometheus.alertmanagerImage,
     cfg.prometheus.pushgatewayImage,
+    cfg.prometheus.proxyImage,
     cfg.grafana.image,
     cfg.backup.image,
-    cfg.backup.kubectlImage,
     cfg.scanner.image,
   ];
   return [...new Set(all)];
@@ -48,11 +51,15 @@ export function stageImages(cfg: StageConfig): string[] {
  */
 export function scannerScript(cfg: StageConfig): string {
   const sev = severitiesFrom(cfg.scanner.severityThreshold);
+  // The blackout expires with the Job's activeDeadlineSeconds; busybox sh runs the EXIT trap on
+  // SIGTERM only when TERM is trapped too.
   return `set -u
-end_blackout() { ${blackoutPush("scan", 0, "wget")}; }
-${blackoutPush("scan", 1, "wget")}
-trap end_blackout EXIT
 now=$(date +%s); rc=0
+deadline=$(( now + ${SCAN_DEADLINE_SECONDS} ))
+end_blackout() { ${blackoutPush("scan", 0, "wget")}; }
+${blackoutPush("scan", 1, "wget", { deadline: "$deadline" })}
+trap end_blackout EXIT
+trap 'exit 143' TERM INT
 out="/reports/$(date -u +%Y%m%dT%H%M%SZ)"; mkdir -p "$out"
 m=/tmp/metrics
 echo "# TYPE ${SCANNER_METRICS.vulnerabilities} gauge" > "$m"
@@ -100,7 +107,11 @@ export class Scanner extends pulumi.ComponentResource {
       `${name}-reports`,
       {
         metadata: meta("scanner-reports", ns, labels),
-        spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "2Gi" } } },
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          storageClassName: cfg.storageClass,
+          resources: { requests: { storage: "2Gi" } },
+        },
       },
       child,
     );
@@ -123,7 +134,7 @@ export class Scanner extends pulumi.ComponentResource {
             metadata: { labels },
             spec: {
               backoffLimit: 1,
-              activeDeadlineSeconds: 3600,
+              activeDeadlineSeconds: SCAN_DEADLINE_SECONDS,
               template: {
                 metadata: { labels },
                 spec: {

@@ -7,6 +7,7 @@ import { Prometheus } from "./prometheus.js";
 import { Grafana } from "./grafana.js";
 import { Backup } from "./backup.js";
 import { Scanner } from "./scanner.js";
+import { createNetworkPolicies } from "./network.js";
 
 export interface StageArgs {
   /** The validated, frozen stage configuration. */
@@ -51,6 +52,8 @@ export class Stage extends pulumi.ComponentResource {
     );
     const namespace = ns.metadata.name;
     const child = { parent: this };
+    // First: it provides the backup agent sidecars of Prometheus and Grafana.
+    this.backup = new Backup(`${name}-backup`, { config: cfg, namespace, labels }, child);
     this.prometheus = new Prometheus(
       `${name}-prometheus`,
       {
@@ -60,6 +63,7 @@ export class Stage extends pulumi.ComponentResource {
         rules: args.monitoring.rules,
         alertmanagerConfig: args.monitoring.alertmanager,
         receiverSecrets: args.receiverSecrets,
+        backupAgent: this.backup.agents.prometheus,
       },
       child,
     );
@@ -72,10 +76,11 @@ export class Stage extends pulumi.ComponentResource {
         dashboards: args.monitoring.dashboards,
         prometheusUrl: this.prometheus.url,
         now: args.now,
+        backupAgent: this.backup.agents.grafana,
       },
       child,
     );
-    this.backup = new Backup(`${name}-backup`, { config: cfg, namespace, labels }, child);
+    createNetworkPolicies(`${name}-network`, cfg, namespace, labels, child);
     this.scanner = new Scanner(`${name}-scanner`, { config: cfg, namespace, labels }, child);
     this.namespace = namespace;
     this.registerOutputs({ namespace });

@@ -1,15 +1,27 @@
 import type { StageName } from "./stages.js";
 import type { StageConfig, ResourcesConfig } from "./schema.js";
 
-/** Pinned images. Digests are added in the stack files once the registry digest is verified. */
+/**
+ * Pinned images, each from its publisher's own registry (see docs/platform.md, "Images"). The
+ * tags were chosen from the publishers' release pages and registries as known at writing; they
+ * were NOT pulled from this machine (no registry access here). Digests are added in the stack
+ * files once the registry digest is verified (`crane digest <image>`).
+ */
 export const IMAGES = {
+  /** Prometheus 3.5 LTS, published by the Prometheus project on quay.io/prometheus. */
   prometheus: "quay.io/prometheus/prometheus:v3.5.0",
+  /** Alertmanager release v0.28.1, quay.io/prometheus. */
   alertmanager: "quay.io/prometheus/alertmanager:v0.28.1",
+  /** Pushgateway release v1.11.1, quay.io/prometheus. */
   pushgateway: "quay.io/prometheus/pushgateway:v1.11.1",
+  /** NGINX's own unprivileged image (nginxinc on Docker Hub), stable 1.28 line. */
+  proxy: "docker.io/nginxinc/nginx-unprivileged:1.28.0-alpine",
+  /** Grafana Labs publishes on Docker Hub (docker.io/grafana). */
   grafana: "docker.io/grafana/grafana:12.1.1",
-  backup: "docker.io/amazon/aws-cli:2.27.60",
-  kubectl: "docker.io/bitnami/kubectl:1.33.3",
-  trivy: "docker.io/aquasec/trivy:0.65.0",
+  /** AWS publishes the CLI v2 image on ECR Public (public.ecr.aws/aws-cli). */
+  backup: "public.ecr.aws/aws-cli/aws-cli:2.27.60",
+  /** Aqua Security publishes Trivy on GitHub's registry (ghcr.io/aquasecurity). */
+  trivy: "ghcr.io/aquasecurity/trivy:0.65.0",
 } as const;
 
 const small: ResourcesConfig = {
@@ -29,6 +41,7 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
       image: IMAGES.prometheus,
       alertmanagerImage: IMAGES.alertmanager,
       pushgatewayImage: IMAGES.pushgateway,
+      proxyImage: IMAGES.proxy,
       resources: {
         requests: { cpu: "250m", memory: "512Mi" },
         limits: { cpu: "1", memory: "2Gi" },
@@ -52,15 +65,14 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
     },
     backup: {
       target: "volume",
-      schedule: "0 */12 * * *",
       intervalHours: 12,
+      timeoutMinutes: 60,
       retentionDays: 7,
       volumeSize: "20Gi",
       versioning: false,
       kms: false,
       objectLockDays: 0,
       image: IMAGES.backup,
-      kubectlImage: IMAGES.kubectl,
       resources: small,
     },
     scanner: {
@@ -72,6 +84,7 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
         limits: { cpu: "1", memory: "2Gi" },
       },
     },
+    storageClass: "gp3",
     snapshots: { keepLast: 10, maxAgeDays: 14 },
     recovery: { rpoSeconds: 3600, rtoSeconds: 1800, drillMaxAgeHours: 336 },
     secrets: { rotationDays: 90 },
@@ -83,6 +96,7 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
       image: IMAGES.prometheus,
       alertmanagerImage: IMAGES.alertmanager,
       pushgatewayImage: IMAGES.pushgateway,
+      proxyImage: IMAGES.proxy,
       resources: { requests: { cpu: "500m", memory: "2Gi" }, limits: { cpu: "2", memory: "4Gi" } },
       replicas: 2,
       retentionDays: 30,
@@ -106,15 +120,14 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
     },
     backup: {
       target: "s3",
-      schedule: "0 */6 * * *",
       intervalHours: 6,
+      timeoutMinutes: 60,
       retentionDays: 30,
       volumeSize: "20Gi",
       versioning: true,
       kms: true,
       objectLockDays: 0,
       image: IMAGES.backup,
-      kubectlImage: IMAGES.kubectl,
       resources: small,
     },
     scanner: {
@@ -126,6 +139,7 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
         limits: { cpu: "1", memory: "2Gi" },
       },
     },
+    storageClass: "gp3",
     snapshots: { keepLast: 30, maxAgeDays: 90 },
     recovery: { rpoSeconds: 1800, rtoSeconds: 1200, drillMaxAgeHours: 168 },
     secrets: { rotationDays: 60 },
@@ -137,6 +151,7 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
       image: IMAGES.prometheus,
       alertmanagerImage: IMAGES.alertmanager,
       pushgatewayImage: IMAGES.pushgateway,
+      proxyImage: IMAGES.proxy,
       resources: { requests: { cpu: "1", memory: "4Gi" }, limits: { cpu: "4", memory: "8Gi" } },
       replicas: 2,
       retentionDays: 90,
@@ -152,7 +167,7 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
         requests: { cpu: "250m", memory: "512Mi" },
         limits: { cpu: "1", memory: "1Gi" },
       },
-      replicas: 2,
+      replicas: 1,
       adminUser: "admin",
       anonymousAccess: false,
       allowSignUp: false,
@@ -160,15 +175,14 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
     },
     backup: {
       target: "s3",
-      schedule: "0 */4 * * *",
       intervalHours: 4,
+      timeoutMinutes: 60,
       retentionDays: 90,
       volumeSize: "20Gi",
       versioning: true,
       kms: true,
       objectLockDays: 30,
       image: IMAGES.backup,
-      kubectlImage: IMAGES.kubectl,
       resources: small,
     },
     scanner: {
@@ -177,6 +191,7 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
       severityThreshold: "MEDIUM",
       resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
     },
+    storageClass: "gp3",
     snapshots: { keepLast: 90, maxAgeDays: 400 },
     recovery: { rpoSeconds: 900, rtoSeconds: 900, drillMaxAgeHours: 48 },
     secrets: { rotationDays: 30 },

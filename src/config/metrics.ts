@@ -51,6 +51,11 @@ export const TRANSITION_METRICS = {
    * job="goldengoose-blackout", stage, kind) and read back by goose before a transition.
    */
   blackout: "goldengoose_blackout_active",
+  /**
+   * Unix time at which the announcement above stops counting (the job's deadline), pushed with
+   * it: a job killed before it could push 0 cannot block transitions past its deadline.
+   */
+  blackoutExpires: "goldengoose_blackout_expires_timestamp_seconds",
 } as const;
 
 /**

@@ -93,6 +93,11 @@ export const stageConfigSchema = z
       alertmanagerImage: imageRef,
       /** Pushgateway the batch jobs (backup, scanner) push their results to. */
       pushgatewayImage: imageRef,
+      /**
+       * The reverse proxy in front of Prometheus (nginx, unprivileged): Prometheus listens on
+       * localhost only, the proxy serves its port and refuses the admin API (/api/v1/admin/).
+       */
+      proxyImage: imageRef,
       /** The service under test, scraped as job `service`. */
       serviceTargets: z.array(z.string().regex(/^[a-z0-9.-]+:\d+$/, "host:port")).min(1),
     }),
@@ -110,10 +115,14 @@ export const stageConfigSchema = z
     backup: z.strictObject({
       /** `volume` keeps backups on an in-cluster claim (sandbox); `s3` in an encrypted bucket. */
       target: z.enum(["volume", "s3"]),
-      /** When the backup CronJob runs. */
-      schedule: cron,
-      /** Interval between runs in hours (how stale "stale" is, for alerts and gates). */
-      intervalHours: z.number().positive(),
+      /**
+       * Hours between backups: the agents (sidecars of Prometheus and Grafana) start a backup at
+       * every multiple of it since the epoch (UTC), and it is how stale "stale" is for alerts
+       * and gates.
+       */
+      intervalHours: z.number().int().min(1).max(168),
+      /** A backup run ends (and its blackout expires) this many minutes after it starts. */
+      timeoutMinutes: z.number().int().min(5).max(720),
       /** Days a backup is kept before the lifecycle rule (or the job) removes it. */
       retentionDays: z.number().int().min(1),
       /** Size of the backup volume (target `volume`). */
@@ -124,17 +133,27 @@ export const stageConfigSchema = z
       kms: z.boolean(),
       /** Object-lock retention in days, 0 for none (compliance mode; production). */
       objectLockDays: z.number().int().min(0),
-      /** IAM role the backup ServiceAccount assumes (IRSA); required for target `s3`. */
-      roleArn: z
-        .string()
-        .regex(/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/, "an IAM role ARN")
-        .optional(),
-      /** The upload step's image (aws CLI). */
+      /** The backup agents' image (the aws CLI; bash and coreutils, no kubectl). */
       image: imageRef,
-      /** The collect step's image (kubectl, to stream the TSDB snapshot and Grafana's database). */
-      kubectlImage: imageRef,
       resources,
     }),
+    /**
+     * StorageClass of every volume claim of the stage. EKS clusters from 1.30 on have no default
+     * StorageClass: it must exist (docs/platform.md), e.g. gp3 of the EBS CSI driver.
+     */
+    storageClass: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "a StorageClass name like gp3"),
+    /**
+     * The EKS cluster the stage runs in (target `s3` needs it): the stack reads its IAM OIDC
+     * provider and creates the backup role (IRSA) trusted by it.
+     */
+    eks: z
+      .strictObject({
+        /** Name of the EKS cluster (`aws eks describe-cluster --name <it>`). */
+        clusterName: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, "an EKS cluster name"),
+      })
+      .optional(),
     scanner: z.strictObject({
       /** Trivy, pinned. */
       image: imageRef,
@@ -184,10 +203,26 @@ export const stageConfigSchema = z
   .superRefine((cfg, ctx) => {
     const issue = (path: (string | number)[], message: string) =>
       ctx.addIssue({ code: "custom", path, message, params: { sentence: true } });
-    if (cfg.backup.target === "s3" && !cfg.backup.roleArn) {
+    if (cfg.backup.target === "s3" && !cfg.eks) {
       issue(
-        ["backup", "roleArn"],
-        "an IAM role ARN is required when backup.target is s3 (no static keys)",
+        ["eks"],
+        "eks.clusterName is required when backup.target is s3: the stack creates the backup " +
+          "role (IRSA) from the cluster's IAM OIDC provider (no static keys)",
+      );
+    }
+    if (cfg.backup.target === "volume" && cfg.prometheus.replicas > 1) {
+      issue(
+        ["backup", "target"],
+        "a backup volume (ReadWriteOnce) serves one Prometheus replica; use target s3 with " +
+          "prometheus.replicas > 1",
+      );
+    }
+    if (cfg.grafana.replicas !== 1) {
+      issue(
+        ["grafana", "replicas"],
+        "Grafana keeps its state in one SQLite database on a volume (single writer): set " +
+          "replicas to 1 (dashboards and the datasource are provisioned from files, so a " +
+          "restart loses nothing; see docs/platform.md)",
       );
     }
     if (cfg.backup.target === "volume" && cfg.backup.objectLockDays > 0) {

@@ -81,9 +81,9 @@ export function stageImages(cfg: StageConfig): Array<{ role: string; ref: string
     { role: "prometheus", ref: cfg.prometheus.image },
     { role: "alertmanager", ref: cfg.prometheus.alertmanagerImage },
     { role: "pushgateway", ref: cfg.prometheus.pushgatewayImage },
+    { role: "prometheus-proxy", ref: cfg.prometheus.proxyImage },
     { role: "grafana", ref: cfg.grafana.image },
     { role: "backup", ref: cfg.backup.image },
-    { role: "backup-collect", ref: cfg.backup.kubectlImage },
     { role: "scanner", ref: cfg.scanner.image },
   ];
 }

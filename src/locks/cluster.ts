@@ -5,9 +5,11 @@
  * when they start and 0 when they end (see src/components/blackout.ts). A promotion or rollback
  * reads that gauge before it starts and refuses while a job runs.
  *
- * A job killed before it could push 0 leaves a 1 behind; the push time tells how old it is, and
- * an announcement older than `maxAgeSeconds` (the jobs' activeDeadlineSeconds) is ignored, so a
- * lost pod cannot block transitions forever.
+ * A job killed before it could push 0 leaves a 1 behind. Every announcement carries its own
+ * expiry (`goldengoose_blackout_expires_timestamp_seconds`, the job's deadline): past it the
+ * announcement is ignored, so a dead job blocks transitions until its deadline at most. An
+ * announcement without an expiry (jobs deployed before it existed) falls back to its push time:
+ * older than `maxAgeSeconds` is ignored.
  */
 import { TRANSITION_METRICS } from "../config/metrics.js";
 import type { StageName } from "../config/stages.js";
@@ -24,6 +26,8 @@ export interface ClusterBlackout {
   kind: string;
   /** When the job announced itself (the push time). */
   since: Date;
+  /** When the announcement stops counting (the job's deadline), when it carries one. */
+  expires?: Date;
 }
 
 export class ClusterBlackoutError extends CheckFailedError {
@@ -73,11 +77,22 @@ export async function readClusterBlackouts(
     const family = group[TRANSITION_METRICS.blackout] as MetricFamily | undefined;
     if (!family) continue;
     const since = new Date(family.time_stamp ?? 0);
-    if (now.getTime() - since.getTime() > maxAge) continue;
+    const expiresAt = Number(
+      (group[TRANSITION_METRICS.blackoutExpires] as MetricFamily | undefined)?.metrics?.[0]?.value,
+    );
+    const expires = Number.isFinite(expiresAt) ? new Date(expiresAt * 1000) : undefined;
+    if (expires) {
+      if (now.getTime() >= expires.getTime()) continue;
+    } else if (now.getTime() - since.getTime() > maxAge) continue;
     for (const m of family.metrics ?? []) {
       const labels = m.labels ?? {};
       if (labels["job"] !== BLACKOUT_JOB || Number(m.value) !== 1) continue;
-      out.push({ stage: labels["stage"] ?? "", kind: labels["kind"] ?? "", since });
+      out.push({
+        stage: labels["stage"] ?? "",
+        kind: labels["kind"] ?? "",
+        since,
+        ...(expires ? { expires } : {}),
+      });
     }
   }
   return out;
@@ -96,14 +111,16 @@ export async function assertNoClusterBlackout(
   if (active.length === 0) return;
   const what = active
     .map(
-      (b) => `a ${b.kind} job has been running in stage ${b.stage} since ${b.since.toISOString()}`,
+      (b) =>
+        `a ${b.kind} job has been running in stage ${b.stage} since ${b.since.toISOString()}` +
+        (b.expires ? ` (its announcement expires at ${b.expires.toISOString()})` : ""),
     )
     .join("; ");
   const maxAge = opts.maxAgeSeconds ?? DEFAULT_BLACKOUT_MAX_AGE_SECONDS;
   throw new ClusterBlackoutError(
     active,
     `${opts.blocked ? opts.blocked + ": " : ""}${what} (announced on ${pushgatewayUrl}). Wait for it ` +
-      `to finish and run the command again; an announcement older than ${maxAge}s is treated as a ` +
-      "lost job and ignored.",
+      `to finish and run the command again; an announcement past its expiry (or, without one, ` +
+      `older than ${maxAge}s) is treated as a lost job and ignored.`,
   );
 }

@@ -121,7 +121,11 @@ describe("goose preview --offline on the shipped stages", () => {
 
   it("production backing up to an in-cluster volume: mandatory violation, exit 1", async () => {
     const file = stackFile("production", (t) =>
-      t.replace("target: s3", "target: volume").replace("objectLockDays: 30", "objectLockDays: 0"),
+      t
+        .replace("target: s3", "target: volume")
+        .replace("objectLockDays: 30", "objectLockDays: 0")
+        // A backup volume serves one Prometheus replica (the schema refuses more).
+        .replace("    replicas: 2\n", "    replicas: 1\n"),
     );
     const r = await goose(["preview", "production", "--offline", "--config-file", file, "--json"]);
     expect(r.code).toBe(1);
@@ -163,7 +167,8 @@ describe("goose preview --offline on the shipped stages", () => {
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout) as PreviewResult;
     const v = doc.violations.filter((x) => x.policy === "k8s-image-pinned");
-    expect(v).toHaveLength(1);
+    // Grafana's container and its admin-password init container run that image.
+    expect(v).toHaveLength(2);
     expect(v[0]?.enforcementLevel).toBe("mandatory");
     expect(v[0]?.message).toMatch(/grafana:latest/);
   });
@@ -195,7 +200,8 @@ describe("goose preview --offline on the shipped stages", () => {
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as PreviewResult;
     const v = doc.violations.filter((x) => x.policy === "k8s-image-pinned");
-    expect(v).toHaveLength(1);
+    // Grafana's container and its admin-password init container run that image.
+    expect(v).toHaveLength(2);
     expect(v[0]?.enforcementLevel).toBe("advisory");
     expect(doc.summary.mandatory).toBe(0);
   });

@@ -2,7 +2,8 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { loadStageConfigFile, STAGES } from "../../src/config/index.js";
-import { backupScripts, roleNameFromArn } from "../../src/components/backup.js";
+import { backupPolicyDocument, backupTrustPolicy } from "../../src/components/backup.js";
+import { backupAgentScript } from "../../src/components/backup-agent.js";
 import { scannerScript, severitiesFrom, stageImages } from "../../src/components/scanner.js";
 import { rotationKeeper, datasourcesYaml } from "../../src/components/grafana.js";
 import { renderPrometheusConfig } from "../../src/components/prometheus-config.js";
@@ -17,18 +18,16 @@ function syntaxCheck(shell: string, script: string): string {
 describe.each(STAGES)("pure parts of the %s components", (stage) => {
   const cfg = loadStageConfigFile(`Pulumi.${stage}.yaml`);
 
-  it("the backup scripts parse and store to the stage's target", () => {
-    const { collect, upload } = backupScripts(cfg);
-    expect(syntaxCheck("bash", collect)).toBe("");
-    expect(syntaxCheck("bash", upload)).toBe("");
-    if (cfg.backup.target === "s3") {
-      expect(upload).toContain("--sse aws:kms");
-      expect(upload).not.toContain("/backup/");
-    } else {
-      expect(upload).toContain(`-mtime +${cfg.backup.retentionDays} -delete`);
-      expect(upload).not.toContain("aws s3");
+  it("the backup agents' scripts parse, and never use kubectl", () => {
+    for (const c of ["prometheus", "grafana"] as const) {
+      const script = backupAgentScript(c);
+      expect(syntaxCheck("bash", script)).toBe("");
+      expect(script).toContain("--sse aws:kms --sse-kms-key-id");
+      expect(script).toContain("goldengoose_backup_last_success_timestamp_seconds");
+      expect(script).toContain("goldengoose_blackout_expires_timestamp_seconds");
+      expect(script).not.toContain("kubectl");
     }
-    expect(upload).toContain("goldengoose_backup_last_success_timestamp_seconds");
+    expect(cfg.backup.target === "s3" || cfg.prometheus.replicas === 1).toBe(true);
   });
 
   it("the scanner script parses and asks Trivy for the threshold and above", () => {
@@ -73,10 +72,29 @@ describe("helpers", () => {
     expect(rotationKeeper(start, 30)).not.toBe(rotationKeeper(start + 30 * day, 30));
   });
 
-  it("role names come from ARNs with paths", () => {
-    expect(roleNameFromArn("arn:aws:iam::123456789012:role/platform/goose-backup")).toBe(
-      "goose-backup",
+  it("the backup role may write SSE-KMS multipart uploads and nothing else", () => {
+    const doc = backupPolicyDocument("arn:aws:s3:::b", "arn:aws:kms:eu-west-1:1:key/k");
+    const actions = doc.Statement.flatMap((s) => s.Action).sort();
+    expect(actions).toEqual([
+      "kms:Decrypt",
+      "kms:GenerateDataKey",
+      "s3:AbortMultipartUpload",
+      "s3:PutObject",
+    ]);
+    expect(doc.Statement.find((s) => s.Action.includes("s3:PutObject"))?.Resource).toBe(
+      "arn:aws:s3:::b/*",
     );
+    const trust = backupTrustPolicy(
+      { arn: "arn:aws:iam::1:oidc-provider/oidc.eks.x/id/A", issuerHost: "oidc.eks.x/id/A" },
+      "goose-production",
+    );
+    expect(trust.Statement[0]?.Condition.StringEquals).toEqual({
+      "oidc.eks.x/id/A:aud": "sts.amazonaws.com",
+      "oidc.eks.x/id/A:sub": [
+        "system:serviceaccount:goose-production:prometheus",
+        "system:serviceaccount:goose-production:grafana",
+      ],
+    });
   });
 
   it("the datasource points at the given Prometheus", () => {

@@ -129,11 +129,21 @@ describe("broken stack files give errors naming file, key, what is allowed and w
     );
   });
 
-  it("production backing up to S3 without a role ARN is refused (no static keys)", () => {
+  it("production backing up to S3 without its EKS cluster is refused (the role is IRSA)", () => {
     const err = errorOf(() =>
       parseStageConfig({}, { file: "Pulumi.production.yaml", stack: "production" }),
     );
-    expect(err.message).toContain("golden-goose:backup.roleArn: an IAM role ARN is required");
+    expect(err.message).toContain("golden-goose:eks: eks.clusterName is required");
+  });
+
+  it("Grafana is a single writer: more than one replica is refused", () => {
+    const err = errorOf(() =>
+      parseStageConfig(
+        { grafana: { replicas: 2 } },
+        { file: "Pulumi.sandbox.yaml", stack: "sandbox" },
+      ),
+    );
+    expect(err.message).toContain("golden-goose:grafana.replicas: Grafana keeps its state");
   });
 
   it("a stage that disagrees with the stack name is refused", () => {

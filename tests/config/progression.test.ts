@@ -15,8 +15,6 @@ const shipped = Object.fromEntries(
   STAGES.map((s) => [s, loadStageConfigFile(`Pulumi.${s}.yaml`)]),
 ) as Record<StageName, StageConfig>;
 
-const ROLE = "arn:aws:iam::123456789012:role/backup";
-
 /** A stage config built through the real parser from generated values. */
 function build(
   stage: StageName,
@@ -28,8 +26,10 @@ function build(
       grafana: { replicas: v.graf },
       backup: {
         retentionDays: Math.max(v.bret, 30),
-        ...(stage === "sandbox" ? {} : { roleArn: ROLE }),
+        // A backup volume serves one Prometheus replica; more replicas back up to S3.
+        ...(v.prom > 1 ? { target: "s3" } : {}),
       },
+      eks: { clusterName: `goose-${stage}` },
     },
     { file: `Pulumi.${stage}.yaml`, stack: stage },
   );
@@ -44,7 +44,8 @@ describe("stage progression", () => {
     const values = fc.record({
       ret: fc.integer({ min: 1, max: 400 }),
       prom: fc.integer({ min: 1, max: 5 }),
-      graf: fc.integer({ min: 1, max: 5 }),
+      // Grafana is a single writer (the schema allows replicas: 1 only).
+      graf: fc.constant(1),
       bret: fc.integer({ min: 30, max: 400 }),
     });
     fc.assert(
@@ -87,7 +88,7 @@ describe("stage progression", () => {
             production: build("production", {
               ret: shipped.production.prometheus.retentionDays + extraDays,
               prom: Math.min(10, shipped.production.prometheus.replicas + extraReplicas),
-              graf: Math.min(10, shipped.production.grafana.replicas + extraReplicas),
+              graf: 1,
               bret: shipped.production.backup.retentionDays + extraDays,
             }),
           };

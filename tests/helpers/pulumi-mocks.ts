@@ -41,6 +41,21 @@ export function installMocks(stage: StageName): { resources: Registered[] } {
         return { id, state };
       },
       call(args) {
+        // The backup role's preflight: the cluster and its IAM OIDC provider exist.
+        if (args.token === "aws:eks/getCluster:getCluster") {
+          return {
+            name: args.inputs["name"],
+            version: "1.33",
+            identities: [
+              { oidcs: [{ issuer: "https://oidc.eks.eu-west-1.amazonaws.com/id/MOCK" }] },
+            ],
+          };
+        }
+        if (args.token === "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider") {
+          return {
+            arn: "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/MOCK",
+          };
+        }
         return args.inputs;
       },
     },

@@ -51,7 +51,7 @@ describe("Alertmanager receiver credentials", () => {
     expect(leaking.map((r) => r.name)).toEqual([]);
   });
 
-  it("are mounted read-only into Alertmanager from an optional Secret volume", () => {
+  it("are mounted read-only into Alertmanager from a required Secret volume", () => {
     const dep = resources.find(
       (r) =>
         r.type === "kubernetes:apps/v1:Deployment" &&
@@ -61,7 +61,7 @@ describe("Alertmanager receiver credentials", () => {
       .spec;
     expect(spec["volumes"]).toContainEqual({
       name: "receivers",
-      secret: { secretName: "alertmanager-receivers", optional: true },
+      secret: { secretName: "alertmanager-receivers" },
     });
   });
 });

@@ -131,11 +131,21 @@ export function describeStage(stage: StageName): void {
 
     it("backs up to the stage's target", () => {
       const buckets = ofType("aws:s3/bucket:Bucket");
-      const cron = one("kubernetes:batch/v1:CronJob", "backup");
-      expect(get(cron.inputs, "spec", "schedule")).toBe(cfg.backup.schedule);
-      expect(get(cron.inputs, "spec", "concurrencyPolicy")).toBe("Forbid");
-      // The job announces its blackout before it touches Prometheus or Grafana.
-      expect(containersOf(cron).map((c) => c["name"])).toEqual(["announce", "collect", "upload"]);
+      // The agents are sidecars of Prometheus and Grafana: no backup CronJob, no kubectl exec.
+      expect(
+        ofType("kubernetes:batch/v1:CronJob").map((c) => get(c.inputs, "metadata", "name")),
+      ).toEqual(["scanner"]);
+      const sts = one("kubernetes:apps/v1:StatefulSet", "prometheus");
+      const graf = one("kubernetes:apps/v1:Deployment", "grafana");
+      const agents = [sts, graf].map(
+        (w) => containersOf(w).find((c) => c["name"] === "backup-agent") as Obj,
+      );
+      for (const a of agents) expect(a?.["image"]).toBe(cfg.backup.image);
+      expect(
+        ofType("kubernetes:rbac.authorization.k8s.io/v1:Role").flatMap((r) =>
+          (get(r.inputs, "rules") as Obj[]).flatMap((x) => x["resources"] as string[]),
+        ),
+      ).not.toContain("pods/exec");
       if (cfg.backup.target === "s3") {
         expect(buckets).toHaveLength(1);
         expect(get(buckets[0]?.inputs, "forceDestroy")).toBe(false);
@@ -156,15 +166,23 @@ export function describeStage(stage: StageName): void {
         }
         const lock = ofType("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration");
         expect(lock).toHaveLength(cfg.backup.objectLockDays > 0 ? 1 : 0);
-        const sa = one("kubernetes:core/v1:ServiceAccount", "backup");
-        expect(get(sa.inputs, "metadata", "annotations", "eks.amazonaws.com/role-arn")).toBe(
-          cfg.backup.roleArn,
+        // The role is the stack's own (IRSA from the cluster's OIDC provider), on both SAs.
+        const role = ofType("aws:iam/role:Role").find(
+          (r) => r.inputs["name"] === `goose-${cfg.stage}-backup`,
         );
-        const env = containersOf(cron).flatMap((c) => (get(c, "env") as Obj[]) ?? []);
+        expect(role).toBeDefined();
+        for (const name of ["prometheus", "grafana"]) {
+          const sa = one("kubernetes:core/v1:ServiceAccount", name);
+          expect(get(sa.inputs, "metadata", "annotations", "eks.amazonaws.com/role-arn")).toBe(
+            `arn:aws:mock:::${role?.name}`,
+          );
+        }
+        const env = agents.flatMap((c) => (get(c, "env") as Obj[]) ?? []);
         expect(env.map((e) => e["name"])).not.toContain("AWS_SECRET_ACCESS_KEY");
       } else {
         expect(buckets).toHaveLength(0);
-        one("kubernetes:core/v1:PersistentVolumeClaim", "backup-data");
+        one("kubernetes:core/v1:PersistentVolumeClaim", "backup-prometheus");
+        one("kubernetes:core/v1:PersistentVolumeClaim", "backup-grafana");
       }
     });
 
@@ -186,7 +204,7 @@ export function describeStage(stage: StageName): void {
 
     it("has no container without requests and limits, an unpinned image or a weak security context", () => {
       const workloads = resources.filter((r) => WORKLOADS.includes(r.type));
-      expect(workloads.length).toBeGreaterThanOrEqual(6);
+      expect(workloads.length).toBeGreaterThanOrEqual(5);
       for (const w of workloads) {
         for (const c of containersOf(w)) {
           const where = `${w.name}/${String(c["name"])}`;
@@ -199,7 +217,10 @@ export function describeStage(stage: StageName): void {
           expect(get(c, "securityContext", "runAsNonRoot"), where).toBe(true);
           expect(get(c, "securityContext", "allowPrivilegeEscalation"), where).toBe(false);
           expect(get(c, "securityContext", "capabilities", "drop"), where).toEqual(["ALL"]);
-          if (w.type !== "kubernetes:batch/v1:CronJob") {
+          const init = (
+            (get(w.inputs, "spec", "template", "spec", "initContainers") as Obj[] | undefined) ?? []
+          ).includes(c);
+          if (w.type !== "kubernetes:batch/v1:CronJob" && !init) {
             expect(c["livenessProbe"], where).toBeDefined();
             expect(c["readinessProbe"], where).toBeDefined();
           }

@@ -108,6 +108,20 @@ function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
       return { name: "us-east-1", id: "us-east-1" };
     case "aws:index/getPartition:getPartition":
       return { partition: "aws", dnsSuffix: "amazonaws.com" };
+    // The backup role's preflight (src/components/backup.ts): an EKS cluster with an OIDC provider.
+    case "aws:eks/getCluster:getCluster":
+      return {
+        name: (args.inputs as { name?: string }).name ?? "offline",
+        version: "1.33",
+        identities: [
+          { oidcs: [{ issuer: "https://oidc.eks.us-east-1.amazonaws.com/id/OFFLINE" }] },
+        ],
+      };
+    case "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+      return {
+        arn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/OFFLINE",
+        url: "oidc.eks.us-east-1.amazonaws.com/id/OFFLINE",
+      };
     case "kubernetes:helm:template":
       return { result: [] };
     default:
