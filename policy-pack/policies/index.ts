@@ -4,6 +4,7 @@
  */
 import type { Policies } from "@pulumi/policy";
 import { monitoringPolicies } from "./monitoring.js";
+import { platformResourcePolicies, platformStackPolicies } from "./platform.js";
 import { secretPolicies } from "./secrets.js";
 import { stackPolicies } from "./stack.js";
 import { storagePolicies } from "./storage.js";
@@ -17,7 +18,9 @@ export const policies: Policies = [
   ...workloadPolicies,
   ...secretPolicies,
   ...monitoringPolicies,
+  ...platformResourcePolicies,
   ...stackPolicies,
+  ...platformStackPolicies,
 ];
 
 /** Policy names, in pack order. */

@@ -308,7 +308,13 @@ export class Prometheus extends pulumi.ComponentResource {
       parent: this,
       // alertmanager.yml rolls the pod; the receiver credentials are files Alertmanager reads
       // when it sends, and a mounted Secret (no subPath) is updated in place by the kubelet.
-      annotations: { "goldengoose.io/config-hash": contentHash(args.alertmanagerConfig) },
+      annotations: {
+        "goldengoose.io/config-hash": contentHash(args.alertmanagerConfig),
+        // Read by the policy pack (alertmanager-receivers-configured).
+        ...(cfg.alerting.receivers === "external"
+          ? { "goldengoose.io/receivers-secret": "external" }
+          : {}),
+      },
       container: {
         image: p.alertmanagerImage,
         args: ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"],

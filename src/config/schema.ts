@@ -154,6 +154,17 @@ export const stageConfigSchema = z
         clusterName: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, "an EKS cluster name"),
       })
       .optional(),
+    /** Where Alertmanager's receiver credentials come from. */
+    alerting: z.strictObject({
+      /**
+       * `stack`: from the stack's encrypted config (pagerdutyRoutingKey, ticketToken), written to
+       * the Secret alertmanager-receivers by the stack; a stage without them is reported in
+       * preview (policy alertmanager-receivers-configured: advisory in sandbox, mandatory where
+       * paging is required). `external`: the Secret comes from your secret store (e.g. External
+       * Secrets), created before `pulumi up`; Alertmanager does not start without it.
+       */
+      receivers: z.enum(["stack", "external"]),
+    }),
     scanner: z.strictObject({
       /** Trivy, pinned. */
       image: imageRef,

@@ -16,6 +16,12 @@ import {
   volumeBackup,
 } from "./fixtures.js";
 import type { ResourceInput, StackResourceInput } from "./harness.js";
+import {
+  networkStack,
+  protectedBucketStack,
+  receiversStack,
+  workload,
+} from "./platform-fixtures.js";
 
 export type Case =
   | {
@@ -270,5 +276,47 @@ export const CASES: Case[] = [
     pass: manyResources(200),
     fail: manyResources(201),
     expect: /over its quota of 200/,
+  },
+  {
+    policy: "k8s-allowed-registries",
+    stage: "production",
+    kind: "resource",
+    pass: workload("grafana", { image: "docker.io/grafana/grafana:12.1.1" }),
+    fail: workload("backup", { image: "docker.io/bitnami/kubectl:1.33.3" }),
+    expect: /docker.io\/bitnami\/kubectl, which is not an allowed registry/,
+  },
+  {
+    policy: "prometheus-admin-api-loopback",
+    stage: "production",
+    kind: "resource",
+    pass: workload("prometheus", {
+      args: ["--web.enable-admin-api", "--web.listen-address=127.0.0.1:9090"],
+    }),
+    fail: workload("prometheus", { args: ["--web.enable-admin-api"] }),
+    expect: /enables the admin API and listens on 0.0.0.0:9090/,
+  },
+  {
+    policy: "k8s-network-policy-coverage",
+    stage: "production",
+    kind: "stack",
+    pass: networkStack(["prometheus", "grafana"]),
+    fail: networkStack(["prometheus"]),
+    expect: /Deployment "grafana" is selected by no NetworkPolicy of its own/,
+  },
+  {
+    policy: "kms-key-protected",
+    stage: "production",
+    kind: "stack",
+    pass: protectedBucketStack(true),
+    fail: protectedBucketStack(false),
+    expect: /KMS key "backup-key" encrypts the protected bucket "backup-bucket"/,
+  },
+  {
+    policy: "alertmanager-receivers-configured",
+    stage: "production",
+    kind: "stack",
+    pass: receiversStack("stack"),
+    fail: receiversStack("missing"),
+    expect: /mounts the Secret "alertmanager-receivers".*pulumi config set --secret/,
   },
 ];

@@ -39,6 +39,7 @@ function toAnalyzer(r: ResourceInput, stack: StackResourceInput[] = []): Analyze
   const options = {
     ...emptyOptions(parent),
     additionalSecretOutputs: r.opts?.additionalSecretOutputs ?? [],
+    protect: r.opts?.protect ?? false,
   };
   const resolve = (names: string[]) => names.map((n) => urnByName.get(n) as string);
   return {
