@@ -12,6 +12,7 @@
  * suite tests it; each stage ships its own small thresholds file. A missing thresholds file fires
  * GoldenGooseThresholdsMissing instead of silencing the SLO alerts.
  */
+import { BACKUP_COMPONENTS } from "../backup/archive-layout.js";
 import { stringify } from "yaml";
 import { drAlertGroups, drRecordingGroups, drThresholdGroups } from "./dr-rules.js";
 import type { StageChange, StageThresholds } from "./thresholds.js";
@@ -376,11 +377,18 @@ export function alertGroups(
           description: `In stage ${stage}, the last backup attempt of {{ $labels.component }} failed; the backup job reported status 0.`,
         }),
         a("BackupStale", {
-          expr: `${RECORDED.backupAge}\n> on () group_left () ${THRESHOLD_SERIES.backupMaxAge}`,
+          // absent(): a component that never reported a backup (an agent that never ran, a
+          // Pushgateway that lost its metrics) is stale too, with an age of +Inf.
+          expr:
+            `${RECORDED.backupAge}\n> on () group_left () ${THRESHOLD_SERIES.backupMaxAge}` +
+            BACKUP_COMPONENTS.map(
+              (c) =>
+                `\nor max by (component) (absent(${BACKUP_METRICS.lastSuccess}{job="goldengoose-backup", component="${c}"})) * +Inf`,
+            ).join(""),
           for: "10m",
           severity: "critical",
           summary: "No successful backup for more than twice the backup schedule.",
-          description: `In stage ${stage}, the last successful backup of {{ $labels.component }} is {{ $value | humanizeDuration }} old, more than twice the backup schedule interval.`,
+          description: `In stage ${stage}, the last successful backup of {{ $labels.component }} is {{ $value | humanizeDuration }} old (+Inf: none reported at all), more than twice the backup schedule interval.`,
         }),
       ],
     },

@@ -102,7 +102,7 @@ describe("stage progression", () => {
 describe("recovery objectives", () => {
   const withRecovery = (stage: StageName, recovery: Record<string, number>) =>
     parseStageConfig(
-      { recovery, ...(stage === "sandbox" ? {} : { backup: { roleArn: ROLE } }) },
+      { recovery, eks: { clusterName: `goose-${stage}` } },
       { file: `Pulumi.${stage}.yaml`, stack: stage },
     );
 

@@ -6,15 +6,14 @@
  */
 import { spawnSync } from "node:child_process";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadStageConfigFile } from "../../src/config/index.js";
-import { backupScripts } from "../../src/components/backup.js";
+import { backupAgentScript } from "../../src/components/backup-agent.js";
 import { blackoutPush } from "../../src/components/blackout.js";
 import { loadPushGroups } from "../../src/monitoring/push-groups.js";
 import { listPushGroups, prunePushgateway } from "../../src/monitoring/pushgateway.js";
 import { loadThresholds } from "../../src/monitoring/thresholds.js";
 import { runGoose } from "../helpers/cli.js";
 import { freePort, startPushgateway } from "../helpers/pushgateway.js";
-import { REPO_ROOT, tempDir } from "./tools.js";
+import { tempDir } from "./tools.js";
 
 let pg: { url: string; stop: () => void };
 beforeEach(async () => {
@@ -22,13 +21,19 @@ beforeEach(async () => {
 });
 afterEach(() => pg?.stop());
 
-function runStep(shell: string, script: string, stage: string): number | null {
+function runStep(
+  shell: string,
+  script: string,
+  stage: string,
+  env: Record<string, string> = {},
+): number | null {
   return spawnSync(shell, ["-c", script], {
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       PUSHGATEWAY: pg.url,
       STAGE: stage,
       HOME: "/tmp",
+      ...env,
     },
     encoding: "utf8",
   }).status;
@@ -50,25 +55,42 @@ const groupKeys = async () =>
     .sort();
 
 describe("jobs clean up their groups", () => {
-  it("the backup job's steps leave its results and remove its blackout group when it ends", async () => {
-    const sandbox = loadStageConfigFile(`${REPO_ROOT}/Pulumi.sandbox.yaml`);
-    const scripts = backupScripts(sandbox);
-    expect(runStep("bash", scripts.announce, "sandbox")).toBe(0);
-    expect(await groupKeys()).toEqual(["job=goldengoose-blackout,kind=backup,stage=sandbox"]);
-    // Nothing was collected here, so the upload reports failures, pushes its results and exits.
+  it("the backup agent leaves its results and removes its blackout group when it ends", async () => {
+    // The agent's own announcement: one group per agent (component).
     expect(
-      runStep("bash", scripts.upload.replaceAll("/work/", "/nonexistent-goose/"), "sandbox"),
-    ).toBe(1);
+      runStep("bash", blackoutPush("backup", 1, "curl", { component: "grafana" }), "sandbox"),
+    ).toBe(0);
     expect(await groupKeys()).toEqual([
-      "component=grafana,job=goldengoose-backup,stage=sandbox",
-      "component=prometheus,job=goldengoose-backup,stage=sandbox",
+      "component=grafana,job=goldengoose-blackout,kind=backup,stage=sandbox",
     ]);
+    // A run with no database to copy: it fails, pushes its result and removes the blackout group.
+    const dir = tempDir("backup-agent");
+    const env = {
+      GOOSE_BACKUP_ONCE: "1",
+      TARGET: "volume",
+      BACKUP_ROOT: `${dir}/backup`,
+      WORK: `${dir}/work`,
+      GRAFANA_DB: `${dir}/missing.db`,
+      INTERVAL_SECONDS: "3600",
+      TIMEOUT_SECONDS: "600",
+      RETENTION_DAYS: "7",
+    };
+    expect(runStep("bash", backupAgentScript("grafana"), "sandbox", env)).toBe(1);
+    // The Pushgateway applies a DELETE asynchronously (202 Accepted): wait until it has.
+    let keys = await groupKeys();
+    for (let i = 0; keys.length > 1 && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      keys = await groupKeys();
+    }
+    expect(keys).toEqual(["component=grafana,job=goldengoose-backup,stage=sandbox"]);
   });
 
   it("the scanner's wget end value expires its group, and prune deletes it", async () => {
     expect(runStep("sh", blackoutPush("scan", 1, "wget"), "production")).toBe(0);
     expect(runStep("sh", blackoutPush("scan", 0, "wget"), "production")).toBe(0);
-    expect(await groupKeys()).toEqual(["job=goldengoose-blackout,kind=scan,stage=production"]);
+    expect(await groupKeys()).toEqual([
+      "component=scanner,job=goldengoose-blackout,kind=scan,stage=production",
+    ]);
     const r = await prunePushgateway(
       pg.url,
       "production",
@@ -100,7 +122,7 @@ describe("goose pushgateway prune", () => {
       gauge("goldengoose_transition_in_progress", 0),
     );
     await push(
-      "/metrics/job/goldengoose-blackout/stage/production/kind/backup",
+      "/metrics/job/goldengoose-blackout/stage/production/kind/backup/component/prometheus",
       gauge("goldengoose_blackout_active", 1),
     );
     // Groups no job pushes any more: deleted.
@@ -155,7 +177,7 @@ describe("goose pushgateway prune", () => {
     expect(real.stdout).toContain("4 deleted, 4 kept");
     expect(await groupKeys()).toEqual([
       "component=prometheus,job=goldengoose-backup,stage=production",
-      "job=goldengoose-blackout,kind=backup,stage=production",
+      "component=prometheus,job=goldengoose-blackout,kind=backup,stage=production",
       "job=goldengoose-scanner,stage=production",
       "job=goldengoose-transitions,kind=promotion,stage=production",
     ]);
@@ -175,7 +197,10 @@ describe("goose pushgateway prune", () => {
     expect(blackout?.reason).toMatch(/older than its job may run \(3600s\)/);
     // Results of living jobs are kept however old: their staleness is an alert.
     const backup = r.decisions.find(
-      (d) => d.group.labels["component"] === "prometheus" && d.action === "keep",
+      (d) =>
+        d.group.labels["job"] === "goldengoose-backup" &&
+        d.group.labels["component"] === "prometheus" &&
+        d.action === "keep",
     );
     expect(backup?.reason).toBe("current group of job goldengoose-backup");
   });
