@@ -46,3 +46,9 @@ export class Output {
     if (this.json) this.io.stdout.write(JSON.stringify(value, null, 2) + "\n");
   }
 }
+
+/**
+ * Sets the process exit code for the command that ran (0, 1 or 2). A command that throws
+ * UsageError or CheckFailedError does not need to call it.
+ */
+export type SetExitCode = (code: number) => void;

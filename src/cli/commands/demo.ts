@@ -8,7 +8,7 @@ import { gooseCommand } from "../../command-line.js";
 import { DEMO_DURATIONS, prepareWorkspace, startReferenceService } from "../../demo/workspace.js";
 import { CheckFailedError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
-import type { SetExitCode } from "./index.js";
+import type { SetExitCode } from "../io.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 

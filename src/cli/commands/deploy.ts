@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { parseStageName } from "../../config/stages.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
-import type { SetExitCode } from "./index.js";
+import type { SetExitCode } from "../io.js";
 import { jsonOption } from "../options.js";
 
 /**

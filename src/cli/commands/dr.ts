@@ -4,7 +4,7 @@ import { loadStageConfigFile, stackFileName, type StageConfig } from "../../conf
 import { openEvidenceChain } from "../../evidence/index.js";
 import { InputError } from "../../errors.js";
 import { Output, type CliIo } from "../io.js";
-import type { SetExitCode } from "./index.js";
+import type { SetExitCode } from "../io.js";
 import type { ArchiveSource } from "../../workflows/dr/archives.js";
 import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
 

@@ -9,7 +9,7 @@ import { checkEvidence, loadAuditRules, retentionDays, AUDIT_FILES } from "../..
 import { STAGES, type StageName } from "../../config/stages.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
-import type { SetExitCode } from "./index.js";
+import type { SetExitCode } from "../io.js";
 import { jsonOption, openStoreFor, storeOption } from "../options.js";
 
 /** `goose evidence verify|show|check|archive|prune`. */

@@ -13,11 +13,9 @@ import { registerPushgateway } from "./pushgateway.js";
 import { registerRollback } from "./rollback.js";
 import { registerSnapshot } from "./snapshot.js";
 
-/**
- * Sets the process exit code for the command that ran (0, 1 or 2). A command that throws
- * UsageError or CheckFailedError does not need to call it.
- */
-export type SetExitCode = (code: number) => void;
+import type { SetExitCode } from "../io.js";
+
+export type { SetExitCode };
 
 /** Each command module exports one `register` function; list it here. */
 export function registerCommands(program: Command, io: CliIo, setExitCode: SetExitCode): void {

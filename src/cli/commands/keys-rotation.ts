@@ -13,7 +13,7 @@ import { rotateSnapshotKey } from "../../keys/snapshot-rotation.js";
 import { rotateEvidenceKey } from "../../keys/evidence-rotation.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
-import type { SetExitCode } from "./index.js";
+import type { SetExitCode } from "../io.js";
 import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
 
 /**

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { initKeys } from "../../keys/index.js";
 import { Output, type CliIo } from "../io.js";
-import type { SetExitCode } from "./index.js";
+import type { SetExitCode } from "../io.js";
 import { registerKeyRotation } from "./keys-rotation.js";
 import { jsonOption } from "../options.js";
 

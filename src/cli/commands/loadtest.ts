@@ -11,7 +11,7 @@ import {
 } from "../../loadtest/index.js";
 import { formatBytesPerSecond, formatMs } from "../../loadtest/units.js";
 import { Output, type CliIo } from "../io.js";
-import type { SetExitCode } from "./index.js";
+import type { SetExitCode } from "../io.js";
 import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
 
 function criterionLine(c: CriterionResult): string {

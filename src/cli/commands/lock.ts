@@ -10,7 +10,7 @@ import {
 } from "../../locks/index.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
-import type { SetExitCode } from "./index.js";
+import type { SetExitCode } from "../io.js";
 import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
 
 function describe(l: LeaseStatus): string {

@@ -12,7 +12,7 @@ import { STAGES, type StageName } from "../../config/stages.js";
 import type { PolicyViolation, PreviewResult } from "../../engine/types.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
-import type { SetExitCode } from "./index.js";
+import type { SetExitCode } from "../io.js";
 import { jsonOption, stageArg } from "../options.js";
 
 interface PreviewFlags {

@@ -11,7 +11,7 @@ import type {
 } from "../../workflows/promote.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
-import type { SetExitCode } from "./index.js";
+import type { SetExitCode } from "../io.js";
 import {
   blackoutSourceOption,
   blackoutSources as blackoutSourcesOf,

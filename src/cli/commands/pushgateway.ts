@@ -4,7 +4,7 @@ import { loadPushGroups } from "../../monitoring/push-groups.js";
 import { prunePushgateway } from "../../monitoring/pushgateway.js";
 import { loadThresholds } from "../../monitoring/thresholds.js";
 import { Output, type CliIo } from "../io.js";
-import type { SetExitCode } from "./index.js";
+import type { SetExitCode } from "../io.js";
 import { jsonOption, stageArg } from "../options.js";
 
 /** `goose pushgateway prune <stage>`: delete the groups no job pushes any more. */

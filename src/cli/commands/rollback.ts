@@ -6,7 +6,7 @@ import { keySourceFor, snapshotKeyringFor, stageOfId } from "../../snapshots/ind
 import { rollback, RollbackFailedError, type StepReport } from "../../workflows/rollback.js";
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
-import type { SetExitCode } from "./index.js";
+import type { SetExitCode } from "../io.js";
 import {
   blackoutSourceOption,
   blackoutSources as blackoutSourcesOf,

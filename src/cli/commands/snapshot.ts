@@ -29,7 +29,7 @@ import {
 import type { ObjectStore } from "../../store/types.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
-import type { SetExitCode } from "./index.js";
+import type { SetExitCode } from "../io.js";
 import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
 
 /** `--kms-key`, repeatable, on commands that read snapshots: KMS keys to trust. */
