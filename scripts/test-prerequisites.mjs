@@ -16,11 +16,23 @@ const TOOLS = {
   "prometheus-pushgateway": "prometheus-pushgateway",
   curl: "curl",
   wget: "wget",
+  sqlite3: "sqlite3",
+  // The backup agent's end-to-end test runs Debian's aws CLI (v2, as the aws-cli image ships) by
+  // its absolute path: a pip-installed v1 elsewhere on PATH does not count.
+  "/usr/bin/aws": "awscli",
 };
 /** Alternative names a tool may have on PATH. */
 const ALIASES = { "prometheus-alertmanager": ["alertmanager"] };
 
 function onPath(name) {
+  if (path.isAbsolute(name)) {
+    try {
+      accessSync(name, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
   for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
     if (!dir) continue;
     try {
