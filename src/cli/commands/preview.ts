@@ -134,6 +134,7 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
                 async (acc, s) => [...(await acc), await previewOne(s)],
                 Promise.resolve([]),
               );
+      await addRotationViolations(io, results, (m) => out.info(m));
       for (const r of results) {
         for (const l of formatPreview(r)) out.line(l);
       }
@@ -153,4 +154,45 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
       }
       setExitCode(total.mandatory > 0 ? 1 : 0);
     });
+}
+
+/**
+ * Overdue rotations of each previewed stage (security/policies/secret-rotation.yaml, level from
+ * compliance-rules.yaml), dated from the evidence chain of the store (GOOSE_STORE or .goose).
+ * Without the policy files or a readable chain the check is skipped with a note.
+ */
+async function addRotationViolations(
+  io: CliIo,
+  results: PreviewResult[],
+  note: (m: string) => void,
+): Promise<void> {
+  const { existsSync } = await import("node:fs");
+  const path = await import("node:path");
+  const audit = await import("../../audit/index.js");
+  if (!existsSync(path.join(io.cwd, audit.AUDIT_FILES.rotation))) return;
+  const rotation = audit.loadSecretRotation(io.cwd);
+  const compliance = audit.loadComplianceRules(io.cwd);
+  const { openStoreFor } = await import("../options.js");
+  const { openEvidenceChain } = await import("../../evidence/index.js");
+  const { overdueRotations } = await import("../../keys/preview-rotations.js");
+  const store = openStoreFor(io, undefined);
+  let records;
+  try {
+    records = await openEvidenceChain(store, io.env).list();
+  } catch (err) {
+    note(`rotation ages not checked: ${(err as Error).message}`);
+    return;
+  }
+  for (const r of results) {
+    const vs = await overdueRotations({
+      stage: r.stage,
+      store,
+      env: io.env,
+      rotation,
+      compliance,
+      records,
+    });
+    r.violations.push(...vs);
+    for (const v of vs) r.summary[v.enforcementLevel === "mandatory" ? "mandatory" : "advisory"]++;
+  }
 }
