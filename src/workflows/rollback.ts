@@ -23,9 +23,15 @@
  * 10. annotation    a Grafana annotation (skipped without a Grafana URL)
  * 11. evidence      a `rollback` record with every step
  *
+ * Like a promotion, a rollback publishes the transition metrics (src/workflows/transition-metrics.ts,
+ * kind rollback): in progress once the lease is held, then success, failed or blocked with its
+ * duration, so GoldenGooseTransitionDuringBlackout sees rollbacks too.
+ *
  * Every step is appended to the evidence chain as `rollback.<step>`, with the target snapshot
  * as subject. All Pulumi work goes through the StackEngine port.
  */
+import path from "node:path";
+import { markTransitionStart, recordTransition, type MetricsSink } from "./transition-metrics.js";
 import { gooseCommand } from "../command-line.js";
 import { CheckFailedError, InputError } from "../errors.js";
 import type { StageName } from "../config/stages.js";
@@ -89,6 +95,8 @@ export interface RollbackResult {
   blocked?: { source: string; blackouts: ClusterBlackout[]; reason: string };
   /** What to do next when a step failed: resume, or undo with the recovery snapshot. */
   next?: string;
+  /** Where the transition metrics were published, or why not. */
+  metrics?: { published?: string; error?: string };
 }
 
 export interface EvidenceAppender {
@@ -148,6 +156,11 @@ export interface RollbackOptions {
    * is taken; a running job blocks the rollback.
    */
   blackoutSources?: string[];
+  /**
+   * Where the transition metrics go (kind rollback), as promote publishes them: a Pushgateway, else
+   * a textfile (default `<repoRoot>/.goose/metrics`).
+   */
+  metrics?: MetricsSink;
 }
 
 /** A step failed: a failed check (exit 1) unless the cause was bad input (`causedByInput`). */
@@ -262,6 +275,11 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
     }
   };
 
+  const started = now();
+  const sink: MetricsSink = {
+    ...opts.metrics,
+    textfileDir: opts.metrics?.textfileDir ?? path.join(opts.repoRoot, ".goose/metrics"),
+  };
   try {
     await run("lock", async () => {
       await opts.locks.assertStageFree(stage);
@@ -295,6 +313,11 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
           throw err;
         }
         checked.push(url);
+      }
+      try {
+        await markTransitionStart(store, sink, "rollback", stage);
+      } catch (err) {
+        result.metrics = { error: (err as Error).message };
       }
       return {
         detail:
@@ -533,6 +556,20 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
     result.ok = true;
     return result;
   } finally {
+    // Every rollback that got past its preconditions is a transition: success, failed or blocked.
+    try {
+      const m = await recordTransition(store, sink, {
+        kind: "rollback",
+        stage,
+        from: stage,
+        result: result.ok ? "success" : result.blocked ? "blocked" : "failed",
+        durationSeconds: (now().getTime() - started.getTime()) / 1000,
+        at: now(),
+      });
+      result.metrics = { published: m.published };
+    } catch (err) {
+      result.metrics = { error: (err as Error).message };
+    }
     if (lease) {
       await opts.locks
         .release(stage, "rollback", { token: lease.token, missingOk: true })

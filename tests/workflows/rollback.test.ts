@@ -124,6 +124,8 @@ interface World {
   engine: FixtureEngine;
   target: string;
   opts: (extra?: Partial<RollbackOptions>) => RollbackOptions;
+  /** Where the transition metrics textfile goes. */
+  metricsDir: string;
 }
 
 async function world(
@@ -143,6 +145,7 @@ async function world(
     reason: "known good",
   });
   const engine = new FixtureEngine(toImportable(readFileSync(fixture(current), "utf8")));
+  const metricsDir = tempDir();
   return {
     store,
     env,
@@ -164,8 +167,10 @@ async function world(
       policyPackDir: cleanPack,
       health: { prometheusUrl: base, grafanaUrl: base, timeoutMs: 1000 },
       grafana: { token: "t0ken" },
+      metrics: { textfileDir: metricsDir },
       ...extra,
     }),
+    metricsDir,
   };
 }
 
@@ -183,6 +188,15 @@ describe("rollback workflow", () => {
     const w = await world();
     const result = await rollback(w.opts({ force: true }));
     expect(result.ok).toBe(true);
+    // Transition metrics, as promote publishes them (kind rollback, success).
+    const prom = readFileSync(join(w.metricsDir, "goldengoose_transitions.prom"), "utf8");
+    expect(prom).toMatch(
+      /goldengoose_transitions_total\{from="compliance",kind="rollback",result="success",stage="compliance"\} 1/,
+    );
+    expect(prom).toMatch(
+      /goldengoose_transition_in_progress\{kind="rollback",stage="compliance"\} 0/,
+    );
+    expect(result.metrics?.published).toBe(join(w.metricsDir, "goldengoose_transitions.prom"));
     expect(result.steps.map((s) => [s.step, s.status])).toEqual([
       ["lock", "ok"],
       ["verify", "warning"], // the fixture's children come before their parents: --force
@@ -319,6 +333,9 @@ describe("rollback workflow", () => {
     try {
       const err = await failure(rollback(w.opts({ force: true })));
       expect(err.result.failedStep).toBe("health");
+      expect(readFileSync(join(w.metricsDir, "goldengoose_transitions.prom"), "utf8")).toMatch(
+        /goldengoose_transitions_total\{from="compliance",kind="rollback",result="failed",stage="compliance"\} 1/,
+      );
       expect(err.result.recoverySnapshotId).toBeDefined();
       expect(err.message).toContain(
         `goose rollback compliance --to ${err.result.recoverySnapshotId}`,

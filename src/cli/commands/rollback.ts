@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { gooseCommand } from "../../command-line.js";
 import { openEvidenceChain } from "../../evidence/index.js";
@@ -29,6 +30,7 @@ interface RollbackFlags {
   prometheusUrl?: string;
   grafanaUrl?: string;
   pushgateway?: string;
+  metricsDir?: string;
   blackoutSource?: string[];
   store?: string;
   json?: boolean;
@@ -67,6 +69,10 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
     .option(
       "--pushgateway <url>",
       "the stage's Pushgateway (env GOOSE_PUSHGATEWAY_URL); the default --blackout-source",
+    )
+    .option(
+      "--metrics-dir <dir>",
+      "textfile directory for the transition metrics without --pushgateway (default .goose/metrics)",
     )
     .addOption(blackoutSourceOption("the stage's"))
     .addOption(storeOption())
@@ -124,6 +130,10 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
             ...(io.env.GOOSE_GRAFANA_TOKEN ? { token: io.env.GOOSE_GRAFANA_TOKEN } : {}),
           },
           blackoutSources,
+          metrics: {
+            ...(pushgatewayUrl ? { pushgatewayUrl } : {}),
+            ...(o.metricsDir ? { textfileDir: resolve(io.cwd, o.metricsDir) } : {}),
+          },
           onStep,
         });
         out.line(
