@@ -5,6 +5,18 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import * as appsV1 from "kubernetes-models/apps/v1";
+import * as batchV1 from "kubernetes-models/batch/v1";
+import * as coreV1 from "kubernetes-models/v1";
+import * as networkingV1 from "kubernetes-models/networking.k8s.io/v1";
+import * as policyV1 from "kubernetes-models/policy/v1";
+import * as rbacV1 from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import { parse as parseYaml } from "yaml";
+import { selects } from "../../policy-pack/policies/platform.js";
+import { prometheusPodHash } from "../../src/components/prometheus.js";
+import { renderPrometheusConfig } from "../../src/components/prometheus-config.js";
+import { proxyNginxConf } from "../../src/components/prometheus-proxy.js";
+import { loadMonitoringFiles } from "../../src/monitoring/files.js";
 import { loadStageConfigFile, type StageConfig, type StageName } from "../../src/config/index.js";
 import {
   installMocks,
@@ -33,6 +45,34 @@ export function containersOf(r: Registered): Obj[] {
     ...((get(spec, "initContainers") as Obj[]) ?? []),
     ...((get(spec, "containers") as Obj[]) ?? []),
   ];
+}
+
+/** The kubernetes-models class of each rendered Kubernetes type (validates against the API schema). */
+const MODELS: Record<string, new (o: never) => { validate(): void }> = {
+  "kubernetes:apps/v1:Deployment": appsV1.Deployment,
+  "kubernetes:apps/v1:StatefulSet": appsV1.StatefulSet,
+  "kubernetes:batch/v1:CronJob": batchV1.CronJob,
+  "kubernetes:core/v1:ConfigMap": coreV1.ConfigMap,
+  "kubernetes:core/v1:Namespace": coreV1.Namespace,
+  "kubernetes:core/v1:PersistentVolumeClaim": coreV1.PersistentVolumeClaim,
+  "kubernetes:core/v1:Secret": coreV1.Secret,
+  "kubernetes:core/v1:Service": coreV1.Service,
+  "kubernetes:core/v1:ServiceAccount": coreV1.ServiceAccount,
+  "kubernetes:networking.k8s.io/v1:NetworkPolicy": networkingV1.NetworkPolicy,
+  "kubernetes:policy/v1:PodDisruptionBudget": policyV1.PodDisruptionBudget,
+  "kubernetes:rbac.authorization.k8s.io/v1:Role": rbacV1.Role,
+  "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": rbacV1.RoleBinding,
+};
+
+/** Inputs as the API server would get them: secret markers replaced by their values. */
+function plain(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === "object") {
+    const o = v as Obj;
+    if (o[SECRET_SIG] !== undefined) return plain(o["value"]);
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, plain(x)]));
+  }
+  return v;
 }
 
 const WORKLOADS = [
@@ -224,6 +264,181 @@ export function describeStage(stage: StageName): void {
             expect(c["livenessProbe"], where).toBeDefined();
             expect(c["readinessProbe"], where).toBeDefined();
           }
+        }
+      }
+    });
+
+    it("every rendered Kubernetes object validates against the Kubernetes API schema", () => {
+      const k8s = resources.filter((r) => r.type.startsWith("kubernetes:"));
+      expect(k8s.length).toBeGreaterThan(20);
+      // The check can fail: a wrong type in a rendered object is refused.
+      const broken = plain(one("kubernetes:apps/v1:Deployment", "grafana").inputs) as Obj;
+      (broken["spec"] as Obj)["replicas"] = "two";
+      expect(() => new appsV1.Deployment(broken as never).validate()).toThrow();
+      for (const r of k8s) {
+        const Model = MODELS[r.type];
+        expect(Model, `no schema model for ${r.type}`).toBeDefined();
+        const obj = new Model!(plain(r.inputs) as never);
+        expect(() => obj.validate(), `${r.type} ${r.name}`).not.toThrow();
+      }
+    });
+
+    it("every ConfigMap and Secret key a pod references exists", () => {
+      const byName = (t: string) =>
+        new Map(
+          ofType(t).map((r) => [
+            get(r.inputs, "metadata", "name") as string,
+            Object.keys({
+              ...((get(plain(r.inputs), "data") as Obj) ?? {}),
+              ...((get(plain(r.inputs), "stringData") as Obj) ?? {}),
+            }),
+          ]),
+        );
+      const cms = byName("kubernetes:core/v1:ConfigMap");
+      const secrets = byName("kubernetes:core/v1:Secret");
+      for (const w of resources.filter((r) => WORKLOADS.includes(r.type))) {
+        const spec =
+          w.type === "kubernetes:batch/v1:CronJob"
+            ? get(w.inputs, "spec", "jobTemplate", "spec", "template", "spec")
+            : get(w.inputs, "spec", "template", "spec");
+        const volumes = [
+          ...((get(spec, "volumes") as Obj[]) ?? []),
+          // A StatefulSet's claims are volumes of its pods too.
+          ...(((get(w.inputs, "spec", "volumeClaimTemplates") as Obj[]) ?? []).map((t) => ({
+            name: get(t, "metadata", "name"),
+          })) as Obj[]),
+        ];
+        for (const c of containersOf(w)) {
+          for (const e of (get(c, "env") as Obj[]) ?? []) {
+            const ref = get(e, "valueFrom", "secretKeyRef") as Obj | undefined;
+            if (ref)
+              expect(
+                secrets.get(ref["name"] as string),
+                `${w.name} env ${String(e["name"])}`,
+              ).toContain(ref["key"]);
+          }
+          for (const m of (get(c, "volumeMounts") as Obj[]) ?? []) {
+            const v = volumes.find((x) => x["name"] === m["name"]);
+            expect(v, `${w.name}: mount ${String(m["name"])} has a volume`).toBeDefined();
+            const cm = get(v, "configMap", "name") as string | undefined;
+            if (cm) {
+              expect(cms.has(cm), `${w.name}: ConfigMap ${cm}`).toBe(true);
+              if (m["subPath"]) expect(cms.get(cm)).toContain(m["subPath"]);
+            }
+            const sec = get(v, "secret", "secretName") as string | undefined;
+            // The receivers Secret comes from outside the stack when alerting.receivers is external.
+            if (sec && !(sec === "alertmanager-receivers" && !secrets.has(sec))) {
+              expect(secrets.has(sec), `${w.name}: Secret ${sec}`).toBe(true);
+            }
+          }
+        }
+      }
+    });
+
+    it("a changed rule file changes the Prometheus pod template (config hash)", () => {
+      const sts = one("kubernetes:apps/v1:StatefulSet", "prometheus");
+      const rules = loadMonitoringFiles(stage).rules;
+      const hash = prometheusPodHash(renderPrometheusConfig(cfg), rules, proxyNginxConf());
+      expect(
+        get(
+          sts.inputs,
+          "spec",
+          "template",
+          "metadata",
+          "annotations",
+          "goldengoose.io/config-hash",
+        ),
+      ).toBe(hash);
+      const [first] = Object.keys(rules);
+      const changed = { ...rules, [first!]: `${rules[first!]}\n# a new alert` };
+      expect(prometheusPodHash(renderPrometheusConfig(cfg), changed, proxyNginxConf())).not.toBe(
+        hash,
+      );
+      const am = one("kubernetes:apps/v1:Deployment", "alertmanager");
+      expect(
+        get(am.inputs, "spec", "template", "metadata", "annotations", "goldengoose.io/config-hash"),
+      ).toMatch(/^[0-9a-f]{16}$/);
+    });
+
+    it("NetworkPolicies allow exactly the platform's flows", () => {
+      const pods = resources
+        .filter((r) => WORKLOADS.includes(r.type))
+        .map((w) => ({
+          name: get(w.inputs, "metadata", "name") as string,
+          labels: (get(
+            w.inputs,
+            ...(w.type === "kubernetes:batch/v1:CronJob"
+              ? ["spec", "jobTemplate", "spec", "template", "metadata", "labels"]
+              : ["spec", "template", "metadata", "labels"]),
+          ) ?? {}) as Record<string, string>,
+        }));
+      const nps = ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").map(
+        (r) => get(r.inputs, "spec") as Obj,
+      );
+      const podOf = (name: string) => pods.find((p) => p.name === name)!;
+      const peerHas = (peers: Obj[] | undefined, l: Record<string, string>) =>
+        (peers ?? []).some(
+          (p) =>
+            p["podSelector"] !== undefined &&
+            p["namespaceSelector"] === undefined &&
+            selects(p["podSelector"], l),
+        );
+      const portHas = (ports: Obj[] | undefined, port: number) =>
+        ports === undefined || ports.some((p) => p["port"] === port);
+      // Kubernetes semantics: a flow is allowed when egress of the source and ingress of the
+      // destination both allow it (each direction only restricted where a policy selects the pod).
+      const allowed = (from: string, to: string, port: number) => {
+        const f = podOf(from).labels;
+        const t = podOf(to).labels;
+        const eg = nps.filter(
+          (n) => selects(n["podSelector"], f) && (n["policyTypes"] as string[]).includes("Egress"),
+        );
+        const ing = nps.filter(
+          (n) => selects(n["podSelector"], t) && (n["policyTypes"] as string[]).includes("Ingress"),
+        );
+        const out = eg.some((n) =>
+          ((n["egress"] as Obj[]) ?? []).some(
+            (r) => peerHas(r["to"] as Obj[], t) && portHas(r["ports"] as Obj[], port),
+          ),
+        );
+        const inn = ing.some((n) =>
+          ((n["ingress"] as Obj[]) ?? []).some(
+            (r) => peerHas(r["from"] as Obj[], f) && portHas(r["ports"] as Obj[], port),
+          ),
+        );
+        return out && inn;
+      };
+      const names = pods.map((p) => p.name);
+      const ports: Record<string, number> = {
+        prometheus: 8080,
+        alertmanager: 9093,
+        pushgateway: 9091,
+        grafana: 3000,
+      };
+      const expected = new Set([
+        "grafana>prometheus",
+        "prometheus>alertmanager",
+        "prometheus>grafana",
+        "prometheus>pushgateway",
+        "grafana>pushgateway",
+        "scanner>pushgateway",
+      ]);
+      // Every scrape target of prometheus.yml (in the namespace) is among them.
+      const doc = parseYaml(renderPrometheusConfig(cfg)) as {
+        scrape_configs: { static_configs: { targets: string[] }[] }[];
+      };
+      for (const sc of doc.scrape_configs) {
+        for (const t of sc.static_configs.flatMap((x) => x.targets)) {
+          const svc = t.split(".")[0]!;
+          if (svc in ports && t !== "localhost:9090")
+            expect(expected.has(`prometheus>${svc}`), t).toBe(true);
+        }
+      }
+      for (const from of names) {
+        for (const to of names) {
+          if (from === to || !(to in ports)) continue;
+          const flow = `${from}>${to}`;
+          expect(allowed(from, to, ports[to]!), flow).toBe(expected.has(flow));
         }
       }
     });
