@@ -28,10 +28,15 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       if ((root.opts() as { unsafeStore?: boolean }).unsafeStore) io.unsafeStore = true;
     });
   let exitCode = 0;
-  registerCommands(program, io, (code) => {
-    exitCode = code;
-  });
   try {
+    await registerCommands(
+      program,
+      io,
+      (code) => {
+        exitCode = code;
+      },
+      argv,
+    );
     await program.parseAsync(argv, { from: "user" });
     return exitCode;
   } catch (err) {

@@ -1,0 +1,62 @@
+/**
+ * `goose --help` and `goose --version` load no command module, and `goose <command> …` loads only
+ * its own (issue 18: help in a blink). The help-only entries in src/cli/commands/index.ts must
+ * match what each module registers, so `goose --help` reads the same either way.
+ */
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { Command } from "commander";
+import { describe, expect, it } from "vitest";
+import { COMMANDS, registerCommands } from "../../src/cli/commands/index.js";
+import { processIo } from "../../src/cli/io.js";
+
+const REPO = path.resolve(import.meta.dirname, "../..");
+
+/** The command modules (src/cli/commands/*.ts) a goose run with these arguments loads. */
+function commandModulesLoadedBy(args: string[]): string[] {
+  // A load hook in the goose process itself records every module URL it loads.
+  const script = `
+    import { registerHooks } from "node:module";
+    const seen = [];
+    registerHooks({ load(url, context, next) { seen.push(url); return next(url, context); } });
+    process.on("exit", () => process.stderr.write("\\nLOADED " + JSON.stringify(seen) + "\\n"));
+    process.argv.splice(1, 0, "goose");
+    await import(${JSON.stringify(path.join(REPO, "bin/goose.js"))});
+  `;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script, "--", ...args], {
+    cwd: REPO,
+    encoding: "utf8",
+    env: { ...process.env, NODE_DISABLE_COMPILE_CACHE: "1" },
+  });
+  const line = r.stderr.split("\n").find((l) => l.startsWith("LOADED "));
+  expect(line, r.stderr).toBeDefined();
+  const urls = JSON.parse(line!.slice("LOADED ".length)) as string[];
+  expect(
+    urls.some((u) => u.endsWith("/src/cli/main.ts")),
+    "the hook sees goose's modules",
+  ).toBe(true);
+  return urls
+    .filter((u) => u.includes("/src/cli/commands/") && !u.endsWith("/commands/index.ts"))
+    .map((u) => path.basename(u));
+}
+
+describe("lazy command loading", () => {
+  it("goose --help and --version load no command module", () => {
+    expect(commandModulesLoadedBy(["--help"])).toEqual([]);
+    expect(commandModulesLoadedBy(["--version"])).toEqual([]);
+  }, 60_000);
+
+  it("goose preview --help loads preview's module only", () => {
+    expect(commandModulesLoadedBy(["preview", "--help"])).toEqual(["preview.ts"]);
+    expect(commandModulesLoadedBy(["help", "deploy"])).toEqual(["deploy.ts"]);
+  }, 60_000);
+
+  it("each help-only entry matches the term and description its module registers", async () => {
+    const program = new Command("goose");
+    await registerCommands(program, processIo(), () => {}, [], true);
+    const help = program.createHelp();
+    expect(
+      program.commands.map((c) => [c.name(), help.subcommandTerm(c), c.description()]),
+    ).toEqual(COMMANDS.map((c) => [c.name, c.term, c.description]));
+  }, 60_000);
+});
