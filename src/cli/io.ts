@@ -11,6 +11,8 @@ export interface CliIo {
   cwd: string;
   /** True when stderr is a terminal (live progress instead of plain lines). */
   isTty: boolean;
+  /** The command that runs, dot-separated (`snapshot.list`); set by main() before its action. */
+  command?: string;
   /** `--unsafe-store` was given: see docs/locks-and-evidence.md. */
   unsafeStore?: boolean;
 }
@@ -41,9 +43,18 @@ export class Output {
     this.io.stderr.write(text + "\n");
   }
 
-  /** The machine result: printed only under --json. */
+  /**
+   * The machine result: printed only under --json. Every document carries `kind` and `version`
+   * (docs/output.md): a result without its own `kind` gets `goose.<command>` (e.g.
+   * `goose.snapshot.list`) and version 1.
+   */
   result(value: unknown): void {
-    if (this.json) this.io.stdout.write(JSON.stringify(value, null, 2) + "\n");
+    if (!this.json) return;
+    const doc =
+      value !== null && typeof value === "object" && !Array.isArray(value) && !("kind" in value)
+        ? { kind: `goose.${this.io.command ?? "result"}`, version: 1, ...value }
+        : value;
+    this.io.stdout.write(JSON.stringify(doc, null, 2) + "\n");
   }
 }
 

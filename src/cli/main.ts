@@ -23,7 +23,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       "use an S3 endpoint that does not enforce conditional writes for leases, evidence and " +
         "manifests (only if nobody else writes to the store; see docs/locks-and-evidence.md)",
     )
-    .hook("preAction", (root) => {
+    .hook("preAction", (root, action) => {
+      const names: string[] = [];
+      for (let c: Command | null = action; c && c !== root; c = c.parent) names.unshift(c.name());
+      io.command = names.join(".");
       // Commands hold this io; they open stores through openStoreFor, which reads the flag.
       if ((root.opts() as { unsafeStore?: boolean }).unsafeStore) io.unsafeStore = true;
     });
