@@ -9,7 +9,7 @@
  * killed. Nothing here returns "no violations" on a failure.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createRequire } from "node:module";
+import { createRequire, getCompileCacheDir } from "node:module";
 import { dirname, join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type * as AnalyzerPb from "@pulumi/pulumi/proto/analyzer_pb.js";
@@ -141,6 +141,19 @@ export function packEnv(
 
 const MAX_STDERR = 64 * 1024;
 
+/**
+ * The pack process shares goose's on-disk compile cache (bin/goose.js enables it), so a second
+ * start skips V8's compilation of @pulumi/policy, @pulumi/pulumi and the pack. An environment
+ * that sets NODE_COMPILE_CACHE or NODE_DISABLE_COMPILE_CACHE keeps its choice.
+ */
+function withCompileCache(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const dir = getCompileCacheDir?.();
+  if (dir && env.NODE_COMPILE_CACHE === undefined && env.NODE_DISABLE_COMPILE_CACHE === undefined) {
+    env.NODE_COMPILE_CACHE = dir;
+  }
+  return env;
+}
+
 /** A running policy pack. Always `close()` it (idempotent). */
 export class PolicyPackProcess {
   private stderrText = "";
@@ -161,7 +174,7 @@ export class PolicyPackProcess {
     // As the CLI: `<runner> <engine-address> .` with the pack folder as working directory.
     const child = spawn(process.execPath, [RUN_POLICY_PACK, "127.0.0.1:0", "."], {
       cwd: packDir,
-      env: { ...(opts.env ?? process.env) },
+      env: withCompileCache({ ...(opts.env ?? process.env) }),
       stdio: ["ignore", "pipe", "pipe"],
     });
     const pack = new PolicyPackProcess(packDir, child, undefined, opts.rpcTimeoutMs ?? 30_000);
