@@ -168,7 +168,10 @@ export function templateProblems(rules: AuditRules, rec: RecordShape): string[] 
     if (v === undefined || v === null)
       out.push(`${rec.kind} record lacks data field "${field}" (required by ${f})`);
   }
-  const min = t.subjects?.min ?? 0;
+  const applies = Object.entries(t.subjects?.when ?? {}).every(([field, values]) =>
+    values.includes(String(getPath(rec.data, field))),
+  );
+  const min = applies ? (t.subjects?.min ?? 0) : 0;
   if (rec.subject.length < min)
     out.push(`${rec.kind} record names ${rec.subject.length} subject(s); ${f} requires ${min}`);
   for (const s of rec.subject) {

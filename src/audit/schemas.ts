@@ -34,7 +34,16 @@ export const kindTemplateSchema = z.strictObject({
   /** Data fields (dotted paths) every record of the kind carries. */
   required: z.array(fieldPath),
   /** How many subjects the record names (each with the default digests). */
-  subjects: z.strictObject({ min: z.number().int().min(0).max(100) }).optional(),
+  subjects: z
+    .strictObject({
+      min: z.number().int().min(0).max(100),
+      /**
+       * The minimum applies only to records whose data fields hold one of these values (for
+       * example `{ verdict: [pass, warn] }`: a failing gate may have found nothing to name).
+       */
+      when: z.record(z.string(), z.array(z.string()).min(1)).optional(),
+    })
+    .optional(),
   /** Data fields replaced by "[redacted]" before the record is signed. */
   redact: z.array(fieldPath).optional(),
 });
