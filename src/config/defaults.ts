@@ -87,7 +87,12 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
     storageClass: "gp3",
     alerting: { receivers: "stack" },
     snapshots: { keepLast: 10, maxAgeDays: 14 },
-    recovery: { rpoSeconds: 3600, rtoSeconds: 1800, drillMaxAgeHours: 336 },
+    recovery: {
+      rpoSeconds: 3600,
+      rtoSeconds: 1800,
+      drillMaxAgeHours: 336,
+      drillRequiredToPromote: false,
+    },
     secrets: { rotationDays: 90 },
   },
   compliance: {
@@ -143,7 +148,12 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
     storageClass: "gp3",
     alerting: { receivers: "stack" },
     snapshots: { keepLast: 30, maxAgeDays: 90 },
-    recovery: { rpoSeconds: 1800, rtoSeconds: 1200, drillMaxAgeHours: 168 },
+    recovery: {
+      rpoSeconds: 1800,
+      rtoSeconds: 1200,
+      drillMaxAgeHours: 168,
+      drillRequiredToPromote: true,
+    },
     secrets: { rotationDays: 60 },
   },
   production: {
@@ -196,7 +206,12 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
     storageClass: "gp3",
     alerting: { receivers: "stack" },
     snapshots: { keepLast: 90, maxAgeDays: 400 },
-    recovery: { rpoSeconds: 900, rtoSeconds: 900, drillMaxAgeHours: 48 },
+    recovery: {
+      rpoSeconds: 900,
+      rtoSeconds: 900,
+      drillMaxAgeHours: 48,
+      drillRequiredToPromote: true,
+    },
     secrets: { rotationDays: 30 },
   },
 };

@@ -8,6 +8,11 @@ export const NON_DECREASING: { key: string; of: (c: StageConfig) => number }[] =
   { key: "grafana.replicas", of: (c) => c.grafana.replicas },
   { key: "backup.retentionDays", of: (c) => c.backup.retentionDays },
   { key: "snapshots.maxAgeDays", of: (c) => c.snapshots.maxAgeDays },
+  // A boolean as 0/1: once a stage requires a restore drill to promote, every later one does.
+  {
+    key: "recovery.drillRequiredToPromote",
+    of: (c) => (c.recovery.drillRequiredToPromote ? 1 : 0),
+  },
 ];
 
 /**

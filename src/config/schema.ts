@@ -205,6 +205,12 @@ export const stageConfigSchema = z
        * fires and promotions out of the stage are refused ("rollback tested" gate).
        */
       drillMaxAgeHours: z.number().positive().max(8760),
+      /**
+       * Whether a promotion out of the stage needs that passing restore drill (default true). When
+       * false the gate reports a missing or stale drill as a warning. Never false after a stage
+       * where it is true (src/config/progression.ts).
+       */
+      drillRequiredToPromote: z.boolean().default(true),
     }),
     secrets: z.strictObject({
       /** Generated secrets are replaced after this many days. */

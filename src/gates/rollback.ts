@@ -30,8 +30,16 @@ export interface RollbackGateInput {
   policyPackDir?: string;
   /** Drill this snapshot instead of the newest. */
   snapshotId?: string;
-  /** Also require a passing restore drill of the stage within these objectives. */
-  restoreDrill?: { rpoSeconds: number; rtoSeconds: number; drillMaxAgeHours: number };
+  /**
+   * Also check for a passing restore drill of the stage within these objectives: a missing or
+   * stale one fails the gate, or only warns when `drillRequiredToPromote` is false.
+   */
+  restoreDrill?: {
+    rpoSeconds: number;
+    rtoSeconds: number;
+    drillMaxAgeHours: number;
+    drillRequiredToPromote?: boolean;
+  };
   now?: Date;
 }
 
@@ -99,9 +107,10 @@ export async function rollbackGate(input: RollbackGateInput): Promise<GateResult
         input.now ?? new Date(),
       );
       if (!drill.ok) {
+        const required = input.restoreDrill.drillRequiredToPromote !== false;
         return {
-          verdict: "fail" as const,
-          summary: `rollback drill: snapshot ${id} verifies, but ${drill.summary}`,
+          verdict: required ? ("fail" as const) : ("warn" as const),
+          summary: `rollback drill: snapshot ${id} verifies, but ${drill.summary}${required ? "" : ` (not required to promote out of ${input.stage}: recovery.drillRequiredToPromote is false)`}`,
           ...(drill.fix ? { fix: drill.fix } : {}),
           details: { ...details, restoreDrill: drill.details },
           subjects,

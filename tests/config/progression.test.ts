@@ -135,6 +135,28 @@ describe("recovery objectives", () => {
     expect(checkStageProgression(tight)).toEqual([]);
   });
 
+  it("a restore drill required to promote stays required toward production", () => {
+    expect(shipped.sandbox.recovery.drillRequiredToPromote).toBe(false);
+    expect(shipped.compliance.recovery.drillRequiredToPromote).toBe(true);
+    expect(shipped.production.recovery.drillRequiredToPromote).toBe(true);
+    const { rpoSeconds, rtoSeconds, drillMaxAgeHours } = shipped.production.recovery;
+    const dropped = {
+      ...shipped,
+      production: parseStageConfig(
+        {
+          recovery: { rpoSeconds, rtoSeconds, drillMaxAgeHours, drillRequiredToPromote: false },
+          eks: { clusterName: "goose-production" },
+        },
+        { file: "Pulumi.production.yaml", stack: "production" },
+      ),
+    };
+    expect(checkStageProgression(dropped)).toEqual([
+      expect.stringMatching(
+        /^Pulumi\.production\.yaml: golden-goose:recovery\.drillRequiredToPromote is 0 but compliance has 1/,
+      ),
+    ]);
+  });
+
   it("refuses an unknown or missing objective key, naming it", () => {
     expect(() => withRecovery("sandbox", { rpoSeconds: 60, rtoSecs: 60 })).toThrow(
       /golden-goose:recovery\.rtoSecs: unknown key; did you mean "rtoSeconds"/,

@@ -49,6 +49,14 @@ describe("promotion stops at a failing source gate", () => {
     const state = JSON.parse(saved) as { lastPass: { at: string } };
     state.lastPass.at = new Date(Date.now() - 15 * 86400_000).toISOString(); // 360 h > 336 h
     writeFileSync(key, JSON.stringify(state));
+    // The shipped sandbox only warns (recovery.drillRequiredToPromote: false); this workspace's
+    // sandbox requires the drill, as compliance and production do.
+    const stackFile = path.join(ws.dir, "Pulumi.sandbox.yaml");
+    const stack = readFileSync(stackFile, "utf8");
+    writeFileSync(
+      stackFile,
+      stack.replace("drillRequiredToPromote: false", "drillRequiredToPromote: true"),
+    );
     try {
       await expectStopsAt(
         ws,
@@ -58,6 +66,7 @@ describe("promotion stops at a failing source gate", () => {
       );
     } finally {
       writeFileSync(key, saved);
+      writeFileSync(stackFile, stack);
     }
   });
 
