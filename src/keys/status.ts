@@ -2,21 +2,29 @@
  * `goose keys status`: the age of every secret and key against security/policies/
  * secret-rotation.yaml, per stage.
  *
- * Where an age comes from, in order:
+ * A secret's age runs from its last rotation, or from its creation when it was never rotated:
  * 1. the newest `key.rotated` evidence record of the secret (for the stage, or for every stage),
  *    written by `goose keys rotate …` and `goose keys record …`; for the snapshot and evidence
  *    keys only when it rotated *to* the key configured now;
- * 2. snapshot key: the oldest snapshot sealed under the configured key (it was in use since);
- *    evidence key: the first record it signed.
- * No source: the age is unknown, which fails like an overdue secret (a rotation nobody can show
- * did not happen, as far as an audit is concerned).
+ * 2. never rotated, so its creation:
+ *    - snapshot key: the oldest snapshot sealed under the configured key, else the key file's
+ *      creation (`goose keys init` or first use);
+ *    - evidence key: the first record it signed, else the key file's creation;
+ *    - stack secrets (Grafana admin, receiver credentials, KMS keys): the stage's first deployment
+ *      on record (its oldest snapshot, or the first completed promotion into it): the stack created
+ *      them then.
+ * 3. no trace of it at all (a fresh repository: no snapshot, no record, no key file; a stage never
+ *    deployed): status `unused`, which passes: there is nothing to rotate yet, and its age starts
+ *    with its first use. Once a stage is deployed, its stack secrets age from then, so a secret
+ *    never rotated since the first deployment does become overdue.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { STAGES, type StageName } from "../config/stages.js";
 import type { SecretName, SecretRotationPolicy } from "../audit/schemas.js";
 import { SECRET_NAMES } from "../audit/schemas.js";
 import { defaultKeyFile, loadSigningKey, type EvidenceRecord } from "../evidence/index.js";
 import { keySourceFromEnv, listSnapshots } from "../snapshots/index.js";
+import { snapshotKeyFile } from "./paths.js";
 import type { ObjectStore } from "../store/types.js";
 
 export interface SecretAge {
@@ -29,7 +37,8 @@ export interface SecretAge {
   since?: string;
   /** Where `since` comes from. */
   source: string;
-  status: "ok" | "overdue" | "unknown";
+  /** `unused`: never created or used as far as goose can see (fresh repository, stage not deployed). */
+  status: "ok" | "overdue" | "unused";
   /** What to do when not ok. */
   fix?: string;
 }
@@ -44,15 +53,31 @@ export interface KeyStatusReport {
 
 /** Fingerprint of the configured raw snapshot key, through a probe wrap (no key leaves crypto). */
 async function snapshotKid(env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  if (!env.GOOSE_SNAPSHOT_KEY) return undefined;
+  const file = snapshotKeyFile(env);
+  if (!env.GOOSE_SNAPSHOT_KEY && !(file && existsSync(file))) return undefined;
   const ref = await keySourceFromEnv(env).wrap(Buffer.alloc(32), "goose-kid-probe");
   return ref.type === "raw" ? ref.kid : undefined;
+}
+
+/** When a key file was created (birth time where the file system keeps it, else last change). */
+function fileCreated(file: string | undefined): string | undefined {
+  if (!file || !existsSync(file)) return undefined;
+  const st = statSync(file);
+  const t = st.birthtimeMs > 0 ? st.birthtimeMs : st.mtimeMs;
+  return new Date(t).toISOString();
 }
 
 function evidenceKeyid(env: NodeJS.ProcessEnv): string | undefined {
   if (!env.GOOSE_EVIDENCE_KEY && !existsSync(defaultKeyFile(env))) return undefined;
   return loadSigningKey(env).keyid;
 }
+
+/** Secrets the stack creates at a stage's first deployment. */
+const STACK_SECRETS: ReadonlySet<SecretName> = new Set([
+  "grafana-admin",
+  "alertmanager-receivers",
+  "kms-keys",
+]);
 
 export async function keyStatus(opts: {
   store: ObjectStore;
@@ -67,19 +92,31 @@ export async function keyStatus(opts: {
   const kid = await snapshotKid(opts.env);
   const keyid = evidenceKeyid(opts.env);
 
-  // Snapshot key in use since: the oldest snapshot sealed under it.
+  // Snapshot key in use since: the oldest snapshot sealed under it. A stage deployed since: its
+  // oldest snapshot or the first promotion completed into it.
   let snapshotSince: string | undefined;
-  if (kid) {
-    for (const stage of STAGES) {
-      for (const s of await listSnapshots(opts.store, stage)) {
-        const ref = s.manifest?.key;
-        if (ref?.type === "raw" && ref.kid === kid && s.createdAt) {
-          if (!snapshotSince || s.createdAt < snapshotSince) snapshotSince = s.createdAt;
-        }
+  const deployedSince = new Map<StageName, string>();
+  const earlier = (stage: StageName, t: string) => {
+    const cur = deployedSince.get(stage);
+    if (t && (!cur || t < cur)) deployedSince.set(stage, t);
+  };
+  for (const stage of STAGES) {
+    for (const s of await listSnapshots(opts.store, stage)) {
+      if (s.createdAt) earlier(stage, s.createdAt);
+      const ref = s.manifest?.key;
+      if (kid && ref?.type === "raw" && ref.kid === kid && s.createdAt) {
+        if (!snapshotSince || s.createdAt < snapshotSince) snapshotSince = s.createdAt;
       }
     }
   }
+  for (const r of opts.records) {
+    if (r.kind === "promotion.completed" && r.stage) earlier(r.stage, r.time);
+  }
   const firstSigned = keyid ? opts.records.find((r) => r.keyid === keyid)?.time : undefined;
+  const snapshotKeyCreated =
+    kid && !opts.env.GOOSE_SNAPSHOT_KEY ? fileCreated(snapshotKeyFile(opts.env)) : undefined;
+  const evidenceKeyCreated =
+    keyid && !opts.env.GOOSE_EVIDENCE_KEY ? fileCreated(defaultKeyFile(opts.env)) : undefined;
 
   const rows: SecretAge[] = [];
   for (const stage of opts.stages ?? STAGES) {
@@ -105,11 +142,20 @@ export async function keyStatus(opts: {
       } else if (secret === "snapshot-key" && snapshotSince) {
         since = snapshotSince;
         source = `oldest snapshot sealed under GOOSE_SNAPSHOT_KEY kid ${kid}`;
+      } else if (secret === "snapshot-key" && snapshotKeyCreated) {
+        since = snapshotKeyCreated;
+        source = `never rotated: key file ${snapshotKeyFile(opts.env)} created`;
       } else if (secret === "evidence-signing-key" && firstSigned) {
         since = firstSigned;
         source = `first evidence record signed by ${keyid}`;
+      } else if (secret === "evidence-signing-key" && evidenceKeyCreated) {
+        since = evidenceKeyCreated;
+        source = `never rotated: key file ${defaultKeyFile(opts.env)} created`;
+      } else if (STACK_SECRETS.has(secret) && deployedSince.has(stage)) {
+        since = deployedSince.get(stage);
+        source = `never rotated: created with ${stage}'s first deployment on record (oldest snapshot or promotion into it)`;
       }
-      const row: SecretAge = { secret, stage, maxAgeDays, source, status: "unknown" };
+      const row: SecretAge = { secret, stage, maxAgeDays, source, status: "unused" };
       if (since) {
         const ageDays = Math.floor((now.getTime() - Date.parse(since)) / 86_400_000);
         row.since = since;
@@ -117,8 +163,9 @@ export async function keyStatus(opts: {
         row.status = ageDays > maxAgeDays ? "overdue" : "ok";
         if (row.status === "overdue") row.fix = rule.rotate.replace(/<stage>/g, stage);
       } else {
-        row.source = "no rotation on record";
-        row.fix = `rotate it (${rule.rotate.replace(/<stage>/g, stage)}); after a rotation outside goose, run: goose keys record ${secret} --stage ${stage}`;
+        row.source = STACK_SECRETS.has(secret)
+          ? `not in use: no deployment of ${stage} on record (no snapshot, no promotion into it)`
+          : "not in use: no key configured, nothing sealed or signed under it";
       }
       rows.push(row);
     }
@@ -126,7 +173,7 @@ export async function keyStatus(opts: {
   return {
     kind: "goldengoose.keys.status/v1",
     version: 1,
-    ok: rows.every((r) => r.status === "ok"),
+    ok: rows.every((r) => r.status !== "overdue"),
     at: now.toISOString(),
     secrets: rows,
   };

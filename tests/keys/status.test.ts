@@ -1,10 +1,14 @@
 import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { SECRET_NAMES } from "../../src/audit/index.js";
+import { loadSecretRotation, SECRET_NAMES } from "../../src/audit/index.js";
+import { initKeys } from "../../src/keys/index.js";
+import { keyStatus, type KeyStatusReport } from "../../src/keys/status.js";
+import { createSnapshot, keySourceFromEnv } from "../../src/snapshots/index.js";
+import { openStore } from "../../src/store/index.js";
 import { STAGES } from "../../src/config/stages.js";
 import { runGoose } from "../helpers/cli.js";
-import { cleanupTempDirs, repoRoot, tempDir } from "../snapshots/helpers.js";
+import { cleanupTempDirs, fixture, repoRoot, tempDir } from "../snapshots/helpers.js";
 
 afterAll(cleanupTempDirs);
 
@@ -18,7 +22,7 @@ interface Row {
 }
 
 describe("goose keys status and goose keys record", () => {
-  it("fails on secrets with no rotation on record, passes once each is recorded, fails when one is overdue", async () => {
+  it("passes on a fresh repository (nothing in use), passes once each is recorded, fails when one is overdue", async () => {
     const cwd = tempDir("goose-keys-");
     cpSync(join(repoRoot, "security"), join(cwd, "security"), { recursive: true });
     const env = {
@@ -30,14 +34,13 @@ describe("goose keys status and goose keys record", () => {
     };
     const goose = (args: string[]) => runGoose(args, { cwd, env });
 
+    // Fresh repository: no snapshot, no record, keys only in the environment: nothing is in use
+    // yet, so nothing is overdue (it used to exit 1 with every secret "unknown").
     let r = await goose(["keys", "status", "--json"]);
-    expect(r.code).toBe(1);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
     let rows = (JSON.parse(r.stdout) as { kind: string; secrets: Row[] }).secrets;
     expect(rows).toHaveLength(SECRET_NAMES.length * STAGES.length);
-    expect(rows.every((x) => x.status === "unknown")).toBe(true);
-    expect(rows.find((x) => x.secret === "grafana-admin")?.fix).toContain(
-      "goose keys record grafana-admin --stage sandbox",
-    );
+    expect(rows.every((x) => x.status === "unused" && x.ageDays === undefined)).toBe(true);
 
     for (const stage of STAGES)
       for (const secret of SECRET_NAMES) {
@@ -87,5 +90,44 @@ describe("goose keys status and goose keys record", () => {
     ).toBe(2);
     // The records fit the evidence template.
     expect((await goose(["evidence", "check", "production"])).code).toBe(0);
+  });
+});
+
+describe("keyStatus: a secret never rotated ages from its creation", () => {
+  it("key files age from their creation, stack secrets from the stage's first snapshot", async () => {
+    const home = tempDir("goose-keys-new-");
+    const env = { HOME: home, XDG_CONFIG_HOME: join(home, "cfg") };
+    initKeys(env);
+    const store = openStore(`file://${tempDir("goose-keys-store-")}`, {});
+    const policy = loadSecretRotation(repoRoot);
+    const status = async (now: Date) =>
+      keyStatus({ store, env, policy, records: [], stages: ["sandbox"], now });
+
+    // Just created by goose keys init: 0 days old, ok, no rotation needed.
+    let rep = await status(new Date());
+    expect(rep.ok).toBe(true);
+    const row = (rep: KeyStatusReport, s: string) => rep.secrets.find((x) => x.secret === s)!;
+    expect(row(rep, "snapshot-key")).toMatchObject({ status: "ok", ageDays: 0 });
+    expect(row(rep, "snapshot-key").source).toContain("snapshot.key created");
+    expect(row(rep, "evidence-signing-key")).toMatchObject({ status: "ok", ageDays: 0 });
+    expect(row(rep, "grafana-admin").status).toBe("unused");
+
+    // Sandbox deployed and snapshotted: the stack's secrets date from then.
+    await createSnapshot(store, {
+      stage: "sandbox",
+      source: fixture("checkpoint-v3.json"),
+      keys: keySourceFromEnv(env),
+    });
+    rep = await status(new Date());
+    expect(row(rep, "grafana-admin")).toMatchObject({ status: "ok", ageDays: 0 });
+    expect(row(rep, "snapshot-key").source).toContain("oldest snapshot sealed");
+
+    // A year and a month later, never rotated: the keys and the Grafana password are overdue.
+    rep = await status(new Date(Date.now() + 400 * 86_400_000));
+    expect(rep.ok).toBe(false);
+    expect(row(rep, "grafana-admin")).toMatchObject({ status: "overdue", ageDays: 400 });
+    expect(row(rep, "snapshot-key")).toMatchObject({ status: "overdue", ageDays: 400 });
+    expect(row(rep, "evidence-signing-key")).toMatchObject({ status: "overdue", ageDays: 400 });
+    expect(row(rep, "kms-keys").fix).toContain("aws kms rotate-key-on-demand");
   });
 });

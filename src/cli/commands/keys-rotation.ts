@@ -24,7 +24,7 @@ export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetEx
   keys
     .command("status")
     .description(
-      `age of every secret and key against ${AUDIT_FILES.rotation} (exit 1 when one is overdue or has no rotation on record)`,
+      `age of every secret and key against ${AUDIT_FILES.rotation} (exit 1 when one is overdue; a secret never rotated ages from its creation, one not in use yet passes)`,
     )
     .option("--stage <stage>", `only this stage (${STAGES.join(" | ")})`)
     .addOption(storeOption())
@@ -42,7 +42,7 @@ export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetEx
         ...(o.stage ? { stages: [stageArg(o.stage)] } : {}),
       });
       for (const r of report.secrets) {
-        const age = r.ageDays === undefined ? "age unknown" : `${r.ageDays} d`;
+        const age = r.ageDays === undefined ? "not in use" : `${r.ageDays} d`;
         out.line(
           `${r.status.toUpperCase().padEnd(8)}${r.stage.padEnd(11)}${r.secret.padEnd(24)}${age} of max ${r.maxAgeDays} d  (${r.source})`,
         );
