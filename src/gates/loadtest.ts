@@ -1,13 +1,13 @@
 /**
  * The load-test gate: a scenario of load-test/config/stress-test.yaml run against the stage's
- * service (src/loadtest `runLoadTest`) and judged against the stage's baseline. The promotion
+ * service (src/workflows/loadtest `runLoadTest`) and judged against the stage's baseline. The promotion
  * already holds the stage, so the run takes no load-test lease of its own.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { StageName } from "../config/stages.js";
 import { gooseCommand } from "../command-line.js";
-import { runLoadTest } from "../loadtest/index.js";
+import { runLoadTest } from "../workflows/loadtest/index.js";
 import { timed, type GateResult } from "./types.js";
 
 export interface LoadTestGateInput {

@@ -13,7 +13,8 @@
  * - `writeReports(dir, report)`, `renderHtml`, `renderMarkdown`, `renderPrometheus`,
  *   `LOADTEST_METRICS` (metric names).
  * - `withLoadTestLease({ store, stage, holder }, fn)`: the lock protocol around a run.
- * - `runLoadTest(...)`: all of the above in the order `goose loadtest run` uses.
+ * The workflow over these (`runLoadTest`, `compareFiles`: what `goose loadtest` and the promotion
+ * gate run) is src/workflows/loadtest/.
  */
 export * from "./config.js";
 export * from "./thresholds.js";
@@ -25,4 +26,3 @@ export * from "./metrics.js";
 export * from "./errors.js";
 export * from "./parameters.js";
 export * from "./lease.js";
-export * from "./workflow.js";

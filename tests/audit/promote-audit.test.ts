@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEvidenceChain } from "../../src/evidence/index.js";
 import { openStore } from "../../src/store/index.js";
 import type { EvidenceCheckReport } from "../../src/audit/index.js";
-import type { PromotionReport } from "../../src/workflows/promote.js";
+import type { PromotionReport } from "../../src/workflows/promote/index.js";
 import { createWorkspace, type Workspace } from "../workflows/promote-fixture.js";
 
 /**

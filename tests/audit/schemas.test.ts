@@ -15,8 +15,8 @@ import {
   retentionDays,
   secretRotationSchema,
 } from "../../src/audit/index.js";
-import { PROMOTION_STEPS } from "../../src/workflows/promote.js";
-import { ROLLBACK_STEPS } from "../../src/workflows/rollback.js";
+import { PROMOTION_STEPS } from "../../src/workflows/promote/index.js";
+import { ROLLBACK_STEPS } from "../../src/workflows/rollback/index.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const read = (f: string) => readFileSync(path.join(repoRoot, f), "utf8");

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { parse, type DefaultTreeAdapterMap } from "parse5";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openLocks } from "../../src/locks/index.js";
-import { LOADTEST_METRICS, runLoadTest } from "../../src/loadtest/index.js";
+import { LOADTEST_METRICS } from "../../src/loadtest/index.js";
+import { runLoadTest } from "../../src/workflows/loadtest/index.js";
 import { openStore } from "../../src/store/index.js";
 import {
   goose,

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blackoutPush } from "../../src/components/blackout.js";
 import { openEvidenceChain } from "../../src/evidence/index.js";
 import { openStore } from "../../src/store/index.js";
-import type { PromotionReport } from "../../src/workflows/promote.js";
+import type { PromotionReport } from "../../src/workflows/promote/index.js";
 import { startPushgateway } from "../helpers/pushgateway.js";
 import { createWorkspace, type Workspace } from "./promote-fixture.js";
 

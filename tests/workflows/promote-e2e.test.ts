@@ -6,7 +6,7 @@ import { main } from "../../src/cli/main.js";
 import { openEvidenceChain } from "../../src/evidence/index.js";
 import { captureIo } from "../evidence/cli-io.js";
 import { openStore } from "../../src/store/index.js";
-import type { PromotionReport } from "../../src/workflows/promote.js";
+import type { PromotionReport } from "../../src/workflows/promote/index.js";
 import { createWorkspace, type Workspace } from "./promote-fixture.js";
 
 /**
@@ -180,7 +180,7 @@ describe("goose promote sandbox compliance --offline, end to end", () => {
 
   it("continues compliance → production: baseline load test, snapshot as the backup, production thresholds", async () => {
     // Production needs a compliance baseline (no baseline fails there) and a compliance snapshot.
-    const { runLoadTest } = await import("../../src/loadtest/index.js");
+    const { runLoadTest } = await import("../../src/workflows/loadtest/index.js");
     await runLoadTest({
       cwd: ws.dir,
       env: ws.env,

@@ -13,7 +13,7 @@ import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { main } from "../../src/cli/main.js";
 import { createEngine } from "../../src/engine/index.js";
-import { runLoadTest } from "../../src/loadtest/index.js";
+import { runLoadTest } from "../../src/workflows/loadtest/index.js";
 import { createSnapshot, keySourceFromEnv } from "../../src/snapshots/index.js";
 import { recordDrill } from "../../src/workflows/dr/state.js";
 import { openStore } from "../../src/store/index.js";

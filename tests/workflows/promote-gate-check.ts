@@ -1,7 +1,7 @@
 import { expect } from "vitest";
 import { openEvidenceChain } from "../../src/evidence/index.js";
 import { openStore } from "../../src/store/index.js";
-import type { PromotionReport } from "../../src/workflows/promote.js";
+import type { PromotionReport } from "../../src/workflows/promote/index.js";
 import type { Workspace } from "./promote-fixture.js";
 
 /** Runs a promotion that must stop at `step` (and `gate`), exit 1, and leave a recorded failure. */

@@ -5,8 +5,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/index.js";
 import { markTransitionStart, recordTransition } from "../../src/workflows/transition-metrics.js";
-import { checkTransition } from "../../src/workflows/promote.js";
-import { renderPromotionMarkdown } from "../../src/workflows/promote-report.js";
+import { checkTransition } from "../../src/workflows/promote/index.js";
+import { renderPromotionMarkdown } from "../../src/workflows/promote/markdown.js";
 
 describe("transition metrics", () => {
   it("accumulate counts in the store and go to a textfile without a Pushgateway", async () => {

@@ -12,7 +12,7 @@ import { blackoutPush } from "../../src/components/blackout.js";
 import { openEvidenceChain } from "../../src/evidence/index.js";
 import { openLocks } from "../../src/locks/index.js";
 import { openStore } from "../../src/store/index.js";
-import type { RollbackResult } from "../../src/workflows/rollback.js";
+import type { RollbackResult } from "../../src/workflows/rollback/index.js";
 import { runGoose } from "../helpers/cli.js";
 import { freePort, startPushgateway } from "../helpers/pushgateway.js";
 import { cleanupTempDirs, fixture, tempDir, TEST_KEY } from "../snapshots/helpers.js";

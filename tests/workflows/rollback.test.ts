@@ -26,7 +26,7 @@ import {
   rollback,
   RollbackFailedError,
   type RollbackOptions,
-} from "../../src/workflows/rollback.js";
+} from "../../src/workflows/rollback/index.js";
 import { makePack, removePacks } from "../engine/packs.js";
 import { cleanupTempDirs, fixture, repoRoot, tempDir, TEST_KEY } from "../snapshots/helpers.js";
 

@@ -118,8 +118,8 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
         throw new UsageError((err as Error).message);
       }
       const [{ PROMOTION_STEPS }, { ROLLBACK_STEPS }] = await Promise.all([
-        import("../../workflows/promote.js"),
-        import("../../workflows/rollback.js"),
+        import("../../workflows/promote/index.js"),
+        import("../../workflows/rollback/index.js"),
       ]);
       const order = { promotion: PROMOTION_STEPS, rollback: ROLLBACK_STEPS };
       const rules = loadAuditRules(io.cwd, order);

@@ -1,14 +1,13 @@
 import type { Command } from "commander";
 import { defaultHolder } from "../../locks/index.js";
 import {
-  compareFiles,
   describeErrorKinds,
   fmt,
-  runLoadTest,
   type CriterionResult,
   type Progress,
   type Verdict,
 } from "../../loadtest/index.js";
+import { compareFiles, runLoadTest } from "../../workflows/loadtest/index.js";
 import { formatBytesPerSecond, formatMs } from "../../loadtest/units.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";

@@ -8,7 +8,7 @@ import type {
   PromotionReport,
   PromotionStep,
   StepStatus,
-} from "../../workflows/promote.js";
+} from "../../workflows/promote/index.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
@@ -150,7 +150,7 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
       // The engine and the workflow (gates, SBOM, Pulumi SDK) load only when a promotion runs.
       const [{ createEngine }, { promote, PROMOTION_STEPS }] = await Promise.all([
         import("../../engine/index.js"),
-        import("../../workflows/promote.js"),
+        import("../../workflows/promote/index.js"),
       ]);
       const engine = createEngine(o.offline ? "offline" : "real", { cwd: io.cwd, env: io.env });
       const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;

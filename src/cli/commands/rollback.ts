@@ -4,7 +4,7 @@ import { gooseCommand } from "../../command-line.js";
 import { openEvidenceChain } from "../../evidence/index.js";
 import { defaultHolder, openLocks } from "../../locks/index.js";
 import { keySourceFor, snapshotKeyringFor, stageOfId } from "../../snapshots/index.js";
-import { rollback, RollbackFailedError, type StepReport } from "../../workflows/rollback.js";
+import { rollback, RollbackFailedError, type StepReport } from "../../workflows/rollback/index.js";
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";

@@ -1,4 +1,4 @@
-import type { PromotionReport, StepStatus } from "./promote.js";
+import type { PromotionReport, StepStatus } from "./report.js";
 
 const ICON: Record<StepStatus | "pass" | "warn" | "fail", string> = {
   pending: "⏸",

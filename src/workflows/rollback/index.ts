@@ -31,17 +31,17 @@
  * as subject. All Pulumi work goes through the StackEngine port.
  */
 import path from "node:path";
-import { markTransitionStart, recordTransition, type MetricsSink } from "./transition-metrics.js";
-import { gooseCommand } from "../command-line.js";
-import { CheckFailedError, InputError } from "../errors.js";
-import type { StageName } from "../config/stages.js";
-import type { PolicyViolation, StackEngine } from "../engine/types.js";
+import { markTransitionStart, recordTransition, type MetricsSink } from "../transition-metrics.js";
+import { gooseCommand } from "../../command-line.js";
+import { CheckFailedError, InputError } from "../../errors.js";
+import type { StageName } from "../../config/stages.js";
+import type { PolicyViolation, StackEngine } from "../../engine/types.js";
 import {
   assertNoClusterBlackout,
   ClusterBlackoutError,
   type ClusterBlackout,
-} from "../locks/cluster.js";
-import type { Locks, Lease } from "../locks/index.js";
+} from "../../locks/cluster.js";
+import type { Locks, Lease } from "../../locks/index.js";
 import {
   checkDependencies,
   createSnapshot,
@@ -57,9 +57,9 @@ import {
   type KeySource,
   type SnapshotKeyring,
   type SnapshotManifest,
-} from "../snapshots/index.js";
-import type { ObjectStore } from "../store/types.js";
-import { secretsProviderOf } from "../pulumi-export/index.js";
+} from "../../snapshots/index.js";
+import type { ObjectStore } from "../../store/types.js";
+import { secretsProviderOf } from "../../pulumi-export/index.js";
 
 export const ROLLBACK_STEPS = [
   "lock",

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { isStageName, STAGES, type StageName } from "../config/stages.js";
-import type { ObjectStore } from "../store/types.js";
+import { isStageName, STAGES, type StageName } from "../../config/stages.js";
+import type { ObjectStore } from "../../store/types.js";
 import {
   baselineFor,
   defaultBaselinePath,
@@ -14,19 +14,19 @@ import {
   readBaselineFile,
   saveBaseline,
   type BaselineFile,
-} from "./baseline.js";
-import { compareToBaseline, type Measured, type Verdict } from "./compare.js";
-import { DEFAULT_CONFIG_PATH, getScenario, loadStressConfig } from "./config.js";
-import { LoadTestUsageError, ParameterMismatchError } from "./errors.js";
-import { withLoadTestLease } from "./lease.js";
-import { diffParameters, parametersOf } from "./parameters.js";
+} from "../../loadtest/baseline.js";
+import { compareToBaseline, type Measured, type Verdict } from "../../loadtest/compare.js";
+import { DEFAULT_CONFIG_PATH, getScenario, loadStressConfig } from "../../loadtest/config.js";
+import { LoadTestUsageError, ParameterMismatchError } from "../../loadtest/errors.js";
+import { withLoadTestLease } from "../../loadtest/lease.js";
+import { diffParameters, parametersOf } from "../../loadtest/parameters.js";
 import {
   DEFAULT_REPORT_DIR,
   writeReports,
   type LoadTestReport,
   type ReportFiles,
-} from "./report.js";
-import { runScenario, type Progress, type RunResult } from "./runner.js";
+} from "../../loadtest/report.js";
+import { runScenario, type Progress, type RunResult } from "../../loadtest/runner.js";
 
 export interface LoadTestRequest {
   /** Relative paths resolve against it. */

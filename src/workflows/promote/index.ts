@@ -21,23 +21,23 @@
  * fix what the failure names and run the same command again: every gate is re-evaluated (the
  * SBOM and the vulnerability scan come from the cache when nothing changed).
  */
-import { gooseCommand } from "../command-line.js";
+import { gooseCommand } from "../../command-line.js";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { InputError } from "../errors.js";
-import { auditedAppender, loadAuditRules, requiredKinds } from "../audit/index.js";
-import { loadStageConfigFile, stackFileName, type StageConfig } from "../config/index.js";
-import { nextStage, STAGES, type StageName } from "../config/stages.js";
-import type { StackEngine } from "../engine/types.js";
+import { InputError } from "../../errors.js";
+import { auditedAppender, loadAuditRules, requiredKinds } from "../../audit/index.js";
+import { loadStageConfigFile, stackFileName, type StageConfig } from "../../config/index.js";
+import { nextStage, STAGES, type StageName } from "../../config/stages.js";
+import type { StackEngine } from "../../engine/types.js";
 import {
   openEvidenceChain,
   redact,
   type EvidenceChain,
   type EvidenceRecord,
-} from "../evidence/index.js";
+} from "../../evidence/index.js";
 import {
   alertsGate,
   backupGate,
@@ -48,27 +48,24 @@ import {
   sbomGate,
   vulnGate,
   type GateResult,
-} from "../gates/index.js";
-import { LeaseHeldError, openLocks, type Lease } from "../locks/index.js";
-import { assertNoClusterBlackout, ClusterBlackoutError } from "../locks/cluster.js";
-import { createSnapshot, keySourceFromEnv, snapshotKeyringFor } from "../snapshots/index.js";
-import type { ObjectStore } from "../store/types.js";
-import { renderPromotionMarkdown } from "./promote-report.js";
-import { markTransitionStart, recordTransition, type MetricsSink } from "./transition-metrics.js";
+} from "../../gates/index.js";
+import { LeaseHeldError, openLocks, type Lease } from "../../locks/index.js";
+import { assertNoClusterBlackout, ClusterBlackoutError } from "../../locks/cluster.js";
+import { createSnapshot, keySourceFromEnv, snapshotKeyringFor } from "../../snapshots/index.js";
+import type { ObjectStore } from "../../store/types.js";
+import { renderPromotionMarkdown } from "./markdown.js";
+import {
+  PROMOTION_STEPS,
+  type PromotionEvent,
+  type PromotionFailure,
+  type PromotionReport,
+  type PromotionStep,
+  type StepReport,
+} from "./report.js";
+import { markTransitionStart, recordTransition, type MetricsSink } from "../transition-metrics.js";
 
-export const PROMOTION_STEPS = [
-  "lock",
-  "validate",
-  "readiness",
-  "snapshot",
-  "stage-tests",
-  "supply-chain",
-  "decision",
-  "deploy",
-  "verify",
-  "record",
-] as const;
-export type PromotionStep = (typeof PROMOTION_STEPS)[number];
+export * from "./report.js";
+export { renderPromotionMarkdown } from "./markdown.js";
 
 export interface PromoteOptions {
   from: StageName;
@@ -108,56 +105,6 @@ export interface PromoteOptions {
   leaseTtlSeconds?: number;
   onEvent?: (e: PromotionEvent) => void;
   now?: () => Date;
-}
-
-export type StepStatus = "pending" | "running" | "passed" | "warned" | "failed" | "skipped";
-
-export interface PromotionEvent {
-  type: "step" | "gate" | "info";
-  step: PromotionStep;
-  status?: StepStatus;
-  gate?: GateResult;
-  message: string;
-}
-
-export interface StepReport {
-  name: PromotionStep;
-  status: StepStatus;
-  startedAt?: string;
-  durationMs?: number;
-  gates: GateResult[];
-  /** Ids of the evidence records this step appended. */
-  evidence: string[];
-  notes: string[];
-}
-
-export interface PromotionFailure {
-  step: PromotionStep;
-  gate?: string;
-  reason: string;
-  fix: string;
-  resume: string;
-}
-
-export interface PromotionReport {
-  kind: "goldengoose.promotion.report/v1";
-  id: string;
-  from: StageName;
-  to: StageName;
-  mode: "offline" | "real";
-  actor: string;
-  startedAt: string;
-  finishedAt: string;
-  durationMs: number;
-  result: "promoted" | "failed" | "blocked";
-  failure?: PromotionFailure;
-  steps: StepReport[];
-  snapshot?: { id: string; sha256: string };
-  sbom?: { key: string; sha256: string };
-  deployed?: { resourceChanges: Record<string, number>; outputs: string[] };
-  evidence: { head?: { seq: number; hash: string }; records: number };
-  files?: { json: string; markdown: string; stored: string };
-  metrics?: { published?: string; error?: string };
 }
 
 /** The one allowed transition from `from` is to its next stage; anything else is bad usage. */
