@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { StageConfig } from "../config/schema.js";
 import { meta } from "./common.js";
+import { ALERTMANAGER_CLUSTER, alertmanagerClustered } from "./alertmanager-cluster.js";
 import { SERVICES } from "./names.js";
 import { PROXY_PORT } from "./prometheus-proxy.js";
 
@@ -42,7 +43,8 @@ export function targetNamespace(target: string, stageNamespace: string): string 
  * - every pod: DNS to kube-dns in kube-system;
  * - Prometheus: scrapes Alertmanager, Grafana, the Pushgateway and the service under test, sends
  *   alerts to Alertmanager; its backup agent reaches S3/KMS/STS on 443; Grafana queries it;
- * - Alertmanager: receives from Prometheus, sends notifications on 443;
+ * - Alertmanager: receives from Prometheus, sends notifications on 443; its replicas gossip with
+ *   each other on the cluster port (TCP and UDP) when there are more than one;
  * - Pushgateway: scraped by Prometheus, pushed to by the backup agents (in the Prometheus and
  *   Grafana pods) and the scanner;
  * - Grafana: scraped by Prometheus, queries Prometheus, its backup agent pushes and uploads;
@@ -73,6 +75,10 @@ export function networkPolicySpecs(cfg: StageConfig): { name: string; spec: Netw
   const localServicePorts = cfg.prometheus.serviceTargets
     .filter((t) => targetNamespace(t, cfg.namespace) === cfg.namespace)
     .map((t) => Number(t.slice(t.lastIndexOf(":") + 1)));
+  // Alertmanager replicas gossip with each other (TCP and UDP) when clustered.
+  const gossip: Port[] | undefined = alertmanagerClustered(cfg)
+    ? [tcp(ALERTMANAGER_CLUSTER.port), { protocol: "UDP", port: ALERTMANAGER_CLUSTER.port }]
+    : undefined;
   const only = (name: Workload) => ({ matchLabels: { "app.kubernetes.io/name": name } });
 
   const specs: { name: string; spec: NetworkPolicySpec }[] = [
@@ -120,8 +126,11 @@ export function networkPolicySpecs(cfg: StageConfig): { name: string; spec: Netw
       spec: {
         podSelector: only("alertmanager"),
         policyTypes: ["Ingress", "Egress"],
-        ingress: [{ from: [pod("prometheus")], ports: [tcp(port.alertmanager)] }],
-        egress: [HTTPS_OUT],
+        ingress: [
+          { from: [pod("prometheus")], ports: [tcp(port.alertmanager)] },
+          ...(gossip ? [{ from: [pod("alertmanager")], ports: gossip }] : []),
+        ],
+        egress: [...(gossip ? [{ to: [pod("alertmanager")], ports: gossip }] : []), HTTPS_OUT],
       },
     },
     {

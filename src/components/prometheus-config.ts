@@ -2,6 +2,7 @@ import { stringify } from "yaml";
 import type { StageConfig } from "../config/schema.js";
 import { SCRAPE_JOBS } from "../config/metrics.js";
 import { levelScrapeConfigs, loadMetricLevels, type MetricLevels } from "../monitoring/levels.js";
+import { prometheusAlertingConfig } from "./alertmanager-cluster.js";
 import { serviceAddress } from "./names.js";
 
 /** Where the rule files are mounted in the Prometheus container. */
@@ -9,7 +10,7 @@ export const RULES_DIR = "/etc/prometheus/rules";
 
 /**
  * The stage's prometheus.yml: global interval and the `stage` external label, the rule files,
- * Alertmanager, and the scrape configs of each component plus the service under test. Each target
+ * Alertmanager (every replica: src/components/alertmanager-cluster.ts), and the scrape configs of each component plus the service under test. Each target
  * is scraped once per metric priority level the stage keeps (monitoring/config/metric-levels.yaml:
  * job_name `<job>-<level>`, series labelled `job` and `level`), with the level's interval, sample
  * limit and keep relabelling; metrics named in `dropMetrics` are dropped on top (sampling
@@ -34,9 +35,7 @@ export function renderPrometheusConfig(
       external_labels: { stage: cfg.stage },
     },
     rule_files: [`${RULES_DIR}/*.yaml`],
-    alerting: {
-      alertmanagers: [{ static_configs: [{ targets: [serviceAddress(cfg, "alertmanager")] }] }],
-    },
+    alerting: prometheusAlertingConfig(cfg),
     scrape_configs: [
       ...job(SCRAPE_JOBS.prometheus, ["localhost:9090"]),
       ...job(SCRAPE_JOBS.alertmanager, [serviceAddress(cfg, "alertmanager")]),

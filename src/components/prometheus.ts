@@ -12,6 +12,12 @@ import {
   spreadAcrossNodes,
 } from "./common.js";
 import { SERVICES, serviceUrl } from "./names.js";
+import {
+  ALERTMANAGER_CLUSTER,
+  ALERTMANAGER_DATA_DIR,
+  alertmanagerArgs,
+  alertmanagerClustered,
+} from "./alertmanager-cluster.js";
 import { renderPrometheusConfig, RULES_DIR } from "./prometheus-config.js";
 import { PROMETHEUS_LOOPBACK, PROXY_PORT, proxyNginxConf } from "./prometheus-proxy.js";
 import type { BackupAgentSpec } from "./backup.js";
@@ -302,9 +308,53 @@ export class Prometheus extends pulumi.ComponentResource {
       },
       child,
     );
+    const clustered = alertmanagerClustered(cfg);
+    const amLabels = labels("alertmanager", "alertmanager");
+    if (clustered) {
+      // The replicas find each other here (gossip on TCP and UDP); published before they are
+      // ready, so a starting replica can join. Prometheus discovers every replica through it too.
+      new k8s.core.v1.Service(
+        `${name}-alertmanager-peers`,
+        {
+          metadata: meta(ALERTMANAGER_CLUSTER.service, ns, amLabels),
+          spec: {
+            clusterIP: "None",
+            publishNotReadyAddresses: true,
+            selector: selectorLabels("alertmanager", "alertmanager"),
+            ports: [
+              { name: "web", port: SERVICES.alertmanager.port, targetPort: "web" },
+              {
+                name: "cluster-tcp",
+                port: ALERTMANAGER_CLUSTER.port,
+                protocol: "TCP",
+                targetPort: "cluster-tcp",
+              },
+              {
+                name: "cluster-udp",
+                port: ALERTMANAGER_CLUSTER.port,
+                protocol: "UDP",
+                targetPort: "cluster-udp",
+              },
+            ],
+          },
+        },
+        child,
+      );
+      new k8s.policy.v1.PodDisruptionBudget(
+        `${name}-alertmanager-pdb`,
+        {
+          metadata: meta("alertmanager", ns, amLabels),
+          spec: {
+            minAvailable: 1,
+            selector: { matchLabels: selectorLabels("alertmanager", "alertmanager") },
+          },
+        },
+        child,
+      );
+    }
     webService(`${name}-alertmanager`, "alertmanager", {
       namespace: ns,
-      labels: labels("alertmanager", "alertmanager"),
+      labels: amLabels,
       parent: this,
       // alertmanager.yml rolls the pod; the receiver credentials are files Alertmanager reads
       // when it sends, and a mounted Secret (no subPath) is updated in place by the kubelet.
@@ -315,12 +365,22 @@ export class Prometheus extends pulumi.ComponentResource {
           ? { "goldengoose.io/receivers-secret": "external" }
           : {}),
       },
+      replicas: p.alertmanagerReplicas,
       container: {
         image: p.alertmanagerImage,
-        args: ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"],
+        args: alertmanagerArgs(cfg),
+        ...(clustered
+          ? {
+              env: [{ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }],
+              extraPorts: [
+                { name: "cluster-tcp", containerPort: ALERTMANAGER_CLUSTER.port, protocol: "TCP" },
+                { name: "cluster-udp", containerPort: ALERTMANAGER_CLUSTER.port, protocol: "UDP" },
+              ],
+            }
+          : {}),
         volumeMounts: [
           { name: "config", mountPath: "/etc/alertmanager" },
-          { name: "data", mountPath: "/alertmanager" },
+          { name: "data", mountPath: ALERTMANAGER_DATA_DIR },
           { name: "receivers", mountPath: "/etc/alertmanager-secrets", readOnly: true },
         ],
       },
@@ -383,7 +443,7 @@ const SIDE_RESOURCES = {
 };
 
 /**
- * A single-replica web workload beside Prometheus (Alertmanager, Pushgateway): a Deployment with
+ * A web workload beside Prometheus (Alertmanager, Pushgateway): a Deployment with
  * the hardened pod and container settings, health probes on its port, and its Service.
  */
 function webService(
@@ -394,18 +454,29 @@ function webService(
     labels: Record<string, string>;
     parent: pulumi.Resource;
     annotations?: Record<string, string>;
-    container: Pick<k8s.types.input.core.v1.Container, "image" | "args" | "volumeMounts">;
+    /** Default 1; more are spread across nodes. */
+    replicas?: number;
+    container: Pick<
+      k8s.types.input.core.v1.Container,
+      "image" | "args" | "volumeMounts" | "env"
+    > & {
+      /** Ports beside `web`. */
+      extraPorts?: k8s.types.input.core.v1.ContainerPort[];
+    };
     volumes?: k8s.types.input.core.v1.Volume[];
   },
 ): void {
   const { name, port } = SERVICES[key];
   const sel = selectorLabels(key, key);
+  const replicas = opts.replicas ?? 1;
+  const { extraPorts, ...container } = opts.container;
+  const affinity = spreadAcrossNodes(sel, replicas);
   new k8s.apps.v1.Deployment(
     resourceName,
     {
       metadata: meta(key, opts.namespace, opts.labels),
       spec: {
-        replicas: 1,
+        replicas,
         selector: { matchLabels: sel },
         template: {
           metadata: {
@@ -415,11 +486,12 @@ function webService(
           spec: {
             securityContext: podSecurity(NOBODY),
             automountServiceAccountToken: false,
+            ...(affinity ? { affinity } : {}),
             containers: [
               {
                 name: key,
-                ...opts.container,
-                ports: [{ name: "web", containerPort: port }],
+                ...container,
+                ports: [{ name: "web", containerPort: port }, ...(extraPorts ?? [])],
                 resources: containerResources(SIDE_RESOURCES),
                 securityContext: containerSecurity(),
                 ...httpProbes(port, "/-/healthy", "/-/ready"),

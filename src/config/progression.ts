@@ -5,6 +5,7 @@ import { STAGES, type StageName } from "./stages.js";
 export const NON_DECREASING: { key: string; of: (c: StageConfig) => number }[] = [
   { key: "prometheus.retentionDays", of: (c) => c.prometheus.retentionDays },
   { key: "prometheus.replicas", of: (c) => c.prometheus.replicas },
+  { key: "prometheus.alertmanagerReplicas", of: (c) => c.prometheus.alertmanagerReplicas },
   { key: "grafana.replicas", of: (c) => c.grafana.replicas },
   { key: "backup.retentionDays", of: (c) => c.backup.retentionDays },
   { key: "snapshots.maxAgeDays", of: (c) => c.snapshots.maxAgeDays },

@@ -91,6 +91,13 @@ export const stageConfigSchema = z
       dropMetrics: z.array(z.string().min(1)),
       /** Alertmanager, deployed beside Prometheus. */
       alertmanagerImage: imageRef,
+      /**
+       * Alertmanager replicas. More than one form a gossip cluster (`--cluster.peer` through the
+       * headless Service alertmanager-peers) that shares silences and the notification log, and
+       * every Prometheus replica sends to every one of them: losing one loses no alert and sends
+       * none twice (`goose dr failover <stage>` proves it, docs/recovery.md).
+       */
+      alertmanagerReplicas: z.number().int().min(1).max(5),
       /** Pushgateway the batch jobs (backup, scanner) push their results to. */
       pushgatewayImage: imageRef,
       /**

@@ -148,6 +148,54 @@ export function describeStage(stage: StageName): void {
       }
     });
 
+    it("runs Alertmanager as a gossip cluster that every Prometheus replica sends to, when the stage has more than one", () => {
+      const am = one("kubernetes:apps/v1:Deployment", "alertmanager");
+      const n = cfg.prometheus.alertmanagerReplicas;
+      expect(get(am.inputs, "spec", "replicas")).toBe(n);
+      const c = containersOf(am)[0]!;
+      const args = get(c, "args") as string[];
+      const alerting = (parseYaml(renderPrometheusConfig(cfg)) as { alerting: Obj }).alerting;
+      const peers = ofType("kubernetes:core/v1:Service").filter(
+        (r) => get(r.inputs, "metadata", "name") === "alertmanager-peers",
+      );
+      const pdb = ofType("kubernetes:policy/v1:PodDisruptionBudget").filter(
+        (r) => get(r.inputs, "metadata", "name") === "alertmanager",
+      );
+      if (n > 1) {
+        const host = `alertmanager-peers.${cfg.namespace}.svc`;
+        expect(args).toContain(`--cluster.peer=${host}:9094`);
+        expect(args).toContain("--cluster.listen-address=0.0.0.0:9094");
+        expect(args).toContain("--cluster.advertise-address=$(POD_IP):9094");
+        expect(get(c, "env")).toEqual([
+          { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+        ]);
+        const ports = (get(c, "ports") as Obj[]).map(
+          (p) => `${p["containerPort"]}/${p["protocol"] ?? "TCP"}`,
+        );
+        expect(ports).toEqual(expect.arrayContaining(["9094/TCP", "9094/UDP"]));
+        expect(peers).toHaveLength(1);
+        expect(get(peers[0]!.inputs, "spec", "clusterIP")).toBe("None");
+        expect(get(peers[0]!.inputs, "spec", "publishNotReadyAddresses")).toBe(true);
+        expect(get(peers[0]!.inputs, "spec", "selector")).toEqual(
+          get(am.inputs, "spec", "selector", "matchLabels"),
+        );
+        // Every replica, not the load-balanced Service: Alertmanager's HA needs each alert at each.
+        expect(alerting).toEqual({
+          alertmanagers: [{ dns_sd_configs: [{ names: [host], type: "A", port: 9093 }] }],
+        });
+        expect(
+          get(am.inputs, "spec", "template", "spec", "affinity", "podAntiAffinity"),
+        ).toBeDefined();
+        expect(pdb).toHaveLength(1);
+      } else {
+        expect(args).toContain("--cluster.listen-address=");
+        expect(args.some((a) => a.startsWith("--cluster.peer="))).toBe(false);
+        expect(peers).toHaveLength(0);
+        expect(pdb).toHaveLength(0);
+        expect(JSON.stringify(alerting)).toContain(`alertmanager.${cfg.namespace}.svc:9093`);
+      }
+    });
+
     it("keeps Grafana's anonymous access off and its admin password secret", async () => {
       const dep = one("kubernetes:apps/v1:Deployment", "grafana");
       const env = get(containersOf(dep)[0], "env") as Obj[];
@@ -434,6 +482,10 @@ export function describeStage(stage: StageName): void {
             expect(expected.has(`prometheus>${svc}`), t).toBe(true);
         }
       }
+      // Alertmanager replicas gossip with each other only when clustered.
+      expect(allowed("alertmanager", "alertmanager", 9094)).toBe(
+        cfg.prometheus.alertmanagerReplicas > 1,
+      );
       for (const from of names) {
         for (const to of names) {
           if (from === to || !(to in ports)) continue;
