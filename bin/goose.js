@@ -1,17 +1,43 @@
 #!/usr/bin/env node
-// goose: runs the TypeScript sources directly through tsx, so there is no build step to forget.
+// goose: runs the compiled dist/ (built by `npm ci`/`npm install` through the `prepare` script, or
+// `npm run build`) while it is newer than every file under src/; otherwise the TypeScript sources
+// through tsx, so an edited source or a missing build is never run stale.
 import module from "node:module";
-import { register } from "tsx/esm/api";
+import { readdirSync, statSync } from "node:fs";
 
 // Node's on-disk compile cache (os.tmpdir()/node-compile-cache): later runs skip V8 compilation
 // of goose's modules and of the providers it loads.
 module.enableCompileCache?.();
-register();
+
+/** True when dist/.built is newer than every file and folder under src/ (GOOSE_RUN_SOURCES=1: never). */
+function compiledIsFresh() {
+  if (process.env.GOOSE_RUN_SOURCES) return false;
+  const src = new URL("../src/", import.meta.url);
+  let built;
+  try {
+    built = statSync(new URL("../dist/.built", import.meta.url)).mtimeMs;
+  } catch {
+    return false;
+  }
+  if (statSync(src).mtimeMs > built) return false;
+  for (const e of readdirSync(src, { recursive: true, withFileTypes: true })) {
+    if (statSync(`${e.parentPath}/${e.name}`).mtimeMs > built) return false;
+  }
+  return true;
+}
+
 // `goose … | head` closes the pipe early: that is not an error worth a stack trace.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on("error", (err) => {
     if (err.code !== "EPIPE") throw err;
   });
 }
-const { main } = await import("../src/cli/main.ts");
+let main;
+if (compiledIsFresh()) {
+  ({ main } = await import("../dist/cli/main.js"));
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  ({ main } = await import("../src/cli/main.ts"));
+}
 process.exitCode = await main(process.argv.slice(2));

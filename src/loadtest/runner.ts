@@ -4,7 +4,7 @@
  * No terminal I/O here: progress goes to the `onProgress` callback once a second.
  */
 import { createRequire } from "node:module";
-import autocannon from "autocannon";
+import type autocannon from "autocannon";
 import { LOAD_LIMITS, type Phase, type RequestSpec, type Scenario } from "./config.js";
 import { LoadTestUsageError } from "./errors.js";
 import { LatencyHistogram } from "./histogram.js";
@@ -300,7 +300,9 @@ function runPhase(
     };
     let inst: autocannon.Instance;
     try {
-      inst = autocannon(options, (err: unknown, result: autocannon.Result) => {
+      // Loaded on first run, not at import: `goose loadtest --help` should not pay for it.
+      const run = createRequire(import.meta.url)("autocannon") as typeof autocannon;
+      inst = run(options, (err: unknown, result: autocannon.Result) => {
         if (err) reject(new LoadTestUsageError(`autocannon refused the scenario: ${String(err)}`));
         else resolve(result);
       });

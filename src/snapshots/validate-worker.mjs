@@ -1,11 +1,19 @@
 // Worker entry of validate-parallel.ts: receives the export's resources as raw JSON bytes, in
 // order, parses and checks them (ExportValidator), then the skeleton, and answers the result.
-// Plain JavaScript so it starts under any loader; it registers tsx for the TypeScript sources.
+// Plain JavaScript so it starts under any loader. In dist/ (scripts/build.mjs) it loads the
+// compiled validate.js beside it; under src/ it registers tsx for the TypeScript source.
+import { existsSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { register } from "tsx/esm/api";
 
-register();
-const { ExportValidator } = await import("./validate.ts");
+const compiled = new URL("./validate.js", import.meta.url);
+let ExportValidator;
+if (existsSync(compiled)) {
+  ({ ExportValidator } = await import(compiled.href));
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  ({ ExportValidator } = await import("./validate.ts"));
+}
 const validator = new ExportValidator(workerData ?? {});
 const message = (err) => String(err && err.message ? err.message : err);
 

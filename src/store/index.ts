@@ -11,10 +11,9 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { S3Client } from "@aws-sdk/client-s3";
 import { InputError } from "../errors.js";
 import { FileObjectStore } from "./file.js";
-import { S3ObjectStore, s3ClientConfig } from "./s3.js";
+import { S3ObjectStore, s3ClientConfig, s3Sdk } from "./s3.js";
 import type { ObjectStore } from "./types.js";
 
 export * from "./types.js";
@@ -60,7 +59,7 @@ export function openStore(
     }
     prefix = prefix.replace(/^\/+|\/+$/g, "");
     if (prefix !== "") prefix += "/";
-    return new S3ObjectStore(new S3Client(s3ClientConfig(env)), bucket, prefix, {
+    return new S3ObjectStore(new (s3Sdk().S3Client)(s3ClientConfig(env)), bucket, prefix, {
       ...(env.GOOSE_S3_ENDPOINT ? { endpoint: env.GOOSE_S3_ENDPOINT } : {}),
       ...(opts.unsafeStore ? { unsafe: true } : {}),
       ...(opts.warn ? { warn: opts.warn } : {}),

@@ -1,15 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
+import type * as S3Sdk from "@aws-sdk/client-s3";
+import type * as LibStorage from "@aws-sdk/lib-storage";
 import {
   PreconditionFailedError,
   type ObjectStore,
@@ -20,6 +14,20 @@ import {
 import { validateKey } from "./keys.js";
 import { readAll } from "./file.js";
 import { ConditionalWritesUnsupportedError, translateStoreError } from "./errors.js";
+
+// The AWS SDK is loaded on first use (both packages are CommonJS), not when this module is
+// imported: every goose command imports the store, few of them talk to S3, and the SDK costs
+// ~0.3 s to load (issue 18: `goose <command> --help` loads no heavy module).
+const require = createRequire(import.meta.url);
+let sdk: typeof S3Sdk | undefined;
+/** @aws-sdk/client-s3, loaded on first use. */
+export function s3Sdk(): typeof S3Sdk {
+  return (sdk ??= require("@aws-sdk/client-s3") as typeof S3Sdk);
+}
+let storage: typeof LibStorage | undefined;
+function libStorage(): typeof LibStorage {
+  return (storage ??= require("@aws-sdk/lib-storage") as typeof LibStorage);
+}
 
 export interface S3StoreOptions {
   /** The endpoint the client talks to (GOOSE_S3_ENDPOINT), for messages; undefined = AWS S3. */
@@ -140,7 +148,7 @@ export class S3ObjectStore implements ObjectStore {
               ? body
               : await readAll(body);
         const r = await this.client.send(
-          new PutObjectCommand({
+          new (s3Sdk().PutObjectCommand)({
             Bucket: this.bucket,
             Key,
             Body: buf,
@@ -153,7 +161,7 @@ export class S3ObjectStore implements ObjectStore {
         // An If-Match on a key that is gone is a lost race too (AWS answers 404 NoSuchKey).
         return { etag: r.ETag ?? "" };
       }
-      const upload = new Upload({
+      const upload = new (libStorage().Upload)({
         client: this.client,
         params: {
           Bucket: this.bucket,
@@ -181,7 +189,7 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string): Promise<StoredObject | undefined> {
     try {
       const r = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.k(key) }),
+        new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: this.k(key) }),
       );
       if (!r.Body) return { body: Buffer.alloc(0), etag: r.ETag ?? "" };
       const bytes = await r.Body.transformToByteArray();
@@ -199,7 +207,7 @@ export class S3ObjectStore implements ObjectStore {
   async getStream(key: string): Promise<Readable | undefined> {
     try {
       const r = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.k(key) }),
+        new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: this.k(key) }),
       );
       return r.Body as Readable | undefined;
     } catch (err) {
@@ -215,7 +223,7 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<{ etag: string; size: number } | undefined> {
     try {
       const r = await this.client.send(
-        new HeadObjectCommand({ Bucket: this.bucket, Key: this.k(key) }),
+        new (s3Sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: this.k(key) }),
       );
       return { etag: r.ETag ?? "", size: r.ContentLength ?? 0 };
     } catch (err) {
@@ -234,7 +242,7 @@ export class S3ObjectStore implements ObjectStore {
     do {
       const r = await this.send(() =>
         this.client.send(
-          new ListObjectsV2Command({
+          new (s3Sdk().ListObjectsV2Command)({
             Bucket: this.bucket,
             Prefix: this.prefix + prefix,
             ContinuationToken: token,
@@ -254,7 +262,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     const Key = this.k(key);
-    await this.send(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key })));
+    await this.send(() =>
+      this.client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket: this.bucket, Key })),
+    );
   }
 
   supportsConditionalWrites(): Promise<boolean> {
@@ -267,7 +277,12 @@ export class S3ObjectStore implements ObjectStore {
     const Key = `${this.prefix}.goose-probe/${randomBytes(8).toString("hex")}`;
     const put = () =>
       this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key, Body: "probe", IfNoneMatch: "*" }),
+        new (s3Sdk().PutObjectCommand)({
+          Bucket: this.bucket,
+          Key,
+          Body: "probe",
+          IfNoneMatch: "*",
+        }),
       );
     try {
       await put();
@@ -282,7 +297,9 @@ export class S3ObjectStore implements ObjectStore {
       if (isNotImplemented(err)) return false;
       throw err;
     } finally {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key })).catch(() => {});
+      await this.client
+        .send(new (s3Sdk().DeleteObjectCommand)({ Bucket: this.bucket, Key }))
+        .catch(() => {});
     }
   }
 }

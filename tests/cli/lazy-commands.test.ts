@@ -26,7 +26,7 @@ function commandModulesLoadedBy(args: string[]): string[] {
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", script, "--", ...args], {
     cwd: REPO,
     encoding: "utf8",
-    env: { ...process.env, NODE_DISABLE_COMPILE_CACHE: "1" },
+    env: { ...process.env, NODE_DISABLE_COMPILE_CACHE: "1", GOOSE_RUN_SOURCES: "1" },
   });
   const line = r.stderr.split("\n").find((l) => l.startsWith("LOADED "));
   expect(line, r.stderr).toBeDefined();
@@ -40,6 +40,47 @@ function commandModulesLoadedBy(args: string[]): string[] {
     .map((u) => path.basename(u));
 }
 
+/** Packages too heavy for printing help (0.1–0.5 s each to load). */
+const HEAVY = /\/node_modules\/(@aws-sdk|@smithy|@pulumi|@grpc|autocannon\/(?!package\.json))/;
+
+/**
+ * For each top-level command, the heavy package files `goose <command> --help` loads, in one
+ * process: each command's help runs after the previous one's, so a package is charged to the first
+ * command whose help loads it (a later one finds it cached, which can only hide, not invent, one).
+ */
+function heavyModulesPerHelp(): Record<string, string[]> {
+  const script = `
+    import { registerHooks } from "node:module";
+    const seen = [];
+    registerHooks({ load(url, context, next) { seen.push(url); return next(url, context); } });
+    const { register } = await import("tsx/esm/api");
+    register();
+    const { main } = await import(${JSON.stringify(path.join(REPO, "src/cli/main.ts"))});
+    const { COMMANDS } = await import(${JSON.stringify(path.join(REPO, "src/cli/commands/index.ts"))});
+    const out = {};
+    for (const c of COMMANDS) {
+      const before = seen.length;
+      const code = await main([c.name, "--help"]);
+      if (code !== 0) throw new Error(c.name + " --help exited " + code);
+      out[c.name] = seen.slice(before);
+    }
+    process.stderr.write("\\nLOADED " + JSON.stringify(out) + "\\n");
+  `;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    cwd: REPO,
+    encoding: "utf8",
+    env: { ...process.env, NODE_DISABLE_COMPILE_CACHE: "1" },
+  });
+  const line = r.stderr.split("\n").find((l) => l.startsWith("LOADED "));
+  expect(line, r.stderr).toBeDefined();
+  const loaded = JSON.parse(line!.slice("LOADED ".length)) as Record<string, string[]>;
+  expect(Object.keys(loaded)).toEqual(COMMANDS.map((c) => c.name));
+  expect(loaded.preview!.some((u) => u.endsWith("/src/cli/commands/preview.ts"))).toBe(true);
+  return Object.fromEntries(
+    Object.entries(loaded).map(([name, urls]) => [name, urls.filter((u) => HEAVY.test(u))]),
+  );
+}
+
 describe("lazy command loading", () => {
   it("goose --help and --version load no command module", () => {
     expect(commandModulesLoadedBy(["--help"])).toEqual([]);
@@ -49,6 +90,11 @@ describe("lazy command loading", () => {
   it("goose preview --help loads preview's module only", () => {
     expect(commandModulesLoadedBy(["preview", "--help"])).toEqual(["preview.ts"]);
     expect(commandModulesLoadedBy(["help", "deploy"])).toEqual(["deploy.ts"]);
+  }, 60_000);
+
+  it("goose <command> --help loads no heavy package (AWS SDK, Pulumi, gRPC, autocannon)", () => {
+    const heavy = heavyModulesPerHelp();
+    expect(heavy).toEqual(Object.fromEntries(COMMANDS.map((c) => [c.name, []])));
   }, 60_000);
 
   it("each help-only entry matches the term and description its module registers", async () => {

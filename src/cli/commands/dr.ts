@@ -1,6 +1,9 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { loadStageConfigFile, stackFileName, type StageConfig } from "../../config/index.js";
+// config/load.js, not config/index.js: the index also re-exports the Pulumi-runtime readers,
+// which load @pulumi/pulumi (~0.4 s) for `goose dr --help`.
+import { loadStageConfigFile, stackFileName } from "../../config/load.js";
+import type { StageConfig } from "../../config/schema.js";
 import { openEvidenceChain } from "../../evidence/index.js";
 import { InputError } from "../../errors.js";
 import { Output, type CliIo } from "../io.js";
