@@ -17,31 +17,41 @@
  * Appends are compare-and-swap writes (`ifMatch`), so concurrent writers never lose a record on a
  * store that enforces conditional writes.
  *
+ * Modules: record.ts (one record: canonical form, hash, id, signature), layout.ts (store keys),
+ * chain.ts (segments, compare-and-swap appends, head, rotation), verify.ts (a pure check of what
+ * chain.ts read), retention.ts (expired archives and their tombstones), keys.ts, key-rotation.ts,
+ * anchors.ts (references kept outside the chain), redact.ts.
+ *
  * API: `openEvidenceChain(store, env, opts?)` → `{ append, verify, list, head, rotate,
  * applyRetention, publicKey, signingKey }`. `verify()` names the first bad record: edited
  * (signature or canonical form), deleted or reordered (seq, prev), truncated (head.json), wrong key
  * (keyid, or GOOSE_EVIDENCE_PUBLIC_KEY / GOOSE_EVIDENCE_KEY not matching the chain's key).
  */
 export {
-  DEFAULT_EVIDENCE_RETENTION_DAYS,
-  EVIDENCE_KEYS,
-  GENESIS_PREV,
   EvidenceWriteError,
   EvidenceTamperedError,
   openEvidenceChain,
+  type EvidenceChain,
+  type EvidenceOptions,
+} from "./chain.js";
+export { EVIDENCE_KEYS } from "./layout.js";
+export {
+  GENESIS_PREV,
   sha256Hex,
   type ChainHead,
-  type EvidenceChain,
   type EvidenceInput,
-  type EvidenceOptions,
   type EvidenceRecord,
   type EvidenceSubject,
-  type RetentionPolicy,
   type StoredRecord,
+} from "./record.js";
+export { DEFAULT_EVIDENCE_RETENTION_DAYS, type RetentionPolicy } from "./retention.js";
+export {
+  verifyChain,
+  type ChainContents,
   type VerifyProblem,
   type VerifyResult,
   type VerifyOptions,
-} from "./chain.js";
+} from "./verify.js";
 export {
   localAnchorFile,
   parseExpectHead,
