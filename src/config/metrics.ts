@@ -89,6 +89,8 @@ export const DR_METRICS = {
   rto: "goldengoose_dr_rto_seconds",
   /** Restore drills: series the restored Prometheus answered for at the newest sample. */
   restoredSeries: "goldengoose_dr_restored_series",
+  /** Failover drills: seconds from firing after a replica was killed to the notification. */
+  failover: "goldengoose_dr_failover_seconds",
   /** The stage's objectives (`objective` = rpo | rto | drill_max_age), seconds. */
   objective: "goldengoose_dr_objective_seconds",
 } as const;

@@ -18,6 +18,8 @@ export interface DrillOutcome {
   rpoSeconds?: number;
   rtoSeconds?: number;
   restoredSeries?: number;
+  /** Failover drills: seconds from firing after the kill to the notification. */
+  failoverSeconds?: number;
   /** The objectives it was judged against. */
   objectives: { rpoSeconds: number; rtoSeconds: number; drillMaxAgeHours: number };
   /** The evidence record of the drill. */

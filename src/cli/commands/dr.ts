@@ -135,4 +135,91 @@ export function registerDr(program: Command, io: CliIo, setExitCode: SetExitCode
       out.result(report);
       setExitCode(report.result === "pass" ? 0 : 1);
     });
+
+  dr.command("failover <stage>")
+    .description(
+      "start the stage's Prometheus and Alertmanager replicas on loopback (real binaries, its rendered configuration), kill one of each and check every alert is notified exactly once",
+    )
+    .option("--config-file <file>", "the stage's stack file (default Pulumi.<stage>.yaml)")
+    .option(
+      "--peer-timeout <duration>",
+      "Alertmanager's --cluster.peer-timeout in the drill (default: the stage's, 15s)",
+    )
+    .option("--group-wait <duration>", "group_wait of every route in the drill (default 1s)")
+    .option("--timeout <seconds>", "bound of each wait for an outcome (default 120)")
+    .option("--report-dir <dir>", "where the reports go (default load-test/reports/dr)")
+    .option(
+      "--pushgateway <url>",
+      "push the goldengoose_dr_* metrics here (env GOOSE_PUSHGATEWAY_URL); else a textfile",
+    )
+    .option("--metrics-dir <dir>", "textfile directory for the metrics (default .goose/metrics)")
+    .option("--keep-work-dir", "keep the configuration and server logs (their folder is printed)")
+    .addOption(storeOption())
+    .addOption(jsonOption())
+    .action(async (stageName: string, o: FailoverFlags) => {
+      const out = new Output(io, Boolean(o.json));
+      const stage = stageArg(stageName);
+      const config = loadConfig(io, stage, o.configFile);
+      const duration = (flag: string, v: string | undefined) => {
+        if (v !== undefined && !/^\d+(ms|s|m)$/.test(v)) {
+          throw new InputError(`${flag} ${v}: not a duration`, {
+            fix: `pass a duration like 5s or 500ms, e.g. ${flag} 5s`,
+          });
+        }
+        return v;
+      };
+      const peerTimeout = duration("--peer-timeout", o.peerTimeout);
+      const groupWait = duration("--group-wait", o.groupWait);
+      const timeout = o.timeout === undefined ? undefined : Number(o.timeout);
+      if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
+        throw new InputError(`--timeout ${o.timeout}: not a number of seconds`, {
+          fix: "pass a positive number of seconds, e.g. --timeout 120",
+        });
+      }
+      const store = openStoreFor(io, o.store);
+      const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
+      const { runFailoverDrill } = await import("../../workflows/dr/failover.js");
+      const report = await runFailoverDrill({
+        stage,
+        config,
+        repoRoot: io.cwd,
+        env: io.env,
+        store,
+        evidence: openEvidenceChain(store, io.env),
+        ...(o.reportDir ? { reportDir: resolve(io.cwd, o.reportDir) } : {}),
+        metrics: {
+          ...(pushgatewayUrl ? { pushgatewayUrl } : {}),
+          textfileDir: resolve(io.cwd, o.metricsDir ?? ".goose/metrics"),
+        },
+        ...(peerTimeout ? { peerTimeout } : {}),
+        ...(groupWait ? { groupWait } : {}),
+        ...(timeout ? { timeoutMs: timeout * 1000 } : {}),
+        ...(o.keepWorkDir ? { keepWorkDir: true } : {}),
+        onCheck: (c) => out.info(`[${c.ok ? "ok" : "FAILED"}] ${c.name}: ${c.detail}`),
+      });
+      out.line(
+        `failover drill of ${stage}: ${report.result === "pass" ? "PASS" : "FAIL"}; ${report.replicas.prometheus} Prometheus + ${report.replicas.alertmanager} Alertmanager replicas, one of each killed; delivery ${report.deliverySeconds ?? "—"} s before, ${report.failoverSeconds ?? "—"} s after the kill (objective ${report.objectives.rtoSeconds} s)`,
+      );
+      if (report.failures.length > 0) {
+        out.line(`failed: ${report.failures.join("\n        ")}`);
+      }
+      out.line(`report: ${report.reports?.markdown}`);
+      if (report.metricsError) out.info(`metrics: ${report.metricsError}`);
+      if (report.workDir) out.info(`configuration and server logs kept in ${report.workDir}`);
+      out.result(report);
+      setExitCode(report.result === "pass" ? 0 : 1);
+    });
+}
+
+interface FailoverFlags {
+  configFile?: string;
+  peerTimeout?: string;
+  groupWait?: string;
+  timeout?: string;
+  reportDir?: string;
+  pushgateway?: string;
+  metricsDir?: string;
+  keepWorkDir?: boolean;
+  store?: string;
+  json?: boolean;
 }

@@ -97,6 +97,13 @@ export function renderDrillMetrics(state: DrillState): string {
       last?.restoredSeries !== undefined ? [[base, last.restoredSeries]] : [],
     );
   }
+  if (state.drill === "failover") {
+    gauge(
+      DR_METRICS.failover,
+      "Seconds from firing after one replica of Prometheus and of Alertmanager was killed to the notification (last failover drill).",
+      last?.failoverSeconds !== undefined ? [[base, last.failoverSeconds]] : [],
+    );
+  }
   const o = last?.objectives;
   gauge(
     DR_METRICS.objective,
