@@ -1,5 +1,6 @@
 import type { StageName } from "../config/stages.js";
 import type { EnforcementLevel, PolicyViolation } from "../policy/types.js";
+import type { StackExport } from "../pulumi-export/index.js";
 
 /** One resource as the engine registered it. */
 export interface ResourceSummary {
@@ -25,6 +26,11 @@ export interface PreviewOptions {
   /** A stack file to use instead of Pulumi.<stage>.yaml. */
   stackConfigFile?: string;
   onProgress?: (message: string) => void;
+  /**
+   * Offline: receives the rendered stage as the export an update would write (the plan's "new"
+   * side, src/plan), from the same render the policies see.
+   */
+  onRendered?: (rendered: StackExport) => void;
 }
 
 export interface UpResult {

@@ -6,6 +6,9 @@
  *
  * `--json` prints the PreviewResult of one stage; with `--all`,
  * `{ stages: PreviewResult[], summary: { resources, mandatory, advisory } }`.
+ *
+ * `--diff [--against B] [--markdown | --format F]` (one stage, --offline): also the plan of the
+ * stage against its state or a snapshot (preview-plan.ts, src/plan; docs/plan.md).
  */
 import type { Command } from "commander";
 import { STAGES, type StageName } from "../../config/stages.js";
@@ -13,7 +16,7 @@ import type { PolicyViolation, PreviewResult } from "../../engine/types.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
-import { jsonOption, stageArg } from "../options.js";
+import { jsonOption, stageArg, storeOption } from "../options.js";
 
 interface PreviewFlags {
   offline?: boolean;
@@ -23,6 +26,12 @@ interface PreviewFlags {
   policyPackConfig?: string;
   policyTimeout?: string;
   json?: boolean;
+  diff?: boolean;
+  against?: string;
+  markdown?: boolean;
+  format?: string;
+  store?: string;
+  kmsKey?: string[];
 }
 
 /** Human report of one stage: violations grouped by policy with their level, then a summary line. */
@@ -85,9 +94,30 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
       "--policy-timeout <seconds>",
       "fail closed when the pack does not answer a call in time (default 60; env GOOSE_POLICY_TIMEOUT)",
     )
+    .option(
+      "--diff",
+      "also show the plan: what an update changes, replaces and deletes (docs/plan.md)",
+    )
+    .option(
+      "--against <baseline>",
+      "the plan's baseline: state, snapshot:<id>, latest-snapshot or file:<export.json> (default: state, else latest snapshot)",
+    )
+    .option(
+      "--markdown",
+      "print the plan as Markdown (a pull-request comment); same as --format markdown",
+    )
+    .option("--format <form>", "the plan's output: human, markdown or json")
+    .option(
+      "--kms-key <id>",
+      "also trust this KMS key when reading a snapshot baseline (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .addOption(storeOption())
     .addOption(jsonOption())
     .action(async (stageText: string | undefined, o: PreviewFlags) => {
-      const out = new Output(io, Boolean(o.json));
+      const out = new Output(io, Boolean(o.json) || o.format === "json");
+      const { checkPlanFlags, runPlanPreview } = await import("./preview-plan.js");
+      checkPlanFlags(o);
       if (o.all && stageText) throw new UsageError("give a stage or --all, not both");
       if (!o.all && !stageText) {
         throw new UsageError(`name a stage (${STAGES.join(", ")}) or pass --all`);
@@ -117,6 +147,28 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
         ...(o.policyPack ? { policyPackDir: o.policyPack } : {}),
       });
       const onProgress = io.isTty ? (m: string) => out.info(m) : undefined;
+      if (o.diff && engine instanceof OfflineEngine) {
+        const stage = stages[0]!;
+        await runPlanPreview(
+          io,
+          stage,
+          o,
+          async (onRendered) => {
+            const r = await engine.preview(stage, {
+              ...(o.configFile ? { stackConfigFile: o.configFile } : {}),
+              ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
+              ...(onProgress ? { onProgress } : {}),
+              onRendered,
+            });
+            await addRotationViolations(io, [r], (m) => out.info(m));
+            return r;
+          },
+          engine.statePath(stage),
+          setExitCode,
+          formatPreview,
+        );
+        return;
+      }
       const previewOne = (stage: StageName) =>
         engine.preview(stage, {
           ...(o.configFile ? { stackConfigFile: o.configFile } : {}),

@@ -154,6 +154,7 @@ export class OfflineEngine implements StackEngine {
     try {
       progress(`${stage}: rendering the stage program under mocks`);
       rendered = (await this.render(stage, true, stack)).rendered;
+      opts.onRendered?.(toExport(rendered));
     } catch (err) {
       await packPromise.then(
         (p) => p.close(),
