@@ -14,6 +14,7 @@ export type {
   PolicyViolation,
   PreviewOptions,
   UpResult,
+  UpOptions,
 } from "./types.js";
 export { OfflineEngine, type OfflineEngineOptions, type StageProgram } from "./offline/engine.js";
 export { RealEngine, PulumiCliMissingError } from "./real/engine.js";

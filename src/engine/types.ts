@@ -39,6 +39,20 @@ export interface UpResult {
   outputs: Record<string, unknown>;
 }
 
+export interface UpOptions {
+  onProgress?: (message: string) => void;
+  /**
+   * A targeted update (`pulumi up --target URN…`): only these resources are created, updated or
+   * deleted; every other resource keeps its state. Absent: the whole stack.
+   */
+  targets?: string[];
+  /**
+   * With `targets`: also update the resources that depend on a target (parent or dependency,
+   * transitively) where the program changes them (`--target-dependents`).
+   */
+  targetDependents?: boolean;
+}
+
 /**
  * The port every workflow drives a stack through. `real` runs the Pulumi CLI through the
  * Automation API; `offline` runs the program under mocks and keeps the state in a local file,
@@ -47,7 +61,7 @@ export interface UpResult {
 export interface StackEngine {
   readonly mode: "offline" | "real";
   preview(stage: StageName, opts?: PreviewOptions): Promise<PreviewResult>;
-  up(stage: StageName, opts?: { onProgress?: (message: string) => void }): Promise<UpResult>;
+  up(stage: StageName, opts?: UpOptions): Promise<UpResult>;
   refresh(stage: StageName): Promise<void>;
   /** The stack's state exactly as `pulumi stack export` prints it. */
   exportStack(stage: StageName): Promise<string>;

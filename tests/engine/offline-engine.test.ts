@@ -236,3 +236,95 @@ describe("offline engine", () => {
     ).rejects.toThrow(/"production" but the stack is "sandbox"|stage "sandbox" was asked for/);
   });
 });
+
+describe("offline engine: targeted up (pulumi up --target)", () => {
+  // Version 2 of a program changes the ConfigMap, the Box's Secret, and adds a resource.
+  let version = 1;
+  class Holder extends pulumi.ComponentResource {
+    constructor(name: string) {
+      super("test:index:Holder", name, {});
+      new k8s.core.v1.ConfigMap(
+        `${name}-child`,
+        { data: { v: String(version) } },
+        { parent: this },
+      );
+      this.registerOutputs({});
+    }
+  }
+  const versioned: StageProgram = (cfg) => {
+    new Box(`box-${cfg.stage}`);
+    new Holder("holder");
+    new k8s.core.v1.ConfigMap("cm", { data: { v: String(version) } });
+    if (version === 2) new k8s.core.v1.ConfigMap("added", { data: { v: "2" } });
+    return { stage: cfg.stage };
+  };
+  const pack = makePack("probe", PROBE_PACK);
+  const mk = () =>
+    new OfflineEngine({
+      cwd: repoRoot,
+      env: process.env,
+      policyPackDir: pack,
+      stateDir: mkdtempSync(join(tmpdir(), "goose-state-")),
+      program: versioned,
+    });
+  const byUrn = (text: string) =>
+    new Map(
+      (JSON.parse(text) as StackExport).deployment.resources!.map((r) => [
+        r.urn.split("::").pop()!,
+        r,
+      ]),
+    );
+
+  it("changes only the targets, creates no untargeted resource, and ends where a full up ends", async () => {
+    version = 1;
+    const staged = mk();
+    const full = mk();
+    await staged.up("sandbox");
+    const before = byUrn(await staged.exportStack("sandbox"));
+    version = 2;
+    const cm = before.get("cm")!.urn;
+    const r1 = await staged.up("sandbox", { targets: [cm] });
+    expect(r1.resourceChanges).toMatchObject({ update: 1 });
+    expect(r1.resourceChanges.create).toBeUndefined();
+    const mid = byUrn(await staged.exportStack("sandbox"));
+    expect(mid.get("cm")!.inputs).toMatchObject({ data: { v: "2" } });
+    expect(mid.has("added")).toBe(false);
+    for (const [name, r] of before) if (name !== "cm") expect(mid.get(name), name).toEqual(r);
+
+    // The rest: every other URN of the program now (the new one included).
+    await full.up("sandbox");
+    const fullState = byUrn(await full.exportStack("sandbox"));
+    const rest = [...fullState.values()].map((r) => r.urn).filter((u) => u !== cm);
+    await staged.up("sandbox", { targets: rest });
+    const after = byUrn(await staged.exportStack("sandbox"));
+    expect([...after.keys()]).toEqual([...fullState.keys()]);
+    for (const [name, r] of fullState) expect(after.get(name), name).toEqual(r);
+  });
+
+  it("with targetDependents, a component's changed children follow it; an unknown target is refused", async () => {
+    version = 1;
+    const e = mk();
+    await e.up("sandbox");
+    const before = byUrn(await e.exportStack("sandbox"));
+    version = 2;
+    const holder = before.get("holder")!.urn;
+    // Without dependents only the component (unchanged) is targeted: its child keeps version 1.
+    const alone = await e.up("sandbox", { targets: [holder] });
+    expect(alone.resourceChanges.update ?? 0).toBe(0);
+    expect(byUrn(await e.exportStack("sandbox")).get("holder-child")!.inputs).toMatchObject({
+      data: { v: "1" },
+    });
+    const r = await e.up("sandbox", { targets: [holder], targetDependents: true });
+    expect(r.resourceChanges.update).toBe(1);
+    const after = byUrn(await e.exportStack("sandbox"));
+    expect(after.get("holder-child")!.inputs).toMatchObject({ data: { v: "2" } });
+    // Not a dependent: the top-level ConfigMap and the new resource stay as they were.
+    expect(after.get("cm")!.inputs).toMatchObject({ data: { v: "1" } });
+    expect(after.has("added")).toBe(false);
+    await expect(
+      e.up("sandbox", { targets: ["urn:pulumi:sandbox::golden-goose::k8s:none::nope"] }),
+    ).rejects.toThrow(
+      /--target urn:pulumi:sandbox::golden-goose::k8s:none::nope: no such resource/,
+    );
+  });
+});

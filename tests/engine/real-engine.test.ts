@@ -192,6 +192,22 @@ describe("real engine (Automation API) command lines", () => {
     expect(refresh).toContain("--yes");
   });
 
+  it("a targeted up is pulumi up --target URN… --target-dependents (a staged rollback's stage)", async () => {
+    const engine = new RealEngine({ cwd: repoRoot, env: env(), policyPackDir: pack });
+    const a =
+      "urn:pulumi:compliance::golden-goose::goldengoose:backup:Backup::goose-compliance-backup";
+    const b = "urn:pulumi:compliance::golden-goose::kubernetes:core/v1:Namespace::ns";
+    await engine.up("compliance", { targets: [a, b], targetDependents: true });
+    const up = calls().find((c) => c.args?.[0] === "up")!.args!;
+    const targets = up.flatMap((x, i) => (x === "--target" ? [up[i + 1]] : []));
+    expect(targets).toEqual([a, b]);
+    expect(up).toContain("--target-dependents");
+    await engine.up("compliance", { targets: [a] });
+    const second = calls().filter((c) => c.args?.[0] === "up")[1]!.args!;
+    expect(second.filter((x) => x === "--target")).toHaveLength(1);
+    expect(second).not.toContain("--target-dependents");
+  });
+
   it("the first up of a stage creates its stack (stack init), preview does not", async () => {
     const engine = new RealEngine({
       cwd: repoRoot,

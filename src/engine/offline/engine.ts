@@ -8,12 +8,13 @@
  *   stage's pack starts in parallel.
  * - `up` / `refresh` / `exportStack` / `importStack`: a local state file per stage in the exact
  *   `pulumi stack export` format (state.ts), default `<cwd>/.goose/offline-state/<stage>.json`.
+ *   `up` with `targets` is a targeted update as `pulumi up --target` makes it (`targetedExport`).
  */
 import { join, resolve } from "node:path";
 import { loadStageConfigFile, readStackFile } from "../../config/load.js";
 import type { StageConfig } from "../../config/schema.js";
 import { PROJECT, type StageName } from "../../config/stages.js";
-import type { PreviewOptions, PreviewResult, StackEngine, UpResult } from "../types.js";
+import type { PreviewOptions, PreviewResult, StackEngine, UpOptions, UpResult } from "../types.js";
 import { EngineInputError } from "./errors.js";
 import { assertPolicyPackDir } from "../../policy/pack-build.js";
 import { readPolicyPackConfigFile } from "../../policy/policy-config.js";
@@ -24,6 +25,7 @@ import {
   parseExport,
   readState,
   resourceChanges,
+  targetedExport,
   toExport,
   writeAtomic,
 } from "./state.js";
@@ -228,12 +230,16 @@ export class OfflineEngine implements StackEngine {
     }
   }
 
-  async up(stage: StageName, opts: { onProgress?: (m: string) => void } = {}): Promise<UpResult> {
-    opts.onProgress?.(`${stage}: rendering the stage program (offline up)`);
+  async up(stage: StageName, opts: UpOptions = {}): Promise<UpResult> {
+    opts.onProgress?.(
+      `${stage}: rendering the stage program (offline up${opts.targets ? `, ${opts.targets.length} target(s)${opts.targetDependents ? " and their dependents" : ""}` : ""})`,
+    );
     const { rendered } = await this.render(stage, false);
     const path = this.statePath(stage);
     const previous = readState(path, stage);
-    const next = toExport(rendered);
+    const next = opts.targets
+      ? targetedExport(previous, toExport(rendered), opts.targets, opts.targetDependents).state
+      : toExport(rendered);
     writeAtomic(path, JSON.stringify(next, null, 4) + "\n");
     return { resourceChanges: resourceChanges(previous, next), outputs: rendered.outputs };
   }

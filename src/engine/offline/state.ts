@@ -185,3 +185,107 @@ export function writeAtomic(path: string, text: string): void {
   writeFileSync(tmp, text);
   renameSync(tmp, path);
 }
+
+/** The URNs a resource depends on: its parent, dependencies, property dependencies, provider. */
+export function dependsOn(r: ExportResource): string[] {
+  const out = new Set<string>();
+  if (r.parent) out.add(r.parent);
+  for (const d of r.dependencies ?? []) out.add(d);
+  for (const ds of Object.values(r.propertyDependencies ?? {})) for (const d of ds) out.add(d);
+  if (r.provider) out.add(r.provider.slice(0, r.provider.lastIndexOf("::")) || r.provider);
+  return [...out];
+}
+
+const sameResource = (a: ExportResource, b: ExportResource) =>
+  JSON.stringify({ ...a }) === JSON.stringify({ ...b });
+
+/**
+ * A targeted update as `pulumi up --target URN… [--target-dependents]` makes it: the state after
+ * the update when `next` is what the program registers now and `previous` the state before. Only
+ * targeted resources change (created, updated, or deleted when the program no longer has them);
+ * every other resource keeps its previous state, and a new resource that is not targeted is not
+ * created. With `targetDependents`, a resource depending on a target (parent, dependency,
+ * property dependency or provider, transitively) is targeted too where the program changes it.
+ * A target that is in neither state is an input error, as Pulumi refuses it. When every resource
+ * is targeted the result is `next` itself. Returns the state and the URNs it targeted.
+ */
+export function targetedExport(
+  previous: StackExport | undefined,
+  next: StackExport,
+  targets: string[],
+  targetDependents = false,
+): { state: StackExport; targeted: string[] } {
+  const prev = previous?.deployment.resources ?? [];
+  const nxt = next.deployment.resources ?? [];
+  const prevBy = new Map(prev.map((r) => [r.urn, r]));
+  const nextBy = new Map(nxt.map((r) => [r.urn, r]));
+  const unknown = targets.filter((t) => !prevBy.has(t) && !nextBy.has(t));
+  if (unknown.length > 0) {
+    throw new EngineInputError(
+      `--target ${unknown[0]}: no such resource in the stack's state or program` +
+        (unknown.length > 1 ? ` (and ${unknown.length - 1} more)` : ""),
+    );
+  }
+  const t = new Set(targets);
+  if (targetDependents) {
+    const all = [...new Set([...prevBy.keys(), ...nextBy.keys()])];
+    const changes = (urn: string) => {
+      const a = prevBy.get(urn);
+      const b = nextBy.get(urn);
+      return !a || !b || !sameResource(a, b);
+    };
+    for (let grown = true; grown;) {
+      grown = false;
+      for (const urn of all) {
+        if (t.has(urn) || !changes(urn)) continue;
+        const r = nextBy.get(urn) ?? prevBy.get(urn)!;
+        if (dependsOn(r).some((d) => t.has(d))) {
+          t.add(urn);
+          grown = true;
+        }
+      }
+    }
+  }
+  const everything = [...prevBy.keys(), ...nextBy.keys()].every((u) => t.has(u));
+  if (everything) return { state: next, targeted: [...t] };
+
+  // The program's order with untargeted resources kept as they were, then a stable topological
+  // order (what `pulumi stack import` expects: dependencies first).
+  const out: ExportResource[] = [];
+  for (const r of nxt) {
+    if (t.has(r.urn)) out.push(r);
+    else if (prevBy.has(r.urn)) out.push(prevBy.get(r.urn)!);
+  }
+  // Resources the program dropped but that were not targeted stay, after their predecessor.
+  prev.forEach((r, i) => {
+    if (nextBy.has(r.urn) || t.has(r.urn)) return;
+    const before = prev
+      .slice(0, i)
+      .reverse()
+      .find((p) => out.includes(p) || nextBy.has(p.urn));
+    const at = before ? out.findIndex((o) => o.urn === before.urn) + 1 : 0;
+    out.splice(at, 0, r);
+  });
+  const state: StackExport = {
+    ...next,
+    deployment: { ...next.deployment, resources: stableTopoSort(out) },
+  };
+  return { state, targeted: [...t] };
+}
+
+/** Orders resources so each comes after what it depends on, otherwise keeping their order. */
+function stableTopoSort(rs: ExportResource[]): ExportResource[] {
+  const present = new Set(rs.map((r) => r.urn));
+  const placed = new Set<string>();
+  const left = [...rs];
+  const out: ExportResource[] = [];
+  while (left.length > 0) {
+    const i = left.findIndex((r) =>
+      dependsOn(r).every((d) => !present.has(d) || placed.has(d) || d === r.urn),
+    );
+    const [r] = left.splice(i === -1 ? 0 : i, 1);
+    out.push(r!);
+    placed.add(r!.urn);
+  }
+  return out;
+}

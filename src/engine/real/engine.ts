@@ -7,7 +7,8 @@
  *   engine's `policyEvent`s, resources from `resourcePreEvent`s. A preview that the CLI fails because
  *   of mandatory violations is a result (exit 1 later), not an error.
  * - `up` (creating the stage's stack when it does not exist yet, `createOrSelectStack`), `refresh`:
- *   the Automation API calls of the same names.
+ *   the Automation API calls of the same names; a targeted `up` is `pulumi up --target URN…
+ *   [--target-dependents]`.
  * - `exportStack`: `pulumi stack export --stack <stage>` run as is, so the text is exactly what the
  *   CLI prints (the Automation API's own exportStack adds --show-secrets; we never want plaintext).
  * - `importStack`: `pulumi stack import --file <tmp> --stack <stage>`.
@@ -32,6 +33,7 @@ import type {
   PreviewOptions,
   PreviewResult,
   StackEngine,
+  UpOptions,
   UpResult,
 } from "../types.js";
 import { summarize } from "../summary.js";
@@ -177,12 +179,14 @@ export class RealEngine implements StackEngine {
     return summarize(stage, "real", [...resources.values()], violations);
   }
 
-  async up(
-    stage: StageName,
-    opts: { onProgress?: (message: string) => void } = {},
-  ): Promise<UpResult> {
+  async up(stage: StageName, opts: UpOptions = {}): Promise<UpResult> {
     const stack = await this.stack(stage, true);
-    const r = await stack.up({ onOutput: opts.onProgress });
+    // --target URN… [--target-dependents]: a targeted update (a staged rollback's stages).
+    const r = await stack.up({
+      onOutput: opts.onProgress,
+      ...(opts.targets ? { target: opts.targets } : {}),
+      ...(opts.targets && opts.targetDependents ? { targetDependents: true } : {}),
+    });
     const outputs: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(r.outputs)) outputs[k] = v.secret ? "[secret]" : v.value;
     return { resourceChanges: { ...(r.summary.resourceChanges ?? {}) }, outputs };
