@@ -32,6 +32,8 @@ for (const stream of [process.stdout, process.stderr]) {
     if (err.code !== "EPIPE") throw err;
   });
 }
+// Before anything loads @pulumi/pulumi: its Automation API and closure serializer load on use.
+await import("../src/pulumi-startup.mjs");
 let main;
 if (compiledIsFresh()) {
   ({ main } = await import("../dist/cli/main.js"));

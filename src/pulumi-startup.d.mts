@@ -1,0 +1,8 @@
+/** Types of src/pulumi-startup.mjs (plain JavaScript, preloaded before any TypeScript loader). */
+export declare const PATCHES: ReadonlyArray<
+  readonly [string, ReadonlyArray<readonly [string, string]>]
+>;
+export declare function patchSource(
+  url: string,
+  source: string,
+): { source: string; applied: number };

@@ -1,0 +1,64 @@
+/**
+ * src/pulumi-startup.mjs (issue 18): goose and its policy-pack processes load @pulumi/pulumi without
+ * its Automation API and closure serializer, which load on first use and still work.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+import { PATCHES, patchSource } from "../../src/pulumi-startup.mjs";
+
+const REPO = path.resolve(import.meta.dirname, "../..");
+const STARTUP = path.join(REPO, "src/pulumi-startup.mjs");
+const HEAVY = /\/node_modules\/(typescript|@npmcli\/arborist)\/|\/@pulumi\/pulumi\/automation\//;
+
+/** In a fresh node (with or without the preload): heavy files loaded by require, then after use. */
+function loadPulumi(preload: boolean): { atLoad: string[]; afterUse: string[]; works: boolean } {
+  const script = `
+    const heavy = () => Object.keys(require.cache).filter((f) => ${HEAVY}.test(f));
+    const pulumi = require("@pulumi/pulumi");
+    const atLoad = heavy();
+    const works =
+      typeof pulumi.automation.LocalWorkspace.create === "function" &&
+      typeof pulumi.runtime.serializeFunction === "function" &&
+      typeof pulumi.runtime.computeCodePaths === "function" &&
+      pulumi.runtime.serializeFunction === require("@pulumi/pulumi/runtime/closure/serializeClosure").serializeFunction;
+    console.log(JSON.stringify({ atLoad, afterUse: heavy(), works }));
+  `;
+  const r = spawnSync(
+    process.execPath,
+    [...(preload ? ["--import", pathToFileURL(STARTUP).href] : []), "-e", script],
+    { cwd: REPO, encoding: "utf8" },
+  );
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as { atLoad: string[]; afterUse: string[]; works: boolean };
+}
+
+describe("pulumi-startup preload", () => {
+  it("every edit matches the installed @pulumi/pulumi (update the patterns after an SDK upgrade)", () => {
+    const require = createRequire(path.join(REPO, "package.json"));
+    const root = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
+    for (const [suffix, edits] of PATCHES) {
+      const file = path.join(root, suffix.replace("/node_modules/@pulumi/pulumi/", ""));
+      const { source, applied } = patchSource(pathToFileURL(file).href, readFileSync(file, "utf8"));
+      expect(applied, file).toBe(edits.length);
+      for (const [from] of edits) expect(source.includes(from)).toBe(false);
+    }
+  });
+
+  it("without it, require('@pulumi/pulumi') loads TypeScript, arborist and the Automation API", () => {
+    const plain = loadPulumi(false);
+    expect(plain.atLoad.length).toBeGreaterThan(0);
+    expect(plain.works).toBe(true);
+  }, 30_000);
+
+  it("with it, none of them loads until used, and then the same functions are there", () => {
+    const lazy = loadPulumi(true);
+    expect(lazy.atLoad).toEqual([]);
+    expect(lazy.works).toBe(true);
+    expect(lazy.afterUse.some((f) => f.includes("/@pulumi/pulumi/automation/"))).toBe(true);
+    expect(lazy.afterUse.some((f) => f.includes("/node_modules/typescript/"))).toBe(true);
+  }, 30_000);
+});
