@@ -28,7 +28,7 @@ export * from "./schemas.js";
 export {
   DataFileError,
   formatProblem,
-  loadYamlData,
-  parseYamlData,
+  loadYamlFile,
+  parseYamlFile as parseYamlData,
   type DataFileProblem,
-} from "./yaml-file.js";
+} from "../config/file.js";

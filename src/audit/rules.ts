@@ -21,7 +21,7 @@ import {
   type SecretRotationPolicy,
   type WorkflowName,
 } from "./schemas.js";
-import { DataFileError, loadYamlData, type DataFileProblem } from "./yaml-file.js";
+import { DataFileError, loadYamlFile, type DataFileProblem } from "../config/file.js";
 import { closest } from "fastest-levenshtein";
 import { CheckFailedError } from "../errors.js";
 
@@ -64,11 +64,13 @@ function matchKind(template: EvidenceTemplate, kind: string): KindTemplate | und
 export function loadAuditRules(repoRoot: string, steps?: Partial<KnownSteps>): AuditRules {
   const tFile = AUDIT_FILES.template;
   const cFile = AUDIT_FILES.collection;
-  const template = loadYamlData(evidenceTemplateSchema, path.join(repoRoot, tFile), tFile).value;
-  const { value: collection, lines } = loadYamlData(
+  const template = loadYamlFile(evidenceTemplateSchema, path.join(repoRoot, tFile), {
+    shown: tFile,
+  }).value;
+  const { value: collection, lines } = loadYamlFile(
     collectionRulesSchema,
     path.join(repoRoot, cFile),
-    cFile,
+    { shown: cFile },
   );
   const problems: DataFileProblem[] = [];
   const known = Object.keys(template.kinds).filter((k) => !k.endsWith(".*"));
@@ -113,12 +115,12 @@ export function loadAuditRules(repoRoot: string, steps?: Partial<KnownSteps>): A
 
 export function loadSecretRotation(repoRoot: string): SecretRotationPolicy {
   const f = AUDIT_FILES.rotation;
-  return loadYamlData(secretRotationSchema, path.join(repoRoot, f), f).value;
+  return loadYamlFile(secretRotationSchema, path.join(repoRoot, f), { shown: f }).value;
 }
 
 export function loadComplianceRules(repoRoot: string): ComplianceRules {
   const f = AUDIT_FILES.compliance;
-  return loadYamlData(complianceRulesSchema, path.join(repoRoot, f), f).value;
+  return loadYamlFile(complianceRulesSchema, path.join(repoRoot, f), { shown: f }).value;
 }
 
 /** Evidence kinds `step` of `workflow` must produce. */

@@ -2,7 +2,7 @@
  * Schemas of the security data files: `security/audit/evidence-template.yaml`,
  * `security/audit/collection-rules.yaml`, `security/policies/secret-rotation.yaml` and
  * `security/policies/compliance-rules.yaml`. Each issue carries a fix (params.fix) where the
- * generic one would not help; yaml-file.ts adds file and line.
+ * generic one would not help; config/file.ts adds file and line.
  */
 import { z } from "zod";
 import { STAGES, type StageName } from "../config/stages.js";

@@ -13,7 +13,7 @@ import { Spec, Validation } from "@cyclonedx/cyclonedx-library";
 import { isSupportedSpdxId } from "@cyclonedx/cyclonedx-library/SPDX";
 import { archiveSbom } from "../sbom/delta.js";
 import canonicalize from "canonicalize";
-import YAML from "yaml";
+import { formatProblem, loadYamlFile } from "../config/file.js";
 import { z } from "zod";
 import type { StageConfig } from "../config/index.js";
 import type { StageName } from "../config/stages.js";
@@ -57,22 +57,10 @@ export const enrichmentSchema = z.strictObject({
 export type Enrichment = z.infer<typeof enrichmentSchema>;
 
 export function loadEnrichment(file: string): Enrichment {
-  let raw: unknown;
-  try {
-    raw = YAML.parse(readFileSync(file, "utf8"));
-  } catch (err) {
-    throw new GateInputError(
-      `${file}: cannot read the SBOM enrichment (${(err as Error).message})`,
-    );
-  }
-  const r = enrichmentSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new GateInputError(
-      `${file}: ${issue?.path.join(".") || "(top)"}: ${issue?.message}; see the comments at the top of the file`,
-    );
-  }
-  return r.data;
+  return loadYamlFile(enrichmentSchema, file, {
+    error: (problems) => new GateInputError(problems.map(formatProblem).join("\n")),
+    missingFix: "pass the right path, or restore it from the repository",
+  }).value;
 }
 
 /** Every image a stage deploys, by role. */

@@ -16,11 +16,11 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import semver from "semver";
-import YAML from "yaml";
 import { z } from "zod";
 import type { StageName } from "../config/stages.js";
 import type { ObjectStore } from "../store/types.js";
 import { GateInputError, timed, type GateResult } from "./types.js";
+import { formatProblem, loadYamlFile } from "../config/file.js";
 
 export const SEVERITIES = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -194,26 +194,15 @@ const allowSchema = z.strictObject({
 });
 export type AllowList = z.infer<typeof allowSchema>;
 
-function loadYaml<T>(file: string, schema: z.ZodType<T>, what: string): T {
-  let raw: unknown;
-  try {
-    raw = YAML.parse(readFileSync(file, "utf8"));
-  } catch (err) {
-    throw new GateInputError(`${file}: cannot read the ${what} (${(err as Error).message})`);
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new GateInputError(
-      `${file}: ${i?.path.join(".") || "(top)"}: ${i?.message}; see the comment at the top of the file`,
-    );
-  }
-  return r.data;
+function loadYaml<T>(file: string, schema: z.ZodType<T>): T {
+  return loadYamlFile(schema, file, {
+    error: (problems) => new GateInputError(problems.map(formatProblem).join("\n")),
+    missingFix: "pass the right path, or restore it from the repository",
+  }).value;
 }
 
-export const loadVulnPolicy = (file: string) =>
-  loadYaml(file, policySchema, "vulnerability policy");
-export const loadAllowList = (file: string) => loadYaml(file, allowSchema, "allow-list");
+export const loadVulnPolicy = (file: string) => loadYaml(file, policySchema);
+export const loadAllowList = (file: string) => loadYaml(file, allowSchema);
 
 export function loadVulnDb(file: string): { vulns: OsvRecord[]; digest: string; updated?: string } {
   let text: string;

@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { z } from "zod";
 import type { StageName } from "../config/stages.js";
 import { LoadTestUsageError } from "./errors.js";
+import { formatProblem, parseYamlFile } from "../config/file.js";
 import type { LoadParameters } from "./parameters.js";
 import type { RunMetrics, RunResult } from "./runner.js";
 
@@ -66,22 +67,13 @@ export function readBaselineFile(path: string): BaselineFile | undefined {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new LoadTestUsageError(`cannot read baseline ${path}: ${(err as Error).message}`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new LoadTestUsageError(
-      `baseline ${path} is not JSON (${(err as Error).message}); restore it from git or record a new one with --save-baseline`,
-    );
-  }
-  const parsed = fileSchema.safeParse(json);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0]!;
-    throw new LoadTestUsageError(
-      `baseline ${path}: ${i.path.join(".") || "(top level)"}: ${i.message}; restore it from git or record a new one with --save-baseline`,
-    );
-  }
-  return parsed.data as unknown as BaselineFile;
+  const fix = "restore it from git or record a new one with --save-baseline";
+  return parseYamlFile(fileSchema, path, text, {
+    error: (problems) =>
+      new LoadTestUsageError(
+        problems.map((p) => formatProblem({ ...p, fix: `${p.fix}, or ${fix}` })).join("\n"),
+      ),
+  }).value as unknown as BaselineFile;
 }
 
 /** The entry for `scenario`, or undefined. */

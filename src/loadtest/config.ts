@@ -6,8 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { parseYamlFile } from "../config/file.js";
 import { closest } from "fastest-levenshtein";
-import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { STAGES, type StageName } from "../config/stages.js";
 import {
@@ -377,45 +377,18 @@ export function loadStressConfig(path: string): StressConfig {
 
 /** Validates the text of a stress-test config; `file` is used in messages. */
 export function parseStressConfig(text: string, file: string): StressConfig {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    throw new LoadTestConfigError(file, [
-      {
-        key: "(file)",
-        line: lines.linePos(e.pos[0]).line,
-        message: `not valid YAML: ${e.message.split("\n")[0]}`,
-      },
-    ]);
-  }
-  const raw: unknown = doc.toJS();
-  const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues: ConfigIssue[] = [];
-    for (const issue of parsed.error.issues) {
-      const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
-      if (issue.code === "unrecognized_keys") {
-        const known = knownKeysAt(path);
-        for (const k of issue.keys) {
-          const hint = known.length > 0 ? `; did you mean "${closest(k, known)}"?` : "";
-          issues.push({
-            key: keyOf([...path, k]),
-            line: lineOf(doc, lines, [...path, k]),
-            message: `unknown key${hint}`,
-          });
-        }
-        continue;
-      }
-      issues.push({
-        key: keyOf(path),
-        line: lineOf(doc, lines, path),
-        message: describe(issue, raw, path),
-      });
-    }
-    throw new LoadTestConfigError(file, issues);
-  }
-  const data = parsed.data;
+  const data = parseYamlFile(fileSchema, file, text, {
+    error: (problems) =>
+      new LoadTestConfigError(
+        file,
+        problems.map((p) => ({
+          key: p.field || "(top level)",
+          ...(p.line > 0 ? { line: p.line } : {}),
+          message: `${p.message}; fix: ${p.fix}`,
+        })),
+      ),
+  }).value;
+
   const defaults = data.defaults;
   const scenarios: Record<string, Scenario> = {};
   for (const [name, s] of Object.entries(data.scenarios)) {
@@ -472,77 +445,4 @@ export function getScenario(cfg: StressConfig, name: string): Scenario {
       message: `no such scenario; known: ${known.join(", ")}${known.length ? `; did you mean "${closest(name, known)}"?` : ""}`,
     },
   ]);
-}
-
-function keyOf(path: PropertyKey[]): string {
-  if (path.length === 0) return "(top level)";
-  return path
-    .map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`))
-    .join("");
-}
-
-function lineOf(
-  doc: ReturnType<typeof parseDocument>,
-  lines: LineCounter,
-  path: PropertyKey[],
-): number | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n) as Array<string | number>, true) as
-      { range?: [number, number, number] } | undefined;
-    if (node && typeof node === "object" && node.range) return lines.linePos(node.range[0]).line;
-  }
-  return undefined;
-}
-
-function valueAt(raw: unknown, path: PropertyKey[]): unknown {
-  let v: unknown = raw;
-  for (const p of path) {
-    if (v === null || typeof v !== "object") return undefined;
-    v = (v as Record<PropertyKey, unknown>)[p];
-  }
-  return v;
-}
-
-function describe(issue: z.core.$ZodIssue, raw: unknown, path: PropertyKey[]): string {
-  if (issue.code === "custom") return issue.message;
-  const got = valueAt(raw, path);
-  if (got === undefined && issue.code === "invalid_type")
-    return `required (${issue.message.replace(/^Invalid input: /, "")})`;
-  return `${issue.message.replace(/^Invalid input: /, "")} (got ${JSON.stringify(got)})`;
-}
-
-const SCENARIO_KEYS = [
-  "description",
-  "connections",
-  "duration",
-  "requests",
-  "rate",
-  "ramp",
-  "pipelining",
-  "timeout",
-  "mix",
-  "thresholds",
-];
-const REQUEST_KEYS = ["name", "method", "path", "headers", "body", "weight"];
-
-function knownKeysAt(path: PropertyKey[]): string[] {
-  const p = path.map((x) => (typeof x === "number" ? "#" : String(x)));
-  if (p.length === 0) return ["version", "defaults", "scenarios", "tolerances"];
-  if (p[0] === "defaults")
-    return p.length === 1
-      ? ["timeout", "pipelining", "headers", "mix", "thresholds"]
-      : REQUEST_KEYS;
-  if (p[0] === "tolerances") {
-    if (p.length === 1) return [...STAGES];
-    if (p.length === 2) return ["score", "criteria"];
-    if (p[2] === "score") return ["pass", "warn"];
-    return ["metric", "pass", "warn", "floor", "weight", "key"];
-  }
-  if (p[0] === "scenarios") {
-    if (p.length === 2) return SCENARIO_KEYS;
-    if (p[2] === "ramp") return ["connections", "duration", "rate"];
-    if (p[2] === "mix") return REQUEST_KEYS;
-    if (p[2] === "thresholds") return ["threshold", "abortOnFail", "delayAbortEval"];
-  }
-  return [];
 }

@@ -2,13 +2,12 @@
  * monitoring/config/thresholds.yaml: alert thresholds per stage, validated with zod. Pure apart
  * from `loadThresholdsFile`, which reads the file and names it in every error.
  */
-import { readFileSync } from "node:fs";
 import path from "node:path";
-import { parse } from "yaml";
 import { z } from "zod";
 import { STAGES, type StageName } from "../config/stages.js";
 import { DEFAULT_REPO_ROOT } from "./files.js";
 import { InputError } from "../errors.js";
+import { formatProblem, loadYamlFile } from "../config/file.js";
 
 export const VULNERABILITY_SEVERITIES = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
 export type VulnerabilitySeverity = (typeof VULNERABILITY_SEVERITIES)[number];
@@ -214,14 +213,12 @@ export function parseThresholds(
   return result.data;
 }
 
+/** Reads and validates a thresholds file: every problem at once, with its line. */
 export function loadThresholdsFile(file: string): Thresholds {
-  let raw: unknown;
-  try {
-    raw = parse(readFileSync(file, "utf8"));
-  } catch (err) {
-    throw new ThresholdsError(`${file}: cannot read thresholds: ${(err as Error).message}`);
-  }
-  return parseThresholds(raw, file);
+  return loadYamlFile(thresholdsSchema, file, {
+    error: (problems) =>
+      new ThresholdsError(`${file} is invalid:\n${problems.map(formatProblem).join("\n")}`),
+  }).value;
 }
 
 /** Severities at or above `threshold`, lowest first. */

@@ -131,7 +131,7 @@ describe("SBOM", () => {
     const f = path.join(tmp("goose-enrich-"), "enrichment.yaml");
     writeFileSync(f, "supplier: {name: x}\nrules:\n  - npm: a\n    image: b\n");
     expect(() => loadEnrichment(f)).toThrow(
-      /enrichment.yaml: rules.0: each rule needs exactly one of npm or image/,
+      /enrichment\.yaml:3: rules\[0\]: each rule needs exactly one of npm or image/,
     );
   });
 });
@@ -296,6 +296,6 @@ describe("vulnerability gate", () => {
       "entries:\n  - id: GHSA-x\n    reason: because we said so\n    expires: '2027-01-01'\n",
     );
     expect(() => loadAllowList(f)).toThrow(GateInputError);
-    expect(() => loadAllowList(f)).toThrow(/allow-list.yaml: entries.0.approver/);
+    expect(() => loadAllowList(f)).toThrow(/allow-list\.yaml:2: entries\[0\]\.approver: required/);
   });
 });

@@ -1,8 +1,11 @@
 /**
- * Reads a YAML data file and validates it with a zod schema, reporting every problem at once
- * with its file, line, field and fix: `security/audit/collection-rules.yaml:14: workflows.promotion
- * .steps.lock.produces[0]: "promotion.start" is not a kind of evidence-template.yaml; did you mean
- * "promotion.started"?`.
+ * The one loader of the project's YAML (and JSON) data files: reads a file, validates it with a
+ * zod schema and reports every problem at once with its file, line, field and fix, unknown keys
+ * with a did-you-mean taken from the schema: `security/audit/collection-rules.yaml:14:
+ * workflows.promotion.steps.lock.produces[0]: "promotion.start" is not a kind of
+ * evidence-template.yaml; did you mean "promotion.started"?`. Used by the audit files, the gates'
+ * policies, the stress-test config, load-test baselines and monitoring thresholds. (Stack files
+ * are config/load.ts: their keys are Pulumi config keys merged over the stage defaults.)
  */
 import { readFileSync } from "node:fs";
 import { closest } from "fastest-levenshtein";
@@ -74,7 +77,7 @@ function valueAt(value: unknown, path: ReadonlyArray<PropertyKey>): unknown {
 }
 
 /** The shape of a zod issue that this module reads (zod 4). */
-interface Issue {
+export interface Issue {
   code: string;
   path: PropertyKey[];
   message: string;
@@ -82,7 +85,12 @@ interface Issue {
   params?: { fix?: string };
 }
 
-function problemsOf(
+/**
+ * The problems zod's `issues` are in `input` (the parsed `file`), each at its line: unknown keys
+ * with a did-you-mean among the keys `shape` allows there, missing fields as required, other
+ * values with what was found. A custom check's `params.fix` is its fix.
+ */
+export function problemsOf(
   file: string,
   issues: Issue[],
   input: unknown,
@@ -99,24 +107,27 @@ function problemsOf(
           file,
           line: lines.lineOf([...issue.path, key]),
           field: fieldOf([...issue.path, key]),
-          message: `unknown field "${key}"`,
-          fix: near
-            ? `remove it or rename it (did you mean "${near}"?); allowed: ${allowed.join(", ")}`
-            : "remove it",
+          message: near
+            ? `unknown key; did you mean "${near}"? ("${key}" is not one of ${allowed.join(", ")})`
+            : `unknown key "${key}"`,
+          fix: near ? `rename it (did you mean "${near}"?) or remove it` : "remove it",
         });
       }
       continue;
     }
     const got = valueAt(input, issue.path);
-    const shown =
-      got === undefined
-        ? "missing"
-        : `got ${JSON.stringify(got)?.slice(0, 80) ?? String(got)}`.replace(/\n/g, " ");
+    const what = issue.message.replace(/^Invalid input: /, "");
+    const shown = `got ${JSON.stringify(got)?.slice(0, 80) ?? String(got)}`.replace(/\n/g, " ");
     out.push({
       file,
       line: lines.lineOf(issue.path),
       field: fieldOf(issue.path),
-      message: issue.params?.fix ? issue.message : `${issue.message} (${shown})`,
+      message:
+        issue.params?.fix || issue.code === "custom"
+          ? issue.message
+          : got === undefined
+            ? `required (${what})`
+            : `${what} (${shown})`,
       fix:
         issue.params?.fix ??
         (got === undefined ? "add this field" : "change the value to what the message asks for"),
@@ -126,7 +137,7 @@ function problemsOf(
 }
 
 /** The keys an object schema at `path` allows (for did-you-mean), when it is an object. */
-function shapeKeys(schema: z.ZodType, path: PropertyKey[]): string[] | undefined {
+export function shapeKeys(schema: z.ZodType, path: PropertyKey[]): string[] | undefined {
   let s: unknown = schema;
   const unwrap = (x: unknown): unknown => {
     let cur = x as { def?: { type?: string; innerType?: unknown; in?: unknown; schema?: unknown } };
@@ -157,64 +168,87 @@ function shapeKeys(schema: z.ZodType, path: PropertyKey[]): string[] | undefined
   return end?.def?.type === "object" && end.def.shape ? Object.keys(end.def.shape) : undefined;
 }
 
+export interface YamlFileOptions {
+  /** How the file is named in problems (default: its path). */
+  shown?: string;
+  /** The error thrown for the problems (default DataFileError), so a caller keeps its own kind. */
+  error?: (problems: DataFileProblem[]) => Error;
+  /** The fix of a file that does not exist (default: restore it from the repository). */
+  missingFix?: string;
+}
+
+function fail(problems: DataFileProblem[], opts: YamlFileOptions): never {
+  throw opts.error ? opts.error(problems) : new DataFileError(problems);
+}
+
 /**
- * Parses `text` (the contents of `file`) and validates it with `schema`. Returns the parsed
- * value and a line lookup (for checks the schema cannot make alone), or throws DataFileError.
+ * Parses `text` (the contents of `file`, YAML or JSON) and validates it with `schema`. Returns the
+ * parsed value and a line lookup (for checks the schema cannot make alone), or throws every
+ * problem at once (DataFileError unless `opts.error` says otherwise).
  */
-export function parseYamlData<S extends z.ZodType>(
+export function parseYamlFile<S extends z.ZodType>(
   schema: S,
   file: string,
   text: string,
+  opts: YamlFileOptions = {},
 ): { value: z.infer<S>; lines: LineLookup } {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  const syntax = file.endsWith(".json") ? "JSON" : "YAML";
   if (doc.errors.length > 0) {
-    throw new DataFileError(
+    fail(
       doc.errors.map((e) => ({
         file,
         line: e.linePos?.[0]?.line ?? counter.linePos(e.pos[0]).line,
         field: "",
-        message: `not valid YAML: ${e.message.split("\n")[0]}`,
-        fix: "correct the YAML syntax at that line",
+        message: `not valid ${syntax}: ${e.message.split("\n")[0]}`,
+        fix: `correct the ${syntax} syntax at that line`,
       })),
+      opts,
     );
   }
   const input: unknown = doc.toJS();
   const lines = lookup(doc, counter);
   const r = schema.safeParse(input);
   if (!r.success) {
-    throw new DataFileError(
+    fail(
       problemsOf(file, r.error.issues as unknown as Issue[], input, lines, (p) =>
         shapeKeys(schema, p),
       ),
+      opts,
     );
   }
   return { value: r.data, lines };
 }
 
-/** Reads `file` and validates it (see parseYamlData); a missing file names itself and the fix. */
-export function loadYamlData<S extends z.ZodType>(
+/** Reads `file` and validates it (see parseYamlFile); a missing file names itself and the fix. */
+export function loadYamlFile<S extends z.ZodType>(
   schema: S,
   file: string,
-  shown: string = file,
+  opts: YamlFileOptions = {},
 ): { value: z.infer<S>; lines: LineLookup } {
+  const shown = opts.shown ?? file;
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new DataFileError([
-      {
-        file: shown,
-        line: 0,
-        field: "",
-        message: code === "ENOENT" ? "no such file" : `cannot read it (${code ?? String(err)})`,
-        fix:
-          code === "ENOENT"
-            ? "restore it from the repository (git checkout -- " + shown + ") or point at it"
-            : "make it readable",
-      },
-    ]);
+    fail(
+      [
+        {
+          file: shown,
+          line: 0,
+          field: "",
+          message: code === "ENOENT" ? "no such file" : `cannot read it (${code ?? String(err)})`,
+          fix:
+            code === "ENOENT"
+              ? (opts.missingFix ??
+                "restore it from the repository (git checkout -- " + shown + ") or point at it")
+              : "make it readable",
+        },
+      ],
+      opts,
+    );
   }
-  return parseYamlData(schema, shown, text);
+  return parseYamlFile(schema, shown, text, { ...opts, shown });
 }
