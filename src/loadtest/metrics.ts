@@ -7,6 +7,7 @@ import { METRIC_PREFIX } from "../config/metrics.js";
 import type { StageName } from "../config/stages.js";
 import type { Verdict } from "./compare.js";
 import type { RunResult } from "./runner.js";
+import { labelText } from "../monitoring/publish.js";
 
 const P = `${METRIC_PREFIX}_loadtest`;
 
@@ -50,7 +51,7 @@ export function renderPrometheus(stage: StageName, run: RunResult, verdict: Verd
   const family = (name: string, help: string, samples: Array<[Record<string, string>, number]>) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
     for (const [labels, value] of samples)
-      out.push(`${name}${labelText({ ...base, ...labels })} ${num(value)}`);
+      out.push(`${name}${braced({ ...base, ...labels })} ${num(value)}`);
   };
   const m = run.metrics;
   const lat = LOADTEST_METRICS.latency;
@@ -59,9 +60,9 @@ export function renderPrometheus(stage: StageName, run: RunResult, verdict: Verd
     `# TYPE ${lat} summary`,
   );
   for (const [q, k] of QUANTILE_LABELS)
-    out.push(`${lat}${labelText({ ...base, quantile: q })} ${num(m.latencyMs[k] / 1000)}`);
-  out.push(`${lat}_sum${labelText(base)} ${num((m.latencyMs.mean * m.requests) / 1000)}`);
-  out.push(`${lat}_count${labelText(base)} ${num(m.requests)}`);
+    out.push(`${lat}${braced({ ...base, quantile: q })} ${num(m.latencyMs[k] / 1000)}`);
+  out.push(`${lat}_sum${braced(base)} ${num((m.latencyMs.mean * m.requests) / 1000)}`);
+  out.push(`${lat}_count${braced(base)} ${num(m.requests)}`);
   family(LOADTEST_METRICS.latencyMax, "Largest latency of the last load-test run.", [
     [{}, m.latencyMs.max / 1000],
   ]);
@@ -116,11 +117,8 @@ export function renderPrometheus(stage: StageName, run: RunResult, verdict: Verd
   return out.join("\n") + "\n";
 }
 
-function labelText(labels: Record<string, string>): string {
-  const parts = Object.entries(labels).map(
-    ([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`,
-  );
-  return `{${parts.join(",")}}`;
+function braced(labels: Record<string, string>): string {
+  return `{${labelText(labels)}}`;
 }
 
 function num(v: number): string {

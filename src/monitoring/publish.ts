@@ -1,5 +1,6 @@
 /**
- * The one publisher of goose's own metrics (Prometheus text exposition): PUT to a Pushgateway
+ * The one publisher of goose's own metrics (Prometheus text exposition), used by snapshot,
+ * transition and DR metrics: PUT to a Pushgateway
  * group when a URL is configured (`<url>/metrics/job/<job>/<label>/<value>…`, replacing the
  * group), else a node-exporter textfile (`<dir>/<file>`, temp file + rename, so a collector never
  * reads half a file). Returns where the metrics went.
@@ -21,6 +22,8 @@ export interface MetricsGroup {
   labels: Record<string, string>;
   /** The textfile's name when no Pushgateway is configured. */
   file: string;
+  /** What the metrics are, in messages (default "metrics"). */
+  what?: string;
 }
 
 export async function publishMetricsText(
@@ -43,7 +46,7 @@ export async function publishMetricsText(
       });
     } catch (err) {
       throw new Error(
-        `cannot push metrics to ${url} (${(err as Error).message}); check --pushgateway (or GOOSE_PUSHGATEWAY_URL)`,
+        `cannot push ${group.what ?? "metrics"} to ${url} (${(err as Error).message}); check --pushgateway (or GOOSE_PUSHGATEWAY_URL)`,
       );
     }
     if (!res.ok) {

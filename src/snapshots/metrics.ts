@@ -1,7 +1,6 @@
 /**
  * Snapshot metrics for the "Backups and snapshots" dashboard (names in src/config/metrics.ts
- * SNAPSHOT_METRICS), published the way src/workflows/transition-metrics.ts publishes transition
- * metrics: pushed to a Pushgateway when a URL is configured (PUT
+ * SNAPSHOT_METRICS), published by src/monitoring/publish.ts: pushed to a Pushgateway when a URL is configured (PUT
  * `<url>/metrics/job/goldengoose-snapshots/stage/<stage>`, the whole group), else written as a
  * node-exporter textfile (`<dir>/goldengoose_snapshots_<stage>.prom`, temp file + rename).
  *
@@ -12,20 +11,17 @@
  *   carries it; absent until a first verify)
  * - goldengoose_snapshots                                gauge, snapshots of the stage in the store
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import path from "node:path";
 import { SNAPSHOT_METRICS } from "../config/metrics.js";
 import type { StageName } from "../config/stages.js";
 import { jsonOf, updateObject } from "../store/cas.js";
 import type { ObjectStore } from "../store/types.js";
 import { listSnapshots } from "./snapshot.js";
+import { publishMetricsText, type MetricsTarget } from "../monitoring/publish.js";
 
 /** The Pushgateway job of the snapshot metrics (grouping: job, stage). */
 export const SNAPSHOT_METRICS_JOB = "goldengoose-snapshots";
 
-export interface SnapshotMetricsSink {
-  /** Push here when set (the CLI's --pushgateway / GOOSE_PUSHGATEWAY_URL). */
-  pushgatewayUrl?: string;
+export interface SnapshotMetricsSink extends MetricsTarget {
   /** Else write a textfile here (the CLI's --metrics-dir, default .goose/metrics). */
   textfileDir: string;
 }
@@ -108,32 +104,15 @@ export async function publishSnapshotMetrics(
   if (opts.verifiedAt) await recordVerified(store, stage, opts.verifiedAt);
   const values = await snapshotMetricValues(store, stage);
   const text = renderSnapshotMetrics(values);
-  if (sink.pushgatewayUrl) {
-    const url = `${sink.pushgatewayUrl.replace(/\/+$/, "")}/metrics/job/${SNAPSHOT_METRICS_JOB}/stage/${encodeURIComponent(stage)}`;
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: "PUT",
-        body: text,
-        headers: { "content-type": "text/plain; version=0.0.4" },
-        signal: AbortSignal.timeout(10_000),
-      });
-    } catch (err) {
-      throw new Error(
-        `cannot push snapshot metrics to ${url} (${(err as Error).message}); check --pushgateway (or GOOSE_PUSHGATEWAY_URL)`,
-      );
-    }
-    if (!res.ok) {
-      throw new Error(
-        `Pushgateway ${url} answered HTTP ${res.status}: ${(await res.text()).trim()}`,
-      );
-    }
-    return { published: url, text, values };
-  }
-  mkdirSync(sink.textfileDir, { recursive: true });
-  const file = path.join(sink.textfileDir, `goldengoose_snapshots_${stage}.prom`);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-  return { published: file, text, values };
+  const published = await publishMetricsText(
+    sink,
+    {
+      job: SNAPSHOT_METRICS_JOB,
+      labels: { stage },
+      file: `goldengoose_snapshots_${stage}.prom`,
+      what: "snapshot metrics",
+    },
+    text,
+  );
+  return { published, text, values };
 }

@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics of stage transitions. Counts and the last duration are kept in the store
  * (`metrics/transitions.json`, compare-and-swap) so they accumulate across runs and machines, then
- * published: pushed to a Pushgateway when a URL is configured (PUT
+ * published by src/monitoring/publish.ts: pushed to a Pushgateway when a URL is configured (PUT
  * `<url>/metrics/job/goldengoose-transitions/kind/<kind>/stage/<stage>`), else written as a
  * node-exporter textfile (`<dir>/goldengoose_transitions.prom`, temp file + rename).
  *
@@ -13,11 +13,10 @@
  * - goldengoose_transition_last_timestamp_seconds  gauge
  * - goldengoose_transition_in_progress             gauge (1 while running; TRANSITION_METRICS)
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import path from "node:path";
 import { TRANSITION_METRICS } from "../config/metrics.js";
 import { jsonOf, updateObject } from "../store/cas.js";
 import type { ObjectStore } from "../store/types.js";
+import { publishMetricsText, type MetricsTarget } from "../monitoring/publish.js";
 
 export const TRANSITION_COUNTERS = {
   total: "goldengoose_transitions_total",
@@ -43,10 +42,7 @@ interface Series {
   lastTimestamp: number;
 }
 
-export interface MetricsSink {
-  pushgatewayUrl?: string;
-  textfileDir?: string;
-}
+export type MetricsSink = MetricsTarget;
 
 const KEY = "metrics/transitions.json";
 
@@ -129,24 +125,16 @@ async function publish(
   stage: string,
   text: string,
 ): Promise<string> {
-  if (sink.pushgatewayUrl) {
-    const url = `${sink.pushgatewayUrl.replace(/\/$/, "")}/metrics/job/goldengoose-transitions/kind/${encodeURIComponent(kind)}/stage/${encodeURIComponent(stage)}`;
-    const res = await fetch(url, {
-      method: "PUT",
-      body: text,
-      headers: { "content-type": "text/plain; version=0.0.4" },
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!res.ok) throw new Error(`Pushgateway ${url} answered HTTP ${res.status}`);
-    return url;
-  }
-  const dir = sink.textfileDir ?? ".goose/metrics";
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, "goldengoose_transitions.prom");
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-  return file;
+  return publishMetricsText(
+    sink,
+    {
+      job: "goldengoose-transitions",
+      labels: { kind, stage },
+      file: "goldengoose_transitions.prom",
+      what: "transition metrics",
+    },
+    text,
+  );
 }
 
 /** Marks a transition as running (in_progress 1). Returns where it was published. */
