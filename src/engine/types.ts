@@ -31,6 +31,11 @@ export interface PreviewOptions {
    * side, src/plan), from the same render the policies see.
    */
   onRendered?: (rendered: StackExport) => void;
+  /**
+   * Real engine: every engine event of the preview, as the Automation API delivers it (the plan
+   * maps its resourcePreEvents, src/plan/pulumi-preview.ts).
+   */
+  onEngineEvent?: (event: unknown) => void;
 }
 
 export interface UpResult {

@@ -63,7 +63,7 @@ describe("goose preview --diff", () => {
     const cases: Array<[string[], RegExp]> = [
       [["preview", "compliance", "--offline", "--against", "state"], /--against goes with --diff/],
       [["preview", "--all", "--offline", "--diff"], /--diff plans one stage/],
-      [["preview", "compliance", "--diff"], /--diff needs --offline/],
+      [["preview", "compliance", "--diff", "--against", "state"], /--against needs --offline/],
       [
         ["preview", "compliance", "--offline", "--diff", "--json", "--markdown"],
         /choose one output form/,
@@ -82,6 +82,14 @@ describe("goose preview --diff", () => {
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr).toMatch(message);
     }
+    // Without --offline the Pulumi CLI plans (its steps mapped, tests/plan/pulumi-preview.test.ts);
+    // without the CLI on PATH that is exit 2 naming the fix.
+    const real = await goose(["preview", "compliance", "--diff"], {
+      ...process.env,
+      PATH: mkdtempSync(join(tmpdir(), "goose-nopath-")),
+    });
+    expect(real.code).toBe(2);
+    expect(real.stderr).toMatch(/install the Pulumi CLI, or use --offline/);
   });
 
   it("human: grouped with markers, the replacement's source, data loss, [secret], no colour off a terminal", async () => {

@@ -67,32 +67,54 @@ export function checkPlanFlags(o: PlanFlags): void {
     return;
   }
   if (o.all) throw new UsageError("--diff plans one stage: give a stage instead of --all");
-  if (!o.offline) {
+  if (!o.offline && o.against !== undefined) {
     throw new UsageError(
-      "--diff needs --offline here: the plan is computed from the offline render against the stage's state or a snapshot",
+      "--against needs --offline: without it the Pulumi CLI plans against the stack's own state",
     );
   }
   planFormat(o);
 }
 
 /**
- * Runs the preview of one stage with `onRendered`, loads the baseline, prints the plan in the
- * asked form and sets the exit code (1 on a mandatory violation).
+ * Runs the preview of one stage and prints its plan in the asked form; sets the exit code (1 on a
+ * mandatory violation). Offline (`statePath` given): the rendered stage against the baseline.
+ * Real engine (no `statePath`): the engine's steps, mapped (src/plan/pulumi-preview.ts).
  */
 export async function runPlanPreview(
   io: CliIo,
   stage: StageName,
   o: PlanFlags,
-  preview: (onRendered: (e: StackExport) => void) => Promise<PreviewResult>,
-  statePath: string,
+  preview: (hooks: {
+    onRendered: (e: StackExport) => void;
+    onEngineEvent: (e: unknown) => void;
+  }) => Promise<PreviewResult>,
+  statePath: string | undefined,
   setExitCode: SetExitCode,
   formatPreview: (r: PreviewResult) => string[],
 ): Promise<Plan> {
   const format = planFormat(o);
   const out = new Output(io, format === "json");
-  const [{ parseAgainst, loadBaseline }, plan, { snapshotKeyringFor }] = await Promise.all([
+  const plan = await import("../../plan/index.js");
+  const show = (result: PreviewResult, p: Plan): Plan => {
+    printPlan(io, out, format, result, p, plan, formatPreview);
+    setExitCode(result.summary.mandatory > 0 ? 1 : 0);
+    return p;
+  };
+  if (statePath === undefined) {
+    // The real engine: the Pulumi CLI's own plan, mapped from the preview's engine events.
+    const events: unknown[] = [];
+    const result = await preview({
+      onRendered: () => undefined,
+      onEngineEvent: (e) => events.push(e),
+    });
+    const { planFromEngineEvents } = await import("../../plan/pulumi-preview.js");
+    return show(
+      result,
+      plan.attachViolations(planFromEngineEvents(events, stage), result.violations),
+    );
+  }
+  const [{ parseAgainst, loadBaseline }, { snapshotKeyringFor }] = await Promise.all([
     import("../../plan/baseline.js"),
-    import("../../plan/index.js"),
     import("../../snapshots/index.js"),
   ]);
   const spec = parseAgainst(o.against);
@@ -105,16 +127,33 @@ export async function runPlanPreview(
     note: (m) => out.info(m),
   });
   let rendered: StackExport | undefined;
-  const result = await preview((e) => (rendered = e));
+  const result = await preview({
+    onRendered: (e) => (rendered = e),
+    onEngineEvent: () => undefined,
+  });
   if (!rendered) {
     throw new InputError(`the ${stage} preview did not render the stage: no plan`, {
       fix: "run the preview with --offline",
     });
   }
-  const p = plan.attachViolations(
-    plan.planExports(baseline.export, rendered, { stage, against: baseline.against }),
-    result.violations,
+  return show(
+    result,
+    plan.attachViolations(
+      plan.planExports(baseline.export, rendered, { stage, against: baseline.against }),
+      result.violations,
+    ),
   );
+}
+
+function printPlan(
+  io: CliIo,
+  out: Output,
+  format: PlanFormat,
+  result: PreviewResult,
+  p: Plan,
+  plan: typeof import("../../plan/index.js"),
+  formatPreview: (r: PreviewResult) => string[],
+): void {
   const policyLines = formatPreview(result);
   if (format === "json") {
     for (const l of policyLines) out.info(l);
@@ -131,6 +170,4 @@ export async function runPlanPreview(
     out.line("");
     for (const l of plan.formatPlanHuman(p, { color: colorEnabled(io) })) out.line(l);
   }
-  setExitCode(result.summary.mandatory > 0 ? 1 : 0);
-  return p;
 }

@@ -7,8 +7,9 @@
  * `--json` prints the PreviewResult of one stage; with `--all`,
  * `{ stages: PreviewResult[], summary: { resources, mandatory, advisory } }`.
  *
- * `--diff [--against B] [--markdown | --format F]` (one stage, --offline): also the plan of the
- * stage against its state or a snapshot (preview-plan.ts, src/plan; docs/plan.md).
+ * `--diff [--against B] [--markdown | --format F]` (one stage): also the plan: offline, of the
+ * rendered stage against its state or a snapshot; with the Pulumi CLI, the engine's own steps
+ * mapped to the same shape (preview-plan.ts, src/plan; docs/plan.md).
  */
 import type { Command } from "commander";
 import { STAGES, type StageName } from "../../config/stages.js";
@@ -147,23 +148,23 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
         ...(o.policyPack ? { policyPackDir: o.policyPack } : {}),
       });
       const onProgress = io.isTty ? (m: string) => out.info(m) : undefined;
-      if (o.diff && engine instanceof OfflineEngine) {
+      if (o.diff) {
         const stage = stages[0]!;
         await runPlanPreview(
           io,
           stage,
           o,
-          async (onRendered) => {
+          async (hooks) => {
             const r = await engine.preview(stage, {
               ...(o.configFile ? { stackConfigFile: o.configFile } : {}),
               ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
               ...(onProgress ? { onProgress } : {}),
-              onRendered,
+              ...hooks,
             });
             await addRotationViolations(io, [r], (m) => out.info(m));
             return r;
           },
-          engine.statePath(stage),
+          engine instanceof OfflineEngine ? engine.statePath(stage) : undefined,
           setExitCode,
           formatPreview,
         );

@@ -139,6 +139,7 @@ export class RealEngine implements StackEngine {
       { urn: string; type: string; name: string; parent?: string }
     >();
     const onEvent = (e: EngineEvent) => {
+      opts.onEngineEvent?.(e);
       if (isPolicyEvent(e)) {
         const p = e.policyEvent;
         const v: PolicyViolation = {
