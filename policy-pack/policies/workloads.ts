@@ -10,6 +10,7 @@ import type {
   ResourceValidationArgs,
   ResourceValidationPolicy,
 } from "@pulumi/policy";
+import { parseImageRef } from "../../src/images/ref.js";
 import {
   configWithDefaults,
   containersOf,
@@ -95,21 +96,13 @@ export const k8sResourcesRequestsLimits: ResourceValidationPolicy = {
   }),
 };
 
-/** Splits an image reference into name, tag and digest (`registry:5000/repo:tag@sha256:…`). */
+/**
+ * Splits an image reference into name (the repository, registry included), tag and digest
+ * (`registry:5000/repo:tag@sha256:…`), with goose's one parser (src/images/ref.ts, bundled).
+ */
 export function parseImage(ref: string): { name: string; tag?: string; digest?: string } {
-  const at = ref.indexOf("@");
-  const digest = at >= 0 ? ref.slice(at + 1) : undefined;
-  const rest = at >= 0 ? ref.slice(0, at) : ref;
-  const slash = rest.lastIndexOf("/");
-  const colon = rest.lastIndexOf(":");
-  if (colon > slash) {
-    return {
-      name: rest.slice(0, colon),
-      tag: rest.slice(colon + 1),
-      ...(digest ? { digest } : {}),
-    };
-  }
-  return { name: rest, ...(digest ? { digest } : {}) };
+  const { repository, tag, digest } = parseImageRef(ref);
+  return { name: repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }
 
 interface ImageConfig {

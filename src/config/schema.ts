@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { STAGES } from "./stages.js";
+import { IMAGE_REF_PATTERN } from "../images/ref.js";
 
 /**
  * A well-formed container image reference: `registry/repo[:tag][@sha256:<64 hex>]`. Whether it
@@ -9,7 +10,7 @@ import { STAGES } from "./stages.js";
 export const imageRef = z
   .string()
   .regex(
-    /^[a-z0-9]+(?:[._\-/][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
+    IMAGE_REF_PATTERN,
     "an image reference like quay.io/prometheus/prometheus:v3.5.0 (optionally @sha256:<digest>)",
   );
 

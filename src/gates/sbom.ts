@@ -14,6 +14,7 @@ import { isSupportedSpdxId } from "@cyclonedx/cyclonedx-library/SPDX";
 import { archiveSbom } from "../sbom/delta.js";
 import canonicalize from "canonicalize";
 import { formatProblem, loadYamlFile } from "../config/file.js";
+import { parseImageRef, type ImageRef } from "../images/ref.js";
 import { z } from "zod";
 import type { StageConfig } from "../config/index.js";
 import type { StageName } from "../config/stages.js";
@@ -76,23 +77,7 @@ export function stageImages(cfg: StageConfig): Array<{ role: string; ref: string
   ];
 }
 
-export interface ImageRef {
-  repository: string;
-  name: string;
-  tag?: string;
-  digest?: string;
-}
-
-export function parseImageRef(ref: string): ImageRef {
-  const [beforeDigest, digest] = ref.split("@") as [string, string | undefined];
-  const lastSlash = beforeDigest.lastIndexOf("/");
-  const colon = beforeDigest.lastIndexOf(":");
-  const hasTag = colon > lastSlash;
-  const repository = hasTag ? beforeDigest.slice(0, colon) : beforeDigest;
-  const tag = hasTag ? beforeDigest.slice(colon + 1) : undefined;
-  const name = repository.slice(repository.lastIndexOf("/") + 1).toLowerCase();
-  return { repository, name, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
-}
+export { parseImageRef, type ImageRef };
 
 /** `pkg:oci/<name>@<digest>?repository_url=<repo>&tag=<tag>` (purl spec, oci type). */
 export function ociPurl(img: ImageRef): string {

@@ -5,11 +5,22 @@
  * files: ~19 s per start for a TypeScript `main`, ~1.5 s for the compiled file
  * (../shared/notes/pulumi.md, "Measured"). The pack's package.json `main` is `dist/index.js`.
  *
+ * The pack may import small dependency-free modules of goose (src/images/ref.ts); esbuild bundles
+ * them and `dist/inputs.json` lists them, so a change there rebuilds the pack too.
+ *
  * `ensurePolicyPackBuilt` rebuilds only when dist is missing or older than any source, and writes
  * through a temp file and a rename, so parallel processes never load a half-written bundle.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
 import { build } from "esbuild";
 import { PolicyPackError } from "./errors.js";
 
@@ -38,11 +49,31 @@ function entryOf(packDir: string): string | undefined {
   return undefined;
 }
 
-/** True when `<pack>/dist/index.js` exists and is newer than every source. */
+/** Sources outside the pack that the last build bundled (`dist/inputs.json`, e.g. src/images/ref.ts). */
+const INPUTS_FILE = "inputs.json";
+
+/** Newest modification time of the outside sources the last build bundled; Infinity if one is gone. */
+function newestOutsideMtime(packDir: string): number {
+  let files: string[];
+  try {
+    files = JSON.parse(readFileSync(join(packDir, "dist", INPUTS_FILE), "utf8")) as string[];
+  } catch {
+    return 0;
+  }
+  let newest = 0;
+  for (const f of files) {
+    if (!existsSync(f)) return Infinity;
+    newest = Math.max(newest, statSync(f).mtimeMs);
+  }
+  return newest;
+}
+
+/** True when `<pack>/dist/index.js` exists and is newer than every source (bundled ones too). */
 export function isPolicyPackBuilt(packDir: string): boolean {
   const out = join(packDir, "dist", "index.js");
   if (!existsSync(out)) return false;
-  return statSync(out).mtimeMs >= newestSourceMtime(packDir);
+  const built = statSync(out).mtimeMs;
+  return built >= newestSourceMtime(packDir) && built >= newestOutsideMtime(packDir);
 }
 
 /** Compiles the pack now (always). Returns the output path. */
@@ -56,8 +87,9 @@ export async function buildPolicyPack(packDir: string): Promise<string> {
   const distDir = join(packDir, "dist");
   mkdirSync(distDir, { recursive: true });
   const tmp = join(distDir, `.index.${process.pid}.${Date.now()}.js`);
+  let inputs: string[] = [];
   try {
-    await build({
+    const result = await build({
       entryPoints: [entry],
       outfile: tmp,
       bundle: true,
@@ -67,7 +99,12 @@ export async function buildPolicyPack(packDir: string): Promise<string> {
       target: "node20",
       sourcemap: "inline",
       logLevel: "silent",
+      metafile: true,
     });
+    const pack = resolve(packDir) + sep;
+    inputs = Object.keys(result.metafile.inputs)
+      .map((f) => resolve(f))
+      .filter((f) => !f.startsWith(pack) && !f.includes(`${sep}node_modules${sep}`));
   } catch (err) {
     const e = err as {
       errors?: Array<{ text: string; location?: { file: string; line: number } }>;
@@ -82,6 +119,7 @@ export async function buildPolicyPack(packDir: string): Promise<string> {
   // dist is CommonJS whatever the pack's own package.json says.
   const pkg = join(distDir, "package.json");
   if (!existsSync(pkg)) writeFileSync(pkg, '{ "type": "commonjs" }\n');
+  writeFileSync(join(distDir, INPUTS_FILE), JSON.stringify(inputs.sort(), null, 2) + "\n");
   const out = join(distDir, "index.js");
   renameSync(tmp, out);
   return out;

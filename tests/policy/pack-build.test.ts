@@ -40,6 +40,27 @@ describe("ensurePolicyPackBuilt", () => {
     expect(await ensurePolicyPackBuilt(dir)).toBe(true);
   });
 
+  it("rebuilds after a module it bundles from outside the pack changes", async () => {
+    const outside = makePack("shared", "export const x = 1;\n");
+    const shared = join(outside, "shared.ts");
+    writeFileSync(shared, 'export const policyName = "shared-rule";\n');
+    const rules = `import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { policyName } from ${JSON.stringify(shared.replace(/\.ts$/, ".js"))};
+export const rules: ResourceValidationPolicy[] = [
+  { name: policyName, description: "d", validateResource: (_a, _r) => undefined },
+];
+`;
+    const dir = makePack("bundles", SRC, { "policies/rules.ts": rules });
+    expect(await ensurePolicyPackBuilt(dir)).toBe(true);
+    const out = join(dir, "dist", "index.js");
+    expect(readFileSync(out, "utf8")).toContain('"shared-rule"');
+    expect(await ensurePolicyPackBuilt(dir)).toBe(false);
+    const later = new Date(statSync(out).mtimeMs + 5_000);
+    utimesSync(shared, later, later);
+    expect(isPolicyPackBuilt(dir)).toBe(false);
+    expect(await ensurePolicyPackBuilt(dir)).toBe(true);
+  });
+
   it("a syntax error names the file and line", async () => {
     const dir = makePack("broken", SRC, { "policies/rules.ts": "export const rules = [;\n" });
     const err = await ensurePolicyPackBuilt(dir).then(
