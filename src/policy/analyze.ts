@@ -13,7 +13,8 @@ import { fileURLToPath } from "node:url";
 import { PROJECT, type StageName } from "../config/stages.js";
 import { InputError } from "../errors.js";
 import type { PolicyViolation } from "./types.js";
-import { runPolicies, type PolicyResource } from "./policy-run.js";
+import { runPolicies, startPack, type PolicyResource } from "./policy-run.js";
+import type { PolicyPackProcess } from "./analyzer.js";
 import {
   SECRET_SIG,
   SECRET_SIG_KEY,
@@ -78,6 +79,42 @@ export function exportResources(doc: StackExport): PolicyResource[] {
     });
 }
 
+export interface ExportAnalyzerOptions {
+  policyPackDir?: string;
+  policyPackConfigFile?: string;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** One analysis of an export (`analyzeExport` with the stage and options bound). */
+export interface ExportAnalyzer {
+  analyze(exportJson: unknown): Promise<{ violations: PolicyViolation[] }>;
+  close(): Promise<void>;
+}
+
+/**
+ * An analyzer that starts the pack once and analyzes several exports with it (a staged rollback
+ * checks the state after each stage): the same answers as `analyzeExport`, one pack start.
+ */
+export async function startExportAnalyzer(
+  stage: StageName,
+  opts: ExportAnalyzerOptions = {},
+): Promise<ExportAnalyzer> {
+  const packDir = resolve(opts.policyPackDir ?? join(REPO_ROOT, "policy-pack"));
+  const pack = await startPack({
+    packDir,
+    project: PROJECT,
+    stack: stage,
+    dryRun: false,
+    timeoutMs: opts.timeoutMs,
+    env: opts.env,
+  });
+  return {
+    analyze: (exportJson) => analyzeExport(exportJson, stage, { ...opts, pack }),
+    close: () => pack.close(),
+  };
+}
+
 export async function analyzeExport(
   exportJson: unknown,
   stage: StageName,
@@ -86,6 +123,8 @@ export async function analyzeExport(
     policyPackConfigFile?: string;
     timeoutMs?: number;
     env?: NodeJS.ProcessEnv;
+    /** A started pack (startExportAnalyzer) instead of starting one. */
+    pack?: PolicyPackProcess;
   } = {},
 ): Promise<{ violations: PolicyViolation[] }> {
   const doc = (typeof exportJson === "string" ? JSON.parse(exportJson) : exportJson) as StackExport;
@@ -103,6 +142,7 @@ export async function analyzeExport(
     dryRun: false,
     timeoutMs: opts.timeoutMs,
     env: opts.env,
+    ...(opts.pack ? { pack: opts.pack } : {}),
   });
   return { violations };
 }
