@@ -2,7 +2,8 @@ import path from "node:path";
 import type { Command } from "commander";
 import { gooseCommand } from "../../command-line.js";
 import { invocation } from "../invocation.js";
-import { defaultHolder } from "../../locks/index.js";
+import { openEvidenceChain } from "../../evidence/index.js";
+import { defaultHolder, openLocks } from "../../locks/index.js";
 import type {
   PromotionEvent,
   PromotionReport,
@@ -147,6 +148,7 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
         throw new UsageError(`--lease-ttl ${o.leaseTtl}: whole seconds, at least 30`);
       }
       const store = openStoreFor(io, o.store);
+      const evidence = openEvidenceChain(store, io.env);
       // The engine and the workflow (gates, SBOM, Pulumi SDK) load only when a promotion runs.
       const [{ createEngine }, { promote, PROMOTION_STEPS }] = await Promise.all([
         import("../../engine/index.js"),
@@ -163,6 +165,8 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
         env: io.env,
         store,
         engine,
+        evidence,
+        locks: openLocks(store, { evidence }),
         holder: o.holder ?? defaultHolder(io.env),
         rerunCommand: gooseCommand(invocation(cmd)),
         target: o.target ?? "",

@@ -4,7 +4,11 @@ import { gooseCommand } from "../../command-line.js";
 import { openEvidenceChain } from "../../evidence/index.js";
 import { defaultHolder, openLocks } from "../../locks/index.js";
 import { keySourceFor, snapshotKeyringFor, stageOfId } from "../../snapshots/index.js";
-import { rollback, RollbackFailedError, type StepReport } from "../../workflows/rollback/index.js";
+import {
+  rollback,
+  RollbackFailedError,
+  type RollbackStepView,
+} from "../../workflows/rollback/index.js";
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
@@ -100,7 +104,7 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
       const grafanaUrl = o.grafanaUrl ?? io.env.GOOSE_GRAFANA_URL;
       const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
       const blackoutSources = blackoutSourcesOf(io, o.blackoutSource, pushgatewayUrl);
-      const onStep = (s: StepReport) =>
+      const onStep = (s: RollbackStepView) =>
         out.info(`[${s.status.padEnd(7)}] ${s.step}: ${s.detail.split("\n")[0]}`);
       try {
         const result = await rollback({

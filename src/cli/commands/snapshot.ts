@@ -1,30 +1,21 @@
-import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
-import { Readable } from "node:stream";
 import type { Command } from "commander";
 import { type StageName } from "../../config/stages.js";
 import { openEvidenceChain } from "../../evidence/index.js";
 import {
   collectEvidenceRefs,
-  createSnapshot,
   keySourceFor,
   snapshotKeyringFor,
-  snapshotMaxBytes,
-  listHistoryCheckpoints,
   listSnapshots,
-  pinSnapshot,
-  snapshotKeys,
-  SnapshotNotFoundError,
   pruneSnapshots,
   publishSnapshotMetrics,
-  readManifest,
   checkOutPath,
   restoreSnapshot,
   retentionPolicyFor,
   stageOfId,
-  unpinSnapshot,
   verifySnapshot,
   type SnapshotManifest,
+  type SnapshotMetricsSink,
 } from "../../snapshots/index.js";
 import type { ObjectStore } from "../../store/types.js";
 import { UsageError } from "../errors.js";
@@ -38,17 +29,6 @@ export const TRUST_KMS_OPTION = [
   "trust snapshots whose data key this AWS KMS key wrapped (repeatable; besides golden-goose:snapshots.kmsKeys in Pulumi.<stage>.yaml)",
   (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
 ] as const;
-
-/** The current git commit of the working directory, when it is a git checkout. */
-export function gitCommitOf(cwd: string): string | undefined {
-  try {
-    return execFileSync("git", ["rev-parse", "HEAD"], { cwd, stdio: ["ignore", "pipe", "ignore"] })
-      .toString()
-      .trim();
-  } catch {
-    return undefined;
-  }
-}
 
 function summaryLine(m: SnapshotManifest): string {
   return `${m.id}  ${m.createdAt}  ${m.resourceCount} resources  stack ${m.stack}${m.reason ? `  "${m.reason}"` : ""}`;
@@ -76,9 +56,27 @@ function withMetricsOptions(cmd: Command): Command {
     );
 }
 
+function metricsSink(io: CliIo, o: MetricsOpts): SnapshotMetricsSink {
+  const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
+  return {
+    ...(pushgatewayUrl ? { pushgatewayUrl } : {}),
+    textfileDir: resolve(io.cwd, o.metricsDir ?? ".goose/metrics"),
+  };
+}
+
+function reportMetrics(
+  out: Output,
+  stage: StageName,
+  metrics: { published?: string; error?: string } | undefined,
+): void {
+  if (metrics?.published)
+    out.info(`snapshot metrics of ${stage} published to ${metrics.published}`);
+  else if (metrics?.error) out.info(`warning: snapshot metrics not published: ${metrics.error}`);
+}
+
 /**
- * Publishes the stage's snapshot metrics after create/verify/prune. A failure to publish is a
- * warning: the snapshot work itself is done and stays valid.
+ * Publishes the stage's snapshot metrics after verify/prune (create publishes through
+ * takeSnapshot). A failure to publish is a warning: the snapshot work itself is done and stays valid.
  */
 async function publishMetrics(
   io: CliIo,
@@ -88,24 +86,20 @@ async function publishMetrics(
   o: MetricsOpts,
   verifiedAt?: Date,
 ): Promise<{ published?: string; error?: string }> {
-  const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
+  let metrics: { published?: string; error?: string };
   try {
     const r = await publishSnapshotMetrics(
       store,
       stage,
-      {
-        ...(pushgatewayUrl ? { pushgatewayUrl } : {}),
-        textfileDir: resolve(io.cwd, o.metricsDir ?? ".goose/metrics"),
-      },
+      metricsSink(io, o),
       verifiedAt ? { verifiedAt } : {},
     );
-    out.info(`snapshot metrics of ${stage} published to ${r.published}`);
-    return { published: r.published };
+    metrics = { published: r.published };
   } catch (err) {
-    const error = (err as Error).message;
-    out.info(`warning: snapshot metrics not published: ${error}`);
-    return { error };
+    metrics = { error: (err as Error).message };
   }
+  reportMetrics(out, stage, metrics);
+  return metrics;
 }
 
 /** `goose snapshot create|list|verify|restore|prune|pin|import-history`. */
@@ -139,24 +133,26 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
         const stage = stageArg(stageName);
         const keys = keySourceFor(io.cwd, stage, io.env, o.kmsKey);
         const store = openStoreFor(io, o.store);
-        let source: string | Readable;
-        if (o.fromFile) source = resolve(io.cwd, o.fromFile);
+        const { takeSnapshot } = await import("../../workflows/snapshot.js");
+        let source: Parameters<typeof takeSnapshot>[0]["source"];
+        if (o.fromFile) source = { file: resolve(io.cwd, o.fromFile) };
         else {
           const { createEngine } = await import("../../engine/index.js");
           const engine = createEngine(o.offline ? "offline" : "real", { cwd: io.cwd, env: io.env });
           out.info(`exporting stack ${stage} (${engine.mode})…`);
-          source = Readable.from([Buffer.from(await engine.exportStack(stage), "utf8")]);
+          source = { text: await engine.exportStack(stage) };
         }
-        const m = await createSnapshot(store, {
+        const { manifest: m, metrics } = await takeSnapshot({
+          store,
+          evidence: openEvidenceChain(store, io.env),
           stage,
           source,
-          ...(o.fromFile ? {} : { sourceKind: "engine" as const }),
-          stack: o.stack ?? (o.fromFile ? undefined : stage),
+          ...optional("stack", o.stack ?? (o.fromFile ? undefined : stage)),
           reason: o.reason ?? "",
           keys,
-          evidence: openEvidenceChain(store, io.env),
-          ...optional("gitCommit", gitCommitOf(io.cwd)),
-          maxBytes: snapshotMaxBytes(io.env),
+          env: io.env,
+          repoRoot: io.cwd,
+          metrics: metricsSink(io, o),
         });
         out.line(`snapshot ${m.id} taken in ${store.url} (key: ${keys.describe()})`);
         out.line(
@@ -173,7 +169,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
           );
           for (const i of m.integrity.slice(0, 5)) out.info(`  - ${i.message}`);
         }
-        const metrics = await publishMetrics(io, out, store, stage, o);
+        reportMetrics(out, stage, metrics);
         out.result({ ...m, metrics });
         setExitCode(0);
       },
@@ -332,27 +328,17 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
       const out = new Output(io, Boolean(o.json));
       const stage = stageOfId(id);
       const store = openStoreFor(io, o.store);
-      const evidence = openEvidenceChain(store, io.env);
-      if (!o.remove && !(await store.head(snapshotKeys.manifest(id)))) {
-        throw new SnapshotNotFoundError(id, store.url);
-      }
-      const manifest = await readManifest(store, id);
-      // Evidence first: the pin changes only once its record is in the chain.
-      const rec = await evidence.append({
-        kind: o.remove ? "snapshot.unpin" : "snapshot.pin",
+      const { pinWithEvidence } = await import("../../workflows/snapshot.js");
+      const rec = await pinWithEvidence({
+        store,
+        evidence: openEvidenceChain(store, io.env),
         stage,
-        subject: [
-          {
-            name: `snapshot-pin:${id}`,
-            digest: { sha256: manifest?.plaintext.sha256 ?? "" },
-          },
-        ],
-        data: { id, reason: o.reason ?? "" },
+        id,
+        ...optional("remove", o.remove),
+        ...optional("reason", o.reason),
       });
-      if (o.remove) await unpinSnapshot(store, id);
-      else await pinSnapshot(store, id, { ...optional("reason", o.reason) });
-      out.line(`snapshot ${id} ${o.remove ? "unpinned" : "pinned"} (evidence ${rec.id})`);
-      out.result({ id, pinned: !o.remove, evidence: rec.id });
+      out.line(`snapshot ${id} ${o.remove ? "unpinned" : "pinned"} (evidence ${rec.evidence})`);
+      out.result({ id, pinned: !o.remove, evidence: rec.evidence });
       setExitCode(0);
     });
 
@@ -375,46 +361,20 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
         const keys = keySourceFor(io.cwd, stage, io.env, o.kmsKey);
         const store = openStoreFor(io, o.store);
         const stack = o.stack ?? stage;
-        const { checkpoints, skipped } = await listHistoryCheckpoints(resolve(io.cwd, o.backend), {
+        const { importHistory } = await import("../../workflows/snapshot.js");
+        const r = await importHistory({
+          store,
+          evidence: openEvidenceChain(store, io.env),
+          stage,
           stack,
+          backendDir: resolve(io.cwd, o.backend),
           ...optional("project", o.project),
+          keys,
+          env: io.env,
+          onImported: (id, from) => out.line(`${id}  ← ${from}`),
+          onRefused: (from, error) => out.info(`refused ${from}: ${error}`),
         });
-        if (checkpoints.length === 0) {
-          throw new UsageError(
-            `no history checkpoints of stack ${stack} under ${resolve(io.cwd, o.backend)}/.pulumi/history/<project>/${stack}/; check --backend and --stack`,
-          );
-        }
-        const existing = await knownPlaintexts(store, stage);
-        const evidence = openEvidenceChain(store, io.env);
-        const taken: Array<{ id: string; from: string }> = [];
-        const already: string[] = [];
-        const refused: Array<{ from: string; error: string }> = [];
-        for (const cp of checkpoints) {
-          const digest = await sha256File(cp.path);
-          if (existing.has(digest)) {
-            already.push(cp.path);
-            continue;
-          }
-          try {
-            const m = await createSnapshot(store, {
-              stage,
-              source: cp.path,
-              sourceKind: "diy-history",
-              stack,
-              reason: `DIY history ${cp.project}/${cp.stack} at ${cp.time.toISOString()}`,
-              keys,
-              evidence,
-              now: new Date(),
-              maxBytes: snapshotMaxBytes(io.env),
-            });
-            existing.add(digest);
-            taken.push({ id: m.id, from: cp.path });
-            out.line(`${m.id}  ← ${cp.path}`);
-          } catch (err) {
-            refused.push({ from: cp.path, error: (err as Error).message });
-            out.info(`refused ${cp.path}: ${(err as Error).message}`);
-          }
-        }
+        const { imported: taken, alreadyPresent: already, refused, skipped } = r;
         for (const s of skipped) out.info(`skipped ${s}`);
         out.line(
           `${taken.length} imported, ${already.length} already present, ${refused.length} refused`,
@@ -434,19 +394,4 @@ function wholeNumber(flag: string, v: string): number {
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
-}
-
-async function knownPlaintexts(store: ObjectStore, stage: StageName): Promise<Set<string>> {
-  const out = new Set<string>();
-  for (const s of await listSnapshots(store, stage))
-    if (s.manifest) out.add(s.manifest.plaintext.sha256);
-  return out;
-}
-
-async function sha256File(path: string): Promise<string> {
-  const { createHash } = await import("node:crypto");
-  const { createReadStream } = await import("node:fs");
-  const h = createHash("sha256");
-  for await (const c of createReadStream(path)) h.update(c as Buffer);
-  return h.digest("hex");
 }

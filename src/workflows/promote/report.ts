@@ -5,6 +5,9 @@
  */
 import type { StageName } from "../../config/stages.js";
 import type { GateResult } from "../../gates/types.js";
+import type { StepReport as RunnerStepReport, StepStatus } from "../steps.js";
+
+export type { StepStatus };
 
 export const PROMOTION_STEPS = [
   "lock",
@@ -20,8 +23,6 @@ export const PROMOTION_STEPS = [
 ] as const;
 export type PromotionStep = (typeof PROMOTION_STEPS)[number];
 
-export type StepStatus = "pending" | "running" | "passed" | "warned" | "failed" | "skipped";
-
 export interface PromotionEvent {
   type: "step" | "gate" | "info";
   step: PromotionStep;
@@ -30,16 +31,8 @@ export interface PromotionEvent {
   message: string;
 }
 
-export interface StepReport {
-  name: PromotionStep;
-  status: StepStatus;
-  startedAt?: string;
-  durationMs?: number;
-  gates: GateResult[];
-  /** Ids of the evidence records this step appended. */
-  evidence: string[];
-  notes: string[];
-}
+/** A step of the promotion: the runner's report (src/workflows/steps.ts). */
+export type StepReport = RunnerStepReport<PromotionStep>;
 
 export interface PromotionFailure {
   step: PromotionStep;

@@ -1,0 +1,308 @@
+/**
+ * The steps of a promotion, each a small function of the run's context (./context.ts): its
+ * ports, configs and report. `promote` (./index.ts) runs them with the one step runner; tests
+ * run one with fakes. Gate verdicts go through `gate`/`gates` (evidence, then stop on fail).
+ */
+import { hostname } from "node:os";
+import path from "node:path";
+import {
+  alertsGate,
+  backupGate,
+  loadEnrichment,
+  loadTestGate,
+  policyGate,
+  rollbackGate,
+  sbomGate,
+  vulnGate,
+} from "../../gates/index.js";
+import type { Lease } from "../../locks/index.js";
+import { assertNoClusterBlackout } from "../../locks/cluster.js";
+import { snapshotKeyringFor } from "../../snapshots/index.js";
+import { takeSnapshot } from "../snapshot.js";
+import { StepFailed, waitHealthy, type Step } from "../steps.js";
+import { markTransitionStart } from "../transition-metrics.js";
+import { gate, gates, record, releaseSubjects, type PromoteContext } from "./context.js";
+import type { PromotionStep, StepReport } from "./report.js";
+
+type PromoteStepFn = (ctx: PromoteContext, s: StepReport) => Promise<void>;
+
+/** How long verify waits for the target's health URL to answer 2xx. */
+export const VERIFY_HEALTH_TIMEOUT_MS = 5_000;
+
+export const lock: PromoteStepFn = async (ctx, s) => {
+  const { from, to, opts, ports } = ctx;
+  const ttl = opts.leaseTtlSeconds ?? 900;
+  for (const stage of [from, to]) {
+    ctx.leases.push(
+      await ports.locks.acquire(stage, "promotion", {
+        ttlSeconds: ttl,
+        holder: opts.holder,
+        reason: ctx.id,
+      }),
+    );
+  }
+  const heartbeat = setInterval(
+    () => {
+      for (let i = 0; i < ctx.leases.length; i++) {
+        const l = ctx.leases[i] as Lease;
+        ports.locks.heartbeat(l).then(
+          (n) => (ctx.leases[i] = n),
+          (err: unknown) => s.notes.push(`heartbeat failed: ${(err as Error).message}`),
+        );
+      }
+    },
+    Math.max(1000, (ttl * 1000) / 3),
+  );
+  heartbeat.unref();
+  ctx.heartbeat = heartbeat;
+  s.notes.push(`promotion leases on ${from} and ${to} held by ${opts.holder}`);
+  for (const url of opts.blackoutSources ?? []) {
+    await assertNoClusterBlackout(url, [from, to], {
+      now: ports.clock.now(),
+      blocked: "promotion",
+    });
+    s.notes.push(`no backup or scan job running on ${from} or ${to} (${url})`);
+  }
+  try {
+    await markTransitionStart(ports.store, ctx.sink, "promotion", to);
+  } catch (err) {
+    s.notes.push(`metrics: ${(err as Error).message}`);
+  }
+  await record(ctx, s, {
+    kind: "promotion.started",
+    stage: to,
+    subject: [],
+    data: { from, to, actor: opts.holder, host: hostname(), mode: ports.engine.mode },
+  });
+};
+
+export const validate: PromoteStepFn = async (ctx, s) => {
+  const { from, opts, ports } = ctx;
+  await gate(
+    ctx,
+    s,
+    await backupGate({
+      stage: from,
+      store: ports.store,
+      intervalHours: ctx.fromCfg.backup.intervalHours,
+      ...(opts.backupMetricsUrl ? { metricsUrl: opts.backupMetricsUrl } : {}),
+      now: ports.clock.now(),
+    }),
+    from,
+  );
+  // Both start a policy-pack process: run them side by side, then judge in order.
+  const [drill, preview] = await Promise.all([
+    rollbackGate({
+      stage: from,
+      store: ports.store,
+      env: opts.env,
+      // "rollback tested" covers the data too: a passing restore drill within the objective.
+      restoreDrill: ctx.fromCfg.recovery,
+      now: ports.clock.now(),
+      trust: snapshotKeyringFor(opts.repoRoot, from, opts.env),
+      policyPackDir: path.join(opts.repoRoot, "policy-pack"),
+    }),
+    policyGate(ports.engine, from),
+  ]);
+  await gates(ctx, s, [drill, preview], from);
+};
+
+export const readiness: PromoteStepFn = async (ctx, s) => {
+  const { to, opts } = ctx;
+  const [alerts, preview] = await Promise.all([
+    alertsGate({
+      stage: to,
+      repoRoot: opts.repoRoot,
+      ...(opts.runRuleTests ? { runTests: true } : {}),
+    }),
+    policyGate(ctx.ports.engine, to),
+  ]);
+  await gates(ctx, s, [alerts, preview], to);
+};
+
+export const snapshot: PromoteStepFn = async (ctx, s) => {
+  const { from, to, ports } = ctx;
+  const { manifest, metrics } = await takeSnapshot({
+    store: ports.store,
+    evidence: { append: (input) => record(ctx, s, input) },
+    stage: from,
+    source: { engine: ports.engine },
+    reason: `promotion ${ctx.id} (${from} → ${to})`,
+    keys: ctx.keys,
+    env: ctx.opts.env,
+    repoRoot: ctx.opts.repoRoot,
+    metrics: ctx.sink,
+    now: ports.clock.now(),
+  });
+  ctx.snapshotSha = manifest.plaintext.sha256;
+  ctx.report.snapshot = { id: manifest.id, sha256: manifest.plaintext.sha256 };
+  s.notes.push(`snapshot ${manifest.id} (${manifest.resourceCount} resources)`);
+  if (metrics?.error) s.notes.push(`snapshot metrics: ${metrics.error}`);
+};
+
+export const stageTests: PromoteStepFn = async (ctx, s) => {
+  const { from, to, opts } = ctx;
+  const scenario = opts.loadTest?.scenario ?? (from === "sandbox" ? "smoke" : "baseline");
+  s.notes.push(`${scenario} against ${opts.target}`);
+  await gate(
+    ctx,
+    s,
+    await loadTestGate({
+      cwd: opts.repoRoot,
+      env: opts.env,
+      stage: from,
+      scenario,
+      target: opts.target,
+      ...(opts.loadTest?.configPath ? { configPath: opts.loadTest.configPath } : {}),
+      ...(opts.loadTest?.baselinePath ? { baselinePath: opts.loadTest.baselinePath } : {}),
+      reportDir: opts.loadTest?.reportDir ?? path.join(opts.repoRoot, ".goose/reports/loadtest"),
+      requireBaseline: to === "production",
+    }),
+    from,
+  );
+};
+
+export const supplyChain: PromoteStepFn = async (ctx, s) => {
+  const { to, opts, ports, security: sec } = ctx;
+  const out = await sbomGate({
+    repoRoot: opts.repoRoot,
+    stage: to,
+    config: ctx.toCfg,
+    enrichment: loadEnrichment(sec.enrichmentFile),
+    enrichmentFile: sec.enrichmentFile,
+    store: ports.store,
+  });
+  await gate(ctx, s, out.result, to);
+  if (!out.sbom) {
+    throw new StepFailed("no SBOM was produced", { gate: "sbom", fix: "see the sbom gate" });
+  }
+  ctx.report.sbom = { key: out.sbom.key, sha256: out.sbom.digest };
+  await gate(
+    ctx,
+    s,
+    await vulnGate({
+      store: ports.store,
+      stage: to,
+      sbom: out.sbom,
+      dbFile: sec.dbFile,
+      policyFile: sec.policyFile,
+      allowListFile: sec.allowListFile,
+      repoRoot: opts.repoRoot,
+      now: ports.clock.now(),
+    }),
+    to,
+  );
+};
+
+export const decision: PromoteStepFn = async (ctx, s) => {
+  const all = ctx.report.steps.flatMap((x) => x.gates);
+  await record(ctx, s, {
+    kind: "promotion.decision",
+    stage: ctx.to,
+    subject: releaseSubjects(ctx),
+    data: {
+      predicateType: "https://slsa.dev/verification_summary/v1",
+      verifier: { id: "goose promote" },
+      timeVerified: ctx.ports.clock.now().toISOString(),
+      verificationResult: "PASSED",
+      gates: all.map((g) => ({ gate: g.gate, verdict: g.verdict, summary: g.summary })),
+    },
+  });
+};
+
+export const deploy: PromoteStepFn = async (ctx, s) => {
+  const { to } = ctx;
+  const up = await ctx.ports.engine.up(to, {
+    onProgress: (m) => ctx.emit({ type: "info", step: "deploy", message: m }),
+  });
+  ctx.report.deployed = {
+    resourceChanges: up.resourceChanges,
+    outputs: Object.keys(up.outputs).sort(),
+  };
+  s.notes.push(
+    `up ${to}: ${Object.entries(up.resourceChanges)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+  );
+  if (!ctx.healthUrl && typeof up.outputs.prometheusUrl === "string") {
+    ctx.healthUrl = `${up.outputs.prometheusUrl.replace(/\/$/, "")}/-/healthy`;
+  }
+};
+
+export const verify: PromoteStepFn = async (ctx, s) => {
+  const { to, ports } = ctx;
+  const exported = JSON.parse(await ports.engine.exportStack(to)) as {
+    deployment?: { resources?: unknown[] };
+  };
+  const resources = exported.deployment?.resources?.length ?? 0;
+  if (resources === 0) {
+    throw new StepFailed(`the ${to} stack holds no resources after up`, {
+      fix: `check the engine output: goose preview ${to}`,
+    });
+  }
+  const healthUrl = ctx.healthUrl;
+  if (!healthUrl) {
+    throw new StepFailed(`no health URL for ${to}`, { fix: "pass --health-url" });
+  }
+  const h = await waitHealthy(healthUrl, {
+    timeoutMs: VERIFY_HEALTH_TIMEOUT_MS,
+    clock: ports.clock,
+    ...(ctx.opts.healthProbe ? { probe: ctx.opts.healthProbe } : {}),
+  });
+  s.notes.push(`${healthUrl}: ${h.status ?? h.error}`);
+  await record(ctx, s, {
+    kind: "promotion.verify",
+    stage: to,
+    subject: [],
+    data: {
+      predicateType: "https://in-toto.io/attestation/test-result/v0.1",
+      result: h.ok ? "PASSED" : "FAILED",
+      healthUrl,
+      status: h.status ?? null,
+      error: h.error ?? null,
+      resources,
+    },
+  });
+  if (!h.ok) {
+    throw new StepFailed(
+      `${to} is deployed but its health check ${healthUrl} answered ${h.status ?? h.error}`,
+      {
+        fix: `inspect ${to} (goose preview ${to}; its Prometheus and Grafana pods); roll back with goose rollback ${to} --to <snapshot-id> if it stays unhealthy`,
+      },
+    );
+  }
+};
+
+export const recordPromotion: PromoteStepFn = async (ctx, s) => {
+  await record(ctx, s, {
+    kind: "promotion.completed",
+    stage: ctx.to,
+    subject: releaseSubjects(ctx),
+    data: {
+      predicateType: "https://in-toto.io/attestation/promotion-record",
+      srcRef: ctx.from,
+      dstRef: ctx.to,
+      actor: ctx.opts.holder,
+      resourceChanges: ctx.report.deployed?.resourceChanges ?? {},
+    },
+  });
+};
+
+const step = (name: PromotionStep, run: PromoteStepFn): Step<PromotionStep, PromoteContext> => ({
+  name,
+  run: (ctx, s) => run(ctx, s),
+});
+
+/** The promotion's steps, in order (PROMOTION_STEPS). */
+export const PROMOTION_STEP_FUNCTIONS: ReadonlyArray<Step<PromotionStep, PromoteContext>> = [
+  step("lock", lock),
+  step("validate", validate),
+  step("readiness", readiness),
+  step("snapshot", snapshot),
+  step("stage-tests", stageTests),
+  step("supply-chain", supplyChain),
+  step("decision", decision),
+  step("deploy", deploy),
+  step("verify", verify),
+  step("record", recordPromotion),
+];

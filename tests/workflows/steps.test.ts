@@ -1,0 +1,450 @@
+/**
+ * The step runner and single workflow steps driven with fakes: in-memory evidence, locks and
+ * engine, a fake clock (time moves only when a step sleeps) and a fake health probe. No network,
+ * no timing: every wait is on the fake clock.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { InputError } from "../../src/errors.js";
+import type { StackEngine, UpResult } from "../../src/engine/types.js";
+import type { GateResult } from "../../src/gates/types.js";
+import { LeaseHeldError, type Lease } from "../../src/locks/index.js";
+import type { StageName } from "../../src/config/stages.js";
+import { openStore } from "../../src/store/index.js";
+import { keySourceFromEnv, readManifest, toImportable } from "../../src/snapshots/index.js";
+import {
+  runSteps,
+  StepFailed,
+  stepReports,
+  waitHealthy,
+  type Clock,
+  type EvidenceAppendInput,
+  type HealthProbe,
+  type LocksPort,
+  type Step,
+} from "../../src/workflows/steps.js";
+import {
+  PROMOTION_STEPS,
+  runPromotion,
+  type PromoteContext,
+  type PromotionStep,
+} from "../../src/workflows/promote/index.js";
+import { gate, gates } from "../../src/workflows/promote/context.js";
+import { deploy, verify } from "../../src/workflows/promote/steps.js";
+import { health } from "../../src/workflows/rollback/steps.js";
+import type { RollbackContext } from "../../src/workflows/rollback/steps.js";
+import { takeSnapshot, gitCommitOf } from "../../src/workflows/snapshot.js";
+import { cleanupTempDirs, fixture, repoRoot, tempDir, TEST_KEY } from "../snapshots/helpers.js";
+
+afterAll(() => cleanupTempDirs());
+
+/** A clock that stands still until something sleeps. */
+function fakeClock(start = Date.parse("2026-11-30T03:00:00Z")): Clock & { slept: number[] } {
+  let t = start;
+  const slept: number[] = [];
+  return {
+    slept,
+    now: () => new Date(t),
+    sleep: async (ms) => {
+      slept.push(ms);
+      t += ms;
+    },
+  };
+}
+
+/** Evidence kept in a list. */
+function memoryEvidence() {
+  const records: Array<EvidenceAppendInput & { id: string }> = [];
+  return {
+    records,
+    append: async (input: EvidenceAppendInput) => {
+      const rec = { ...input, id: `ev-${records.length + 1}` };
+      records.push(rec);
+      return { id: rec.id };
+    },
+    head: async () => (records.length ? { seq: records.length, hash: "sha256:fake" } : undefined),
+  };
+}
+
+function fakeLocks(opts: { held?: boolean } = {}) {
+  const released: string[] = [];
+  const locks: LocksPort = {
+    acquire: async (stage, kind, o) => {
+      const lease = {
+        stage,
+        kind,
+        holder: o.holder,
+        token: `t-${stage}`,
+        generation: 1,
+        pid: 1,
+        host: "h",
+      } as unknown as Lease;
+      if (opts.held) throw new LeaseHeldError(lease, `${stage} is held by a load-test lease`);
+      return lease;
+    },
+    release: async (stage, kind) => {
+      released.push(`${kind}:${stage}`);
+    },
+    heartbeat: async (l) => l,
+    assertStageFree: async () => undefined,
+  };
+  return { locks, released };
+}
+
+class FakeEngine implements StackEngine {
+  readonly mode = "offline" as const;
+  ups: string[] = [];
+  constructor(
+    private readonly behaviour: { up?: () => Promise<UpResult>; exported?: string } = {},
+  ) {}
+  async preview(): Promise<never> {
+    throw new Error("not used");
+  }
+  async up(stage: StageName): Promise<UpResult> {
+    this.ups.push(stage);
+    if (this.behaviour.up) return this.behaviour.up();
+    return { resourceChanges: { same: 3 }, outputs: {} } as unknown as UpResult;
+  }
+  async refresh(): Promise<void> {}
+  async exportStack(): Promise<string> {
+    return this.behaviour.exported ?? JSON.stringify({ deployment: { resources: [{}] } });
+  }
+  async importStack(): Promise<void> {}
+}
+
+const probeAnswering =
+  (...answers: Array<number | string>): HealthProbe =>
+  async () => {
+    const a = answers.length > 1 ? answers.shift()! : answers[0]!;
+    return typeof a === "number" ? { status: a } : { error: a };
+  };
+
+/** A promotion context over fakes, as `promote` builds it over the real ports. */
+function promoteContext(
+  over: { engine?: FakeEngine; held?: boolean; probe?: HealthProbe; healthUrl?: string } = {},
+) {
+  const evidence = memoryEvidence();
+  const { locks, released } = fakeLocks({ held: over.held ?? false });
+  const engine = over.engine ?? new FakeEngine();
+  const clock = fakeClock();
+  const events: string[] = [];
+  const ctx: PromoteContext = {
+    opts: {
+      from: "sandbox",
+      to: "compliance",
+      repoRoot,
+      env: {},
+      store: openStore(`file://${tempDir()}`, {}),
+      engine,
+      evidence,
+      locks,
+      holder: "tester@ci",
+      target: "http://127.0.0.1:1",
+      ...(over.probe ? { healthProbe: over.probe } : {}),
+    },
+    from: "sandbox",
+    to: "compliance",
+    id: "promo-test",
+    ports: {
+      engine,
+      store: openStore(`file://${tempDir()}`, {}),
+      evidence,
+      locks,
+      clock,
+    },
+    fromCfg: {} as PromoteContext["fromCfg"],
+    toCfg: {} as PromoteContext["toCfg"],
+    keys: keySourceFromEnv({ GOOSE_SNAPSHOT_KEY: TEST_KEY }),
+    security: { dbFile: "", policyFile: "", allowListFile: "", enrichmentFile: "" },
+    required: () => [],
+    auditFile: "security/audit/collection-rules.yaml",
+    report: {
+      kind: "goldengoose.promotion.report/v1",
+      id: "promo-test",
+      from: "sandbox",
+      to: "compliance",
+      mode: "offline",
+      actor: "tester@ci",
+      startedAt: clock.now().toISOString(),
+      finishedAt: "",
+      durationMs: 0,
+      result: "failed",
+      steps: stepReports(PROMOTION_STEPS),
+      evidence: { records: 0 },
+    },
+    emit: (e) => events.push(`${e.step}:${e.status ?? e.type}`),
+    sink: { textfileDir: tempDir() },
+    produced: new Map(),
+    leases: [],
+    snapshotSha: "",
+    ...(over.healthUrl ? { healthUrl: over.healthUrl } : {}),
+  };
+  return { ctx, evidence, released, engine, clock, events };
+}
+
+const result = (g: string, verdict: GateResult["verdict"], fix?: string): GateResult =>
+  ({
+    gate: g,
+    verdict,
+    summary: `${g} ${verdict}`,
+    subjects: [],
+    details: {},
+    durationMs: 1,
+    ...(fix ? { fix } : {}),
+  }) as unknown as GateResult;
+
+const only = (
+  name: PromotionStep,
+  run: Step<PromotionStep, PromoteContext>["run"],
+): Step<PromotionStep, PromoteContext> => ({ name, run });
+
+describe("runSteps", () => {
+  it("stops at the first failing step with its reason and fix, and never runs the rest", async () => {
+    const ran: string[] = [];
+    const steps: Array<Step<"a" | "b" | "c", null>> = [
+      { name: "a", run: async () => void ran.push("a") },
+      {
+        name: "b",
+        run: async () => {
+          ran.push("b");
+          throw new StepFailed("b broke", { fix: "mend b", data: { n: 1 } });
+        },
+      },
+      { name: "c", run: async () => void ran.push("c") },
+    ];
+    const seen: string[] = [];
+    const r = await runSteps(steps, null, {
+      clock: fakeClock(),
+      onStep: (s) => seen.push(`${s.name}:${s.status}`),
+    });
+    expect(r.ok).toBe(false);
+    expect(ran).toEqual(["a", "b"]);
+    expect(r.steps.map((s) => [s.name, s.status])).toEqual([
+      ["a", "passed"],
+      ["b", "failed"],
+      ["c", "skipped"],
+    ]);
+    expect(r.failed?.failure.fix).toBe("mend b");
+    expect(r.failed?.step.detail).toBe("b broke");
+    expect(r.failed?.step.data).toEqual({ n: 1 });
+    expect(seen).toEqual(["a:running", "a:passed", "b:running", "b:failed", "c:skipped"]);
+  });
+
+  it("keeps any other error as thrown (an input error stays one) behind a StepFailed", async () => {
+    const r = await runSteps(
+      [
+        {
+          name: "x",
+          run: async () => {
+            throw new InputError("no snapshot key", { fix: "set GOOSE_SNAPSHOT_KEY" });
+          },
+        },
+      ],
+      null,
+      { defaultFix: "look" },
+    );
+    expect(r.failed?.error).toBeInstanceOf(InputError);
+    expect(r.failed?.failure).toBeInstanceOf(StepFailed);
+    expect(r.failed?.failure.fix).toBe("set GOOSE_SNAPSHOT_KEY");
+    const plain = await runSteps(
+      [{ name: "y", run: async () => Promise.reject(new Error("boom")) }],
+      null,
+      { defaultFix: "look" },
+    );
+    expect(plain.failed?.failure.reason).toBe("boom");
+    expect(plain.failed?.failure.fix).toBe("look");
+  });
+
+  it("marks a step warned when one of its gates warned", async () => {
+    const r = await runSteps(
+      [{ name: "g", run: async (_c, s) => void s.gates.push(result("alerts", "warn")) }],
+      null,
+    );
+    expect(r.steps[0]?.status).toBe("warned");
+  });
+});
+
+describe("waitHealthy", () => {
+  it("polls on the clock until the deadline and returns the last answer", async () => {
+    const clock = fakeClock();
+    const h = await waitHealthy("http://prom/-/ready", {
+      timeoutMs: 2_000,
+      intervalMs: 500,
+      clock,
+      probe: probeAnswering(503),
+    });
+    expect(h).toMatchObject({ ok: false, status: 503, detail: "http://prom/-/ready → 503" });
+    expect(h.attempts).toBe(5);
+    expect(clock.slept).toEqual([500, 500, 500, 500]);
+  });
+
+  it("returns as soon as the endpoint answers 2xx", async () => {
+    const clock = fakeClock();
+    const h = await waitHealthy("http://g/api/health", {
+      timeoutMs: 30_000,
+      clock,
+      probe: probeAnswering("ECONNREFUSED", 503, 200),
+    });
+    expect(h).toMatchObject({ ok: true, status: 200, attempts: 3 });
+  });
+});
+
+describe("rollback steps", () => {
+  it("health: a stage that never gets ready fails the step after the timeout, on the clock", async () => {
+    const clock = fakeClock();
+    const ctx = {
+      opts: {
+        health: {
+          prometheusUrl: "http://prom:9090/",
+          timeoutMs: 30_000,
+          probe: probeAnswering(503),
+        },
+      },
+      ports: { clock },
+    } as unknown as RollbackContext;
+    const r = await runSteps([{ name: "health", run: health }], ctx, { clock });
+    expect(r.failed?.failure.reason).toBe("not ready: http://prom:9090/-/ready → 503");
+    expect(r.failed?.failure.fix).toMatch(/resume the rollback/);
+    // 30 s passed on the fake clock, 250 ms at a time; none of it in real time.
+    expect(clock.slept.reduce((a, b) => a + b, 0)).toBe(30_000);
+    expect(r.steps[0]?.durationMs).toBe(30_000);
+  });
+
+  it("health: skipped without URLs", async () => {
+    const ctx = { opts: {}, ports: { clock: fakeClock() } } as unknown as RollbackContext;
+    const r = await runSteps([{ name: "health", run: health }], ctx);
+    expect(r.steps[0]?.status).toBe("skipped");
+  });
+});
+
+describe("promotion steps", () => {
+  it("a failed gate stops the promotion with the gate's fix; every verdict is evidence", async () => {
+    const { ctx, evidence, engine, released } = promoteContext();
+    ctx.leases.push({ stage: "sandbox", token: "t" } as Lease);
+    await runPromotion(ctx, [
+      only("readiness", (c, s) =>
+        gates(
+          c,
+          s,
+          [result("alerts", "fail", "add a promtool test"), result("policy", "pass")],
+          "compliance",
+        ),
+      ),
+      only("deploy", deploy),
+    ]);
+    expect(ctx.report.result).toBe("failed");
+    expect(ctx.report.failure).toMatchObject({
+      step: "readiness",
+      gate: "alerts",
+      reason: "alerts fail",
+      fix: "add a promtool test",
+    });
+    expect(ctx.report.failure?.resume).toMatch(/goose promote sandbox compliance/);
+    // The passing verdict is recorded before the failing one, then the failure.
+    expect(evidence.records.map((r) => r.kind)).toEqual([
+      "gate.policy",
+      "gate.alerts",
+      "promotion.failed",
+    ]);
+    expect(evidence.records.every((r) => r.data.promotion === "promo-test")).toBe(true);
+    expect(engine.ups).toEqual([]);
+    const status = Object.fromEntries(ctx.report.steps.map((s) => [s.name, s.status]));
+    expect(status.readiness).toBe("failed");
+    expect(status.deploy).toBe("skipped");
+    expect(released).toEqual(["promotion:sandbox"]);
+  });
+
+  it("a deploy that fails records promotion.failed naming the step and reason", async () => {
+    const engine = new FakeEngine({ up: () => Promise.reject(new Error("cluster unreachable")) });
+    const { ctx, evidence } = promoteContext({ engine });
+    await runPromotion(ctx, [only("deploy", deploy), only("verify", verify)]);
+    expect(engine.ups).toEqual(["compliance"]);
+    expect(ctx.report.failure).toMatchObject({ step: "deploy", reason: "cluster unreachable" });
+    const failed = evidence.records.find((r) => r.kind === "promotion.failed");
+    expect(failed?.data).toMatchObject({
+      from: "sandbox",
+      to: "compliance",
+      step: "deploy",
+      reason: "cluster unreachable",
+    });
+    const deployReport = ctx.report.steps.find((s) => s.name === "deploy");
+    expect(deployReport?.evidence).toEqual([failed?.id]);
+    expect(ctx.report.steps.find((s) => s.name === "verify")?.status).toBe("skipped");
+  });
+
+  it("verify: an unhealthy target is a FAILED test result and a failure saying how to roll back", async () => {
+    const { ctx, evidence, clock } = promoteContext({
+      probe: probeAnswering(503),
+      healthUrl: "http://prom/-/healthy",
+    });
+    await runPromotion(ctx, [only("verify", verify)]);
+    expect(ctx.report.failure?.step).toBe("verify");
+    expect(ctx.report.failure?.fix).toMatch(/goose rollback compliance --to/);
+    expect(evidence.records[0]).toMatchObject({
+      kind: "promotion.verify",
+      data: { result: "FAILED", status: 503 },
+    });
+    expect(clock.slept.length).toBeGreaterThan(1);
+  });
+
+  it("a held lease blocks the promotion (promotion.blocked) with how to wait or break it", async () => {
+    const { ctx, evidence } = promoteContext({ held: true });
+    const { lock } = await import("../../src/workflows/promote/steps.js");
+    await runPromotion(ctx, [only("lock", lock)]);
+    expect(ctx.report.result).toBe("blocked");
+    expect(ctx.report.failure?.fix).toMatch(/goose lock release/);
+    expect(evidence.records.map((r) => r.kind)).toEqual(["promotion.blocked"]);
+  });
+
+  it("an input error (a missing prerequisite) is rethrown, not reported as a failed check", async () => {
+    const { ctx, released } = promoteContext();
+    ctx.leases.push({ stage: "compliance", token: "t" } as Lease);
+    await expect(
+      runPromotion(ctx, [
+        only("readiness", async () => {
+          throw new InputError("promtool is not installed");
+        }),
+      ]),
+    ).rejects.toBeInstanceOf(InputError);
+    expect(released).toEqual(["promotion:compliance"]);
+  });
+
+  it("gate() passes a passing verdict through and records it", async () => {
+    const { ctx, evidence } = promoteContext();
+    const s = ctx.report.steps[0]!;
+    await expect(gate(ctx, s, result("backup", "pass"), "sandbox")).resolves.toMatchObject({
+      verdict: "pass",
+    });
+    expect(evidence.records.map((r) => r.kind)).toEqual(["gate.backup"]);
+    expect(s.evidence).toEqual(["ev-1"]);
+  });
+});
+
+describe("takeSnapshot", () => {
+  it("stores the snapshot with its evidence, the repository's git commit and the stage's metrics", async () => {
+    const store = openStore(`file://${tempDir()}`, {});
+    const evidence = memoryEvidence();
+    const metricsDir = tempDir();
+    const text = toImportable(readFileSync(fixture("checkpoint-v4.json"), "utf8"));
+    const engine = new FakeEngine({ exported: text });
+    const { manifest, metrics } = await takeSnapshot({
+      store,
+      evidence,
+      stage: "sandbox",
+      source: { engine },
+      reason: "test",
+      keys: keySourceFromEnv({ GOOSE_SNAPSHOT_KEY: TEST_KEY }),
+      env: {},
+      repoRoot,
+      metrics: { textfileDir: metricsDir },
+    });
+    expect(evidence.records.map((r) => r.kind)).toEqual(["snapshot"]);
+    expect(manifest.evidence).toBe("ev-1");
+    const commit = gitCommitOf(repoRoot);
+    expect(commit).toMatch(/^[0-9a-f]{40}$/);
+    expect((await readManifest(store, manifest.id))?.gitCommit).toBe(commit);
+    expect(metrics?.published).toBe(join(metricsDir, "goldengoose_snapshots_sandbox.prom"));
+    expect(readFileSync(metrics!.published!, "utf8")).toMatch(/stage="sandbox"/);
+  });
+});
