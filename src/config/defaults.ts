@@ -79,6 +79,9 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
     scanner: {
       image: IMAGES.trivy,
       schedule: "30 3 * * *",
+      fullScanSchedule: "0 2 * * 0",
+      parallelism: 2,
+      cacheMaxAgeHours: 48,
       severityThreshold: "CRITICAL",
       resources: {
         requests: { cpu: "200m", memory: "512Mi" },
@@ -141,6 +144,9 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
     scanner: {
       image: IMAGES.trivy,
       schedule: "30 */12 * * *",
+      fullScanSchedule: "0 2 * * *",
+      parallelism: 3,
+      cacheMaxAgeHours: 24,
       severityThreshold: "HIGH",
       resources: {
         requests: { cpu: "200m", memory: "512Mi" },
@@ -203,6 +209,9 @@ export const STAGE_DEFAULTS: { readonly [S in StageName]: Omit<StageConfig, "sta
     scanner: {
       image: IMAGES.trivy,
       schedule: "0 */6 * * *",
+      fullScanSchedule: "0 2 * * *",
+      parallelism: 4,
+      cacheMaxAgeHours: 20,
       severityThreshold: "MEDIUM",
       resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
     },

@@ -24,6 +24,8 @@ export const NON_INCREASING: { key: string; of: (c: StageConfig) => number }[] =
   { key: "recovery.rpoSeconds", of: (c) => c.recovery.rpoSeconds },
   { key: "recovery.rtoSeconds", of: (c) => c.recovery.rtoSeconds },
   { key: "recovery.drillMaxAgeHours", of: (c) => c.recovery.drillMaxAgeHours },
+  // A cached scan result is reused for at most as long as in the previous stage.
+  { key: "scanner.cacheMaxAgeHours", of: (c) => c.scanner.cacheMaxAgeHours },
 ];
 
 /**

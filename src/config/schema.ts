@@ -176,7 +176,18 @@ export const stageConfigSchema = z
     scanner: z.strictObject({
       /** Trivy, pinned. */
       image: imageRef,
+      /** Incremental scans: images whose digest has a fresh cached result are not rescanned. */
       schedule: cron,
+      /** Full scans (every image rescanned), off-peak. */
+      fullScanSchedule: cron,
+      /** At most this many Trivy scans at once. */
+      parallelism: z.number().int().min(1).max(8),
+      /**
+       * An incremental scan reuses the result of an unchanged digest at most this many hours old;
+       * never more toward production. With the incremental interval it bounds how old a result can
+       * be, which must stay within compliance-rules.yaml scan.maxResultAgeHours of the stage.
+       */
+      cacheMaxAgeHours: z.number().int().min(1).max(720),
       /** Lowest severity that counts as a finding. */
       severityThreshold: severity,
       resources,

@@ -19,8 +19,9 @@ import semver from "semver";
 import { z } from "zod";
 import type { StageName } from "../config/stages.js";
 import type { ObjectStore } from "../store/types.js";
-import { GateInputError, timed, type GateResult } from "./types.js";
+import { GateInputError, timed, worst, type GateResult } from "./types.js";
 import { formatProblem, loadYamlFile } from "../config/file.js";
+import { assessInClusterScans, type InClusterScanInput } from "./in-cluster-scans.js";
 
 export const SEVERITIES = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -290,9 +291,34 @@ export interface VulnGateInput {
   allowListFile: string;
   repoRoot: string;
   now?: Date;
+  /** The source stage's in-cluster Trivy results, combined with the SBOM match (in-cluster-scans.ts). */
+  inCluster?: Omit<InClusterScanInput, "allow" | "now">;
 }
 
 export async function vulnGate(input: VulnGateInput): Promise<GateResult> {
+  const osv = await osvGate(input);
+  if (!input.inCluster) return osv;
+  const t0 = performance.now();
+  const ic = await assessInClusterScans({
+    ...input.inCluster,
+    allow: loadAllowList(input.allowListFile),
+    now: input.now ?? new Date(),
+  });
+  const verdict = worst([osv.verdict, ic.verdict]);
+  const fixes = [osv.verdict !== "pass" ? osv.fix : undefined, ic.fix].filter(Boolean);
+  return {
+    ...osv,
+    verdict,
+    summary: `${osv.summary}; ${ic.summary}`,
+    ...(verdict !== "pass" && fixes.length ? { fix: fixes.join("; ") } : {}),
+    details: { ...osv.details, inCluster: ic.details },
+    subjects: [...osv.subjects, ...ic.subjects],
+    durationMs: osv.durationMs + Math.round(performance.now() - t0),
+  };
+}
+
+/** The OSV match of the SBOM against the database, threshold and allow-list. */
+async function osvGate(input: VulnGateInput): Promise<GateResult> {
   return timed("vulnerabilities", async () => {
     const db = loadVulnDb(input.dbFile);
     const policy = loadVulnPolicy(input.policyFile);

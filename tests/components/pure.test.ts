@@ -4,7 +4,13 @@ import { parse } from "yaml";
 import { loadStageConfigFile, STAGES } from "../../src/config/index.js";
 import { backupPolicyDocument, backupTrustPolicy } from "../../src/components/backup.js";
 import { backupAgentScript } from "../../src/components/backup-agent.js";
-import { scannerScript, severitiesFrom, stageImages } from "../../src/components/scanner.js";
+import {
+  scannerScript,
+  severitiesFrom,
+  stageImages,
+  trivyDepthFlags,
+} from "../../src/components/scanner.js";
+import { loadComplianceRules } from "../../src/audit/index.js";
 import { rotationKeeper, datasourcesYaml } from "../../src/components/grafana.js";
 import { renderPrometheusConfig } from "../../src/components/prometheus-config.js";
 import { keptLevels, loadMetricLevels } from "../../src/monitoring/levels.js";
@@ -31,12 +37,20 @@ describe.each(STAGES)("pure parts of the %s components", (stage) => {
   });
 
   it("the scanner script parses and asks Trivy for the threshold and above", () => {
-    const script = scannerScript(cfg);
+    const rules = loadComplianceRules(".").stages[stage];
+    const script = scannerScript(cfg, rules.scan.depth);
     expect(syntaxCheck("sh", script)).toBe("");
+    // The scan depth of compliance-rules.yaml, as Trivy flags.
+    expect(script).toContain(trivyDepthFlags(rules.scan.depth));
+    // Trivy reports everything the gate fails on, and a cached result plus one incremental
+    // interval stays within the age the gate accepts (maxResultAgeHours).
+    expect(severitiesFrom(cfg.scanner.severityThreshold)).toContain(rules.scan.failOn);
+    expect(cfg.scanner.cacheMaxAgeHours).toBeLessThan(rules.scan.maxResultAgeHours);
     const sev = severitiesFrom(cfg.scanner.severityThreshold);
     expect(sev[0]).toBe(cfg.scanner.severityThreshold);
     expect(sev[sev.length - 1]).toBe("CRITICAL");
-    expect(script).toContain(`--severity "${sev.join(",")}"`);
+    expect(script).toContain(`SEV="${sev.join(",")}"`);
+    expect(script).toContain(`--severity "$SEV"`);
     expect(stageImages(cfg)).toContain(cfg.scanner.image);
   });
 

@@ -222,7 +222,7 @@ export function describeStage(stage: StageName): void {
       // The agents are sidecars of Prometheus and Grafana: no backup CronJob, no kubectl exec.
       expect(
         ofType("kubernetes:batch/v1:CronJob").map((c) => get(c.inputs, "metadata", "name")),
-      ).toEqual(["scanner"]);
+      ).toEqual(["scanner", "scanner-full"]);
       const sts = one("kubernetes:apps/v1:StatefulSet", "prometheus");
       const graf = one("kubernetes:apps/v1:Deployment", "grafana");
       const agents = [sts, graf].map(
@@ -279,7 +279,16 @@ export function describeStage(stage: StageName): void {
       expect(get(cron.inputs, "spec", "schedule")).toBe(cfg.scanner.schedule);
       const c = containersOf(cron)[0];
       const script = (get(c, "command") as string[])[2] ?? "";
-      expect(script).toContain(`--severity "${cfg.scanner.severityThreshold}`);
+      expect(script).toContain(`SEV="${cfg.scanner.severityThreshold}`);
+      const env = (k: Parameters<typeof containersOf>[0], n: string) =>
+        ((get(containersOf(k)[0], "env") as Obj[]).find((e) => e["name"] === n)?.["value"] ??
+          "") as string;
+      expect(env(cron, "MODE")).toBe("incremental");
+      expect(env(cron, "PARALLELISM")).toBe(String(cfg.scanner.parallelism));
+      // The off-peak full scan: its own CronJob, same script, MODE full.
+      const full = one("kubernetes:batch/v1:CronJob", "scanner-full");
+      expect(get(full.inputs, "spec", "schedule")).toBe(cfg.scanner.fullScanSchedule);
+      expect(env(full, "MODE")).toBe("full");
       const images = (
         (get(c, "env") as Obj[]).find((e) => e["name"] === "IMAGES")?.["value"] as string
       ).split(" ");
@@ -470,6 +479,7 @@ export function describeStage(stage: StageName): void {
         "prometheus>pushgateway",
         "grafana>pushgateway",
         "scanner>pushgateway",
+        "scanner-full>pushgateway",
       ]);
       // Every scrape target of prometheus.yml (in the namespace) is among them.
       const doc = parseYaml(renderPrometheusConfig(cfg)) as {

@@ -32,6 +32,7 @@ interface PromoteFlags {
   baseline?: string;
   scenario?: string;
   backupMetrics?: string;
+  scanResults?: string;
   pushgateway?: string;
   blackoutSource?: string[];
   metricsDir?: string;
@@ -123,6 +124,10 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
       "load-test scenario (default smoke from sandbox, baseline otherwise)",
     )
     .option(
+      "--scan-results <url>",
+      "where the source stage's in-cluster scanner results are: file://<copy of its reports volume> or s3://<bucket>/<prefix> (default: GOOSE_SCAN_RESULTS, else the store)",
+    )
+    .option(
       "--backup-metrics <url>",
       "Pushgateway /metrics with the backup metrics (default: newest snapshot)",
     )
@@ -177,6 +182,9 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
           ...(o.scenario ? { scenario: o.scenario } : {}),
         },
         ...(o.backupMetrics ? { backupMetricsUrl: o.backupMetrics } : {}),
+        ...((o.scanResults ?? io.env.GOOSE_SCAN_RESULTS)
+          ? { scanResults: openStoreFor(io, o.scanResults ?? io.env.GOOSE_SCAN_RESULTS) }
+          : {}),
         ...(o.runRuleTests ? { runRuleTests: true } : {}),
         ...(o.reportDir ? { reportDir: resolve(o.reportDir) } : {}),
         blackoutSources,

@@ -36,6 +36,11 @@ export interface PromoteOptions {
   loadTest?: { configPath?: string; baselinePath?: string; reportDir?: string; scenario?: string };
   /** Prometheus text endpoint with the backup metrics (default: the newest snapshot stands in). */
   backupMetricsUrl?: string;
+  /**
+   * Where the source stage's in-cluster scanner leaves its results (default: the store), read by
+   * the vulnerability gate (src/gates/in-cluster-scans.ts).
+   */
+  scanResults?: ObjectStore;
   /** Also run the promtool unit tests (not only check that each alert has one). */
   runRuleTests?: boolean;
   security?: {

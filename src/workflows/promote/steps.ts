@@ -13,8 +13,10 @@ import {
   policyGate,
   rollbackGate,
   sbomGate,
+  stageImages as sbomImages,
   vulnGate,
 } from "../../gates/index.js";
+import { loadComplianceRules } from "../../audit/index.js";
 import type { Lease } from "../../locks/index.js";
 import { assertNoClusterBlackout } from "../../locks/cluster.js";
 import { snapshotKeyringFor } from "../../snapshots/index.js";
@@ -189,6 +191,16 @@ export const supplyChain: PromoteStepFn = async (ctx, s) => {
       allowListFile: sec.allowListFile,
       repoRoot: opts.repoRoot,
       now: ports.clock.now(),
+      // The source stage's in-cluster Trivy results, under the target's compliance rules.
+      inCluster: {
+        results: opts.scanResults ?? ports.store,
+        source: ctx.from,
+        target: to,
+        images: sbomImages(ctx.fromCfg).map((i) => i.ref),
+        rules: loadComplianceRules(opts.repoRoot),
+        namespace: ctx.fromCfg.namespace,
+        simulated: ports.engine.mode === "offline",
+      },
     }),
     to,
   );
