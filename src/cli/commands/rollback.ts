@@ -36,6 +36,8 @@ interface RollbackFlags {
   pushgateway?: string;
   metricsDir?: string;
   blackoutSource?: string[];
+  staged?: boolean;
+  resume?: boolean;
   store?: string;
   json?: boolean;
 }
@@ -58,6 +60,14 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
     .option("--accept-violations", "proceed despite mandatory policy violations (needs --reason)")
     .option("--reason <text>", "why the violations are accepted (recorded as evidence)")
     .option("--force", "import despite integrity issues, as `pulumi stack import --force`")
+    .option(
+      "--staged",
+      "converge component by component (foundation, backup, prometheus, grafana, scanner), each a targeted update checked by policy and health (docs/recovery.md)",
+    )
+    .option(
+      "--resume",
+      "continue an interrupted staged rollback from its first incomplete stage (implies --staged)",
+    )
     .option("--stack <name>", "the Pulumi stack name (default: the stage)")
     .option("--kms-key <id>", "wrap the recovery snapshot's data key with this AWS KMS key")
     .option("--policy-pack <dir>", "the policy pack (default policy-pack/)")
@@ -122,6 +132,12 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
           holder: defaultHolder(io.env),
           ...(o.stack ? { stack: o.stack } : {}),
           ...(o.force ? { force: true } : {}),
+          ...(o.staged || o.resume ? { staged: true } : {}),
+          ...(o.resume ? { resume: true } : {}),
+          onStage: (r) =>
+            out.info(
+              `  stage ${r.name}: ${r.status === "done" ? `done ${JSON.stringify(r.resourceChanges ?? {})}, policy ${r.policy?.mandatory ?? 0} mandatory, health: ${r.health ?? "—"}` : `FAILED: ${r.detail ?? ""}`}`,
+            ),
           ...(o.acceptViolations && o.reason ? { acceptViolations: { reason: o.reason } } : {}),
           ...(o.policyPack ? { policyPackDir: o.policyPack } : {}),
           ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),

@@ -18,7 +18,10 @@
  *  5. recovery      a snapshot of the current state (the undo)
  *  6. import        engine.importStack (the snapshot is marked as referenced by this rollback)
  *  7. refresh       engine.refresh
- *  8. update        engine.up, to converge the infrastructure to the imported state
+ *  8. update        engine.up, to converge the infrastructure to the imported state; `staged`:
+ *                   component by component, each a targeted update followed by the policy
+ *                   analysis of the state so far and the health checks, with a checkpoint that
+ *                   `resume` continues from (./staged.ts says the order and why)
  *  9. health        Prometheus `/-/ready` and Grafana `/api/health` (skipped without URLs)
  * 10. annotation    a Grafana annotation (skipped without a Grafana URL)
  * 11. evidence      a `rollback` record with every step
@@ -38,6 +41,7 @@ import { CheckFailedError, InputError } from "../../errors.js";
 import { readManifest, SnapshotNotFoundError, stageOfId } from "../../snapshots/index.js";
 import { clockOf, runSteps, stepReports, type StepReport } from "../steps.js";
 import { recordTransition } from "../transition-metrics.js";
+import { checkpointKey, readCheckpoint } from "./staged.js";
 import { ROLLBACK_STEP_FUNCTIONS, subjectOf, type RollbackContext } from "./steps.js";
 import {
   ROLLBACK_STEPS,
@@ -98,6 +102,33 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
     current: "",
     recoveryDigest: "",
   };
+  if (opts.resume) {
+    if (!opts.staged) {
+      throw new InputError("--resume continues a staged rollback", {
+        fix: `pass --staged with --resume: ${gooseCommand(["rollback", stage, "--to", opts.to, "--staged", "--resume"])}`,
+      });
+    }
+    const cp = await readCheckpoint(store, stage, opts.to);
+    if (!cp) {
+      throw new InputError(
+        `no staged rollback of ${stage} to ${opts.to} to resume: no checkpoint ${checkpointKey(stage, opts.to)} in ${store.url}`,
+        {
+          fix: `start one: ${gooseCommand(["rollback", stage, "--to", opts.to, "--staged", ...(opts.engine.mode === "offline" ? ["--offline"] : [])])}`,
+        },
+      );
+    }
+    if (cp.completedAt) {
+      throw new InputError(
+        `the staged rollback of ${stage} to ${opts.to} completed at ${cp.completedAt}: nothing to resume`,
+        { fix: `see goose snapshot list ${stage}; a new rollback runs without --resume` },
+      );
+    }
+    ctx.checkpoint = cp;
+    if (cp.recovery) {
+      result.recoverySnapshotId = cp.recovery;
+      ctx.recoveryDigest = (await readManifest(store, cp.recovery))?.plaintext.sha256 ?? "";
+    }
+  }
   /** Appends the step's `rollback.<step>` record, then shows it. */
   const record = async (r: StepReport<RollbackStep>): Promise<void> => {
     const view = stepView(r);
@@ -172,7 +203,12 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
 
 function nextAdvice(step: RollbackStep, opts: RollbackOptions, recovery?: string): string {
   const offline = opts.engine.mode === "offline" ? ["--offline"] : [];
-  const again = gooseCommand(["rollback", opts.stage, "--to", opts.to, ...offline]);
+  const staged = opts.staged ? ["--staged", ...(opts.resume ? ["--resume"] : [])] : [];
+  const again = gooseCommand(["rollback", opts.stage, "--to", opts.to, ...staged, ...offline]);
+  // A staged rollback that got past its import resumes from its checkpoint.
+  const resume = opts.staged
+    ? gooseCommand(["rollback", opts.stage, "--to", opts.to, "--staged", "--resume", ...offline])
+    : again;
   switch (step) {
     case "lock":
       return "Nothing was changed. Wait for the operation holding the stage (a lease, or a backup or scan job running in its cluster), then run the rollback again.";
@@ -184,7 +220,7 @@ function nextAdvice(step: RollbackStep, opts: RollbackOptions, recovery?: string
       return `Nothing was changed (no recovery snapshot could be taken). Fix it and run \`${again}\` again.`;
     default:
       return (
-        `The stack was changed. Resume: fix the cause and run \`${again}\` again. ` +
+        `The stack was changed. Resume: fix the cause and run \`${resume}\`${opts.staged ? " (it continues from the first incomplete stage)" : " again"}. ` +
         (recovery
           ? `Undo: \`${gooseCommand(["rollback", opts.stage, "--to", recovery, ...offline])}\` (the recovery snapshot).`
           : "")

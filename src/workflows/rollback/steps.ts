@@ -18,6 +18,14 @@ import {
   type SnapshotManifest,
 } from "../../snapshots/index.js";
 import { takeSnapshot } from "../snapshot.js";
+import { gooseCommand } from "../../command-line.js";
+import {
+  runStagedUpdate,
+  StageFailed,
+  STAGED_CHECKPOINT_KIND,
+  writeCheckpoint,
+  type StagedCheckpoint,
+} from "./staged.js";
 import {
   StepFailed,
   waitHealthy,
@@ -47,6 +55,8 @@ export interface RollbackContext {
   current: string;
   recoveryDigest: string;
   lease?: Lease;
+  /** A staged rollback's checkpoint (read when resuming, written from the import on). */
+  checkpoint?: StagedCheckpoint;
 }
 
 /** The subject of every record: the target snapshot (verified once `verify` passed). */
@@ -251,6 +261,13 @@ export const compliance: RollbackStepFn = async (ctx) => {
 
 export const recovery: RollbackStepFn = async (ctx) => {
   const { opts, ports } = ctx;
+  if (opts.resume) {
+    return {
+      status: "skipped",
+      detail: `resuming: recovery snapshot ${ctx.result.recoverySnapshotId ?? "(none recorded)"} was taken by the interrupted run`,
+      data: { recovery: ctx.result.recoverySnapshotId },
+    };
+  }
   const { manifest: m } = await takeSnapshot({
     store: ports.store,
     evidence: ports.evidence,
@@ -271,12 +288,33 @@ export const recovery: RollbackStepFn = async (ctx) => {
 
 export const importState: RollbackStepFn = async (ctx) => {
   const { opts, ports } = ctx;
+  if (opts.resume) {
+    const done = ctx.checkpoint?.stages.filter((s) => s.status === "done").map((s) => s.name);
+    return {
+      status: "skipped",
+      detail: `resuming: not imported again (the state holds the completed stages: ${done?.join(", ") || "none"})`,
+    };
+  }
   await referenceSnapshot(ports.store, opts.to, `rollback-${ports.clock.now().getTime()}`, {
     stage: opts.stage,
     recovery: ctx.result.recoverySnapshotId,
     holder: opts.holder,
   });
   await ports.engine.importStack(opts.stage, toImportable(ctx.exportText));
+  if (opts.staged) {
+    // From here a crash is resumable: the checkpoint says what the state holds.
+    const at = ports.clock.now().toISOString();
+    ctx.checkpoint = {
+      kind: STAGED_CHECKPOINT_KIND,
+      stage: opts.stage,
+      to: opts.to,
+      ...(ctx.result.recoverySnapshotId ? { recovery: ctx.result.recoverySnapshotId } : {}),
+      startedAt: at,
+      updatedAt: at,
+      stages: [],
+    };
+    await writeCheckpoint(ports.store, ctx.checkpoint);
+  }
   return { detail: `imported ${opts.to} into stack ${ctx.stack}` };
 };
 
@@ -286,6 +324,7 @@ export const refresh: RollbackStepFn = async (ctx) => {
 };
 
 export const update: RollbackStepFn = async (ctx) => {
+  if (ctx.opts.staged) return stagedUpdate(ctx);
   const up = await ctx.ports.engine.up(ctx.opts.stage);
   return {
     detail: `update converged: ${JSON.stringify(up.resourceChanges)}`,
@@ -293,12 +332,98 @@ export const update: RollbackStepFn = async (ctx) => {
   };
 };
 
-export const health: RollbackStepFn = async (ctx) => {
+/** The health URLs of the rollback: Prometheus `/-/ready`, Grafana `/api/health`. */
+function healthTargets(ctx: RollbackContext): string[] {
   const h = ctx.opts.health ?? {};
-  const targets = [
+  return [
     ...(h.prometheusUrl ? [`${h.prometheusUrl.replace(/\/$/, "")}/-/ready`] : []),
     ...(h.grafanaUrl ? [`${h.grafanaUrl.replace(/\/$/, "")}/api/health`] : []),
   ];
+}
+
+/** The update of a staged rollback: the stages the checkpoint has not completed (./staged.ts). */
+async function stagedUpdate(ctx: RollbackContext): Promise<StepOutcome> {
+  const { opts, ports } = ctx;
+  const cp = ctx.checkpoint;
+  if (!cp) throw new Error("staged rollback without a checkpoint: the import step writes it");
+  const h = opts.health ?? {};
+  // Loaded here: the pack's gRPC client is not for `goose rollback --help`.
+  const start = opts.startAnalyzer ?? (await import("../../policy/analyze.js")).startExportAnalyzer;
+  const analyzer = await start(opts.stage, {
+    ...(opts.policyPackDir ? { policyPackDir: opts.policyPackDir } : {}),
+    ...(opts.policyPackConfigFile ? { policyPackConfigFile: opts.policyPackConfigFile } : {}),
+    env: opts.env,
+  });
+  const resume = gooseCommand([
+    "rollback",
+    opts.stage,
+    "--to",
+    opts.to,
+    "--staged",
+    "--resume",
+    ...(ports.engine.mode === "offline" ? ["--offline"] : []),
+  ]);
+  try {
+    await runStagedUpdate({
+      stage: opts.stage,
+      engine: ports.engine,
+      store: ports.store,
+      checkpoint: cp,
+      analyze: (x) => analyzer.analyze(x),
+      health: async () => {
+        const targets = healthTargets(ctx);
+        if (targets.length === 0) return "no health URL given (--prometheus-url, --grafana-url)";
+        const results = await Promise.all(
+          targets.map((t) =>
+            waitHealthy(t, {
+              timeoutMs: h.timeoutMs ?? 30_000,
+              clock: ports.clock,
+              ...(h.probe ? { probe: h.probe } : {}),
+            }),
+          ),
+        );
+        const bad = results.filter((r) => !r.ok);
+        if (bad.length > 0) throw new Error(`not ready: ${bad.map((b) => b.detail).join("; ")}`);
+        return results.map((r) => r.detail).join("; ");
+      },
+      onStage: (r) => {
+        opts.onStage?.(r);
+        void ports.evidence
+          .append({
+            kind: "rollback.stage",
+            stage: opts.stage,
+            subject: subjectOf(ctx),
+            data: {
+              status: r.status === "done" ? "ok" : "failed",
+              detail: r.detail ?? `${r.name}: ${JSON.stringify(r.resourceChanges ?? {})}`,
+              stage: r.name,
+              resourceChanges: r.resourceChanges,
+              policy: r.policy,
+              health: r.health,
+            },
+          })
+          .catch(() => undefined);
+      },
+      now: () => ports.clock.now(),
+    });
+  } catch (err) {
+    if (!(err instanceof StageFailed)) throw err;
+    throw new StepFailed(err.message, {
+      fix: `fix the cause, then continue from stage ${err.stage}: ${resume}`,
+      data: { stages: cp.stages },
+    });
+  } finally {
+    await analyzer.close();
+  }
+  return {
+    detail: `staged: ${cp.stages.map((s) => `${s.name} ${JSON.stringify(s.resourceChanges ?? {})}`).join(", ")}; every state after a stage passed policy and health`,
+    data: { stages: cp.stages },
+  };
+}
+
+export const health: RollbackStepFn = async (ctx) => {
+  const h = ctx.opts.health ?? {};
+  const targets = healthTargets(ctx);
   if (targets.length === 0) {
     return {
       status: "skipped",

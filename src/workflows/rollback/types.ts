@@ -17,6 +17,8 @@ import type {
   StepStatus,
 } from "../steps.js";
 import type { MetricsSink } from "../transition-metrics.js";
+import type { ExportAnalyzer } from "../../policy/analyze.js";
+import type { StageRecord } from "./staged.js";
 
 export const ROLLBACK_STEPS = [
   "lock",
@@ -93,6 +95,21 @@ export interface RollbackOptions {
   force?: boolean;
   /** Proceed despite mandatory violations; the reason is recorded as evidence. */
   acceptViolations?: { reason: string };
+  /**
+   * Converge component by component (./staged.ts): each stage a targeted update followed by the
+   * policy analysis of the state so far and the health checks, recorded in a store checkpoint.
+   */
+  staged?: boolean;
+  /**
+   * Continue a staged rollback from its checkpoint: no recovery snapshot and no import again
+   * (the state holds the completed stages); refresh, then the first incomplete stage on.
+   */
+  resume?: boolean;
+  /** Starts the analyzer of the states between stages (default: one policy pack for them all). */
+  startAnalyzer?: (
+    stage: StageName,
+    opts: { policyPackDir?: string; policyPackConfigFile?: string; env?: NodeJS.ProcessEnv },
+  ) => Promise<ExportAnalyzer>;
   policyPackDir?: string;
   policyPackConfigFile?: string;
   health?: {
@@ -105,6 +122,8 @@ export interface RollbackOptions {
   /** Grafana annotation target (the grafana health URL's base by default) and token. */
   grafana?: { url?: string; token?: string };
   onStep?: (report: RollbackStepView) => void;
+  /** Each stage of a staged rollback as it completes or fails. */
+  onStage?: (record: StageRecord) => void;
   now?: () => Date;
   /** Time for the health wait and the records (default the system clock, or `now`). */
   clock?: Clock;
