@@ -82,20 +82,22 @@ export function verifyChain(
   const trust: VerifyResult["trust"] = root.publicKey
     ? { configured: true, source: root.source ?? "", keyid: root.keyid ?? "" }
     : { configured: false };
+  /** A failure before any record was read. */
+  const unread = (firstBad: VerifyProblem): VerifyResult => ({
+    ok: false,
+    records: 0,
+    notes,
+    trust,
+    firstBad,
+  });
   if (!chain.hasAny) {
     // An empty chain is fine only when nothing outside it says records existed.
     const first = anchors[0];
     if (first) {
-      return {
-        ok: false,
-        records: 0,
-        notes,
-        trust,
-        firstBad: {
-          segment: EVIDENCE_KEYS.active,
-          reason: `truncated: the chain is empty but ${first.source} refers to record ${first.seq >= 0 ? first.seq : first.hash}`,
-        },
-      };
+      return unread({
+        segment: EVIDENCE_KEYS.active,
+        reason: `truncated: the chain is empty but ${first.source} refers to record ${first.seq >= 0 ? first.seq : first.hash}`,
+      });
     }
     if (chain.publicKeyPem === undefined)
       return { ok: true, records: 0, notes: ["the chain is empty"], trust };
@@ -106,31 +108,19 @@ export function verifyChain(
       storeKey = parsePublicKey(chain.publicKeyPem, EVIDENCE_KEYS.publicKey);
     } catch (err) {
       if (!root.publicKey) {
-        return {
-          ok: false,
-          records: 0,
-          notes,
-          trust,
-          firstBad: { segment: EVIDENCE_KEYS.publicKey, reason: (err as Error).message },
-        };
+        return unread({ segment: EVIDENCE_KEYS.publicKey, reason: (err as Error).message });
       }
       notes.push(`${EVIDENCE_KEYS.publicKey} is not a public key; it is not used`);
     }
   }
   const publicKey = root.publicKey ?? storeKey;
   if (!publicKey) {
-    return {
-      ok: false,
-      records: 0,
-      notes,
-      trust,
-      firstBad: {
-        segment: EVIDENCE_KEYS.publicKey,
-        reason:
-          "the chain's public key is missing and no trust root is configured " +
-          "(GOOSE_EVIDENCE_PUBLIC_KEY, GOOSE_EVIDENCE_KEY or the key file)",
-      },
-    };
+    return unread({
+      segment: EVIDENCE_KEYS.publicKey,
+      reason:
+        "the chain's public key is missing and no trust root is configured " +
+        "(GOOSE_EVIDENCE_PUBLIC_KEY, GOOSE_EVIDENCE_KEY or the key file)",
+    });
   }
   const keyid = keyIdOf(publicKey);
   const fail = (p: VerifyProblem, records: number, h?: ChainHead): VerifyResult => ({
