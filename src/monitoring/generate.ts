@@ -16,7 +16,8 @@ import {
   recordingShortTests,
   thresholdsTests,
 } from "./promtool-tests.js";
-import { alertGroups, recordingGroups, renderRuleFile, thresholdGroups } from "./rules.js";
+import { alertGroups } from "./alerts.js";
+import { recordingGroups, renderRuleFile, thresholdGroups } from "./rules.js";
 import { loadThresholdsFile, stageChanges, type Thresholds } from "./thresholds.js";
 import { loadPushGroupsFile, PUSH_GROUPS_PATH, type PushGroups } from "./push-groups.js";
 import {

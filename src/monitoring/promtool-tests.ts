@@ -15,8 +15,8 @@ import {
   SCRAPE_JOBS,
   SERVICE_METRICS,
 } from "../config/metrics.js";
+import { alertGroups } from "./alerts.js";
 import {
-  alertGroups,
   recordingGroups,
   thresholdGroups,
   BURN_RATE_WINDOWS,
