@@ -72,4 +72,9 @@ export interface StackEngine {
   exportStack(stage: StageName): Promise<string>;
   /** `pulumi stack import` of an export (the caller validates it first). */
   importStack(stage: StageName, exportJson: string): Promise<void>;
+  /**
+   * Offline only: the stage rendered as the export an update would write, without writing it
+   * (the new side of a plan, src/plan). The real engine plans through `preview` instead.
+   */
+  renderExport?(stage: StageName): Promise<StackExport>;
 }

@@ -81,7 +81,7 @@ export function againstText(plan: Plan): string {
     case "none":
       return "an empty stack (no state or snapshot yet)";
     case "state":
-      return `its offline state${a.ref ? ` (${a.ref})` : ""}`;
+      return `its state${a.ref ? ` (${a.ref})` : ""}`;
     case "snapshot":
       return `snapshot ${a.ref ?? ""}`;
     case "file":

@@ -77,6 +77,16 @@ describe("goose preview --diff", () => {
         /file:.*nope\.json: ENOENT/,
       ],
     ];
+    cases.push(
+      [
+        ["promote", "sandbox", "compliance", "--offline", "--allow-data-loss"],
+        /--allow-data-loss needs --reason/,
+      ],
+      [
+        ["promote", "sandbox", "compliance", "--offline", "--reason", "x"],
+        /--reason goes with --allow-data-loss/,
+      ],
+    );
     for (const [args, message] of cases) {
       const r = await goose(args);
       expect(r.code, args.join(" ")).toBe(2);

@@ -4,6 +4,7 @@
  * health and annotation endpoints on loopback, and an engine double that serves the real
  * Pulumi fixtures as the stack's state (import/export/refresh/up recorded).
  */
+import type { Plan } from "../../src/plan/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -186,8 +187,20 @@ async function failure(p: Promise<unknown>): Promise<RollbackFailedError> {
 describe("rollback workflow", () => {
   it("imports, refreshes, updates, checks health, annotates and records every step", async () => {
     const w = await world();
-    const result = await rollback(w.opts({ force: true }));
+    const plans: Plan[] = [];
+    const result = await rollback(w.opts({ force: true, onPlan: (p) => plans.push(p) }));
     expect(result.ok).toBe(true);
+    // The rollback's plan was shown before the import: the values that are secrets in the target
+    // snapshot change, shown only as [secret]; the import's evidence carries its digest.
+    expect(plans).toHaveLength(1);
+    expect(plans[0]!.summary).toMatchObject({ create: 0, delete: 0, replace: 0 });
+    expect(plans[0]!.summary.update).toBeGreaterThan(0);
+    for (const s of plans[0]!.steps.filter((x) => x.op === "update")) {
+      for (const d of s.diffs) expect(d).toMatchObject({ old: "[secret]", new: "[secret]" });
+    }
+    expect(result.steps.find((s) => s.step === "import")?.detail).toMatch(
+      /plan: Resources: 0 to create, \d+ to update/,
+    );
     // Transition metrics, as promote publishes them (kind rollback, success).
     const prom = readFileSync(join(w.metricsDir, "goldengoose_transitions.prom"), "utf8");
     expect(prom).toMatch(

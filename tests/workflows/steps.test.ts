@@ -448,3 +448,99 @@ describe("takeSnapshot", () => {
     expect(readFileSync(metrics!.published!, "utf8")).toMatch(/stage="sandbox"/);
   });
 });
+
+describe("promotion deploy: the target's plan first (src/plan)", () => {
+  const urn = (type: string, name: string) =>
+    `urn:pulumi:compliance::golden-goose::${type}::${name}`;
+  const pvc = {
+    urn: urn("kubernetes:core/v1:PersistentVolumeClaim", "grafana-data"),
+    custom: true,
+    type: "kubernetes:core/v1:PersistentVolumeClaim",
+    inputs: {
+      metadata: { name: "grafana-data" },
+      spec: { resources: { requests: { storage: "10Gi" } } },
+    },
+  };
+  const cm = {
+    urn: urn("kubernetes:core/v1:ServiceAccount", "sa"),
+    custom: true,
+    type: "kubernetes:core/v1:ServiceAccount",
+    inputs: { metadata: { name: "sa" } },
+  };
+  const stack = (resources: unknown[]) =>
+    ({
+      version: 3,
+      deployment: { manifest: { time: "", magic: "", version: "" }, resources },
+    }) as unknown as import("../../src/pulumi-export/index.js").StackExport;
+
+  /** The state holds a claim the program no longer renders: the plan deletes it. */
+  class PlanningEngine extends FakeEngine {
+    override async exportStack(): Promise<string> {
+      return JSON.stringify(stack([pvc, cm]));
+    }
+    async renderExport() {
+      return stack([cm]);
+    }
+  }
+
+  it("a plan that loses data into compliance is refused before up, with the fix and gate.plan evidence", async () => {
+    const engine = new PlanningEngine();
+    const { ctx, evidence } = promoteContext({ engine });
+    const plans: unknown[] = [];
+    ctx.opts.onPlan = (p) => plans.push(p);
+    await runPromotion(ctx, [only("deploy", deploy)]);
+    expect(engine.ups).toEqual([]);
+    expect(plans).toHaveLength(1);
+    expect(ctx.report.failure).toMatchObject({
+      step: "deploy",
+      gate: "plan",
+      reason: expect.stringContaining(
+        "delete kubernetes:core/v1:PersistentVolumeClaim: grafana-data",
+      ),
+      fix: expect.stringContaining(
+        'goose promote sandbox compliance --allow-data-loss --reason "the data is restored from backup"',
+      ),
+    });
+    const g = evidence.records.find((r) => r.kind === "gate.plan")!;
+    expect(g.data).toMatchObject({
+      verdict: "fail",
+      details: { counts: { delete: 1, dataLoss: 1 } },
+    });
+    expect(g.subject).toEqual([
+      { name: "plan:compliance", digest: { sha256: ctx.report.plan!.digest } },
+    ]);
+    expect(evidence.records.map((r) => r.kind)).toEqual(["gate.plan", "promotion.failed"]);
+  });
+
+  it("--allow-data-loss with a reason deploys it and records the reason with the plan digest", async () => {
+    const engine = new PlanningEngine();
+    const { ctx, evidence } = promoteContext({ engine });
+    ctx.opts.allowDataLoss = { reason: "grafana data is restored from the nightly backup" };
+    await runPromotion(ctx, [only("deploy", deploy)]);
+    expect(engine.ups).toEqual(["compliance"]);
+    expect(ctx.report.plan).toMatchObject({
+      summary: { delete: 1, dataLoss: 1, same: 1 },
+      allowDataLoss: { reason: "grafana data is restored from the nightly backup" },
+    });
+    expect(evidence.records.find((r) => r.kind === "gate.plan")?.data).toMatchObject({
+      verdict: "warn",
+      allowDataLoss: { reason: "grafana data is restored from the nightly backup" },
+    });
+  });
+
+  it("into sandbox the same plan deploys (no guard), and an engine without a plan notes it", async () => {
+    const engine = new PlanningEngine();
+    const { ctx, evidence } = promoteContext({ engine });
+    ctx.to = "sandbox";
+    await runPromotion(ctx, [only("deploy", deploy)]);
+    expect(engine.ups).toEqual(["sandbox"]);
+    expect(evidence.records.find((r) => r.kind === "gate.plan")?.data).toMatchObject({
+      verdict: "pass",
+    });
+    const plain = promoteContext();
+    await runPromotion(plain.ctx, [only("deploy", deploy)]);
+    expect(plain.ctx.report.steps.find((s) => s.name === "deploy")?.notes).toContain(
+      "no plan of compliance: the engine renders none",
+    );
+  });
+});

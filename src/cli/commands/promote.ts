@@ -39,6 +39,8 @@ interface PromoteFlags {
   runRuleTests?: boolean;
   holder?: string;
   leaseTtl?: string;
+  allowDataLoss?: boolean;
+  reason?: string;
 }
 
 const MARK: Record<StepStatus, string> = {
@@ -143,11 +145,24 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
     .option("--run-rule-tests", "also run the promtool unit tests of the alert rules")
     .option("--holder <name>", "who promotes (default user@host)")
     .option("--lease-ttl <seconds>", "TTL of the promotion leases (default 900, renewed)")
+    .option(
+      "--allow-data-loss",
+      "deploy a plan that deletes or replaces data-bearing resources into compliance or production (needs --reason)",
+    )
+    .option("--reason <text>", "why data may be lost (recorded in the gate.plan evidence)")
     .option("--json", "print the promotion report as JSON on stdout")
     .action(async (fromText: string, toText: string, o: PromoteFlags, cmd: Command) => {
       const out = new Output(io, Boolean(o.json));
       const from = stageArg(fromText);
       const to = stageArg(toText);
+      if (o.allowDataLoss && !o.reason?.trim()) {
+        throw new UsageError(
+          "--allow-data-loss needs --reason TEXT: the reason is recorded in the evidence",
+        );
+      }
+      if (o.reason !== undefined && !o.allowDataLoss) {
+        throw new UsageError("--reason goes with --allow-data-loss");
+      }
       const ttl = o.leaseTtl === undefined ? undefined : Number(o.leaseTtl);
       if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 30)) {
         throw new UsageError(`--lease-ttl ${o.leaseTtl}: whole seconds, at least 30`);
@@ -155,10 +170,12 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
       const store = openStoreFor(io, o.store);
       const evidence = openEvidenceChain(store, io.env);
       // The engine and the workflow (gates, SBOM, Pulumi SDK) load only when a promotion runs.
-      const [{ createEngine }, { promote, PROMOTION_STEPS }] = await Promise.all([
-        import("../../engine/index.js"),
-        import("../../workflows/promote/index.js"),
-      ]);
+      const [{ createEngine }, { promote, PROMOTION_STEPS }, { formatPlanHuman }] =
+        await Promise.all([
+          import("../../engine/index.js"),
+          import("../../workflows/promote/index.js"),
+          import("../../plan/index.js"),
+        ]);
       const engine = createEngine(o.offline ? "offline" : "real", { cwd: io.cwd, env: io.env });
       const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
       const blackoutSources = blackoutSourcesOf(io, o.blackoutSource, pushgatewayUrl);
@@ -193,6 +210,10 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
           ...(o.metricsDir ? { textfileDir: resolve(o.metricsDir) } : {}),
         },
         ...(ttl !== undefined ? { leaseTtlSeconds: ttl } : {}),
+        ...(o.allowDataLoss && o.reason ? { allowDataLoss: { reason: o.reason } } : {}),
+        onPlan: (p) => {
+          for (const l of formatPlanHuman(p)) out.info(l);
+        },
         onEvent: io.isTty && !o.json ? liveRenderer(io, PROMOTION_STEPS) : plainRenderer(out),
       });
       for (const l of summary(report, Boolean(o.offline))) {

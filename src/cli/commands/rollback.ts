@@ -109,6 +109,7 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
       const store = openStoreFor(io, o.store);
       const evidence = openEvidenceChain(store, io.env);
       const { createEngine, analyzeExport } = await import("../../engine/index.js");
+      const { formatPlanHuman } = await import("../../plan/index.js");
       const engine = createEngine(o.offline ? "offline" : "real", { cwd: io.cwd, env: io.env });
       const prometheusUrl = o.prometheusUrl ?? io.env.GOOSE_PROMETHEUS_URL;
       const grafanaUrl = o.grafanaUrl ?? io.env.GOOSE_GRAFANA_URL;
@@ -155,6 +156,10 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
             ...(o.metricsDir ? { textfileDir: resolve(io.cwd, o.metricsDir) } : {}),
           },
           onStep,
+          onPlan: (p) => {
+            out.info(`plan of the rollback of ${stage} to ${o.to}:`);
+            for (const l of formatPlanHuman(p)) out.info(l);
+          },
         });
         out.line(
           `rolled ${stage} back to ${o.to}${o.offline ? " (simulated: offline engine)" : ""}; recovery snapshot ${result.recoverySnapshotId} (undo: \`${gooseCommand(["rollback", stage, "--to", result.recoverySnapshotId ?? "", ...(o.offline ? ["--offline"] : [])])}\`)`,

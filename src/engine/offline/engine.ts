@@ -30,6 +30,7 @@ import {
   writeAtomic,
 } from "./state.js";
 import { summarize } from "../summary.js";
+import type { StackExport } from "../../pulumi-export/index.js";
 
 /** Builds the program's resources for a validated config; returns the stack outputs. */
 export type StageProgram = (
@@ -242,6 +243,10 @@ export class OfflineEngine implements StackEngine {
       : toExport(rendered);
     writeAtomic(path, JSON.stringify(next, null, 4) + "\n");
     return { resourceChanges: resourceChanges(previous, next), outputs: rendered.outputs };
+  }
+
+  async renderExport(stage: StageName): Promise<StackExport> {
+    return toExport((await this.render(stage, true)).rendered);
   }
 
   async refresh(stage: StageName): Promise<void> {

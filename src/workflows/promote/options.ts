@@ -58,6 +58,13 @@ export interface PromoteOptions {
    */
   blackoutSources?: string[];
   leaseTtlSeconds?: number;
+  /**
+   * Deploy a plan that deletes or replaces data-bearing resources into compliance or production
+   * (refused otherwise); the reason is recorded in the `gate.plan` evidence.
+   */
+  allowDataLoss?: { reason: string };
+  /** The target stage's plan, computed before its deploy step (the CLI prints it). */
+  onPlan?: (plan: import("../../plan/index.js").Plan) => void;
   onEvent?: (e: PromotionEvent) => void;
   now?: () => Date;
   /** Time for the steps (default the system clock, or `now`). */

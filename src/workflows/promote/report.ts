@@ -58,6 +58,19 @@ export interface PromotionReport {
   snapshot?: { id: string; sha256: string };
   sbom?: { key: string; sha256: string };
   deployed?: { resourceChanges: Record<string, number>; outputs: string[] };
+  /** The target stage's plan before deploy: its digest (in the gate.plan evidence) and counts. */
+  plan?: {
+    digest: string;
+    summary: {
+      create: number;
+      update: number;
+      replace: number;
+      delete: number;
+      same: number;
+      dataLoss: number;
+    };
+    allowDataLoss?: { reason: string };
+  };
   evidence: { head?: { seq: number; hash: string }; records: number };
   files?: { json: string; markdown: string; stored: string };
   metrics?: { published?: string; error?: string };

@@ -20,6 +20,9 @@ import { loadComplianceRules } from "../../audit/index.js";
 import type { Lease } from "../../locks/index.js";
 import { assertNoClusterBlackout } from "../../locks/cluster.js";
 import { snapshotKeyringFor } from "../../snapshots/index.js";
+import { gooseCommand } from "../../command-line.js";
+import { planDigest, resourceLabel, summaryLine } from "../../plan/index.js";
+import { planStageUpdate } from "../plan.js";
 import { takeSnapshot } from "../snapshot.js";
 import { StepFailed, waitHealthy, type Step } from "../steps.js";
 import { markTransitionStart } from "../transition-metrics.js";
@@ -222,8 +225,64 @@ export const decision: PromoteStepFn = async (ctx, s) => {
   });
 };
 
+/**
+ * The target stage's plan before its deploy (src/plan): shown (`onPlan`, an info event), its digest
+ * recorded as `gate.plan` evidence, and a plan that could lose data (deletes or replacements of
+ * data-bearing resources) refused into compliance and production unless `allowDataLoss` gives a
+ * reason, which is recorded.
+ */
+async function planBeforeDeploy(ctx: PromoteContext, s: StepReport): Promise<void> {
+  const { to, opts } = ctx;
+  const p = await planStageUpdate(ctx.ports.engine, to);
+  if (!p) {
+    s.notes.push(`no plan of ${to}: the engine renders none`);
+    return;
+  }
+  opts.onPlan?.(p);
+  ctx.emit({ type: "info", step: "deploy", message: `plan of ${to}: ${summaryLine(p)}` });
+  const digest = planDigest(p);
+  const losses = p.steps.filter((x) => x.dataLoss);
+  const guarded = to !== "sandbox" && losses.length > 0;
+  const verdict = guarded ? (opts.allowDataLoss ? "warn" : "fail") : "pass";
+  const { dataLoss, create, update, replace, same } = p.summary;
+  ctx.report.plan = {
+    digest,
+    summary: { create, update, replace, delete: p.summary.delete, same, dataLoss },
+    ...(guarded && opts.allowDataLoss ? { allowDataLoss: opts.allowDataLoss } : {}),
+  };
+  s.notes.push(`plan of ${to} (sha256 ${digest.slice(0, 12)}…): ${summaryLine(p)}`);
+  await record(ctx, s, {
+    kind: "gate.plan",
+    stage: to,
+    subject: [{ name: `plan:${to}`, digest: { sha256: digest } }],
+    data: {
+      verdict,
+      summary: summaryLine(p),
+      details: {
+        digest,
+        against: p.against,
+        counts: p.summary,
+        dataLoss: losses.map((x) => ({ urn: x.urn, op: x.op, reason: x.dataLoss?.reason })),
+      },
+      ...(guarded && opts.allowDataLoss ? { allowDataLoss: opts.allowDataLoss } : {}),
+    },
+  });
+  if (verdict === "fail") {
+    const rerun = opts.rerunCommand ?? gooseCommand(["promote", ctx.from, to]);
+    throw new StepFailed(
+      `the plan of ${to} could lose data in ${losses.length} step(s): ` +
+        losses.map((x) => `${x.op} ${resourceLabel(x)}`).join("; "),
+      {
+        gate: "plan",
+        fix: `review the plan (goose preview ${to}${ctx.ports.engine.mode === "offline" ? " --offline" : ""} --diff); to deploy it anyway, rerun with the reason recorded: ${rerun} --allow-data-loss --reason "the data is restored from backup"`,
+      },
+    );
+  }
+}
+
 export const deploy: PromoteStepFn = async (ctx, s) => {
   const { to } = ctx;
+  await planBeforeDeploy(ctx, s);
   const up = await ctx.ports.engine.up(to, {
     onProgress: (m) => ctx.emit({ type: "info", step: "deploy", message: m }),
   });

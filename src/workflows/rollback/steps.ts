@@ -17,6 +17,8 @@ import {
   validateExport,
   type SnapshotManifest,
 } from "../../snapshots/index.js";
+import { planDigest, summaryLine } from "../../plan/index.js";
+import { planImport } from "../plan.js";
 import { takeSnapshot } from "../snapshot.js";
 import { gooseCommand } from "../../command-line.js";
 import {
@@ -300,7 +302,12 @@ export const importState: RollbackStepFn = async (ctx) => {
     recovery: ctx.result.recoverySnapshotId,
     holder: opts.holder,
   });
-  await ports.engine.importStack(opts.stage, toImportable(ctx.exportText));
+  const importable = toImportable(ctx.exportText);
+  // What the import changes, shown before it happens (src/plan).
+  const plan = planImport(opts.stage, ctx.current, importable);
+  opts.onPlan?.(plan);
+  const digest = planDigest(plan);
+  await ports.engine.importStack(opts.stage, importable);
   if (opts.staged) {
     // From here a crash is resumable: the checkpoint says what the state holds.
     const at = ports.clock.now().toISOString();
@@ -315,7 +322,10 @@ export const importState: RollbackStepFn = async (ctx) => {
     };
     await writeCheckpoint(ports.store, ctx.checkpoint);
   }
-  return { detail: `imported ${opts.to} into stack ${ctx.stack}` };
+  return {
+    detail: `imported ${opts.to} into stack ${ctx.stack}; plan: ${summaryLine(plan)}`,
+    data: { plan: { digest, summary: plan.summary } },
+  };
 };
 
 export const refresh: RollbackStepFn = async (ctx) => {

@@ -124,6 +124,8 @@ export interface RollbackOptions {
   onStep?: (report: RollbackStepView) => void;
   /** Each stage of a staged rollback as it completes or fails. */
   onStage?: (record: StageRecord) => void;
+  /** The rollback's plan (current state to the snapshot), computed before the import. */
+  onPlan?: (plan: import("../../plan/index.js").Plan) => void;
   now?: () => Date;
   /** Time for the health wait and the records (default the system clock, or `now`). */
   clock?: Clock;
