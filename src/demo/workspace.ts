@@ -17,6 +17,8 @@ export const DEMO_INPUTS = [
   "package.json",
   "package-lock.json",
   "policy-pack",
+  // The pack imports the one image-reference parser (dependency-free) from here.
+  "src/images/ref.ts",
   "monitoring",
   "security",
   "load-test/config",
