@@ -3,6 +3,7 @@
  * policy-pack/index.ts constructs the PolicyPack (which starts the analyzer's gRPC server).
  */
 import type { Policies } from "@pulumi/policy";
+import { metricsAuthPolicies } from "./metrics-auth.js";
 import { monitoringPolicies } from "./monitoring.js";
 import { platformResourcePolicies, platformStackPolicies } from "./platform.js";
 import { secretPolicies } from "./secrets.js";
@@ -21,6 +22,7 @@ export const policies: Policies = [
   ...platformResourcePolicies,
   ...stackPolicies,
   ...platformStackPolicies,
+  ...metricsAuthPolicies,
 ];
 
 /** Policy names, in pack order. */

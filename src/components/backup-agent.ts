@@ -42,7 +42,8 @@ export const AGENT_PATHS = {
  * in pod ordinal 0, so replicas do not each upload a copy. Environment: STAGE, PUSHGATEWAY,
  * TARGET (s3|volume), BUCKET and KMS_KEY_ARN (s3), S3_ENDPOINT (optional, e.g. a VPC endpoint),
  * INTERVAL_SECONDS, TIMEOUT_SECONDS, RETENTION_DAYS (volume), POD_NAME, and the AGENT_PATHS
- * overrides PROMETHEUS_URL, PROMETHEUS_DATA, GRAFANA_DB, BACKUP_ROOT, WORK. GOOSE_BACKUP_ONCE=1 runs
+ * overrides PROMETHEUS_URL, PROMETHEUS_DATA, GRAFANA_DB, BACKUP_ROOT, WORK; PROMETHEUS_AUTH_FILE and
+ * PROMETHEUS_AUTH_USER (Prometheus' basic auth). GOOSE_BACKUP_ONCE=1 runs
  * one backup now and exits with its status (1 when it failed). Exported for testing.
  */
 export function backupAgentScript(component: BackupComponent): string {
@@ -51,7 +52,14 @@ export function backupAgentScript(component: BackupComponent): string {
   const capture =
     component === "prometheus"
       ? `capture() {
-  resp=$(t curl -fsS -X POST "$PROMETHEUS_URL/api/v1/admin/tsdb/snapshot") ||
+  # Prometheus asks for basic auth (PROMETHEUS_AUTH_FILE): the password reaches curl on stdin.
+  if [ -n "\${PROMETHEUS_AUTH_FILE:-}" ]; then
+    resp=$(printf 'user = "%s:%s"\\n' "\${PROMETHEUS_AUTH_USER:-goose}" "$(cat "$PROMETHEUS_AUTH_FILE")" |
+      t curl -K - -fsS -X POST "$PROMETHEUS_URL/api/v1/admin/tsdb/snapshot")
+  else
+    resp=$(t curl -fsS -X POST "$PROMETHEUS_URL/api/v1/admin/tsdb/snapshot")
+  fi
+  [ -n "$resp" ] ||
     { fail "the TSDB snapshot request to $PROMETHEUS_URL/api/v1/admin/tsdb/snapshot failed"; return 1; }
   name=$(printf '%s' "$resp" | sed -n 's/.*"name":"\\([^"]*\\)".*/\\1/p')
   [ -n "$name" ] || { fail "the TSDB snapshot returned no name: $resp"; return 1; }

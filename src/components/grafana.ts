@@ -15,6 +15,12 @@ import {
 } from "./common.js";
 import { SERVICES, serviceUrl } from "./names.js";
 import type { BackupAgentSpec } from "./backup.js";
+import {
+  GRAFANA_DEFAULT_ROLE,
+  GRAFANA_PASSWORD_ENV,
+  METRICS_USER,
+  PASSWORD_KEY,
+} from "./metrics-auth.js";
 
 export interface GrafanaArgs {
   /** The validated stage configuration. */
@@ -31,6 +37,8 @@ export interface GrafanaArgs {
   now?: number;
   /** The backup agent sidecar (from the Backup component). */
   backupAgent?: BackupAgentSpec;
+  /** The Secret with Prometheus' basic-auth password (key `password`), for the datasource. */
+  prometheusAuthSecret?: pulumi.Input<string>;
 }
 
 /** Where Grafana's image keeps its home (the CLI needs it). */
@@ -81,6 +89,10 @@ export function datasourcesYaml(prometheusUrl: string): string {
         url: prometheusUrl,
         isDefault: true,
         editable: false,
+        // Prometheus asks for basic auth; Grafana expands the variable from the Secret.
+        basicAuth: true,
+        basicAuthUser: METRICS_USER,
+        secureJsonData: { basicAuthPassword: `$${GRAFANA_PASSWORD_ENV}` },
       },
     ],
   });
@@ -192,6 +204,17 @@ export class Grafana extends pulumi.ComponentResource {
         valueFrom: { secretKeyRef: { name: secret.metadata.name, key: "admin-password" } },
       },
       { name: "GF_AUTH_ANONYMOUS_ENABLED", value: String(g.anonymousAccess) },
+      // Viewer by default: users Grafana creates, and anonymous ones should a stage allow them.
+      { name: "GF_USERS_AUTO_ASSIGN_ORG_ROLE", value: GRAFANA_DEFAULT_ROLE },
+      { name: "GF_AUTH_ANONYMOUS_ORG_ROLE", value: GRAFANA_DEFAULT_ROLE },
+      ...(args.prometheusAuthSecret
+        ? [
+            {
+              name: GRAFANA_PASSWORD_ENV,
+              valueFrom: { secretKeyRef: { name: args.prometheusAuthSecret, key: PASSWORD_KEY } },
+            },
+          ]
+        : []),
       { name: "GF_USERS_ALLOW_SIGN_UP", value: String(g.allowSignUp) },
       { name: "GF_AUTH_DISABLE_LOGIN_FORM", value: String(g.disableLoginForm) },
       { name: "GF_ANALYTICS_REPORTING_ENABLED", value: "false" },

@@ -4,6 +4,7 @@ import { SCRAPE_JOBS } from "../config/metrics.js";
 import { levelScrapeConfigs, loadMetricLevels, type MetricLevels } from "../monitoring/levels.js";
 import { prometheusAlertingConfig } from "./alertmanager-cluster.js";
 import { serviceAddress } from "./names.js";
+import { labelDropConfig, METRICS_USER, PASSWORD_FILE, sensitiveLabels } from "./metrics-auth.js";
 
 /** Where the rule files are mounted in the Prometheus container. */
 export const RULES_DIR = "/etc/prometheus/rules";
@@ -20,14 +21,22 @@ export const RULES_DIR = "/etc/prometheus/rules";
 export function renderPrometheusConfig(
   cfg: StageConfig,
   levels: MetricLevels = loadMetricLevels(),
+  dropLabels: readonly string[] = sensitiveLabels(cfg.stage),
 ): string {
+  // Labels that could carry secrets or personal data go first, before anything else sees them.
   const job = (name: string, targets: string[], extra: Record<string, unknown> = {}) =>
     levelScrapeConfigs(
       levels,
       cfg.stage,
       { job: name, targets, extra },
       cfg.prometheus.dropMetrics,
-    );
+    ).map((sc) => ({
+      ...sc,
+      metric_relabel_configs: [
+        ...(dropLabels.length ? [labelDropConfig(dropLabels)] : []),
+        ...((sc as { metric_relabel_configs?: unknown[] }).metric_relabel_configs ?? []),
+      ],
+    }));
   const doc = {
     global: {
       scrape_interval: cfg.prometheus.scrapeInterval,
@@ -37,7 +46,10 @@ export function renderPrometheusConfig(
     rule_files: [`${RULES_DIR}/*.yaml`],
     alerting: prometheusAlertingConfig(cfg),
     scrape_configs: [
-      ...job(SCRAPE_JOBS.prometheus, ["localhost:9090"]),
+      // Prometheus asks for basic auth on every endpoint, its own metrics included.
+      ...job(SCRAPE_JOBS.prometheus, ["localhost:9090"], {
+        basic_auth: { username: METRICS_USER, password_file: PASSWORD_FILE },
+      }),
       ...job(SCRAPE_JOBS.alertmanager, [serviceAddress(cfg, "alertmanager")]),
       ...job(SCRAPE_JOBS.grafana, [serviceAddress(cfg, "grafana")]),
       // Backup and scanner jobs push their results; keep the labels they pushed.

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
 import type { StageConfig } from "../config/schema.js";
 import {
   contentHash,
@@ -21,6 +22,15 @@ import {
 import { renderPrometheusConfig, RULES_DIR } from "./prometheus-config.js";
 import { PROMETHEUS_LOOPBACK, PROXY_PORT, proxyNginxConf } from "./prometheus-proxy.js";
 import type { BackupAgentSpec } from "./backup.js";
+import {
+  authenticatedProbe,
+  METRICS_USER,
+  PASSWORD_FILE,
+  PASSWORD_KEY,
+  prometheusWebConfig,
+  WEB_CONFIG_FILE,
+  WEB_CONFIG_KEY,
+} from "./metrics-auth.js";
 
 export interface PrometheusArgs {
   /** The validated stage configuration. */
@@ -76,6 +86,8 @@ export class Prometheus extends pulumi.ComponentResource {
   public readonly pushgatewayUrl: pulumi.Output<string>;
   /** Name of the StatefulSet (its pods are `<name>-0`, `<name>-1`…). */
   public readonly statefulSetName: pulumi.Output<string>;
+  /** The Secret with Prometheus' basic-auth password (key `password`), for its clients. */
+  public readonly basicAuthSecretName: pulumi.Output<string>;
 
   constructor(name: string, args: PrometheusArgs, opts?: pulumi.ComponentResourceOptions) {
     super("goldengoose:monitoring:Prometheus", name, {}, opts);
@@ -126,6 +138,40 @@ export class Prometheus extends pulumi.ComponentResource {
       },
       child,
     );
+
+    // Basic auth on every endpoint: the web config holds only the bcrypt hash; the password is in
+    // a Secret of its own for the clients (src/components/metrics-auth.ts).
+    const authPassword = new random.RandomPassword(
+      `${name}-basic-auth`,
+      { length: 32, special: false, minLower: 2, minUpper: 2, minNumeric: 2 },
+      child,
+    );
+    const webConfig = new k8s.core.v1.Secret(
+      `${name}-web-config`,
+      {
+        metadata: meta("prometheus-web-config", ns, labels("prometheus", "prometheus")),
+        type: "Opaque",
+        stringData: {
+          [WEB_CONFIG_KEY]: pulumi.secret(authPassword.bcryptHash).apply(prometheusWebConfig),
+        },
+      },
+      child,
+    );
+    const basicAuth = new k8s.core.v1.Secret(
+      `${name}-basic-auth`,
+      {
+        metadata: meta("prometheus-basic-auth", ns, labels("prometheus", "prometheus")),
+        type: "Opaque",
+        stringData: { username: METRICS_USER, [PASSWORD_KEY]: pulumi.secret(authPassword.result) },
+      },
+      child,
+    );
+    this.basicAuthSecretName = basicAuth.metadata.name;
+    const authMount = {
+      name: "basic-auth",
+      mountPath: PASSWORD_FILE.replace(/\/[^/]+$/, ""),
+      readOnly: true,
+    };
 
     const config = new k8s.core.v1.ConfigMap(
       `${name}-config`,
@@ -211,6 +257,7 @@ export class Prometheus extends pulumi.ComponentResource {
                     // proxy container serves everything else on the pod's web port.
                     `--web.listen-address=${PROMETHEUS_LOOPBACK}`,
                     "--web.enable-admin-api",
+                    `--web.config.file=${WEB_CONFIG_FILE}`,
                   ],
                   resources: containerResources(p.resources),
                   securityContext: containerSecurity(),
@@ -224,6 +271,12 @@ export class Prometheus extends pulumi.ComponentResource {
                     },
                     { name: "rules", mountPath: RULES_DIR },
                     { name: "data", mountPath: "/prometheus" },
+                    {
+                      name: "web-config",
+                      mountPath: WEB_CONFIG_FILE.replace(/\/[^/]+$/, ""),
+                      readOnly: true,
+                    },
+                    authMount,
                   ],
                 },
                 {
@@ -233,16 +286,43 @@ export class Prometheus extends pulumi.ComponentResource {
                   ports: [{ name: "web", containerPort: PROXY_PORT }],
                   resources: containerResources(SIDE_RESOURCES),
                   securityContext: containerSecurity(),
-                  // Through the proxy: checks Prometheus and the proxy together.
-                  ...httpProbes(PROXY_PORT, "/-/healthy", "/-/ready"),
+                  // The proxy itself (Prometheus behind it asks for credentials; its own
+                  // container's probes check it with them).
+                  ...tcpProbes(PROXY_PORT),
                   volumeMounts: [
                     { name: "proxy", mountPath: "/etc/goose-proxy", readOnly: true },
                     { name: "proxy-tmp", mountPath: "/tmp" },
                   ],
                 },
-                ...(args.backupAgent ? [args.backupAgent.container] : []),
+                ...(args.backupAgent
+                  ? [
+                      {
+                        ...args.backupAgent.container,
+                        // The admin API asks for the password too.
+                        env: [
+                          ...((args.backupAgent.container.env ??
+                            []) as k8s.types.input.core.v1.EnvVar[]),
+                          { name: "PROMETHEUS_AUTH_FILE", value: PASSWORD_FILE },
+                          { name: "PROMETHEUS_AUTH_USER", value: METRICS_USER },
+                        ],
+                        volumeMounts: [
+                          ...((args.backupAgent.container.volumeMounts ??
+                            []) as k8s.types.input.core.v1.VolumeMount[]),
+                          authMount,
+                        ],
+                      },
+                    ]
+                  : []),
               ],
               volumes: [
+                { name: "web-config", secret: { secretName: webConfig.metadata.name } },
+                {
+                  name: "basic-auth",
+                  secret: {
+                    secretName: basicAuth.metadata.name,
+                    items: [{ key: PASSWORD_KEY, path: "password" }],
+                  },
+                },
                 { name: "config", configMap: { name: config.metadata.name } },
                 { name: "rules", configMap: { name: rules.metadata.name } },
                 { name: "proxy", configMap: { name: proxy.metadata.name } },
@@ -416,9 +496,8 @@ export class Prometheus extends pulumi.ComponentResource {
 function execProbes(
   base: string,
 ): Pick<k8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe"> {
-  const exec = (path: string) => ({
-    command: ["wget", "-q", "-T", "4", "-O", "/dev/null", `${base}${path}`],
-  });
+  // Prometheus asks for basic auth on every endpoint, its health endpoints included.
+  const exec = (path: string) => ({ command: authenticatedProbe(base, path) });
   return {
     livenessProbe: {
       exec: exec("/-/healthy"),
@@ -432,6 +511,26 @@ function execProbes(
       initialDelaySeconds: 5,
       periodSeconds: 10,
       timeoutSeconds: 5,
+      failureThreshold: 3,
+    },
+  };
+}
+
+/** Liveness and readiness as a TCP connect to `port`. */
+function tcpProbes(
+  port: number,
+): Pick<k8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe"> {
+  return {
+    livenessProbe: {
+      tcpSocket: { port },
+      initialDelaySeconds: 10,
+      periodSeconds: 15,
+      failureThreshold: 4,
+    },
+    readinessProbe: {
+      tcpSocket: { port },
+      initialDelaySeconds: 5,
+      periodSeconds: 10,
       failureThreshold: 3,
     },
   };

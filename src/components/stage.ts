@@ -75,6 +75,7 @@ export class Stage extends pulumi.ComponentResource {
         labels,
         dashboards: args.monitoring.dashboards,
         prometheusUrl: this.prometheus.url,
+        prometheusAuthSecret: this.prometheus.basicAuthSecretName,
         now: args.now,
         backupAgent: this.backup.agents.grafana,
       },

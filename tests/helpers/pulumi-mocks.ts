@@ -27,6 +27,8 @@ export function installMocks(stage: StageName): { resources: Registered[] } {
         if (args.type === "aws:kms/key:Key") state["keyId"] = `key-${args.name}`;
         if (args.type === "random:index/randomPassword:RandomPassword") {
           state["result"] = pulumi.secret("mock-generated-password");
+          // Shaped like a bcrypt hash (the provider computes a real one).
+          state["bcryptHash"] = pulumi.secret(`$2b$10$${"m".repeat(53)}`);
         }
         if (args.type.startsWith("kubernetes:")) {
           const md = (args.inputs["metadata"] ?? {}) as Record<string, unknown>;

@@ -9,6 +9,7 @@ import {
   grafanaDeployment,
   grafanaWith,
   manyResources,
+  metricsStack,
   prometheusStatefulSet,
   rulesStack,
   scrapeRulesStack,
@@ -52,7 +53,27 @@ const prometheus = (retention: string): ResourceInput => ({
   props: prometheusStatefulSet(retention),
 });
 
+const productionDropLabels = [
+  "password",
+  "token",
+  "secret",
+  "api_key",
+  "authorization",
+  "email",
+  "user",
+  "username",
+  "client_ip",
+];
+
 export const CASES: Case[] = [
+  {
+    policy: "metrics-endpoints-protected",
+    stage: "production",
+    kind: "stack",
+    pass: metricsStack(productionDropLabels),
+    fail: metricsStack(productionDropLabels, { noWebConfig: true }),
+    expect: /runs Prometheus without --web.config.file/,
+  },
   {
     policy: "s3-bucket-encryption-kms",
     stage: "production",

@@ -391,3 +391,71 @@ export function scrapeRulesStack(keep: string): StackResourceInput[] {
     },
   ];
 }
+
+/**
+ * A stage's metrics endpoints as the program builds them: Prometheus with --web.config.file, its
+ * web config Secret (bcrypt hash of a password), Grafana with viewer defaults, a ClusterIP
+ * Pushgateway Service, and prometheus.yml dropping `dropLabels` in every scrape config. `edit`
+ * breaks one of them.
+ */
+export function metricsStack(
+  dropLabels: string[],
+  edit: {
+    noWebConfig?: boolean;
+    plaintextUser?: boolean;
+    editorRole?: boolean;
+    exposePushgateway?: boolean;
+    keepLabel?: string;
+  } = {},
+): StackResourceInput[] {
+  const prom = prometheusStatefulSet("90d");
+  const c = (prom as { spec: { template: { spec: { containers: Record<string, unknown>[] } } } })
+    .spec.template.spec.containers[0]!;
+  if (!edit.noWebConfig)
+    c["args"] = [...(c["args"] as string[]), "--web.config.file=/etc/prometheus/web/web.yml"];
+  const hash = `$2b$10$${"N".repeat(53)}`;
+  const grafana = grafanaDeployment([
+    { name: "GF_USERS_AUTO_ASSIGN_ORG_ROLE", value: edit.editorRole ? "Editor" : "Viewer" },
+    { name: "GF_AUTH_ANONYMOUS_ORG_ROLE", value: "Viewer" },
+  ]);
+  const regex = dropLabels.filter((l) => l !== edit.keepLabel).join("|");
+  const promYml = [
+    "scrape_configs:",
+    ...["prometheus-critical", "pushgateway-critical"].flatMap((j) => [
+      `  - job_name: ${j}`,
+      "    static_configs: [{ targets: ['localhost:9090'] }]",
+      "    metric_relabel_configs:",
+      `      - { action: labeldrop, regex: '${regex}' }`,
+      "      - { source_labels: [__name__], regex: 'go_.*', action: drop }",
+    ]),
+  ].join("\n");
+  return [
+    { type: "kubernetes:apps/v1:StatefulSet", name: "prometheus", props: prom },
+    {
+      type: "kubernetes:core/v1:Secret",
+      name: "prometheus-web-config",
+      props: {
+        stringData: {
+          "web.yml": `basic_auth_users:\n  goose: ${edit.plaintextUser ? "hunter2-password" : `'${hash}'`}\n`,
+        },
+      },
+    },
+    { type: "kubernetes:apps/v1:Deployment", name: "grafana", props: grafana },
+    {
+      type: "kubernetes:core/v1:Service",
+      name: "pushgateway",
+      props: {
+        spec: {
+          type: edit.exposePushgateway ? "LoadBalancer" : "ClusterIP",
+          selector: { "app.kubernetes.io/name": "pushgateway" },
+          ports: [{ port: 9091 }],
+        },
+      },
+    },
+    {
+      type: "kubernetes:core/v1:ConfigMap",
+      name: "prometheus-config",
+      props: { data: { "prometheus.yml": promYml } },
+    },
+  ];
+}

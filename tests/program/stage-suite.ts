@@ -210,11 +210,44 @@ export function describeStage(stage: StageName): void {
       const secret = one("kubernetes:core/v1:Secret", "grafana-admin");
       expect(get(secret.inputs, "stringData", SECRET_SIG)).toBeDefined();
       const keepers = get(
-        ofType("random:index/randomPassword:RandomPassword")[0]?.inputs,
+        ofType("random:index/randomPassword:RandomPassword").find((r) =>
+          r.name.endsWith("admin-password"),
+        )?.inputs,
         "keepers",
         "rotation",
       );
       expect(keepers).toMatch(new RegExp(`^every-${cfg.secrets.rotationDays}d-period-\\d+$`));
+    });
+
+    it("puts Prometheus behind basic auth (bcrypt web config), Grafana on it as a viewer-by-default client", () => {
+      const sts = one("kubernetes:apps/v1:StatefulSet", "prometheus");
+      const prom = containersOf(sts).find((c) => c["name"] === "prometheus") as Obj;
+      expect(get(prom, "args") as string[]).toContain(
+        "--web.config.file=/etc/prometheus/web/web.yml",
+      );
+      // The web config Secret holds the hash (the mock's bcrypt-shaped value), never the password.
+      const web = one("kubernetes:core/v1:Secret", "prometheus-web-config");
+      const webYml = JSON.stringify(get(web.inputs, "stringData"));
+      expect(webYml).toMatch(/basic_auth_users:.*goose: .*\$2b\$10\$/);
+      expect(webYml).not.toContain("mock-generated-password");
+      // The probes and the backup agent read the password file; Grafana gets it from the Secret.
+      expect(JSON.stringify(get(prom, "livenessProbe"))).toContain("/etc/prometheus/auth/password");
+      const agent = containersOf(sts).find((c) => c["name"] === "backup-agent") as Obj;
+      expect(get(agent, "env") as Obj[]).toContainEqual({
+        name: "PROMETHEUS_AUTH_FILE",
+        value: "/etc/prometheus/auth/password",
+      });
+      const graf = containersOf(one("kubernetes:apps/v1:Deployment", "grafana"))[0];
+      const env = get(graf, "env") as Obj[];
+      expect(env).toContainEqual({ name: "GF_USERS_AUTO_ASSIGN_ORG_ROLE", value: "Viewer" });
+      expect(
+        get(
+          env.find((e) => e["name"] === "GOOSE_PROMETHEUS_PASSWORD"),
+          "valueFrom",
+          "secretKeyRef",
+          "name",
+        ),
+      ).toBe("prometheus-basic-auth");
     });
 
     it("backs up to the stage's target", () => {

@@ -88,6 +88,9 @@ function mockState(args: pulumi.runtime.MockResourceArgs): {
   }
   if (pkg === "random" && /Random(Password|String)$/.test(args.type)) {
     state.result = pulumi.secret(secretPlaceholder(args.name));
+    // Simulated: shaped like the bcrypt hash the provider computes (no hash of anything).
+    if (args.type.endsWith("RandomPassword"))
+      state.bcryptHash = pulumi.secret(`$2b$10$${"o".repeat(53)}`);
   }
   if (pkg === "kubernetes" && inputs.metadata && typeof inputs.metadata === "object") {
     const md = inputs.metadata as Record<string, unknown>;
