@@ -10,7 +10,7 @@
  */
 import { DR_METRICS } from "../config/metrics.js";
 import type { StageThresholds } from "./thresholds.js";
-import type { AlertRule, RecordingRule, RuleGroup } from "./rules.js";
+import type { AlertRule, RecordingRule, RuleGroup } from "./rule-types.js";
 
 export const DR_RECORDED = {
   restoreAge: "stage:goldengoose_dr_restore_last_success_age:seconds",

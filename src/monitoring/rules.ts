@@ -14,6 +14,7 @@
  */
 import { stringify } from "yaml";
 import { drRecordingGroups, drThresholdGroups } from "./dr-rules.js";
+import type { AlertRule, RecordingRule, RuleGroup } from "./rule-types.js";
 import type { StageChange, StageThresholds } from "./thresholds.js";
 import { maxAgeSeconds, type PushGroups } from "./push-groups.js";
 import { leSpellings, severitiesAtOrAbove } from "./thresholds.js";
@@ -24,26 +25,7 @@ import {
   SERVICE_METRICS,
 } from "../config/metrics.js";
 
-export interface RecordingRule {
-  record: string;
-  expr: string;
-  labels?: Record<string, string>;
-}
-
-export interface AlertRule {
-  alert: string;
-  expr: string;
-  for: string;
-  labels: { severity: "critical" | "warning" | "info" } & Record<string, string>;
-  annotations: { summary: string; description: string; runbook_url: string };
-}
-
-export interface RuleGroup<R> {
-  name: string;
-  /** Evaluation interval of the group, when not the global one. */
-  interval?: string;
-  rules: R[];
-}
+export type { AlertRule, RecordingRule, RuleGroup } from "./rule-types.js";
 
 /** Prefix every alert name starts with. */
 export const ALERT_PREFIX = "GoldenGoose";

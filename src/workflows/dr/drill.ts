@@ -30,20 +30,19 @@ import type { StageName } from "../../config/stages.js";
 import { MONITORING_PATHS } from "../../monitoring/files.js";
 import type { MetricsTarget } from "../../monitoring/publish.js";
 import type { ObjectStore } from "../../store/types.js";
-import {
-  checkSet,
-  describeSource,
-  fetchSets,
-  type ArchiveSource,
-  type FetchedSet,
-} from "./archives.js";
-import { checkGrafanaDb, type GrafanaCheck } from "./grafana-check.js";
+import { checkSet, describeSource, fetchSets, type ArchiveSource } from "./archives.js";
+import { checkGrafanaDb } from "./grafana-check.js";
 import { findBinary } from "./processes.js";
 import { instantQuery, readBlocks, startRestoredPrometheus } from "./prometheus-restore.js";
-import { writeDrillReports } from "./report.js";
-import { publishDrillMetrics, recordDrill, type DrillOutcome } from "./state.js";
+import {
+  DRILL_REPORT_KIND,
+  writeDrillReports,
+  type DrillCheck,
+  type DrillReport,
+} from "./report.js";
 
-export const DRILL_REPORT_KIND = "goldengoose.dr.drill/v1";
+export { DRILL_REPORT_KIND, type DrillCheck, type DrillReport } from "./report.js";
+import { publishDrillMetrics, recordDrill, type DrillOutcome } from "./state.js";
 
 export interface DrillEvidence {
   append(input: {
@@ -74,48 +73,6 @@ export interface DrillOptions {
   startTimeoutMs?: number;
   onCheck?: (c: DrillCheck) => void;
   now?: () => Date;
-}
-
-export interface DrillCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
-
-export interface DrillReport {
-  kind: typeof DRILL_REPORT_KIND;
-  id: string;
-  stage: StageName;
-  result: "pass" | "fail";
-  startedAt: string;
-  finishedAt: string;
-  source: string;
-  objectives: { rpoSeconds: number; rtoSeconds: number; drillMaxAgeHours: number };
-  archives: FetchedSet[];
-  prometheus?: {
-    blocks: number;
-    oldestSample?: string;
-    newestSample?: string;
-    /** Series with a sample in the 5 minutes before the newest sample. */
-    series?: number;
-    /** Series per `stage` label value. */
-    stages?: Record<string, number>;
-    fetchSeconds?: number;
-    startSeconds?: number;
-    firstQuerySeconds?: number;
-  };
-  grafana?: GrafanaCheck;
-  /** Seconds the newest restored sample lies behind the backup time. */
-  rpoSeconds?: number;
-  /** Seconds from the start of the fetch to the restored Prometheus's first answered query. */
-  rtoSeconds?: number;
-  checks: DrillCheck[];
-  failures: string[];
-  reports?: { json: string; markdown: string };
-  evidence?: string;
-  /** Where the goldengoose_dr_* metrics went, or why they could not be published. */
-  metrics?: string;
-  metricsError?: string;
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;

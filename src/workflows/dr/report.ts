@@ -5,7 +5,53 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { DrillReport } from "./drill.js";
+import type { StageName } from "../../config/stages.js";
+import type { FetchedSet } from "./archives.js";
+import type { GrafanaCheck } from "./grafana-check.js";
+
+export const DRILL_REPORT_KIND = "goldengoose.dr.drill/v1";
+
+export interface DrillCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface DrillReport {
+  kind: typeof DRILL_REPORT_KIND;
+  id: string;
+  stage: StageName;
+  result: "pass" | "fail";
+  startedAt: string;
+  finishedAt: string;
+  source: string;
+  objectives: { rpoSeconds: number; rtoSeconds: number; drillMaxAgeHours: number };
+  archives: FetchedSet[];
+  prometheus?: {
+    blocks: number;
+    oldestSample?: string;
+    newestSample?: string;
+    /** Series with a sample in the 5 minutes before the newest sample. */
+    series?: number;
+    /** Series per `stage` label value. */
+    stages?: Record<string, number>;
+    fetchSeconds?: number;
+    startSeconds?: number;
+    firstQuerySeconds?: number;
+  };
+  grafana?: GrafanaCheck;
+  /** Seconds the newest restored sample lies behind the backup time. */
+  rpoSeconds?: number;
+  /** Seconds from the start of the fetch to the restored Prometheus's first answered query. */
+  rtoSeconds?: number;
+  checks: DrillCheck[];
+  failures: string[];
+  reports?: { json: string; markdown: string };
+  evidence?: string;
+  /** Where the goldengoose_dr_* metrics went, or why they could not be published. */
+  metrics?: string;
+  metricsError?: string;
+}
 
 const cell = (s: unknown) =>
   String(s ?? "")
