@@ -33,7 +33,7 @@ import {
 import { gate, gates } from "../../src/workflows/promote/context.js";
 import { deploy, verify } from "../../src/workflows/promote/steps.js";
 import { health } from "../../src/workflows/rollback/steps.js";
-import type { RollbackContext } from "../../src/workflows/rollback/steps.js";
+import type { RollbackContext } from "../../src/workflows/rollback/context.js";
 import { takeSnapshot, gitCommitOf } from "../../src/workflows/snapshot.js";
 import { cleanupTempDirs, fixture, repoRoot, tempDir, TEST_KEY } from "../snapshots/helpers.js";
 

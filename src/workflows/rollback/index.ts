@@ -42,7 +42,8 @@ import { readManifest, SnapshotNotFoundError, stageOfId } from "../../snapshots/
 import { clockOf, runSteps, stepReports, type StepReport } from "../steps.js";
 import { recordTransition } from "../transition-metrics.js";
 import { checkpointKey, readCheckpoint } from "./staged.js";
-import { ROLLBACK_STEP_FUNCTIONS, subjectOf, type RollbackContext } from "./steps.js";
+import { subjectOf, type RollbackContext } from "./context.js";
+import { ROLLBACK_STEP_FUNCTIONS } from "./steps.js";
 import {
   ROLLBACK_STEPS,
   stepView,

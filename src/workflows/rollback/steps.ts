@@ -6,7 +6,6 @@
  */
 import { secretsProviderOf } from "../../pulumi-export/index.js";
 import { assertNoClusterBlackout, ClusterBlackoutError } from "../../locks/cluster.js";
-import type { Lease } from "../../locks/index.js";
 import {
   checkDependencies,
   pinnedProviderVersions,
@@ -15,61 +14,16 @@ import {
   SnapshotVerifyError,
   toImportable,
   validateExport,
-  type SnapshotManifest,
 } from "../../snapshots/index.js";
 import { planDigest, summaryLine } from "../../plan/index.js";
 import { planImport } from "../plan.js";
 import { takeSnapshot } from "../snapshot.js";
-import { gooseCommand } from "../../command-line.js";
-import {
-  runStagedUpdate,
-  StageFailed,
-  STAGED_CHECKPOINT_KIND,
-  writeCheckpoint,
-  type StagedCheckpoint,
-} from "./staged.js";
-import {
-  StepFailed,
-  waitHealthy,
-  type Step,
-  type StepOutcome,
-  type StepReport,
-  type WorkflowPorts,
-} from "../steps.js";
-import { markTransitionStart, type MetricsSink } from "../transition-metrics.js";
-import { stepView, type RollbackOptions, type RollbackResult, type RollbackStep } from "./types.js";
-
-/** One rollback run: its options, ports, result so far and what the steps hand on. */
-export interface RollbackContext {
-  opts: RollbackOptions;
-  ports: WorkflowPorts;
-  stack: string;
-  result: RollbackResult;
-  /** Transition and snapshot metrics go here. */
-  sink: MetricsSink & { textfileDir: string };
-  /** The reports of the steps so far (the evidence step lists them). */
-  reports: StepReport<RollbackStep>[];
-  /** The target's manifest as listed, until `verify` reads it verified into `manifest`. */
-  listed: SnapshotManifest;
-  manifest?: SnapshotManifest;
-  exportText: string;
-  /** The stack's state before the rollback, as `verify` exported it. */
-  current: string;
-  recoveryDigest: string;
-  lease?: Lease;
-  /** A staged rollback's checkpoint (read when resuming, written from the import on). */
-  checkpoint?: StagedCheckpoint;
-}
-
-/** The subject of every record: the target snapshot (verified once `verify` passed). */
-export function subjectOf(ctx: RollbackContext) {
-  return [
-    {
-      name: `snapshot:${ctx.opts.to}`,
-      digest: { sha256: (ctx.manifest ?? ctx.listed).plaintext.sha256 },
-    },
-  ];
-}
+import { STAGED_CHECKPOINT_KIND, writeCheckpoint } from "./staged.js";
+import { stagedUpdate } from "./staged-update.js";
+import { healthTargets, subjectOf, waitStageHealthy, type RollbackContext } from "./context.js";
+import { StepFailed, type Step, type StepOutcome } from "../steps.js";
+import { markTransitionStart } from "../transition-metrics.js";
+import { stepView, type RollbackStep } from "./types.js";
 
 type RollbackStepFn = (ctx: RollbackContext) => Promise<StepOutcome>;
 const step = (name: RollbackStep, run: RollbackStepFn): Step<RollbackStep, RollbackContext> => ({
@@ -342,113 +296,14 @@ export const update: RollbackStepFn = async (ctx) => {
   };
 };
 
-/** The health URLs of the rollback: Prometheus `/-/ready`, Grafana `/api/health`. */
-function healthTargets(ctx: RollbackContext): string[] {
-  const h = ctx.opts.health ?? {};
-  return [
-    ...(h.prometheusUrl ? [`${h.prometheusUrl.replace(/\/$/, "")}/-/ready`] : []),
-    ...(h.grafanaUrl ? [`${h.grafanaUrl.replace(/\/$/, "")}/api/health`] : []),
-  ];
-}
-
-/** The update of a staged rollback: the stages the checkpoint has not completed (./staged.ts). */
-async function stagedUpdate(ctx: RollbackContext): Promise<StepOutcome> {
-  const { opts, ports } = ctx;
-  const cp = ctx.checkpoint;
-  if (!cp) throw new Error("staged rollback without a checkpoint: the import step writes it");
-  const h = opts.health ?? {};
-  // Loaded here: the pack's gRPC client is not for `goose rollback --help`.
-  const start = opts.startAnalyzer ?? (await import("../../policy/analyze.js")).startExportAnalyzer;
-  const analyzer = await start(opts.stage, {
-    ...(opts.policyPackDir ? { policyPackDir: opts.policyPackDir } : {}),
-    ...(opts.policyPackConfigFile ? { policyPackConfigFile: opts.policyPackConfigFile } : {}),
-    env: opts.env,
-  });
-  const resume = gooseCommand([
-    "rollback",
-    opts.stage,
-    "--to",
-    opts.to,
-    "--staged",
-    "--resume",
-    ...(ports.engine.mode === "offline" ? ["--offline"] : []),
-  ]);
-  try {
-    await runStagedUpdate({
-      stage: opts.stage,
-      engine: ports.engine,
-      store: ports.store,
-      checkpoint: cp,
-      analyze: (x) => analyzer.analyze(x),
-      health: async () => {
-        const targets = healthTargets(ctx);
-        if (targets.length === 0) return "no health URL given (--prometheus-url, --grafana-url)";
-        const results = await Promise.all(
-          targets.map((t) =>
-            waitHealthy(t, {
-              timeoutMs: h.timeoutMs ?? 30_000,
-              clock: ports.clock,
-              ...(h.probe ? { probe: h.probe } : {}),
-            }),
-          ),
-        );
-        const bad = results.filter((r) => !r.ok);
-        if (bad.length > 0) throw new Error(`not ready: ${bad.map((b) => b.detail).join("; ")}`);
-        return results.map((r) => r.detail).join("; ");
-      },
-      onStage: (r) => {
-        opts.onStage?.(r);
-        void ports.evidence
-          .append({
-            kind: "rollback.stage",
-            stage: opts.stage,
-            subject: subjectOf(ctx),
-            data: {
-              status: r.status === "done" ? "ok" : "failed",
-              detail: r.detail ?? `${r.name}: ${JSON.stringify(r.resourceChanges ?? {})}`,
-              stage: r.name,
-              resourceChanges: r.resourceChanges,
-              policy: r.policy,
-              health: r.health,
-            },
-          })
-          .catch(() => undefined);
-      },
-      now: () => ports.clock.now(),
-    });
-  } catch (err) {
-    if (!(err instanceof StageFailed)) throw err;
-    throw new StepFailed(err.message, {
-      fix: `fix the cause, then continue from stage ${err.stage}: ${resume}`,
-      data: { stages: cp.stages },
-    });
-  } finally {
-    await analyzer.close();
-  }
-  return {
-    detail: `staged: ${cp.stages.map((s) => `${s.name} ${JSON.stringify(s.resourceChanges ?? {})}`).join(", ")}; every state after a stage passed policy and health`,
-    data: { stages: cp.stages },
-  };
-}
-
 export const health: RollbackStepFn = async (ctx) => {
-  const h = ctx.opts.health ?? {};
-  const targets = healthTargets(ctx);
-  if (targets.length === 0) {
+  if (healthTargets(ctx).length === 0) {
     return {
       status: "skipped",
       detail: "no Prometheus or Grafana URL given (--prometheus-url, --grafana-url)",
     };
   }
-  const results = await Promise.all(
-    targets.map((t) =>
-      waitHealthy(t, {
-        timeoutMs: h.timeoutMs ?? 30_000,
-        clock: ctx.ports.clock,
-        ...(h.probe ? { probe: h.probe } : {}),
-      }),
-    ),
-  );
+  const results = await waitStageHealthy(ctx);
   const bad = results.filter((r) => !r.ok);
   if (bad.length > 0) {
     throw new StepFailed(`not ready: ${bad.map((b) => b.detail).join("; ")}`, {
