@@ -139,7 +139,15 @@ describe("goose promote sandbox compliance --offline, end to end", () => {
     expect(kinds).toContain("promotion.decision");
     expect(kinds).toContain("promotion.verify");
     expect(kinds.at(-1)).toBe("promotion.completed");
-    expect(kinds.filter((k) => k.startsWith("gate.")).length).toBe(gates.length);
+    // The gates' verdicts, plus the target's plan before deploy (gate.plan, its digest as subject).
+    expect(kinds.filter((k) => k.startsWith("gate.") && k !== "gate.plan").length).toBe(
+      gates.length,
+    );
+    const planRecord = mine.find((rec) => rec.kind === "gate.plan");
+    expect(planRecord?.data).toMatchObject({ verdict: "pass" });
+    expect(planRecord?.subject).toEqual([
+      { name: "plan:compliance", digest: { sha256: report.plan?.digest } },
+    ]);
     expect((await ws.run(["evidence", "verify"])).code).toBe(0);
 
     // Reports: JSON, Markdown, a copy in the store; metrics in the textfile.
