@@ -6,6 +6,7 @@ import fc from "fast-check";
 import semver from "semver";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadStageConfigFile } from "../../src/config/index.js";
+import { loadComplianceRules } from "../../src/audit/index.js";
 import {
   buildSbom,
   loadEnrichment,
@@ -246,6 +247,84 @@ describe("vulnerability gate", () => {
       "security/vulnerability-db.json",
       "security/allow-list.yaml",
     ]);
+  });
+
+  it("combines the OSV match with the source stage's in-cluster Trivy results", async () => {
+    const store = openStore(`file://${tmp("goose-vuln-")}`, {});
+    const sbom = buildSbom({
+      repoRoot,
+      stage: "production",
+      config: loadStageConfigFile(path.join(repoRoot, "Pulumi.production.yaml")),
+      enrichment: loadEnrichment(files.enrichment),
+    });
+    const now = new Date("2026-11-21T00:00:00Z");
+    const rules = loadComplianceRules(repoRoot);
+    const image = "registry.example/app:1.0";
+    const input = {
+      store,
+      stage: "production" as const,
+      sbom,
+      dbFile: files.db,
+      policyFile: files.policy,
+      allowListFile: files.allow,
+      repoRoot,
+      now,
+    };
+    const inCluster = {
+      results: store,
+      source: "compliance" as const,
+      target: "production" as const,
+      images: [image],
+      rules,
+    };
+    // No results at all from a simulated source: a warning; from a real one: missing, which fails
+    // production (mandatory).
+    const simulated = await vulnGate({ ...input, inCluster: { ...inCluster, simulated: true } });
+    expect(simulated.verdict).toBe("warn");
+    expect(simulated.summary).toMatch(/no in-cluster scan results for compliance/);
+    const missing = await vulnGate({ ...input, inCluster });
+    expect(missing.verdict).toBe("fail");
+    expect(missing.fix).toContain("create job --from=cronjob/scanner-full");
+    // A result of the scanner's layout with a HIGH finding (production fails at HIGH).
+    const key = "a".repeat(64);
+    await store.put(
+      "scans/compliance/latest.json",
+      JSON.stringify({
+        kind: "goldengoose.scan.run/v1",
+        mode: "full",
+        images: [{ image, digest: `sha256:${key}`, key, result: "scanned" }],
+      }),
+    );
+    await store.put(
+      `scans/compliance/results/${key}.json`,
+      JSON.stringify({
+        scannedAt: Math.floor(now.getTime() / 1000) - 3600,
+        depth: [...rules.stages.production.scan.depth].sort().join("+"),
+      }),
+    );
+    await store.put(
+      `scans/compliance/reports/${key}.trivy.json`,
+      JSON.stringify({
+        SchemaVersion: 2,
+        ArtifactName: image,
+        Results: [
+          {
+            Target: "app",
+            Vulnerabilities: [
+              { VulnerabilityID: "CVE-2026-1111", PkgName: "openssl", Severity: "HIGH" },
+            ],
+            Secrets: [{ RuleID: "aws-access-key-id", Severity: "CRITICAL" }],
+          },
+        ],
+      }),
+    );
+    const found = await vulnGate({ ...input, inCluster });
+    expect(found.verdict).toBe("fail");
+    expect(found.summary).toMatch(
+      /in-cluster scans of compliance: registry\.example\/app:1\.0: CVE-2026-1111 in openssl \(HIGH\), aws-access-key-id in app \(CRITICAL\)/,
+    );
+    expect(found.details).toMatchObject({ inCluster: { failOn: "HIGH", lastRunMode: "full" } });
+    expect(found.subjects.map((s) => s.name)).toContain(`trivy:${image}`);
   });
 
   it("fails on a finding at the stage threshold, passes once allow-listed, fails again when the entry expires", async () => {
