@@ -20,7 +20,7 @@ import type { StageName } from "../config/stages.js";
 import type { EvidenceSubject } from "../evidence/index.js";
 import type { ObjectStore } from "../store/types.js";
 import type { Verdict } from "./types.js";
-import { SEVERITIES, type AllowList, type Severity } from "./vulns.js";
+import { SEVERITIES, type AllowList, type Severity } from "./vuln-shared.js";
 
 export interface InClusterScanInput {
   /** Where the scanner's results are (the reports volume copied locally, or the bucket). */

@@ -22,9 +22,9 @@ import type { ObjectStore } from "../store/types.js";
 import { GateInputError, timed, worst, type GateResult } from "./types.js";
 import { formatProblem, loadYamlFile } from "../config/file.js";
 import { assessInClusterScans, type InClusterScanInput } from "./in-cluster-scans.js";
+import { allowSchema, SEVERITIES, type AllowList, type Severity } from "./vuln-shared.js";
 
-export const SEVERITIES = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
-export type Severity = (typeof SEVERITIES)[number];
+export { SEVERITIES, type AllowList, type Severity } from "./vuln-shared.js";
 const rank = (s: Severity) => SEVERITIES.indexOf(s);
 
 interface OsvEvent {
@@ -181,19 +181,6 @@ const policySchema = z.strictObject({
   unknownAs: z.enum(SEVERITIES),
 });
 export type VulnPolicy = z.infer<typeof policySchema>;
-
-const allowSchema = z.strictObject({
-  entries: z.array(
-    z.strictObject({
-      id: z.string().min(1),
-      package: z.string().min(1).optional(),
-      reason: z.string().min(10, "say why the finding is accepted (at least 10 characters)"),
-      approver: z.string().min(3, "who approved it"),
-      expires: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date like 2027-05-31"),
-    }),
-  ),
-});
-export type AllowList = z.infer<typeof allowSchema>;
 
 function loadYaml<T>(file: string, schema: z.ZodType<T>): T {
   return loadYamlFile(schema, file, {
