@@ -1,4 +1,5 @@
 import type { Writable } from "node:stream";
+import { PLAIN, type Painter } from "./style.js";
 
 /**
  * Where a command writes. With `--json`, stdout carries exactly one JSON document and every
@@ -11,6 +12,10 @@ export interface CliIo {
   cwd: string;
   /** True when stderr is a terminal (live progress instead of plain lines). */
   isTty: boolean;
+  /** True when stdout is a terminal (colour, src/cli/style.ts); absent: not a terminal. */
+  stdoutIsTty?: boolean;
+  /** Colour per stream, decided by main() from the terminals, NO_COLOR, FORCE_COLOR, --no-color. */
+  paint?: { stdout: Painter; stderr: Painter };
   /** The command that runs, dot-separated (`snapshot.list`); set by main() before its action. */
   command?: string;
   /** `--unsafe-store` was given: see docs/locks-and-evidence.md. */
@@ -24,14 +29,22 @@ export function processIo(): CliIo {
     env: process.env,
     cwd: process.cwd(),
     isTty: Boolean(process.stderr.isTTY),
+    stdoutIsTty: Boolean(process.stdout.isTTY),
   };
 }
 
 export class Output {
+  /** Colours for `line` (stdout, or stderr under --json) and for `info` (stderr). */
+  readonly paint: Painter;
+  readonly paintInfo: Painter;
+
   constructor(
     private readonly io: CliIo,
     readonly json: boolean,
-  ) {}
+  ) {
+    this.paintInfo = io.paint?.stderr ?? PLAIN;
+    this.paint = json ? this.paintInfo : (io.paint?.stdout ?? PLAIN);
+  }
 
   /** A human line: stdout normally, stderr under --json. */
   line(text = ""): void {

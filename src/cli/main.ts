@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { exitCodeOf, fixOf, EXIT_USAGE, GooseError } from "./errors.js";
 import { processIo, type CliIo } from "./io.js";
+import { colourEnabled, painter } from "./style.js";
 import { registerCommands } from "./commands/index.js";
 
 /**
@@ -8,6 +9,13 @@ import { registerCommands } from "./commands/index.js";
  * `process.exit()` here or below, so tests call `main([...], io)` in-process.
  */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  // Decided before parsing, so usage errors are painted (or not) the same way as the rest.
+  const noColorFlag = argv.includes("--no-color");
+  io.paint = {
+    stdout: painter(colourEnabled({ env: io.env, isTty: stdoutIsTty(io), noColorFlag })),
+    stderr: painter(colourEnabled({ env: io.env, isTty: io.isTty, noColorFlag })),
+  };
+  const paintErr = io.paint.stderr;
   const program = new Command("goose")
     .description("Take the Golden Goose platform through sandbox → compliance → production")
     .version(packageVersion(), "-V, --version")
@@ -18,6 +26,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     })
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", ENVIRONMENT_HELP)
+    .option("--no-color", "no colour in human output (as NO_COLOR=1; FORCE_COLOR=1 forces it)")
     .option(
       "--unsafe-store",
       "use an S3 endpoint that does not enforce conditional writes for leases, evidence and " +
@@ -57,9 +66,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       return EXIT_USAGE;
     }
     const message = err instanceof Error ? err.message : String(err);
-    io.stderr.write(`goose: ${message}\n`);
+    io.stderr.write(`${paintErr("red", "goose:")} ${message}\n`);
     const fix = fixOf(err);
-    if (fix && !message.includes(fix)) io.stderr.write(`  fix: ${fix}\n`);
+    if (fix && !message.includes(fix)) io.stderr.write(`  ${paintErr("bold", "fix:")} ${fix}\n`);
     const exitCode = exitCodeOf(err);
     if (json) {
       writeJsonError(io, {
@@ -74,6 +83,11 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     }
     return exitCode;
   }
+}
+
+/** Is stdout a terminal: as the io says, else as its stream says. */
+function stdoutIsTty(io: CliIo): boolean {
+  return io.stdoutIsTty ?? Boolean((io.stdout as { isTTY?: boolean }).isTTY);
 }
 
 /** Schema version of the `goose.error` document (docs/output.md). */
@@ -122,6 +136,9 @@ Environment (a flag wins over its variable; docs/environment.md lists every one)
   GOOSE_GRAFANA_URL           Grafana checked and annotated after a rollback (default: not checked)
   GOOSE_GRAFANA_TOKEN         Grafana API token for the rollback annotation
   GOOSE_POLICY_TIMEOUT        seconds before an unanswering policy pack fails (default 60)
+  NO_COLOR                    any non-empty value: no colour (as --no-color); default: colour on a terminal
+  FORCE_COLOR                 colour even when piped (not "0"/"false"); NO_COLOR and --no-color win
+  GOOSE_PROGRESS_SECONDS      piped: seconds between progress lines on stderr (default 10; 0: every update)
   AWS_REGION, AWS_PROFILE…    region and credentials for s3:// stores and KMS (default us-east-1)
 
 Exit codes: 0 ok, 1 a gate, check or verification failed, 2 bad input or a missing prerequisite.

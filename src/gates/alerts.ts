@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import YAML from "yaml";
 import type { StageName } from "../config/stages.js";
 import { loadMonitoringFiles } from "../monitoring/files.js";
+import { checkRuleFiles } from "../monitoring/rule-check.js";
 import { GateInputError, timed, type GateResult } from "./types.js";
 
 const run = promisify(execFile);
@@ -26,6 +27,12 @@ export interface AlertsGateInput {
   rules?: Record<string, string>;
   runTests?: boolean;
   promtool?: string;
+  /**
+   * Without promtool, check the rules with goose's own parser (src/monitoring/rule-check.ts) and
+   * warn, instead of stopping with exit 2. For simulated (offline) promotions only — the demo on
+   * a machine with nothing but Node; a real promotion needs promtool.
+   */
+  promtoolOptional?: boolean;
 }
 
 /** Alert names defined in rule files. */
@@ -68,6 +75,7 @@ export async function alertsGate(input: AlertsGateInput): Promise<GateResult> {
         name: `rules/${name}`,
         digest: { sha256: createHash("sha256").update(text).digest("hex") },
       }));
+    let checkedBy: "promtool" | "goose" = "promtool";
     const dir = mkdtempSync(path.join(tmpdir(), "goose-rules-"));
     try {
       const files = Object.entries(rules).map(([name, text]) => {
@@ -79,19 +87,32 @@ export async function alertsGate(input: AlertsGateInput): Promise<GateResult> {
         await run(promtool, ["check", "rules", ...files], { timeout: 60_000 });
       } catch (err) {
         const e = err as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
-        if (e.code === "ENOENT") {
+        if (e.code === "ENOENT" && input.promtoolOptional) {
+          checkedBy = "goose";
+          const problems = checkRuleFiles(rules);
+          if (problems.length > 0) {
+            return {
+              verdict: "fail" as const,
+              summary: `the ${input.stage} rule files do not pass goose's own rule check (promtool is not installed): ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}`,
+              fix: "fix the rule named (monitoring/prometheus), regenerate with npm run generate; for promtool's full check: apt-get install prometheus",
+              details: { checkedBy, problems },
+              subjects,
+            };
+          }
+        } else if (e.code === "ENOENT") {
           throw new GateInputError(
             "promtool is not installed: apt-get install prometheus (it ships promtool)",
           );
+        } else {
+          const out = `${e.stdout ?? ""}${e.stderr ?? ""}`.replaceAll(dir + path.sep, "");
+          return {
+            verdict: "fail" as const,
+            summary: `promtool check rules failed for the ${input.stage} rule files: ${out.split("\n").find((l) => /FAILED|error|err/i.test(l)) ?? out.slice(0, 200)}`,
+            fix: "fix the rule named in the output (monitoring/prometheus), regenerate with npm run generate, and run promtool check rules",
+            details: { promtool: out.slice(0, 4000) },
+            subjects,
+          };
         }
-        const out = `${e.stdout ?? ""}${e.stderr ?? ""}`.replaceAll(dir + path.sep, "");
-        return {
-          verdict: "fail" as const,
-          summary: `promtool check rules failed for the ${input.stage} rule files: ${out.split("\n").find((l) => /FAILED|error|err/i.test(l)) ?? out.slice(0, 200)}`,
-          fix: "fix the rule named in the output (monitoring/prometheus), regenerate with npm run generate, and run promtool check rules",
-          details: { promtool: out.slice(0, 4000) },
-          subjects,
-        };
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -100,6 +121,7 @@ export async function alertsGate(input: AlertsGateInput): Promise<GateResult> {
     const tested = testedAlerts(testsDir);
     const untested = alerts.filter((a) => !tested.names.has(a));
     const details: Record<string, unknown> = {
+      checkedBy,
       ruleFiles: Object.keys(rules).sort(),
       alerts: alerts.length,
       untested,
@@ -110,6 +132,15 @@ export async function alertsGate(input: AlertsGateInput): Promise<GateResult> {
         verdict: "fail" as const,
         summary: `${untested.length} alert(s) without a promtool unit test: ${untested.join(", ")}`,
         fix: `add an alert_rule_test for each to ${path.relative(input.repoRoot, testsDir)} (silent before its for, firing at it)`,
+        details,
+        subjects,
+      };
+    }
+    if (checkedBy === "goose") {
+      return {
+        verdict: "warn" as const,
+        summary: `promtool is not installed: ${Object.keys(rules).length} rule files checked by goose's own parser instead (structure and PromQL syntax, not promtool's full check${input.runTests ? "; the unit tests were not run" : ""}); all ${alerts.length} alerts have unit tests`,
+        fix: "install promtool for the full check: apt-get install prometheus",
         details,
         subjects,
       };

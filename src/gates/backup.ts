@@ -11,6 +11,7 @@ import { BACKUP_METRICS } from "../config/metrics.js";
 import { listSnapshots } from "../snapshots/index.js";
 import type { ObjectStore } from "../store/types.js";
 import { timed, type GateResult } from "./types.js";
+import { DEFAULT_HINTS, HINTS, type HintContext } from "./hints.js";
 
 export interface BackupGateInput {
   stage: StageName;
@@ -20,6 +21,8 @@ export interface BackupGateInput {
   /** A Prometheus text-format endpoint with the backup metrics. */
   metricsUrl?: string;
   now?: Date;
+  /** The flags the promotion ran with, so the fix's command runs as printed. */
+  hints?: HintContext;
 }
 
 /** Values of `metric` for `stage` in Prometheus text exposition format, by component label. */
@@ -93,7 +96,7 @@ export async function backupGate(input: BackupGateInput): Promise<GateResult> {
       return {
         verdict: "fail" as const,
         summary: `no backup of ${input.stage} found (${source})`,
-        fix: `run a backup of ${input.stage} (goose snapshot create ${input.stage}, or the backup CronJob) and retry`,
+        fix: `run a backup of ${input.stage} (${HINTS.snapshotCreate(input.stage, input.hints ?? DEFAULT_HINTS)}, or the backup CronJob) and retry`,
         details,
         subjects,
       };

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import type { StageName } from "../config/stages.js";
 import { gooseCommand } from "../command-line.js";
 import { runLoadTest } from "../workflows/loadtest/index.js";
+import { DEFAULT_HINTS, type HintContext } from "./hints.js";
 import { timed, type GateResult } from "./types.js";
 
 export interface LoadTestGateInput {
@@ -21,6 +22,8 @@ export interface LoadTestGateInput {
   reportDir?: string;
   /** A missing baseline fails instead of warning (production). */
   requireBaseline?: boolean;
+  /** The flags the promotion ran with (its store), so the rerun runs as printed. */
+  hints?: HintContext;
 }
 
 export async function loadTestGate(input: LoadTestGateInput): Promise<GateResult> {
@@ -69,7 +72,6 @@ export async function loadTestGate(input: LoadTestGateInput): Promise<GateResult
     const rerun = gooseCommand([
       "loadtest",
       "run",
-      "--stage",
       input.stage,
       "--scenario",
       out.scenario,
@@ -77,6 +79,8 @@ export async function loadTestGate(input: LoadTestGateInput): Promise<GateResult
       out.result.target,
       ...(input.configPath ? ["--config", input.configPath] : []),
       ...(input.baselinePath ? ["--baseline", input.baselinePath] : []),
+      // The standalone run takes a load-test lease in the store the promotion used.
+      ...(input.hints ?? DEFAULT_HINTS).storeArgs,
     ]);
     if (v.verdict === "fail" || out.result.aborted) {
       return {

@@ -5,10 +5,14 @@
 import { createHash } from "node:crypto";
 import type { StageName } from "../config/stages.js";
 import type { PreviewResult, StackEngine } from "../engine/types.js";
+import { DEFAULT_HINTS, HINTS, type HintContext } from "./hints.js";
 import { timed, type GateResult } from "./types.js";
 
 /** Judges a preview result (pure). */
-export function judgePreview(preview: PreviewResult): Omit<GateResult, "gate" | "durationMs"> {
+export function judgePreview(
+  preview: PreviewResult,
+  hints: HintContext = DEFAULT_HINTS,
+): Omit<GateResult, "gate" | "durationMs"> {
   const mandatory = preview.violations.filter((v) => v.enforcementLevel === "mandatory");
   const advisory = preview.violations.filter((v) => v.enforcementLevel === "advisory");
   const digest = createHash("sha256")
@@ -38,7 +42,7 @@ export function judgePreview(preview: PreviewResult): Omit<GateResult, "gate" | 
     return {
       verdict: "fail",
       summary: `${mandatory.length} mandatory policy violation(s) in the ${preview.stage} preview; first: ${first?.policy}: ${first?.message}`,
-      fix: `fix the resource${first?.urn ? ` ${first.urn}` : ""} or its stack setting in Pulumi.${preview.stage}.yaml, then run goose preview ${preview.stage}`,
+      fix: `fix the resource${first?.urn ? ` ${first.urn}` : ""} or its stack setting in Pulumi.${preview.stage}.yaml, then run ${HINTS.preview(preview.stage, hints)}`,
       details,
       subjects,
     };
@@ -47,7 +51,7 @@ export function judgePreview(preview: PreviewResult): Omit<GateResult, "gate" | 
     verdict: advisory.length ? "warn" : "pass",
     summary: `${preview.summary.resources} resources, no mandatory violation${advisory.length ? `, ${advisory.length} advisory` : ""}`,
     ...(advisory.length
-      ? { fix: `review the advisory violations: goose preview ${preview.stage}` }
+      ? { fix: `review the advisory violations: ${HINTS.preview(preview.stage, hints)}` }
       : {}),
     details,
     subjects,
@@ -57,11 +61,13 @@ export function judgePreview(preview: PreviewResult): Omit<GateResult, "gate" | 
 export async function policyGate(
   engine: StackEngine,
   stage: StageName,
+  hints?: HintContext,
 ): Promise<GateResult & { preview?: PreviewResult }> {
   let preview: PreviewResult | undefined;
   const r = await timed("policy", async () => {
     preview = await engine.preview(stage);
-    return judgePreview(preview);
+    // The preview ran on this engine: the hint previews the same way (offline or not).
+    return judgePreview(preview, hints ?? { offline: engine.mode === "offline", storeArgs: [] });
   });
   return { ...r, ...(preview ? { preview } : {}) };
 }

@@ -6,6 +6,7 @@
  * stage's current objectives.
  */
 import type { StageName } from "../config/stages.js";
+import { DEFAULT_HINTS, HINTS, type HintContext } from "./hints.js";
 import type { ObjectStore } from "../store/types.js";
 
 export type DrillKind = "restore" | "failover";
@@ -57,9 +58,11 @@ export async function checkRestoreDrill(
   stage: StageName,
   objectives: { rpoSeconds: number; rtoSeconds: number; drillMaxAgeHours: number },
   now: Date,
+  hints: HintContext = DEFAULT_HINTS,
+  backupTarget?: "volume" | "s3",
 ): Promise<RestoreDrillVerdict> {
   const state = await readDrillState(store, stage, "restore");
-  const fix = `run a restore drill: goose dr drill ${stage} --from-backup (docs/recovery.md)`;
+  const fix = `run a restore drill: ${HINTS.drDrill(stage, backupTarget, hints)} (docs/recovery.md)`;
   const pass = state.lastPass;
   if (!pass) {
     return {

@@ -18,6 +18,7 @@ import {
   type SnapshotKeyring,
 } from "../snapshots/index.js";
 import type { ObjectStore } from "../store/types.js";
+import { DEFAULT_HINTS, HINTS, type HintContext } from "./hints.js";
 import { checkRestoreDrill } from "./restore-drill.js";
 import { timed, type GateResult } from "./types.js";
 
@@ -41,16 +42,21 @@ export interface RollbackGateInput {
     drillRequiredToPromote?: boolean;
   };
   now?: Date;
+  /** The flags the promotion ran with, so the fixes' commands run as printed. */
+  hints?: HintContext;
+  /** Where the stage's data backups go (golden-goose:backup.target), for the drill's hint. */
+  backupTarget?: "volume" | "s3";
 }
 
 export async function rollbackGate(input: RollbackGateInput): Promise<GateResult> {
   return timed("rollback", async () => {
+    const hints = input.hints ?? DEFAULT_HINTS;
     const id = input.snapshotId ?? (await listSnapshots(input.store, input.stage))[0]?.id;
     if (!id) {
       return {
         verdict: "fail" as const,
         summary: `no snapshot of ${input.stage} to roll back to`,
-        fix: `take one: goose snapshot create ${input.stage}`,
+        fix: `take one: ${HINTS.snapshotCreate(input.stage, hints)}`,
         details: {},
         subjects: [],
       };
@@ -64,7 +70,7 @@ export async function rollbackGate(input: RollbackGateInput): Promise<GateResult
       return {
         verdict: "fail" as const,
         summary: `rollback drill: snapshot ${id} does not verify: ${(err as Error).message}`,
-        fix: `take a fresh snapshot (goose snapshot create ${input.stage}) and find out how ${id} was damaged (goose snapshot verify ${id})`,
+        fix: `take a fresh snapshot (${HINTS.snapshotCreate(input.stage, hints)}) and find out how ${id} was damaged (${HINTS.snapshotVerify(id, hints)})`,
         details: { snapshot: id },
         // What the drill looked at: the stored manifest, by its digest (the record stays
         // verifiable evidence even when the snapshot itself is damaged).
@@ -105,6 +111,8 @@ export async function rollbackGate(input: RollbackGateInput): Promise<GateResult
         input.stage,
         input.restoreDrill,
         input.now ?? new Date(),
+        hints,
+        input.backupTarget,
       );
       if (!drill.ok) {
         const required = input.restoreDrill.drillRequiredToPromote !== false;

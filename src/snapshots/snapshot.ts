@@ -179,6 +179,8 @@ export interface CreateSnapshotOptions {
   now?: Date;
   /** Refuse exports larger than this many bytes (default DEFAULT_MAX_EXPORT_BYTES). */
   maxBytes?: number;
+  /** Called as the export is read, with the bytes read so far (and the total when known). */
+  onProgress?: (bytesRead: number, totalBytes?: number) => void;
 }
 
 /** Exports larger than this are refused unless GOOSE_SNAPSHOT_MAX_BYTES says otherwise. */
@@ -221,9 +223,11 @@ export async function createSnapshot(
   const now = opts.now ?? new Date();
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_EXPORT_BYTES;
   const what = typeof opts.source === "string" ? opts.source : "the export";
+  let totalBytes: number | undefined;
   if (typeof opts.source === "string") {
     const st = await fsStat(opts.source).catch(() => undefined);
     if (st && st.size > maxBytes) throw new ExportTooLargeError(what, st.size, maxBytes);
+    totalBytes = st?.size;
   }
   const id = newSnapshotId(opts.stage, now);
   const aad = aadOf(id);
@@ -235,6 +239,7 @@ export async function createSnapshot(
   const validator = await openStreamValidator(opts.stack ? { stack: opts.stack } : {});
   const plain = new Meter((chunk) => {
     if (plain.size > maxBytes) throw new ExportTooLargeError(what, undefined, maxBytes);
+    opts.onProgress?.(plain.size, totalBytes);
     return validator.push(chunk);
   });
   const cipher = new Meter();

@@ -60,6 +60,8 @@ export interface TakeSnapshotInput {
   /** Where the stage's snapshot metrics go; omitted: not published. */
   metrics?: SnapshotMetricsSink;
   now?: Date;
+  /** Called as the export is read, with the bytes so far (and the total when known). */
+  onProgress?: (bytesRead: number, totalBytes?: number) => void;
 }
 
 export interface TakenSnapshot {
@@ -87,6 +89,7 @@ export async function takeSnapshot(input: TakeSnapshotInput): Promise<TakenSnaps
     ...(gitCommit ? { gitCommit } : {}),
     ...(input.now ? { now: input.now } : {}),
     maxBytes: snapshotMaxBytes(input.env),
+    ...(input.onProgress ? { onProgress: input.onProgress } : {}),
   });
   if (!input.metrics) return { manifest };
   try {

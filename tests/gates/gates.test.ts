@@ -172,4 +172,61 @@ describe("alerts gate", () => {
       alertsGate({ stage: "sandbox", repoRoot, promtool: "/nonexistent/promtool" }),
     ).rejects.toThrow(/promtool is not installed: apt-get install prometheus/);
   });
+
+  it("offline without promtool: every stage's shipped rules pass goose's own check, with a warning saying so", async () => {
+    for (const stage of ["sandbox", "compliance", "production"] as const) {
+      const r = await alertsGate({
+        stage,
+        repoRoot,
+        promtool: "/nonexistent/promtool",
+        promtoolOptional: true,
+      });
+      expect(r.verdict, r.summary).toBe("warn");
+      expect(r.summary).toMatch(
+        /^promtool is not installed: \d+ rule files checked by goose's own parser/,
+      );
+      expect(r.fix).toBe("install promtool for the full check: apt-get install prometheus");
+      expect(r.details).toMatchObject({ checkedBy: "goose", untested: [] });
+    }
+  });
+
+  it("offline without promtool: goose's check refuses what promtool refuses, naming file, group and rule", async () => {
+    const bad = {
+      // The rule promtool rejects above (an unclosed call) …
+      "broken.yaml":
+        "groups:\n  - name: g\n    rules:\n      - alert: Broken\n        expr: rate(x[5m]\n",
+      // … and structural mistakes: a misspelt field, a bad duration, a record with `for`.
+      "shape.yaml": [
+        "groups:",
+        "  - name: h",
+        "    rules:",
+        "      - alert: Typo",
+        "        expr: up == 0",
+        "        for: 5 minutes",
+        "        anotations: { summary: x }",
+        "      - record: job:up:sum",
+        "        expr: sum by (job) (up)",
+        "        for: 5m",
+        "",
+      ].join("\n"),
+    };
+    const r = await alertsGate({
+      stage: "sandbox",
+      repoRoot,
+      rules: bad,
+      promtool: "/nonexistent/promtool",
+      promtoolOptional: true,
+    });
+    expect(r.verdict).toBe("fail");
+    const problems = r.details.problems as string[];
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^broken\.yaml: group g, rule Broken: expr: syntax error/),
+        'shape.yaml: group h, rule Typo: for "5 minutes" is not a duration',
+        'shape.yaml: group h, rule Typo: unknown field "anotations"',
+        'shape.yaml: group h, rule job:up:sum: "for" only applies to alerting rules',
+      ]),
+    );
+    expect(r.summary).toContain("promtool is not installed");
+  });
 });

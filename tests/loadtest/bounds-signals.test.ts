@@ -83,7 +83,6 @@ describe("signals and the hard deadline", () => {
           [
             "loadtest",
             "run",
-            "--stage",
             "sandbox",
             "--scenario",
             "quick",

@@ -38,7 +38,6 @@ const run = (...extra: string[]) =>
     [
       "loadtest",
       "run",
-      "--stage",
       "sandbox",
       "--scenario",
       "quick",
@@ -91,9 +90,30 @@ describe("goose loadtest run against loopback servers", () => {
     expect(file.scenarios.quick.metrics.requests).toBeGreaterThan(0);
   });
 
-  it("a fast server passes against its baseline", async () => {
-    const r = await run();
+  it("a fast server passes against its baseline; piped, progress comes as plain lines on stderr", async () => {
+    const r = await goose(
+      [
+        "loadtest",
+        "run",
+        "sandbox",
+        "--scenario",
+        "quick",
+        "--target",
+        server.url,
+        "--config",
+        "cfg.yaml",
+        "--json",
+      ],
+      work.dir,
+      // Every update (default: one line per 10 s, none for a 2-second run).
+      { GOOSE_PROGRESS_SECONDS: "0" },
+    );
     expect(r.code).toBe(0);
+    const ESC = String.fromCharCode(27);
+    expect(r.stderr).toMatch(/^quick phase 1\/1 \d+\/2s +\d+ responses .*$/m);
+    expect(r.stderr).not.toContain("\r");
+    expect(r.stderr).not.toContain(ESC);
+    expect(r.stdout).not.toContain("phase 1/1");
     const j = r.json();
     expect(j).toMatchObject({
       verdict: "pass",
@@ -103,6 +123,30 @@ describe("goose loadtest run against loopback servers", () => {
     const criteria = j.criteria as Array<{ kind: string; status: string }>;
     expect(criteria.filter((c) => c.kind === "tolerance")).toHaveLength(3);
     fastReport = reportsOf(r).json!;
+  });
+
+  it("the stage is an argument; the old --stage still works with a note naming the new spelling", async () => {
+    const args = ["--scenario", "quick", "--target", server.url, "--config", "cfg.yaml"];
+    const old = await goose(["loadtest", "run", "--stage", "sandbox", ...args, "--json"], work.dir);
+    expect(old.code, old.stderr).toBe(0);
+    expect(old.json()).toMatchObject({ stage: "sandbox", verdict: "pass" });
+    expect(old.stderr).toContain(
+      `--stage is deprecated for loadtest run; the stage is an argument, as everywhere: \`goose loadtest run sandbox --scenario quick --target ${server.url} --config cfg.yaml\``,
+    );
+    const twice = await goose(
+      ["loadtest", "run", "sandbox", "--stage", "compliance", ...args],
+      work.dir,
+    );
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain('two stages: "sandbox" and --stage "compliance"');
+    const none = await goose(["loadtest", "run", ...args], work.dir);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain(
+      `fix: name it first: \`goose loadtest run sandbox --scenario quick --target ${server.url} --config cfg.yaml\``,
+    );
+    const typo = await goose(["loadtest", "run", "sandbx", ...args], work.dir);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('did you mean "sandbox"');
   });
 
   it("injected latency fails against the baseline with exit 1", async () => {
@@ -131,7 +175,6 @@ describe("goose loadtest run against loopback servers", () => {
         [
           "loadtest",
           "run",
-          "--stage",
           "sandbox",
           "--scenario",
           "quick",
@@ -165,7 +208,6 @@ describe("goose loadtest run against loopback servers", () => {
       [
         "loadtest",
         "run",
-        "--stage",
         "sandbox",
         "--scenario",
         "quick",
@@ -261,7 +303,6 @@ describe("goose loadtest run against loopback servers", () => {
       [
         "loadtest",
         "run",
-        "--stage",
         "sandbox",
         "--scenario",
         "quick",
@@ -305,7 +346,6 @@ describe("load test and stage leases", () => {
         [
           "loadtest",
           "run",
-          "--stage",
           "compliance",
           "--scenario",
           "quick",

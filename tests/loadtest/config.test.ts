@@ -103,7 +103,6 @@ describe("a bad config names the file, line and key", () => {
         [
           "loadtest",
           "run",
-          "--stage",
           "sandbox",
           "--scenario",
           "quick",
@@ -126,7 +125,6 @@ describe("a bad config names the file, line and key", () => {
         [
           "loadtest",
           "run",
-          "--stage",
           "sandbox",
           "--scenario",
           "quik",
@@ -150,7 +148,6 @@ describe("a bad config names the file, line and key", () => {
         [
           "loadtest",
           "run",
-          "--stage",
           "sandbox",
           "--scenario",
           "quick",

@@ -180,7 +180,6 @@ export function registerDemo(program: Command, io: CliIo, setExitCode: SetExitCo
             [
               "loadtest",
               "run",
-              "--stage",
               "sandbox",
               "--scenario",
               "baseline",
@@ -201,7 +200,6 @@ export function registerDemo(program: Command, io: CliIo, setExitCode: SetExitCo
           await goose([
             "loadtest",
             "run",
-            "--stage",
             "sandbox",
             "--scenario",
             "smoke",

@@ -1,4 +1,6 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { InputError } from "../../errors.js";
+import { gooseCommand } from "../../command-line.js";
 import { defaultHolder } from "../../locks/index.js";
 import {
   describeErrorKinds,
@@ -12,6 +14,10 @@ import { formatBytesPerSecond, formatMs } from "../../loadtest/units.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
 import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
+import { invocation } from "../invocation.js";
+import { progressReporter } from "../progress.js";
+import { paintVerdict } from "../style.js";
+import { STAGES, type StageName } from "../../config/stages.js";
 
 function criterionLine(c: CriterionResult): string {
   const base = c.baseline !== undefined ? ` baseline ${fmt(c.metric, c.baseline)}` : "";
@@ -20,7 +26,15 @@ function criterionLine(c: CriterionResult): string {
 }
 
 function printVerdict(out: Output, v: Verdict): void {
-  for (const c of v.criteria) out.line(criterionLine(c));
+  for (const c of v.criteria) {
+    const status = c.status.toUpperCase().padEnd(4);
+    out.line(
+      criterionLine(c).replace(
+        status,
+        paintVerdict(out.paint, status.trim()) + status.slice(status.trim().length),
+      ),
+    );
+  }
   for (const r of v.reasons) out.line(`  - ${r}`);
 }
 
@@ -29,6 +43,51 @@ function progressLine(p: Progress): string {
     ? `${p.elapsedSeconds.toFixed(0)}/${p.plannedSeconds}s`
     : `${p.elapsedSeconds.toFixed(0)}s`;
   return `${p.scenario} phase ${p.phase}/${p.phases} ${time}  ${p.requests} responses  ${Math.round(p.rps)} req/s  p99 ${formatMs(p.p99Ms)}  errors ${p.errors}`;
+}
+
+/**
+ * The stage of `loadtest run`: the positional argument, or the deprecated `--stage` (with a note
+ * on stderr naming the new spelling); both given must agree, and one is required.
+ */
+function loadtestStage(
+  io: CliIo,
+  positional: string | undefined,
+  flag: string | undefined,
+  cmd: Command,
+): StageName {
+  const argv = invocation(cmd);
+  const rewritten = (stage: string): string => {
+    const rest: string[] = [];
+    let positionalSeen = false;
+    for (let i = argv.indexOf("run") + 1; i < argv.length; i++) {
+      const a = argv[i]!;
+      if (a === "--stage") i++;
+      else if (a.startsWith("--stage=")) continue;
+      else if (!positionalSeen && a === positional) positionalSeen = true;
+      else rest.push(a);
+    }
+    return gooseCommand(["loadtest", "run", stage, ...rest]);
+  };
+  if (positional !== undefined && flag !== undefined && positional !== flag) {
+    throw new InputError(`loadtest run got two stages: "${positional}" and --stage "${flag}"`, {
+      code: "usage.stage-twice",
+      fix: `give the stage once, as the argument: \`${rewritten(positional)}\``,
+    });
+  }
+  const given = positional ?? flag;
+  if (given === undefined) {
+    throw new InputError("loadtest run needs the stage whose baseline applies", {
+      code: "usage.missing-stage",
+      fix: `name it first: \`${rewritten("sandbox")}\` (${STAGES.join(", ")})`,
+    });
+  }
+  const stage = stageArg(given);
+  if (positional === undefined) {
+    io.stderr.write(
+      `goose: --stage is deprecated for loadtest run; the stage is an argument, as everywhere: \`${rewritten(stage)}\`\n`,
+    );
+  }
+  return stage;
 }
 
 /** `goose loadtest run|compare`. */
@@ -41,10 +100,13 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
     .description(
       "run a scenario against a target and judge it against the stage's baseline; exit 1 on fail, 2 on bad input or a baseline measured with other parameters",
     )
-    .requiredOption(
-      "--stage <stage>",
+    .argument(
+      "[stage]",
       "stage whose baseline and tolerances apply: sandbox, compliance, production",
     )
+    // Before the stage was positional (as everywhere else) it was `--stage`: still accepted so
+    // existing scripts keep working, with a note naming the new spelling.
+    .addOption(new Option("--stage <stage>", "deprecated: the stage argument").hideHelp())
     .requiredOption(
       "--scenario <name>",
       "scenario in the config (smoke, baseline, stress, spike, soak)",
@@ -63,22 +125,26 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
     .addOption(storeOption())
     .addOption(jsonOption())
     .action(
-      async (o: {
-        stage: string;
-        scenario: string;
-        target: string;
-        config: string;
-        baseline?: string;
-        saveBaseline?: boolean;
-        note?: string;
-        reportDir: string;
-        abort: boolean;
-        holder?: string;
-        store?: string;
-        json?: boolean;
-      }) => {
+      async (
+        stageArgument: string | undefined,
+        o: {
+          stage?: string;
+          scenario: string;
+          target: string;
+          config: string;
+          baseline?: string;
+          saveBaseline?: boolean;
+          note?: string;
+          reportDir: string;
+          abort: boolean;
+          holder?: string;
+          store?: string;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
         const out = new Output(io, Boolean(o.json));
-        const stage = stageArg(o.stage);
+        const stage = loadtestStage(io, stageArgument, o.stage, cmd);
         // SIGINT (Ctrl-C) and SIGTERM (CI cancel, kill) stop the run the same way: the result so
         // far is reported, the lease released, and the exit code is 128 + the signal (130, 143).
         const interrupt = new AbortController();
@@ -89,7 +155,8 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
         };
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
-        let live = false;
+        // A live line on a terminal; piped, a plain line every 10 s (src/cli/progress.ts).
+        const progress = progressReporter(io);
         try {
           const outcome = await runLoadTest({
             cwd: io.cwd,
@@ -106,20 +173,13 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
             holder: o.holder ?? defaultHolder(io.env),
             abortOnFail: o.abort,
             signal: interrupt.signal,
-            ...(io.isTty
-              ? {
-                  onProgress: (p: Progress) => {
-                    live = true;
-                    io.stderr.write(`\r\x1b[2K${progressLine(p)}`);
-                  },
-                }
-              : {}),
+            onProgress: (p: Progress) => progress.update(progressLine(p)),
           });
-          if (live) io.stderr.write("\n");
+          progress.done();
           const { result, verdict } = outcome;
           const m = result.metrics;
           out.line(
-            `loadtest ${outcome.scenario} on ${stage} → ${result.target}: ${verdict.verdict.toUpperCase()} (score ${verdict.score})`,
+            `loadtest ${outcome.scenario} on ${stage} → ${result.target}: ${paintVerdict(out.paint, verdict.verdict.toUpperCase())} (score ${verdict.score})`,
           );
           out.line(
             `  ${m.requests} responses in ${m.durationSeconds}s: ${m.rps} req/s, ${formatBytesPerSecond(m.throughput)}; ` +
@@ -157,6 +217,7 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
             setExitCode(verdict.verdict === "fail" ? 1 : 0);
           }
         } finally {
+          progress.done();
           process.removeListener("SIGINT", onSignal);
           process.removeListener("SIGTERM", onSignal);
         }
@@ -188,7 +249,7 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
         });
         const v = outcome.verdict;
         out.line(
-          `compare ${outcome.scenario} on ${outcome.stage}: ${v.verdict.toUpperCase()} (score ${v.score})`,
+          `compare ${outcome.scenario} on ${outcome.stage}: ${paintVerdict(out.paint, v.verdict.toUpperCase())} (score ${v.score})`,
         );
         out.line(`  reference ${outcome.a}`);
         out.line(`  candidate ${outcome.b}`);

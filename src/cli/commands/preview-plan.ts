@@ -5,6 +5,7 @@
  * delete/same with property diffs, replacements and data-loss flags, and the policy violations of
  * resources being replaced. Exit codes as `goose preview`: 1 on a mandatory violation.
  */
+import { colourEnabled } from "../style.js";
 import { InputError } from "../../errors.js";
 import type { StageName } from "../../config/stages.js";
 import type { PreviewResult } from "../../engine/types.js";
@@ -47,11 +48,16 @@ export function planFormat(o: PlanFlags): PlanFormat {
   return [...asked][0] ?? "human";
 }
 
-/** Colour on a terminal only, never with NO_COLOR set (https://no-color.org). */
+/**
+ * Colour as everywhere else (src/cli/style.ts): what main() decided for stdout (a terminal,
+ * NO_COLOR, FORCE_COLOR, --no-color), else from the io's stdout and environment.
+ */
 export function colorEnabled(io: CliIo): boolean {
-  const noColor = io.env.NO_COLOR;
-  if (noColor !== undefined && noColor !== "") return false;
-  return Boolean((io.stdout as { isTTY?: boolean }).isTTY);
+  if (io.paint) return io.paint.stdout.enabled;
+  return colourEnabled({
+    env: io.env,
+    isTty: io.stdoutIsTty ?? Boolean((io.stdout as { isTTY?: boolean }).isTTY),
+  });
 }
 
 /** Checks the plan flags before any work (the stage is already parsed). */

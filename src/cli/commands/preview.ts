@@ -15,6 +15,7 @@ import type { Command } from "commander";
 import { STAGES, type StageName } from "../../config/stages.js";
 import type { PolicyViolation, PreviewResult } from "../../engine/types.js";
 import { UsageError } from "../errors.js";
+import { paintVerdict, PLAIN, type Painter } from "../style.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
 import { jsonOption, stageArg, storeOption } from "../options.js";
@@ -36,7 +37,7 @@ interface PreviewFlags {
 }
 
 /** Human report of one stage: violations grouped by policy with their level, then a summary line. */
-export function formatPreview(r: PreviewResult): string[] {
+export function formatPreview(r: PreviewResult, paint: Painter = PLAIN): string[] {
   const lines: string[] = [];
   const byPolicy = new Map<string, PolicyViolation[]>();
   for (const v of r.violations) {
@@ -54,7 +55,7 @@ export function formatPreview(r: PreviewResult): string[] {
     const vs = byPolicy.get(key)!;
     const [level, policy, pack] = key.split("\u0000");
     lines.push(
-      `  [${level}]  ${policy}  (${pack}, ${vs.length} violation${vs.length === 1 ? "" : "s"})`,
+      `  [${paintVerdict(paint, level ?? "")}]  ${policy}  (${pack}, ${vs.length} violation${vs.length === 1 ? "" : "s"})`,
     );
     for (const v of vs) {
       const where = v.urn ? describeUrn(v.urn) : "(stack)";
@@ -65,7 +66,7 @@ export function formatPreview(r: PreviewResult): string[] {
   }
   const verdict = r.summary.mandatory > 0 ? "FAILED" : "passed";
   lines.push(
-    `${r.stage}: ${verdict}: ${r.summary.resources} resources, ${r.summary.mandatory} mandatory, ` +
+    `${r.stage}: ${paintVerdict(paint, verdict)}: ${r.summary.resources} resources, ${r.summary.mandatory} mandatory, ` +
       `${r.summary.advisory} advisory violation${r.summary.advisory === 1 ? "" : "s"}`,
   );
   return lines;
@@ -147,7 +148,9 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
         ...(policyTimeoutMs ? { policyTimeoutMs } : {}),
         ...(o.policyPack ? { policyPackDir: o.policyPack } : {}),
       });
-      const onProgress = io.isTty ? (m: string) => out.info(m) : undefined;
+      // What the engine is doing, as lines on stderr (a terminal or a CI log alike: these are
+      // events, a few per stage, not a redrawn state).
+      const onProgress = (m: string) => out.info(out.paintInfo("dim", m));
       if (o.diff) {
         const stage = stages[0]!;
         await runPlanPreview(
@@ -158,7 +161,7 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
             const r = await engine.preview(stage, {
               ...(o.configFile ? { stackConfigFile: o.configFile } : {}),
               ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
-              ...(onProgress ? { onProgress } : {}),
+              onProgress,
               ...hooks,
             });
             await addRotationViolations(io, [r], (m) => out.info(m));
@@ -174,13 +177,13 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
         engine.preview(stage, {
           ...(o.configFile ? { stackConfigFile: o.configFile } : {}),
           ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
-          ...(onProgress ? { onProgress } : {}),
+          onProgress,
         });
       // Offline, several stages share this process and one pack process (previewMany);
       // the real CLI runs one stack at a time.
       const results: PreviewResult[] =
         o.offline && engine instanceof OfflineEngine && stages.length > 1
-          ? await engine.previewMany(stages, onProgress ? { onProgress } : {})
+          ? await engine.previewMany(stages, { onProgress })
           : o.offline
             ? await Promise.all(stages.map(previewOne))
             : await stages.reduce<Promise<PreviewResult[]>>(
@@ -189,7 +192,7 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
               );
       await addRotationViolations(io, results, (m) => out.info(m));
       for (const r of results) {
-        for (const l of formatPreview(r)) out.line(l);
+        for (const l of formatPreview(r, out.paint)) out.line(l);
       }
       const total = {
         resources: results.reduce((n, r) => n + r.summary.resources, 0),
@@ -198,7 +201,7 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
       };
       if (o.all) {
         out.line(
-          `all stages: ${total.mandatory > 0 ? "FAILED" : "passed"}: ${total.resources} resources, ` +
+          `all stages: ${paintVerdict(out.paint, total.mandatory > 0 ? "FAILED" : "passed")}: ${total.resources} resources, ` +
             `${total.mandatory} mandatory, ${total.advisory} advisory`,
         );
         out.result({ stages: results, summary: total });

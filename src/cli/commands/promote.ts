@@ -12,6 +12,14 @@ import type {
 } from "../../workflows/promote/index.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
+import { paintVerdict, PLAIN, type Painter, type StyleName } from "../style.js";
+
+const STATUS_STYLE: Partial<Record<StepStatus, StyleName>> = {
+  running: "cyan",
+  passed: "green",
+  warned: "yellow",
+  failed: "red",
+};
 import type { SetExitCode } from "../io.js";
 import {
   blackoutSourceOption,
@@ -54,6 +62,7 @@ const MARK: Record<StepStatus, string> = {
 
 /** A live task list on a terminal: the step list redrawn in place on stderr. */
 function liveRenderer(io: CliIo, steps: readonly PromotionStep[]) {
+  const paint = io.paint?.stderr ?? PLAIN;
   const status = new Map<string, StepStatus>(steps.map((s) => [s, "pending"]));
   const detail = new Map<string, string>();
   let drawn = 0;
@@ -61,7 +70,7 @@ function liveRenderer(io: CliIo, steps: readonly PromotionStep[]) {
     if (drawn) io.stderr.write(`\x1b[${drawn}A\x1b[J`);
     const lines = steps.map((s) => {
       const st = status.get(s) ?? "pending";
-      return ` ${MARK[st]} ${s.padEnd(13)}${detail.get(s) ?? ""}`;
+      return ` ${paint(STATUS_STYLE[st] ?? "dim", MARK[st])} ${s.padEnd(13)}${detail.get(s) ?? ""}`;
     });
     io.stderr.write(lines.join("\n") + "\n");
     drawn = lines.length;
@@ -77,24 +86,31 @@ function liveRenderer(io: CliIo, steps: readonly PromotionStep[]) {
 }
 
 function plainRenderer(out: Output) {
+  const p = out.paintInfo;
   return (e: PromotionEvent) => {
-    if (e.type === "step" && e.status === "running") out.info(`[${e.step}] started`);
-    else if (e.type === "step") out.info(`[${e.step}] ${e.status}`);
-    else if (e.type === "gate") out.info(`[${e.step}] gate ${e.message}`);
+    if (e.type === "step" && e.status === "running")
+      out.info(`[${e.step}] ${paintVerdict(p, "started")}`);
+    else if (e.type === "step") out.info(`[${e.step}] ${paintVerdict(p, e.status ?? "")}`);
+    else if (e.type === "gate") {
+      // "<gate>: <verdict> — <summary>": the verdict in its colour.
+      out.info(
+        `[${e.step}] gate ${e.message.replace(/^(\S+: )(\w+)/, (_, g: string, v: string) => g + paintVerdict(p, v))}`,
+      );
+    }
   };
 }
 
-function summary(r: PromotionReport, offline: boolean): string[] {
+function summary(r: PromotionReport, offline: boolean, p: Painter = PLAIN): string[] {
   const lines = [
     r.result === "promoted"
-      ? `promoted ${r.from} → ${r.to} in ${(r.durationMs / 1000).toFixed(1)} s (${r.id})${offline ? "; the deployment was SIMULATED (offline engine: .goose/offline-state, no cluster or account touched)" : ""}`
-      : `promotion ${r.from} → ${r.to} ${r.result} (${r.id})`,
+      ? `${p("green", "promoted")} ${r.from} → ${r.to} in ${(r.durationMs / 1000).toFixed(1)} s (${r.id})${offline ? "; the deployment was SIMULATED (offline engine: .goose/offline-state, no cluster or account touched)" : ""}`
+      : `promotion ${r.from} → ${r.to} ${paintVerdict(p, r.result)} (${r.id})`,
   ];
   if (r.failure) {
     lines.push(
       `  step ${r.failure.step}${r.failure.gate ? `, gate ${r.failure.gate}` : ""}: ${r.failure.reason}`,
-      `  fix: ${r.failure.fix}`,
-      `  resume: ${r.failure.resume}`,
+      `  ${p("bold", "fix:")} ${r.failure.fix}`,
+      `  ${p("bold", "resume:")} ${r.failure.resume}`,
     );
   }
   if (r.files) lines.push(`  report: ${r.files.json}`, `  summary: ${r.files.markdown}`);
@@ -216,7 +232,8 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
         },
         onEvent: io.isTty && !o.json ? liveRenderer(io, PROMOTION_STEPS) : plainRenderer(out),
       });
-      for (const l of summary(report, Boolean(o.offline))) {
+      const paint = report.result === "promoted" ? out.paint : out.paintInfo;
+      for (const l of summary(report, Boolean(o.offline), paint)) {
         if (report.result === "promoted") out.line(l);
         else out.info(l);
       }

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { gooseCommand } from "../../command-line.js";
+import { hintContext } from "../../gates/hints.js";
 import { openEvidenceChain } from "../../evidence/index.js";
 import { defaultHolder, openLocks } from "../../locks/index.js";
 import { keySourceFor, snapshotKeyringFor, stageOfId } from "../../snapshots/index.js";
@@ -162,7 +163,7 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
           },
         });
         out.line(
-          `rolled ${stage} back to ${o.to}${o.offline ? " (simulated: offline engine)" : ""}; recovery snapshot ${result.recoverySnapshotId} (undo: \`${gooseCommand(["rollback", stage, "--to", result.recoverySnapshotId ?? "", ...(o.offline ? ["--offline"] : [])])}\`)`,
+          `rolled ${stage} back to ${o.to}${o.offline ? " (simulated: offline engine)" : ""}; recovery snapshot ${result.recoverySnapshotId} (undo: \`${gooseCommand(["rollback", stage, "--to", result.recoverySnapshotId ?? "", ...(o.offline ? ["--offline"] : []), ...hintContext({ offline: Boolean(o.offline), store, env: io.env, cwd: io.cwd }).storeArgs])}\`)`,
         );
         out.result(result);
         setExitCode(0);

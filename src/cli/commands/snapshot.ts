@@ -19,6 +19,7 @@ import {
 } from "../../snapshots/index.js";
 import type { ObjectStore } from "../../store/types.js";
 import { UsageError } from "../errors.js";
+import { progressReporter } from "../progress.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
 import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
@@ -142,6 +143,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
           out.info(`exporting stack ${stage} (${engine.mode})…`);
           source = { text: await engine.exportStack(stage) };
         }
+        const progress = progressReporter(io);
         const { manifest: m, metrics } = await takeSnapshot({
           store,
           evidence: openEvidenceChain(store, io.env),
@@ -153,7 +155,13 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
           env: io.env,
           repoRoot: io.cwd,
           metrics: metricsSink(io, o),
+          // Big exports take a while: read-so-far on stderr (live, or a line every 10 s piped).
+          onProgress: (read, total) =>
+            progress.update(
+              `snapshot ${stage}: ${mib(read)}${total ? ` of ${mib(total)}` : ""} read, compressed and encrypted`,
+            ),
         });
+        progress.done();
         out.line(`snapshot ${m.id} taken in ${store.url} (key: ${keys.describe()})`);
         out.line(
           `  ${m.resourceCount} resources, export v${m.exportVersion}, evidence ${m.evidence ?? "-"}`,
@@ -394,4 +402,9 @@ function wholeNumber(flag: string, v: string): number {
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+/** Bytes as MiB with one decimal. */
+function mib(bytes: number): string {
+  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }

@@ -31,6 +31,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { auditedAppender, loadAuditRules, requiredKinds } from "../../audit/index.js";
 import { gooseCommand } from "../../command-line.js";
+import { hintContext, HINTS } from "../../gates/hints.js";
 import { loadStageConfigFile, stackFileName, type StageConfig } from "../../config/index.js";
 import { nextStage, STAGES, type StageName } from "../../config/stages.js";
 import { InputError } from "../../errors.js";
@@ -209,9 +210,16 @@ export async function runPromotion(
     // A missing prerequisite (key, tool, file): exit 2 with its own message.
     if (error instanceof InputError) throw error;
     let fix = failure.fix;
+    // The flags of this run, so the hints run as printed (src/gates/hints.ts).
+    const hints = hintContext({
+      offline: ctx.ports.engine.mode === "offline",
+      store: ctx.ports.store,
+      env: opts.env,
+      cwd: opts.repoRoot,
+    });
     if (error instanceof LeaseHeldError) {
       report.result = "blocked";
-      fix = `wait for the ${error.lease.kind} on ${error.lease.stage} to end, or break a stale lease with goose lock release`;
+      fix = `wait for the ${error.lease.kind} on ${error.lease.stage} to end (${HINTS.lockStatus(error.lease.stage, hints)}), or, if its holder is gone, break it: goose lock release ${error.lease.stage} --kind ${error.lease.kind} --force --reason <why>${hints.storeArgs.length ? ` --store ${hints.storeArgs[1]}` : ""}`;
     } else if (error instanceof ClusterBlackoutError) {
       report.result = "blocked";
       fix = `wait for the ${error.blackouts.map((b) => `${b.kind} job on ${b.stage}`).join(" and ")} to finish`;
@@ -232,6 +240,7 @@ export async function runPromotion(
           to,
           ...(ctx.ports.engine.mode === "offline" ? ["--offline"] : []),
           ...(opts.target ? ["--target", opts.target] : []),
+          ...hints.storeArgs,
         ])
       }\` (every gate is evaluated again; SBOM and scan come from the cache when unchanged)`,
     };

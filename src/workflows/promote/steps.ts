@@ -3,6 +3,7 @@
  * ports, configs and report. `promote` (./index.ts) runs them with the one step runner; tests
  * run one with fakes. Gate verdicts go through `gate`/`gates` (evidence, then stop on fail).
  */
+import { hintContext, HINTS, type HintContext } from "../../gates/hints.js";
 import { hostname } from "node:os";
 import path from "node:path";
 import {
@@ -81,8 +82,19 @@ export const lock: PromoteStepFn = async (ctx, s) => {
   });
 };
 
+/** The flags the hints gates print carry, so each runs as printed (src/gates/hints.ts). */
+function hintsOf(ctx: PromoteContext): HintContext {
+  return hintContext({
+    offline: ctx.ports.engine.mode === "offline",
+    store: ctx.ports.store,
+    env: ctx.opts.env,
+    cwd: ctx.opts.repoRoot,
+  });
+}
+
 export const validate: PromoteStepFn = async (ctx, s) => {
   const { from, opts, ports } = ctx;
+  const hints = hintsOf(ctx);
   await gate(
     ctx,
     s,
@@ -92,6 +104,7 @@ export const validate: PromoteStepFn = async (ctx, s) => {
       intervalHours: ctx.fromCfg.backup.intervalHours,
       ...(opts.backupMetricsUrl ? { metricsUrl: opts.backupMetricsUrl } : {}),
       now: ports.clock.now(),
+      hints,
     }),
     from,
   );
@@ -106,8 +119,10 @@ export const validate: PromoteStepFn = async (ctx, s) => {
       now: ports.clock.now(),
       trust: snapshotKeyringFor(opts.repoRoot, from, opts.env),
       policyPackDir: path.join(opts.repoRoot, "policy-pack"),
+      hints,
+      backupTarget: ctx.fromCfg.backup.target,
     }),
-    policyGate(ports.engine, from),
+    policyGate(ports.engine, from, hints),
   ]);
   await gates(ctx, s, [drill, preview], from);
 };
@@ -119,8 +134,10 @@ export const readiness: PromoteStepFn = async (ctx, s) => {
       stage: to,
       repoRoot: opts.repoRoot,
       ...(opts.runRuleTests ? { runTests: true } : {}),
+      // A simulated promotion (the demo) goes on without promtool, with a warning.
+      promtoolOptional: ctx.ports.engine.mode === "offline",
     }),
-    policyGate(ctx.ports.engine, to),
+    policyGate(ctx.ports.engine, to, hintsOf(ctx)),
   ]);
   await gates(ctx, s, [alerts, preview], to);
 };
@@ -162,6 +179,7 @@ export const stageTests: PromoteStepFn = async (ctx, s) => {
       ...(opts.loadTest?.baselinePath ? { baselinePath: opts.loadTest.baselinePath } : {}),
       reportDir: opts.loadTest?.reportDir ?? path.join(opts.repoRoot, ".goose/reports/loadtest"),
       requireBaseline: to === "production",
+      hints: hintsOf(ctx),
     }),
     from,
   );
@@ -308,7 +326,7 @@ export const verify: PromoteStepFn = async (ctx, s) => {
   const resources = exported.deployment?.resources?.length ?? 0;
   if (resources === 0) {
     throw new StepFailed(`the ${to} stack holds no resources after up`, {
-      fix: `check the engine output: goose preview ${to}`,
+      fix: `check the engine output: ${HINTS.preview(to, hintsOf(ctx))}`,
     });
   }
   const healthUrl = ctx.healthUrl;
@@ -338,7 +356,7 @@ export const verify: PromoteStepFn = async (ctx, s) => {
     throw new StepFailed(
       `${to} is deployed but its health check ${healthUrl} answered ${h.status ?? h.error}`,
       {
-        fix: `inspect ${to} (goose preview ${to}; its Prometheus and Grafana pods); roll back with goose rollback ${to} --to <snapshot-id> if it stays unhealthy`,
+        fix: rollbackAdvice(to, hintsOf(ctx)),
       },
     );
   }
@@ -377,3 +395,9 @@ export const PROMOTION_STEP_FUNCTIONS: ReadonlyArray<Step<PromotionStep, Promote
   step("verify", verify),
   step("record", recordPromotion),
 ];
+
+/** After an unhealthy deploy: what to inspect (runs as printed), and the rollback (a template). */
+function rollbackAdvice(to: string, hints: HintContext): string {
+  const flags = [...(hints.offline ? ["--offline"] : []), ...hints.storeArgs].join(" ");
+  return `inspect ${to} (${HINTS.preview(to, hints)}; its Prometheus and Grafana pods); if it stays unhealthy, pick a snapshot (${HINTS.snapshotList(to, hints)}) and roll back: goose rollback ${to} --to <snapshot-id>${flags ? ` ${flags}` : ""}`;
+}

@@ -37,6 +37,7 @@
  */
 import path from "node:path";
 import { gooseCommand } from "../../command-line.js";
+import { hintContext } from "../../gates/hints.js";
 import { CheckFailedError, InputError } from "../../errors.js";
 import { readManifest, SnapshotNotFoundError, stageOfId } from "../../snapshots/index.js";
 import { clockOf, runSteps, stepReports, type StepReport } from "../steps.js";
@@ -203,7 +204,14 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
 }
 
 function nextAdvice(step: RollbackStep, opts: RollbackOptions, recovery?: string): string {
-  const offline = opts.engine.mode === "offline" ? ["--offline"] : [];
+  // The flags of this run (offline engine, a store other than the default), so each runs as printed.
+  const ctx = hintContext({
+    offline: opts.engine.mode === "offline",
+    store: opts.store,
+    env: opts.env,
+    cwd: opts.repoRoot,
+  });
+  const offline = [...(ctx.offline ? ["--offline"] : []), ...ctx.storeArgs];
   const staged = opts.staged ? ["--staged", ...(opts.resume ? ["--resume"] : [])] : [];
   const again = gooseCommand(["rollback", opts.stage, "--to", opts.to, ...staged, ...offline]);
   // A staged rollback that got past its import resumes from its checkpoint.
