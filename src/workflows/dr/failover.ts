@@ -28,7 +28,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server as HttpServer } from "node:http";
+import type { Server as HttpServer } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { alertmanagerArgs } from "../../components/alertmanager-cluster.js";
@@ -51,15 +51,33 @@ import {
   type AlertmanagerEndpoint,
 } from "./failover-config.js";
 import { findBinary, freePort, startServer, waitUntilReady, type Server } from "./processes.js";
+import {
+  FAILOVER_REPORT_KIND,
+  renderFailoverMarkdown,
+  round3,
+  type FailoverReport,
+} from "./failover-report.js";
+import {
+  DRILL_JOB,
+  DRILL_METRIC,
+  getJson,
+  ROUNDS,
+  sentPerAlertmanager,
+  sleep,
+  startReceiver,
+  startTarget,
+  until,
+  type Round,
+} from "./failover-servers.js";
 import { writeReportPair } from "./report.js";
+
+export {
+  FAILOVER_REPORT_KIND,
+  renderFailoverMarkdown,
+  type FailoverReport,
+  type Notification,
+} from "./failover-report.js";
 import { publishDrillMetrics, recordDrill, type DrillOutcome } from "./state.js";
-
-export const FAILOVER_REPORT_KIND = "goldengoose.dr.failover/v1";
-
-const ROUNDS = ["before-kill", "after-kill", "silenced"] as const;
-type Round = (typeof ROUNDS)[number];
-const DRILL_METRIC = "goldengoose_failover_drill_round";
-const DRILL_JOB = "goldengoose-failover-drill";
 
 export interface FailoverOptions {
   stage: StageName;
@@ -82,140 +100,6 @@ export interface FailoverOptions {
   timeoutMs?: number;
   onCheck?: (c: DrillCheck) => void;
   now?: () => Date;
-}
-
-export interface Notification {
-  /** Milliseconds since the drill started. */
-  atMs: number;
-  /** The Alertmanager that sent it (its --web.external-url). */
-  from: string;
-  status: string;
-  alertnames: string[];
-}
-
-export interface FailoverReport {
-  kind: typeof FAILOVER_REPORT_KIND;
-  id: string;
-  stage: StageName;
-  result: "pass" | "fail";
-  startedAt: string;
-  finishedAt: string;
-  replicas: { prometheus: number; alertmanager: number };
-  /** How the stage's alerting block reaches the Alertmanagers. */
-  alerting: string[];
-  peerTimeout: string;
-  groupWait: string;
-  objectives: { rpoSeconds: number; rtoSeconds: number; drillMaxAgeHours: number };
-  killed: { prometheus?: string; alertmanager?: string };
-  /** Seconds from firing to the notification, before the kill (the baseline). */
-  deliverySeconds?: number;
-  /** Seconds from firing to the notification after the kill: the failover time. */
-  failoverSeconds?: number;
-  notifications: Notification[];
-  checks: DrillCheck[];
-  failures: string[];
-  reports?: { json: string; markdown: string };
-  evidence?: string;
-  metrics?: string;
-  metricsError?: string;
-  /** The configuration and server logs, when kept (--keep-work-dir). */
-  workDir?: string;
-}
-
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function getJson(url: string): Promise<unknown> {
-  const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
-  return r.json();
-}
-
-/** Polls `probe` until it returns a value (not undefined) or `timeoutMs` passes. */
-async function until<T>(
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) return undefined;
-    await sleep(200);
-  }
-}
-
-/** The loopback webhook receiver: every notification, in order. */
-async function startReceiver(
-  t0: number,
-  drillId: string,
-): Promise<{ url: string; server: HttpServer; got: Notification[] }> {
-  const got: Notification[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-          status?: string;
-          externalURL?: string;
-          alerts?: Array<{ labels?: Record<string, string> }>;
-        };
-        const ours = (body.alerts ?? []).filter((a) => a.labels?.["drill"] === drillId);
-        if (ours.length > 0) {
-          got.push({
-            atMs: performance.now() - t0,
-            from: (body.externalURL ?? "").replace(/\/$/, ""),
-            status: body.status ?? "",
-            alertnames: [...new Set(ours.map((a) => a.labels?.["alertname"] ?? ""))],
-          });
-        }
-      } catch {
-        // not a notification
-      }
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const addr = server.address();
-  const port = typeof addr === "object" && addr ? addr.port : 0;
-  return { url: `http://127.0.0.1:${port}/notify`, server, got };
-}
-
-/** The drill's scrape target: one series per fired round. */
-async function startTarget(): Promise<{ address: string; server: HttpServer; fired: Set<Round> }> {
-  const fired = new Set<Round>();
-  const server = createServer((_req, res) => {
-    const lines = [`# TYPE ${DRILL_METRIC} gauge`];
-    for (const r of ROUNDS) lines.push(`${DRILL_METRIC}{round="${r}"} ${fired.has(r) ? 1 : 0}`);
-    res
-      .writeHead(200, { "content-type": "text/plain; version=0.0.4" })
-      .end(lines.join("\n") + "\n");
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const addr = server.address();
-  return {
-    address: `127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`,
-    server,
-    fired,
-  };
-}
-
-/** Counts of `prometheus_notifications_sent_total` per Alertmanager URL, from a Prometheus. */
-async function sentPerAlertmanager(promUrl: string): Promise<Map<string, number>> {
-  const r = await fetch(`${promUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
-  const text = await r.text();
-  const out = new Map<string, number>();
-  for (const m of text.matchAll(
-    /^prometheus_notifications_sent_total\{alertmanager="([^"]+)"\} (\S+)$/gm,
-  )) {
-    out.set(m[1]!, Number(m[2]));
-  }
-  return out;
 }
 
 export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverReport> {
@@ -614,44 +498,4 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
 
 function sha256(s: string): string {
   return createHash("sha256").update(s).digest("hex");
-}
-
-const cell = (s: unknown) =>
-  String(s ?? "")
-    .replace(/\|/g, "\\|")
-    .replace(/\n/g, " ");
-
-export function renderFailoverMarkdown(r: FailoverReport): string {
-  const lines = [
-    `# Failover drill ${r.id}: ${r.result === "pass" ? "PASS" : "FAIL"}`,
-    "",
-    `Stage **${r.stage}**: ${r.replicas.prometheus} Prometheus and ${r.replicas.alertmanager} Alertmanager replicas on loopback (real binaries, the stage's rendered prometheus.yml, alertmanager.yml and Alertmanager arguments), ${r.startedAt} → ${r.finishedAt}.`,
-    "",
-    "| | measured | objective |",
-    "|---|---|---|",
-    `| Delivery before the kill (firing → notification) | ${r.deliverySeconds ?? "—"} s | |`,
-    `| Failover time (firing after the kill → notification) | ${r.failoverSeconds ?? "—"} s | ${r.objectives.rtoSeconds} s |`,
-    "",
-    `Killed (SIGKILL): ${r.killed.alertmanager ?? "—"} (the Alertmanager that had notified) and ${r.killed.prometheus ?? "—"}. Peer timeout ${r.peerTimeout}, group_wait ${r.groupWait} (the drill's; the stage's routing otherwise).`,
-    "",
-    `Alerting: ${r.alerting.join("; ") || "—"}.`,
-    "",
-    "## Notifications received",
-    "",
-    "| at (s) | from | status | alerts |",
-    "|---|---|---|---|",
-    ...r.notifications.map(
-      (n) => `| ${round3(n.atMs / 1000)} | ${n.from} | ${n.status} | ${n.alertnames.join(", ")} |`,
-    ),
-    "",
-    "## Checks",
-    "",
-    "| check | result | detail |",
-    "|---|---|---|",
-    ...r.checks.map((c) => `| ${c.name} | ${c.ok ? "ok" : "FAILED"} | ${cell(c.detail)} |`),
-    "",
-    `Evidence record: ${r.evidence ?? "—"}. Metrics: ${r.metrics ?? "not published"}.`,
-    "",
-  ];
-  return lines.join("\n");
 }
