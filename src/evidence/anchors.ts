@@ -14,7 +14,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { ObjectStore } from "../store/types.js";
-import { configDir } from "./keys.js";
+import { configDir } from "../keys/paths.js";
 
 /** Something outside the chain that says a record exists: a seq and its hash or hash prefix. */
 export interface Anchor {
@@ -25,13 +25,17 @@ export interface Anchor {
   source: string;
 }
 
-export function localAnchorFile(env: NodeJS.ProcessEnv, storeUrl: string): string {
+/** The local anchor's file; undefined when the environment names no config directory (no HOME). */
+export function localAnchorFile(env: NodeJS.ProcessEnv, storeUrl: string): string | undefined {
+  const dir = configDir(env);
+  if (dir === undefined) return undefined;
   const id = createHash("sha256").update(storeUrl).digest("hex").slice(0, 16);
-  return path.join(configDir(env), "anchors", `${id}.json`);
+  return path.join(dir, "anchors", `${id}.json`);
 }
 
 export function readLocalAnchor(env: NodeJS.ProcessEnv, storeUrl: string): Anchor | undefined {
   const file = localAnchorFile(env, storeUrl);
+  if (file === undefined) return undefined;
   let v: unknown;
   try {
     v = JSON.parse(readFileSync(file, "utf8"));
@@ -54,6 +58,7 @@ export function saveLocalAnchor(
   const cur = readLocalAnchor(env, storeUrl);
   if (cur && cur.seq >= head.seq) return;
   const file = localAnchorFile(env, storeUrl);
+  if (file === undefined) return;
   try {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     const tmp = `${file}.${randomBytes(4).toString("hex")}.tmp`;

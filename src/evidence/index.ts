@@ -63,6 +63,7 @@ export {
 export {
   EvidenceKeyError,
   defaultKeyFile,
+  requireKeyFile,
   loadSigningKey,
   resolveTrustRoot,
   type EvidenceKey,

@@ -6,9 +6,9 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import path from "node:path";
 import { InputError } from "../errors.js";
+import { configDir } from "../keys/paths.js";
 
 /** DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows it. */
 const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
@@ -97,10 +97,38 @@ export function parsePublicKey(text: string, origin: string): KeyObject {
   }
 }
 
-/** Where a generated key is kept when GOOSE_EVIDENCE_KEY is not set: never in the store. */
-export function defaultKeyFile(env: NodeJS.ProcessEnv): string {
+/**
+ * Where a generated key is kept when GOOSE_EVIDENCE_KEY is not set: never in the store.
+ * Undefined when the environment names no place (no GOOSE_EVIDENCE_KEY_FILE, XDG_CONFIG_HOME or
+ * HOME): goose then never falls back to the process owner's home (os.homedir()).
+ */
+export function defaultKeyFile(env: NodeJS.ProcessEnv): string | undefined {
   if (env.GOOSE_EVIDENCE_KEY_FILE) return path.resolve(env.GOOSE_EVIDENCE_KEY_FILE);
-  return path.join(configDir(env), "evidence-ed25519.pem");
+  const dir = configDir(env);
+  return dir === undefined ? undefined : path.join(dir, "evidence-ed25519.pem");
+}
+
+/** The key file, or an input error naming the variables that give one. */
+export function requireKeyFile(env: NodeJS.ProcessEnv): string {
+  const file = defaultKeyFile(env);
+  if (file === undefined) {
+    throw new EvidenceKeyError(
+      "no evidence signing key: GOOSE_EVIDENCE_KEY is not set and there is no place for its key file " +
+        "(GOOSE_EVIDENCE_KEY_FILE, XDG_CONFIG_HOME and HOME are all unset); set HOME, or GOOSE_EVIDENCE_KEY_FILE to the key file's path",
+    );
+  }
+  return file;
+}
+
+/** Reads a key file's text; undefined when there is no file (or no place for one). */
+function readKeyFile(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    return undefined;
+  }
 }
 
 /**
@@ -114,13 +142,8 @@ export function loadSigningKey(env: NodeJS.ProcessEnv): EvidenceKey {
     const publicKey = createPublicKey(privateKey);
     return { privateKey, publicKey, keyid: keyIdOf(publicKey), source: "env" };
   }
-  const file = defaultKeyFile(env);
-  let text: string | undefined;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
+  const file = requireKeyFile(env);
+  const text = readKeyFile(file);
   if (text !== undefined) {
     const privateKey = parsePrivateKey(text, file);
     const publicKey = createPublicKey(privateKey);
@@ -157,7 +180,11 @@ export function wrongKeyFix(k: EvidenceKey, expected: string, env: NodeJS.Proces
   if (k.source === "env") {
     let inFile: string | undefined;
     try {
-      inFile = keyIdOf(createPublicKey(parsePrivateKey(readFileSync(file, "utf8"), file)));
+      const text = readKeyFile(file);
+      inFile =
+        file === undefined || text === undefined
+          ? undefined
+          : keyIdOf(createPublicKey(parsePrivateKey(text, file)));
     } catch {
       inFile = undefined;
     }
@@ -210,18 +237,10 @@ export function resolveTrustRoot(env: NodeJS.ProcessEnv): TrustRoot {
     );
   }
   const file = defaultKeyFile(env);
-  let text: string | undefined;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  if (text === undefined) return {};
+  const text = readKeyFile(file);
+  if (file === undefined || text === undefined) return {};
   return withId(createPublicKey(parsePrivateKey(text, file)), file);
 }
 
-/** Base directory of goose's per-user files (XDG_CONFIG_HOME or ~/.config, then goose/). */
-export function configDir(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_CONFIG_HOME || path.join(env.HOME || homedir(), ".config");
-  return path.join(base, "goose");
-}
+/** Base directory of goose's per-user files: the one definition in keys/paths.ts. */
+export { configDir };

@@ -7,7 +7,7 @@ import { createPublicKey, generateKeyPairSync, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {
-  defaultKeyFile,
+  requireKeyFile,
   keyIdOf,
   parsePrivateKey,
   publicKeyPem,
@@ -73,7 +73,7 @@ export function initKeys(env: NodeJS.ProcessEnv): KeysInitResult {
   }
   if (snapCreated) chmodSync(snapFile, 0o600);
 
-  const evFile = defaultKeyFile(env);
+  const evFile = requireKeyFile(env);
   let evCreated = false;
   if (!existsFile(evFile)) {
     const { privateKey } = generateKeyPairSync("ed25519");

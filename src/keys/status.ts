@@ -68,7 +68,8 @@ function fileCreated(file: string | undefined): string | undefined {
 }
 
 function evidenceKeyid(env: NodeJS.ProcessEnv): string | undefined {
-  if (!env.GOOSE_EVIDENCE_KEY && !existsSync(defaultKeyFile(env))) return undefined;
+  const file = defaultKeyFile(env);
+  if (!env.GOOSE_EVIDENCE_KEY && (file === undefined || !existsSync(file))) return undefined;
   return loadSigningKey(env).keyid;
 }
 

@@ -1,5 +1,12 @@
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -248,6 +255,35 @@ describe("evidence key", () => {
     await c2.append({ kind: "b", subject: [], data: {} });
     expect(c2.signingKey().source).toBe("file");
     expect((await c2.verify()).ok).toBe(true);
+  });
+
+  it("a bare environment never falls back to the process owner's home for keys or anchors", async () => {
+    // The process's own HOME holds a goose key and nothing else: a chain opened with an environment
+    // that names no place (no GOOSE_EVIDENCE_KEY*, XDG_CONFIG_HOME or HOME) must not read it, sign
+    // with it or write anchors beside it.
+    const home = mkdtempSync(path.join(tmpdir(), "goose-home-"));
+    const homeKey = path.join(home, ".config", "goose", "evidence-ed25519.pem");
+    mkdirSync(path.dirname(homeKey), { recursive: true });
+    writeFileSync(
+      homeKey,
+      generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }),
+    );
+    const store = new MemoryStore();
+    await fill(chainOf(store), 2);
+    const saved = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      const bare = openEvidenceChain(store, {});
+      const r = await bare.verify();
+      expect(r.ok).toBe(true);
+      await expect(bare.append({ kind: "x", subject: [], data: {} })).rejects.toThrow(
+        /no evidence signing key.*set HOME, or GOOSE_EVIDENCE_KEY_FILE/,
+      );
+      expect(readdirSync(path.dirname(homeKey))).toEqual(["evidence-ed25519.pem"]);
+    } finally {
+      if (saved === undefined) delete process.env.HOME;
+      else process.env.HOME = saved;
+    }
   });
 
   it("accepts a PKCS#8 PEM in GOOSE_EVIDENCE_KEY and refuses garbage", async () => {
