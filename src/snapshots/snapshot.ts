@@ -6,6 +6,7 @@ import { PassThrough, Transform, type Readable, type TransformCallback } from "n
 import { pipeline } from "node:stream/promises";
 import { createGzip, createGunzip } from "node:zlib";
 import canonicalizeModule from "canonicalize";
+import { gooseCommand, shellQuote } from "../command-line.js";
 import { CheckFailedError, InputError } from "../errors.js";
 import { isStageName, type StageName } from "../config/stages.js";
 import { checkOutPath, writeAuthenticated } from "./restore-file.js";
@@ -92,7 +93,12 @@ export class SnapshotRejectedError extends InputError {
 
 export class SnapshotNotFoundError extends CheckFailedError {
   constructor(id: string, store: string) {
-    super(`snapshot ${id} is not in ${store}: run \`goose snapshot list <stage>\` to see the ids`);
+    // The id names its stage: the listing command runs as printed, on the same store.
+    const stage = /^(sandbox|compliance|production)-/.exec(id)?.[1];
+    const list = stage
+      ? `run \`${gooseCommand(["snapshot", "list", stage, "--store", store])}\``
+      : `run goose snapshot list <stage> --store ${shellQuote(store)}`;
+    super(`snapshot ${id} is not in ${store}: ${list} to see the ids`);
     this.name = "SnapshotNotFoundError";
   }
 }

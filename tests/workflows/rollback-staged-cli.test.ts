@@ -205,5 +205,32 @@ describe("goose rollback --staged (offline)", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no staged rollback of sandbox to .* to resume/);
     expect(r.stderr).toMatch(/goose rollback sandbox --to \S+ --staged --offline/);
+
+    // The same on a store that is not the default one (--store, no GOOSE_STORE): the printed
+    // command carries the store, so it reaches the same snapshots when run as printed.
+    const { GOOSE_STORE: _default, ...noStoreEnv } = env;
+    const storeUrl = `file://${path.join(dir, "elsewhere")}`;
+    const other = await runGoose(
+      ["snapshot", "create", "sandbox", "--offline", "--json", "--store", storeUrl],
+      { cwd: dir, env: noStoreEnv },
+    );
+    expect(other.code, other.stderr).toBe(0);
+    const otherId = (JSON.parse(other.stdout) as { id: string }).id;
+    const viaFlag = await runGoose(
+      [
+        "rollback",
+        "sandbox",
+        "--to",
+        otherId,
+        "--staged",
+        "--resume",
+        "--offline",
+        "--store",
+        storeUrl,
+      ],
+      { cwd: dir, env: noStoreEnv },
+    );
+    expect(viaFlag.code, viaFlag.stderr).toBe(2);
+    expect(viaFlag.stderr).toContain(`--staged --offline --store ${storeUrl}`);
   });
 });

@@ -107,7 +107,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
   if (opts.resume) {
     if (!opts.staged) {
       throw new InputError("--resume continues a staged rollback", {
-        fix: `pass --staged with --resume: ${gooseCommand(["rollback", stage, "--to", opts.to, "--staged", "--resume"])}`,
+        fix: `pass --staged with --resume: ${gooseCommand(["rollback", stage, "--to", opts.to, "--staged", "--resume", ...runFlags(opts)])}`,
       });
     }
     const cp = await readCheckpoint(store, stage, opts.to);
@@ -115,14 +115,16 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
       throw new InputError(
         `no staged rollback of ${stage} to ${opts.to} to resume: no checkpoint ${checkpointKey(stage, opts.to)} in ${store.url}`,
         {
-          fix: `start one: ${gooseCommand(["rollback", stage, "--to", opts.to, "--staged", ...(opts.engine.mode === "offline" ? ["--offline"] : [])])}`,
+          fix: `start one: ${gooseCommand(["rollback", stage, "--to", opts.to, "--staged", ...runFlags(opts)])}`,
         },
       );
     }
     if (cp.completedAt) {
       throw new InputError(
         `the staged rollback of ${stage} to ${opts.to} completed at ${cp.completedAt}: nothing to resume`,
-        { fix: `see goose snapshot list ${stage}; a new rollback runs without --resume` },
+        {
+          fix: `see ${gooseCommand(["snapshot", "list", stage, ...runFlags(opts).filter((f) => f !== "--offline")])}; a new rollback runs without --resume`,
+        },
       );
     }
     ctx.checkpoint = cp;
@@ -203,15 +205,19 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
   }
 }
 
-function nextAdvice(step: RollbackStep, opts: RollbackOptions, recovery?: string): string {
-  // The flags of this run (offline engine, a store other than the default), so each runs as printed.
+/** The flags of this run (offline engine, a store other than the default), so hints run as printed. */
+function runFlags(opts: RollbackOptions): string[] {
   const ctx = hintContext({
     offline: opts.engine.mode === "offline",
     store: opts.store,
     env: opts.env,
     cwd: opts.repoRoot,
   });
-  const offline = [...(ctx.offline ? ["--offline"] : []), ...ctx.storeArgs];
+  return [...(ctx.offline ? ["--offline"] : []), ...ctx.storeArgs];
+}
+
+function nextAdvice(step: RollbackStep, opts: RollbackOptions, recovery?: string): string {
+  const offline = runFlags(opts);
   const staged = opts.staged ? ["--staged", ...(opts.resume ? ["--resume"] : [])] : [];
   const again = gooseCommand(["rollback", opts.stage, "--to", opts.to, ...staged, ...offline]);
   // A staged rollback that got past its import resumes from its checkpoint.
