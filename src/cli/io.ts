@@ -16,6 +16,11 @@ export interface CliIo {
   stdoutIsTty?: boolean;
   /** Colour per stream, decided by main() from the terminals, NO_COLOR, FORCE_COLOR, --no-color. */
   paint?: { stdout: Painter; stderr: Painter };
+  /**
+   * Runs another goose command line in this process (`main` itself, set by main()): how `goose demo`
+   * drives the commands without importing cli/main.ts, which imports the command table.
+   */
+  runGoose?: (argv: string[], io: CliIo) => Promise<number>;
   /** The command that runs, dot-separated (`snapshot.list`); set by main() before its action. */
   command?: string;
   /** `--unsafe-store` was given: see docs/locks-and-evidence.md. */

@@ -15,6 +15,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     stdout: painter(colourEnabled({ env: io.env, isTty: stdoutIsTty(io), noColorFlag })),
     stderr: painter(colourEnabled({ env: io.env, isTty: io.isTty, noColorFlag })),
   };
+  io.runGoose = main;
   const paintErr = io.paint.stderr;
   const program = new Command("goose")
     .description("Take the Golden Goose platform through sandbox → compliance → production")

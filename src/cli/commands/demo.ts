@@ -35,7 +35,9 @@ export function registerDemo(program: Command, io: CliIo, setExitCode: SetExitCo
       const out = new Output(io, Boolean(o.json));
       const started = Date.now();
       const dir = path.resolve(io.cwd, o.dir ?? mkdtempSync(path.join(tmpdir(), "goose-demo-")));
-      const { main } = await import("../main.js");
+      const main = io.runGoose;
+      if (!main)
+        throw new Error("goose demo runs under the goose CLI's main(), which sets io.runGoose");
       const env: NodeJS.ProcessEnv = {
         ...io.env,
         // The demo's own keys and store: nothing of the user's is read or changed.
