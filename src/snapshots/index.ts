@@ -37,6 +37,25 @@
  */
 export type { ObjectStore as SnapshotStore } from "../store/types.js";
 export * from "./snapshot.js";
+export {
+  GZIP_LEVEL,
+  MANIFEST_SCHEMA,
+  newSnapshotId,
+  readManifest,
+  SnapshotNotFoundError,
+  SnapshotRejectedError,
+  snapshotKeys,
+  stageOfId,
+  type SnapshotManifest,
+} from "./format.js";
+export {
+  readSnapshotExport,
+  restoreSnapshot,
+  SnapshotVerifyError,
+  verifySnapshot,
+  type VerifyProblemKind,
+  type VerifyReport,
+} from "./verify.js";
 export * from "./crypto.js";
 export * from "./keyring.js";
 export * from "./trust.js";

@@ -5,13 +5,9 @@ import { loadStageConfigFile, stackFileName } from "../config/load.js";
 import type { StageName } from "../config/stages.js";
 import type { ObjectStore } from "../store/types.js";
 import type { KeyringLike } from "./keyring.js";
-import {
-  deleteSnapshot,
-  listSnapshots,
-  snapshotKeys,
-  verifySnapshot,
-  type SnapshotListing,
-} from "./snapshot.js";
+import { snapshotKeys } from "./format.js";
+import { deleteSnapshot, listSnapshots, type SnapshotListing } from "./snapshot.js";
+import { verifySnapshot } from "./verify.js";
 
 /** How many snapshots a stage keeps and for how long. */
 export interface RetentionPolicy {
