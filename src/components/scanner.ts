@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type { Severity, StageConfig } from "../config/schema.js";
 import type { ScanDepth } from "../audit/schemas.js";
 import { SCANNER_METRICS } from "../config/metrics.js";
+import { stageImageRefs } from "../config/images.js";
 import {
   containerResources,
   containerSecurity,
@@ -37,18 +38,7 @@ export function severitiesFrom(threshold: Severity): Severity[] {
 }
 
 /** Every image the stage deploys: what the scanner scans (and what the SBOM lists). */
-export function stageImages(cfg: StageConfig): string[] {
-  const all = [
-    cfg.prometheus.image,
-    cfg.prometheus.alertmanagerImage,
-    cfg.prometheus.pushgatewayImage,
-    cfg.prometheus.proxyImage,
-    cfg.grafana.image,
-    cfg.backup.image,
-    cfg.scanner.image,
-  ];
-  return [...new Set(all)];
-}
+export const stageImages = stageImageRefs;
 
 /** Trivy's `--scanners` and `--pkg-types` for a scan depth of compliance-rules.yaml. */
 export function trivyDepthFlags(depth: readonly ScanDepth[]): string {

@@ -17,6 +17,7 @@ import { formatProblem, loadYamlFile } from "../config/file.js";
 import { parseImageRef, type ImageRef } from "../images/ref.js";
 import { z } from "zod";
 import type { StageConfig } from "../config/index.js";
+import { stageImages } from "../config/images.js";
 import type { StageName } from "../config/stages.js";
 import type { ObjectStore } from "../store/types.js";
 import { GateInputError, timed, type GateResult } from "./types.js";
@@ -64,18 +65,8 @@ export function loadEnrichment(file: string): Enrichment {
   }).value;
 }
 
-/** Every image a stage deploys, by role. */
-export function stageImages(cfg: StageConfig): Array<{ role: string; ref: string }> {
-  return [
-    { role: "prometheus", ref: cfg.prometheus.image },
-    { role: "alertmanager", ref: cfg.prometheus.alertmanagerImage },
-    { role: "pushgateway", ref: cfg.prometheus.pushgatewayImage },
-    { role: "prometheus-proxy", ref: cfg.prometheus.proxyImage },
-    { role: "grafana", ref: cfg.grafana.image },
-    { role: "backup", ref: cfg.backup.image },
-    { role: "scanner", ref: cfg.scanner.image },
-  ];
-}
+/** Every image a stage deploys, by role (the one list: config/images.ts). */
+export { stageImages };
 
 export { parseImageRef, type ImageRef };
 
