@@ -76,7 +76,7 @@ export class SnapshotRejectedError extends InputError {
 export class SnapshotNotFoundError extends CheckFailedError {
   constructor(id: string, store: string) {
     // The id names its stage: the listing command runs as printed, on the same store.
-    const stage = /^(sandbox|compliance|production)-/.exec(id)?.[1];
+    const stage = ID_RE.exec(id)?.[1];
     const list = stage
       ? `run \`${gooseCommand(["snapshot", "list", stage, "--store", store])}\``
       : `run goose snapshot list <stage> --store ${shellQuote(store)}`;

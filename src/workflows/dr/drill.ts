@@ -42,7 +42,7 @@ import {
 } from "./report.js";
 
 export { DRILL_REPORT_KIND, type DrillCheck, type DrillReport } from "./report.js";
-import { publishDrillMetrics, recordDrill, type DrillOutcome } from "./state.js";
+import { recordAndPublishDrill, type DrillOutcome } from "./state.js";
 
 export interface DrillEvidence {
   append(input: {
@@ -346,12 +346,10 @@ export async function runRestoreDrill(opts: DrillOptions): Promise<DrillReport> 
       ? { restoredSeries: report.prometheus.series }
       : {}),
   };
-  const state = await recordDrill(opts.store, stage, "restore", outcome);
-  try {
-    report.metrics = (await publishDrillMetrics(opts.metrics, state)).published;
-  } catch (err) {
-    report.metricsError = (err as Error).message;
-  }
+  Object.assign(
+    report,
+    await recordAndPublishDrill(opts.store, stage, "restore", outcome, opts.metrics),
+  );
   report.reports = writeDrillReports(
     opts.reportDir ?? path.join(opts.repoRoot, "load-test/reports/dr"),
     report,

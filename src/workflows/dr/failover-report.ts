@@ -2,7 +2,7 @@
  * The failover drill's report: its JSON shape (`kind` + version) and Markdown page.
  */
 import type { StageName } from "../../config/stages.js";
-import type { DrillCheck } from "./report.js";
+import { cell, type DrillCheck } from "./report.js";
 
 export const FAILOVER_REPORT_KIND = "goldengoose.dr.failover/v1";
 
@@ -45,11 +45,6 @@ export interface FailoverReport {
 }
 
 export const round3 = (n: number) => Math.round(n * 1000) / 1000;
-
-const cell = (s: unknown) =>
-  String(s ?? "")
-    .replace(/\|/g, "\\|")
-    .replace(/\n/g, " ");
 
 export function renderFailoverMarkdown(r: FailoverReport): string {
   const lines = [

@@ -77,7 +77,7 @@ export {
   type FailoverReport,
   type Notification,
 } from "./failover-report.js";
-import { publishDrillMetrics, recordDrill, type DrillOutcome } from "./state.js";
+import { recordAndPublishDrill, type DrillOutcome } from "./state.js";
 
 export interface FailoverOptions {
   stage: StageName;
@@ -482,12 +482,10 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
       evidence: ev.id,
       ...(report.failoverSeconds !== undefined ? { failoverSeconds: report.failoverSeconds } : {}),
     };
-    const state = await recordDrill(opts.store, stage, "failover", outcome);
-    try {
-      report.metrics = (await publishDrillMetrics(opts.metrics, state)).published;
-    } catch (err) {
-      report.metricsError = (err as Error).message;
-    }
+    Object.assign(
+      report,
+      await recordAndPublishDrill(opts.store, stage, "failover", outcome, opts.metrics),
+    );
     const dir = opts.reportDir ?? path.join(opts.repoRoot, "load-test/reports/dr");
     const files = { json: path.join(dir, `${id}.json`), markdown: path.join(dir, `${id}.md`) };
     report.reports = files;

@@ -53,7 +53,8 @@ export interface DrillReport {
   metricsError?: string;
 }
 
-const cell = (s: unknown) =>
+/** A Markdown table cell: pipes escaped, newlines folded. */
+export const cell = (s: unknown) =>
   String(s ?? "")
     .replace(/\|/g, "\\|")
     .replace(/\n/g, " ");

@@ -14,7 +14,8 @@ import {
   type DrillOutcome,
   type DrillState,
 } from "../../gates/restore-drill.js";
-import { PreconditionFailedError, type ObjectStore } from "../../store/types.js";
+import { updateObject } from "../../store/cas.js";
+import type { ObjectStore } from "../../store/types.js";
 
 export { drillStateKey, readDrillState, type DrillKind, type DrillOutcome, type DrillState };
 
@@ -28,9 +29,7 @@ export async function recordDrill(
   drill: DrillKind,
   outcome: DrillOutcome,
 ): Promise<DrillState> {
-  const key = drillStateKey(stage, drill);
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const cur = await store.get(key);
+  return updateObject(store, drillStateKey(stage, drill), (cur) => {
     const state: DrillState = cur
       ? (JSON.parse(cur.body.toString("utf8")) as DrillState)
       : { stage, drill };
@@ -38,18 +37,27 @@ export async function recordDrill(
     if (outcome.passed && (!state.lastPass || state.lastPass.at <= outcome.at)) {
       state.lastPass = outcome;
     }
-    try {
-      await store.put(
-        key,
-        JSON.stringify(state, null, 2),
-        cur ? { ifMatch: cur.etag } : { ifNoneMatch: true },
-      );
-      return state;
-    } catch (err) {
-      if (!(err instanceof PreconditionFailedError)) throw err;
-    }
+    return { write: JSON.stringify(state, null, 2), result: state };
+  });
+}
+
+/**
+ * Records a finished drill and publishes the stage's goldengoose_dr_* metrics. A metrics failure is
+ * returned (for the report), never thrown: the drill's verdict and its record stand.
+ */
+export async function recordAndPublishDrill(
+  store: ObjectStore,
+  stage: StageName,
+  drill: DrillKind,
+  outcome: DrillOutcome,
+  metrics: MetricsTarget,
+): Promise<{ metrics?: string; metricsError?: string }> {
+  const state = await recordDrill(store, stage, drill, outcome);
+  try {
+    return { metrics: (await publishDrillMetrics(metrics, state)).published };
+  } catch (err) {
+    return { metricsError: (err as Error).message };
   }
-  throw new Error(`could not update ${key}: it kept changing`);
 }
 
 const secs = (iso: string) => Math.round(Date.parse(iso) / 1000);
