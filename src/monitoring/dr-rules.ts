@@ -7,6 +7,11 @@
  *   objective (`golden-goose:recovery.drillMaxAgeHours` = thresholds.yaml
  *   `restoreDrill.maxAgeHours`), or it never had one: its backups are not proven restorable.
  * - GoldenGooseRestoreDrillFailed: the last restore drill failed (a check or an objective).
+ * - GoldenGooseFailoverDrillOverdue: the stage's last passing failover drill (`goose dr failover`)
+ *   is older than thresholds.yaml `failoverDrill.maxAgeHours`, or it never had one. Only stages
+ *   with that threshold (those with replicated Alertmanagers) have the series, so a stage without
+ *   replicas (sandbox) never fires it.
+ * - GoldenGooseFailoverDrillFailed: the last failover drill failed.
  */
 import { DR_METRICS } from "../config/metrics.js";
 import type { StageThresholds } from "./thresholds.js";
@@ -15,13 +20,17 @@ import type { AlertRule, RecordingRule, RuleGroup } from "./rule-types.js";
 export const DR_RECORDED = {
   restoreAge: "stage:goldengoose_dr_restore_last_success_age:seconds",
   restoreResult: "stage:goldengoose_dr_restore_last_result:min",
+  failoverAge: "stage:goldengoose_dr_failover_last_success_age:seconds",
+  failoverResult: "stage:goldengoose_dr_failover_last_result:min",
 } as const;
 
 export const DR_THRESHOLD_SERIES = {
   restoreMaxAge: "stage:goldengoose_dr_restore_max_age:seconds",
+  failoverMaxAge: "stage:goldengoose_dr_failover_max_age:seconds",
 } as const;
 
 const RESTORE = `{drill="restore"}`;
+const FAILOVER = `{drill="failover"}`;
 
 export function drRecordingGroups(): RuleGroup<RecordingRule>[] {
   return [
@@ -35,6 +44,14 @@ export function drRecordingGroups(): RuleGroup<RecordingRule>[] {
         {
           record: DR_RECORDED.restoreResult,
           expr: `min by (stage) (${DR_METRICS.lastResult}${RESTORE})`,
+        },
+        {
+          record: DR_RECORDED.failoverAge,
+          expr: `time() - max by (stage) (${DR_METRICS.lastSuccess}${FAILOVER})`,
+        },
+        {
+          record: DR_RECORDED.failoverResult,
+          expr: `min by (stage) (${DR_METRICS.lastResult}${FAILOVER})`,
         },
       ],
     },
@@ -54,6 +71,15 @@ export function drThresholdGroups(
           expr: `vector(${t.restoreDrill.maxAgeHours * 3600})`,
           labels: { stage: stageLabel },
         },
+        ...(t.failoverDrill
+          ? [
+              {
+                record: DR_THRESHOLD_SERIES.failoverMaxAge,
+                expr: `vector(${t.failoverDrill.maxAgeHours * 3600})`,
+                labels: { stage: stageLabel },
+              },
+            ]
+          : []),
       ],
     },
   ];
@@ -92,6 +118,22 @@ export function drAlertGroups(
           severity: "warning",
           summary: "The last restore drill failed.",
           description: `In stage ${stage}, the last restore drill failed a check or missed its RPO/RTO objective; see its report in load-test/reports/dr/.`,
+        }),
+        alert("FailoverDrillOverdue", {
+          expr:
+            `${DR_RECORDED.failoverAge}\n> on (stage) group_left () ${DR_THRESHOLD_SERIES.failoverMaxAge}\n` +
+            `or on (stage)\n${DR_THRESHOLD_SERIES.failoverMaxAge} unless on (stage) ${DR_RECORDED.failoverAge}`,
+          for: "10m",
+          severity: "warning",
+          summary: "No passing failover drill within the stage's objective.",
+          description: `In stage ${stage}, no failover drill (goose dr failover ${stage}) has passed within thresholds.yaml failoverDrill.maxAgeHours: that alerts still reach a receiver exactly once after losing one Alertmanager and one Prometheus is not proven for the current configuration.`,
+        }),
+        alert("FailoverDrillFailed", {
+          expr: `${DR_RECORDED.failoverResult} == 0`,
+          for: "5m",
+          severity: "warning",
+          summary: "The last failover drill failed.",
+          description: `In stage ${stage}, the last failover drill failed a check (an alert lost, notified twice, a silence not honoured, or failover slower than the objective); see its report in load-test/reports/dr/.`,
         }),
       ],
     },

@@ -39,6 +39,7 @@ export const FIXTURE_THRESHOLDS: StageThresholds = {
   slo: { availabilityObjective: 0.999, latencyObjective: 0.99, latencyBoundSeconds: 0.25 },
   backup: { scheduleIntervalHours: 6 },
   restoreDrill: { maxAgeHours: 24 },
+  failoverDrill: { maxAgeHours: 48 },
   scanner: { scheduleIntervalHours: 12, severityThreshold: "HIGH" },
 };
 
@@ -527,6 +528,14 @@ export function thresholdsTests(
             exp_samples: [
               sample(DR_THRESHOLD_SERIES.restoreMaxAge, t.restoreDrill.maxAgeHours * 3600),
             ],
+          },
+          {
+            // failoverDrill.maxAgeHours, in seconds; no series for a stage without the objective
+            expr: DR_THRESHOLD_SERIES.failoverMaxAge,
+            eval_time: at,
+            exp_samples: t.failoverDrill
+              ? [sample(DR_THRESHOLD_SERIES.failoverMaxAge, t.failoverDrill.maxAgeHours * 3600)]
+              : [],
           },
           {
             // push-groups.yaml: hours, or twice a schedule interval, in seconds

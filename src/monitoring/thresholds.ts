@@ -37,6 +37,12 @@ export const stageThresholdsSchema = z.strictObject({
      */
     maxAgeHours: z.number().positive(),
   }),
+  /**
+   * Hours a passing failover drill (`goose dr failover`) stays valid
+   * (GoldenGooseFailoverDrillOverdue). Only for stages with replicated Alertmanagers: a stage
+   * without this key has no failover objective and never fires the alert.
+   */
+  failoverDrill: z.strictObject({ maxAgeHours: z.number().positive() }).optional(),
   scanner: z.strictObject({
     /** Hours between scans; the scan is stale after twice that. */
     scheduleIntervalHours: z.number().positive(),

@@ -146,6 +146,11 @@ describe("thresholds.yaml", () => {
       expect(sev.indexOf(t[b].scanner.severityThreshold)).toBeLessThanOrEqual(
         sev.indexOf(t[a].scanner.severityThreshold),
       );
+      if (t[a].failoverDrill) {
+        expect(t[b].failoverDrill?.maxAgeHours, `${b} failoverDrill`).toBeLessThanOrEqual(
+          t[a].failoverDrill.maxAgeHours,
+        );
+      }
     }
   });
 
@@ -164,6 +169,13 @@ describe("thresholds.yaml", () => {
       expect(t.scanner.scheduleIntervalHours, `scanner.schedule ${cfg.scanner.schedule}`).toBe(
         cronIntervalHours(cfg.scanner.schedule),
       );
+      // A failover objective exactly where there is something to fail over (goose dr failover
+      // refuses a stage with one Alertmanager), so GoldenGooseFailoverDrillOverdue can fire
+      // for every replicated stage and never for the others.
+      expect(
+        t.failoverDrill !== undefined,
+        `failoverDrill with prometheus.alertmanagerReplicas ${cfg.prometheus.alertmanagerReplicas}`,
+      ).toBe(cfg.prometheus.alertmanagerReplicas > 1);
     },
   );
 });

@@ -172,11 +172,13 @@ export function backups(): Dashboard {
     )
     .withPanel(
       timeseries(
-        "Restore drill age against its objective",
+        "Drill ages against their objectives",
         "s",
         [
-          [`${DR_RECORDED.restoreAge}{${STAGE}}`, "last passing drill"],
-          [`${DR_THRESHOLD_SERIES.restoreMaxAge}{${STAGE}}`, "objective"],
+          [`${DR_RECORDED.restoreAge}{${STAGE}}`, "last passing restore drill"],
+          [`${DR_THRESHOLD_SERIES.restoreMaxAge}{${STAGE}}`, "restore objective"],
+          [`${DR_RECORDED.failoverAge}{${STAGE}}`, "last passing failover drill"],
+          [`${DR_THRESHOLD_SERIES.failoverMaxAge}{${STAGE}}`, "failover objective"],
         ],
         { min: 0 },
       ),
