@@ -103,6 +103,7 @@ export type WorkflowName = keyof CollectionRules["workflows"];
 
 export const SECRET_NAMES = [
   "grafana-admin",
+  "prometheus-basic-auth",
   "alertmanager-receivers",
   "snapshot-key",
   "evidence-signing-key",
@@ -119,8 +120,14 @@ export const secretRotationSchema = z.strictObject({
       z.enum(SECRET_NAMES),
       z.strictObject({
         description: z.string().min(1),
-        /** Where the secret lives and how it is rotated (a command or a procedure). */
+        /**
+         * The command that rotates it, printed as the `fix` of an overdue row: it must run as
+         * printed once `<stage>` is filled in (no other placeholder); what it needs (environment
+         * variables, steps before it) goes in `procedure`.
+         */
         rotate: z.string().min(1),
+        /** Prose printed before the command: what to do or set first (may name `<stage>`). */
+        procedure: z.string().min(1).optional(),
         /** Oldest the secret may be, per stage, in days; never longer toward production. */
         maxAgeDays: perStage(maxAgeDays),
       }),
@@ -137,6 +144,14 @@ export const secretRotationSchema = z.strictObject({
           );
           continue;
         }
+        const placeholder = /…|\.\.\.|<(?!stage>)[^>]*>/.exec(s.rotate);
+        if (placeholder)
+          issue(
+            ctx,
+            [name, "rotate"],
+            `${name}.rotate has the placeholder "${placeholder[0]}", so the fix goose keys status prints does not run as printed`,
+            "make rotate a command that runs once <stage> is filled in, and move what the user must supply (values, files, environment variables) into procedure",
+          );
         for (let i = 1; i < STAGES.length; i++) {
           const a = STAGES[i - 1] as StageName;
           const b = STAGES[i] as StageName;

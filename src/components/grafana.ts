@@ -15,6 +15,7 @@ import {
 } from "./common.js";
 import { SERVICES, serviceUrl } from "./names.js";
 import type { BackupAgentSpec } from "./backup.js";
+import { rotationKeeper } from "./rotation.js";
 import {
   GRAFANA_DEFAULT_ROLE,
   GRAFANA_PASSWORD_ENV,
@@ -39,6 +40,12 @@ export interface GrafanaArgs {
   backupAgent?: BackupAgentSpec;
   /** The Secret with Prometheus' basic-auth password (key `password`), for the datasource. */
   prometheusAuthSecret?: pulumi.Input<string>;
+  /**
+   * A hash of that Secret's content (Prometheus' `basicAuthHash`): Grafana reads
+   * the password from the environment, which a pod sees only when it starts, so a rotated
+   * password must roll the pod; the hash on the pod template does.
+   */
+  prometheusAuthHash?: pulumi.Input<string>;
 }
 
 /** Where Grafana's image keeps its home (the CLI needs it). */
@@ -66,15 +73,8 @@ echo "admin password set from the Secret"
 
 const GRAFANA_UID = 472;
 
-/**
- * The rotation keeper: a new value every `rotationDays`, so the generated admin password is
- * replaced once a period (random.RandomPassword is recreated when a keeper changes).
- * Exported for testing.
- */
-export function rotationKeeper(now: number, rotationDays: number): string {
-  const period = Math.floor(now / (rotationDays * 86_400_000));
-  return `every-${rotationDays}d-period-${period}`;
-}
+/** The rotation keeper of the admin password (src/components/rotation.ts). */
+export { rotationKeeper };
 
 /** The datasource provisioning file: Prometheus of the stage, uid `prometheus`. */
 export function datasourcesYaml(prometheusUrl: string): string {
@@ -258,6 +258,11 @@ export class Grafana extends pulumi.ComponentResource {
                   args.now ?? Date.now(),
                   cfg.secrets.rotationDays,
                 ),
+                // Prometheus' password comes in through the environment (read at pod start only):
+                // a rotated password changes this hash, so the pod restarts with the new one.
+                ...(args.prometheusAuthHash
+                  ? { "goldengoose.io/prometheus-auth-hash": args.prometheusAuthHash }
+                  : {}),
               },
             },
             spec: {

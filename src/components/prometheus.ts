@@ -31,6 +31,7 @@ import {
   WEB_CONFIG_FILE,
   WEB_CONFIG_KEY,
 } from "./metrics-auth.js";
+import { rotationKeeper, secretHash } from "./rotation.js";
 
 export interface PrometheusArgs {
   /** The validated stage configuration. */
@@ -53,6 +54,8 @@ export interface PrometheusArgs {
   receiverSecrets?: Record<string, pulumi.Input<string>>;
   /** The backup agent sidecar (from the Backup component). */
   backupAgent?: BackupAgentSpec;
+  /** Current time in ms (default Date.now()); the basic-auth password's rotation keeper. */
+  now?: number;
 }
 
 /** Content hash of every file a Prometheus pod reads (config, rules, proxy config). */
@@ -88,6 +91,11 @@ export class Prometheus extends pulumi.ComponentResource {
   public readonly statefulSetName: pulumi.Output<string>;
   /** The Secret with Prometheus' basic-auth password (key `password`), for its clients. */
   public readonly basicAuthSecretName: pulumi.Output<string>;
+  /**
+   * A hash of that Secret's content (never the password; rotation.ts secretHash): clients that read the
+   * password from the environment put it on their pod template, so a rotation rolls them.
+   */
+  public readonly basicAuthHash: pulumi.Output<string>;
 
   constructor(name: string, args: PrometheusArgs, opts?: pulumi.ComponentResourceOptions) {
     super("goldengoose:monitoring:Prometheus", name, {}, opts);
@@ -139,13 +147,27 @@ export class Prometheus extends pulumi.ComponentResource {
       child,
     );
 
-    // Basic auth on every endpoint: the web config holds only the bcrypt hash; the password is in
-    // a Secret of its own for the clients (src/components/metrics-auth.ts).
+    // Basic auth on every endpoint: web.yml holds only the bcrypt hash (src/components/
+    // metrics-auth.ts). The password is replaced every golden-goose:secrets.rotationDays (the
+    // keeper moves; src/components/rotation.ts).
     const authPassword = new random.RandomPassword(
       `${name}-basic-auth`,
-      { length: 32, special: false, minLower: 2, minUpper: 2, minNumeric: 2 },
+      {
+        length: 32,
+        special: false,
+        minLower: 2,
+        minUpper: 2,
+        minNumeric: 2,
+        keepers: { rotation: rotationKeeper(args.now ?? Date.now(), cfg.secrets.rotationDays) },
+      },
       child,
     );
+    const password = pulumi.secret(authPassword.result);
+    // The pod's one Secret: web.yml and the password file its own clients read (the scrape of
+    // itself, the probes, the backup agent). One Secret in one volume, because the kubelet
+    // replaces a Secret volume's files together (an atomic symlink swap) and Prometheus re-reads
+    // both per request: after a rotation the pod moves to the new hash and the new password at
+    // the same instant, with no restart and no moment where its clients hold the wrong one.
     const webConfig = new k8s.core.v1.Secret(
       `${name}-web-config`,
       {
@@ -153,22 +175,27 @@ export class Prometheus extends pulumi.ComponentResource {
         type: "Opaque",
         stringData: {
           [WEB_CONFIG_KEY]: pulumi.secret(authPassword.bcryptHash).apply(prometheusWebConfig),
+          [PASSWORD_KEY]: password,
         },
       },
       child,
     );
+    // The password for clients outside the pod (Grafana, people with kubectl).
+    const basicAuthData = { username: METRICS_USER, [PASSWORD_KEY]: password };
     const basicAuth = new k8s.core.v1.Secret(
       `${name}-basic-auth`,
       {
         metadata: meta("prometheus-basic-auth", ns, labels("prometheus", "prometheus")),
         type: "Opaque",
-        stringData: { username: METRICS_USER, [PASSWORD_KEY]: pulumi.secret(authPassword.result) },
+        stringData: basicAuthData,
       },
       child,
     );
     this.basicAuthSecretName = basicAuth.metadata.name;
+    this.basicAuthHash = secretHash("prometheus-basic-auth", basicAuthData);
+    // The same volume as the web config, mounted where the password file is expected.
     const authMount = {
-      name: "basic-auth",
+      name: "web-config",
       mountPath: PASSWORD_FILE.replace(/\/[^/]+$/, ""),
       readOnly: true,
     };
@@ -316,13 +343,6 @@ export class Prometheus extends pulumi.ComponentResource {
               ],
               volumes: [
                 { name: "web-config", secret: { secretName: webConfig.metadata.name } },
-                {
-                  name: "basic-auth",
-                  secret: {
-                    secretName: basicAuth.metadata.name,
-                    items: [{ key: PASSWORD_KEY, path: "password" }],
-                  },
-                },
                 { name: "config", configMap: { name: config.metadata.name } },
                 { name: "rules", configMap: { name: rules.metadata.name } },
                 { name: "proxy", configMap: { name: proxy.metadata.name } },

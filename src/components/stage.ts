@@ -64,6 +64,7 @@ export class Stage extends pulumi.ComponentResource {
         alertmanagerConfig: args.monitoring.alertmanager,
         receiverSecrets: args.receiverSecrets,
         backupAgent: this.backup.agents.prometheus,
+        now: args.now,
       },
       child,
     );
@@ -76,6 +77,7 @@ export class Stage extends pulumi.ComponentResource {
         dashboards: args.monitoring.dashboards,
         prometheusUrl: this.prometheus.url,
         prometheusAuthSecret: this.prometheus.basicAuthSecretName,
+        prometheusAuthHash: this.prometheus.basicAuthHash,
         now: args.now,
         backupAgent: this.backup.agents.grafana,
       },

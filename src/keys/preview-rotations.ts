@@ -37,6 +37,6 @@ export async function overdueRotations(opts: {
       policy: ROTATION_POLICY,
       pack: "security/policies/secret-rotation.yaml",
       enforcementLevel: level,
-      message: `${s.secret} is ${s.ageDays} days old (since ${s.since}; ${s.source}); ${opts.stage} allows ${s.maxAgeDays}: ${s.fix ?? "rotate it"}`,
+      message: `${s.secret} is ${s.ageDays} days old (since ${s.since}; ${s.source}); ${opts.stage} allows ${s.maxAgeDays}: ${s.procedure ? `${s.procedure}; then run ` : "run "}\`${s.fix ?? "goose keys status"}\``,
     }));
 }

@@ -10,7 +10,7 @@
  *    - snapshot key: the oldest snapshot sealed under the configured key, else the key file's
  *      creation (`goose keys init` or first use);
  *    - evidence key: the first record it signed, else the key file's creation;
- *    - stack secrets (Grafana admin, receiver credentials, KMS keys): the stage's first deployment
+ *    - stack secrets (Grafana admin, Prometheus basic auth, receiver credentials, KMS keys): the stage's first deployment
  *      on record (its oldest snapshot, or the first completed promotion into it): the stack created
  *      them then.
  * 3. no trace of it at all (a fresh repository: no snapshot, no record, no key file; a stage never
@@ -39,8 +39,10 @@ export interface SecretAge {
   source: string;
   /** `unused`: never created or used as far as goose can see (fresh repository, stage not deployed). */
   status: "ok" | "overdue" | "unused";
-  /** What to do when not ok. */
+  /** The command that rotates it, when overdue: runs as printed (secret-rotation.yaml `rotate`). */
   fix?: string;
+  /** What to do or set before running `fix` (secret-rotation.yaml `procedure`), when overdue. */
+  procedure?: string;
 }
 
 export interface KeyStatusReport {
@@ -76,6 +78,7 @@ function evidenceKeyid(env: NodeJS.ProcessEnv): string | undefined {
 /** Secrets the stack creates at a stage's first deployment. */
 const STACK_SECRETS: ReadonlySet<SecretName> = new Set([
   "grafana-admin",
+  "prometheus-basic-auth",
   "alertmanager-receivers",
   "kms-keys",
 ]);
@@ -162,7 +165,10 @@ export async function keyStatus(opts: {
         row.since = since;
         row.ageDays = ageDays;
         row.status = ageDays > maxAgeDays ? "overdue" : "ok";
-        if (row.status === "overdue") row.fix = rule.rotate.replace(/<stage>/g, stage);
+        if (row.status === "overdue") {
+          row.fix = rule.rotate.replace(/<stage>/g, stage);
+          if (rule.procedure) row.procedure = rule.procedure.replace(/<stage>/g, stage);
+        }
       } else {
         row.source = STACK_SECRETS.has(secret)
           ? `not in use: no deployment of ${stage} on record (no snapshot, no promotion into it)`

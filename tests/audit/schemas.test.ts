@@ -53,6 +53,7 @@ describe("security data files", () => {
       "evidence-signing-key",
       "grafana-admin",
       "kms-keys",
+      "prometheus-basic-auth",
       "snapshot-key",
     ]);
     expect(loadComplianceRules(repoRoot).stages.production.scan.depth).toContain("vuln-library");

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStageConfigFile, PROJECT, type StageName } from "../../src/config/index.js";
 
@@ -14,7 +15,17 @@ export interface Registered {
  * Mocks that answer like the providers would: inputs come back as state, plus the computed
  * outputs our program reads (ARNs, bucket names, key ids, the random password as a secret).
  */
-export function installMocks(stage: StageName): { resources: Registered[] } {
+export function installMocks(
+  stage: StageName,
+  opts: {
+    /**
+     * Model the random provider's replacement: a password derived from the resource's keepers,
+     * so the same keepers give the same password (the provider keeps it in state) and a moved
+     * keeper a new one (the provider replaces the resource). Default: one fixed password.
+     */
+    passwordFromKeepers?: boolean;
+  } = {},
+): { resources: Registered[] } {
   const resources: Registered[] = [];
   void pulumi.runtime.setMocks(
     {
@@ -26,9 +37,17 @@ export function installMocks(stage: StageName): { resources: Registered[] } {
           state["bucket"] = `${String(args.inputs["bucketPrefix"] ?? "")}mock`;
         if (args.type === "aws:kms/key:Key") state["keyId"] = `key-${args.name}`;
         if (args.type === "random:index/randomPassword:RandomPassword") {
-          state["result"] = pulumi.secret("mock-generated-password");
+          const salt = opts.passwordFromKeepers
+            ? createHash("sha256")
+                .update(`${args.name}\0${JSON.stringify(args.inputs["keepers"] ?? {})}`)
+                .digest("base64url")
+                .slice(0, 24)
+            : "";
+          state["result"] = pulumi.secret(`mock-generated-password${salt}`);
           // Shaped like a bcrypt hash (the provider computes a real one).
-          state["bcryptHash"] = pulumi.secret(`$2b$10$${"m".repeat(53)}`);
+          state["bcryptHash"] = pulumi.secret(
+            `$2b$10$${(salt.replace(/[^A-Za-z0-9]/g, ".") + "m".repeat(53)).slice(0, 53)}`,
+          );
         }
         if (args.type.startsWith("kubernetes:")) {
           const md = (args.inputs["metadata"] ?? {}) as Record<string, unknown>;

@@ -7,7 +7,7 @@ import { runGoose } from "../helpers/cli.js";
 const repoRoot = resolve(import.meta.dirname, "../..");
 
 describe("goose preview flags overdue rotations", () => {
-  it("a Grafana admin password older than production allows is a mandatory violation", async () => {
+  it("Grafana admin and Prometheus passwords older than production allows are mandatory violations", async () => {
     const store = `file://${mkdtempSync(join(tmpdir(), "goose-prevrot-"))}`;
     const env = {
       ...process.env,
@@ -15,11 +15,13 @@ describe("goose preview flags overdue rotations", () => {
       GOOSE_EVIDENCE_KEY: Buffer.alloc(32, 41).toString("base64"),
     };
     const at = new Date(Date.now() - 45 * 86_400_000).toISOString();
-    const rec = await runGoose(
-      ["keys", "record", "grafana-admin", "--stage", "production", "--at", at],
-      { cwd: repoRoot, env },
-    );
-    expect(rec.code, rec.stderr).toBe(0);
+    for (const secret of ["grafana-admin", "prometheus-basic-auth"]) {
+      const rec = await runGoose(["keys", "record", secret, "--stage", "production", "--at", at], {
+        cwd: repoRoot,
+        env,
+      });
+      expect(rec.code, rec.stderr).toBe(0);
+    }
     const r = await runGoose(["preview", "production", "--offline", "--json"], {
       cwd: repoRoot,
       env,
@@ -32,6 +34,13 @@ describe("goose preview flags overdue rotations", () => {
       expect.objectContaining({
         enforcementLevel: "mandatory",
         message: expect.stringMatching(/^grafana-admin is 45 days old .*production allows 30/),
+      }),
+      // The Prometheus basic-auth password too, with the fix that runs as printed.
+      expect.objectContaining({
+        enforcementLevel: "mandatory",
+        message: expect.stringMatching(
+          /^prometheus-basic-auth is 45 days old .*production allows 30: .*; then run `pulumi up -s production && goose keys record prometheus-basic-auth --stage production`$/,
+        ),
       }),
     ]);
     expect(r.code).toBe(1);

@@ -225,11 +225,13 @@ export function describeStage(stage: StageName): void {
       expect(get(prom, "args") as string[]).toContain(
         "--web.config.file=/etc/prometheus/web/web.yml",
       );
-      // The web config Secret holds the hash (the mock's bcrypt-shaped value), never the password.
+      // web.yml holds the hash (the mock's bcrypt-shaped value), never the password; the same
+      // Secret holds the password file of the pod's own clients (one volume, updated at once).
       const web = one("kubernetes:core/v1:Secret", "prometheus-web-config");
-      const webYml = JSON.stringify(get(web.inputs, "stringData"));
-      expect(webYml).toMatch(/basic_auth_users:.*goose: .*\$2b\$10\$/);
-      expect(webYml).not.toContain("mock-generated-password");
+      const data = plain(get(web.inputs, "stringData")) as Obj;
+      expect(data["web.yml"]).toMatch(/basic_auth_users:\s+goose: \$2b\$10\$/);
+      expect(data["web.yml"]).not.toContain("mock-generated-password");
+      expect(data["password"]).toBe("mock-generated-password");
       // The probes and the backup agent read the password file; Grafana gets it from the Secret.
       expect(JSON.stringify(get(prom, "livenessProbe"))).toContain("/etc/prometheus/auth/password");
       const agent = containersOf(sts).find((c) => c["name"] === "backup-agent") as Obj;

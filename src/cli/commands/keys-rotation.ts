@@ -46,7 +46,8 @@ export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetEx
         out.line(
           `${r.status.toUpperCase().padEnd(8)}${r.stage.padEnd(11)}${r.secret.padEnd(24)}${age} of max ${r.maxAgeDays} d  (${r.source})`,
         );
-        if (r.fix) out.line(`        fix: ${r.fix}`);
+        if (r.procedure) out.line(`        first: ${r.procedure}`);
+        if (r.fix) out.line(`        fix: \`${r.fix}\``);
       }
       out.result(report);
       setExitCode(report.ok ? 0 : 1);
