@@ -24,13 +24,9 @@ import {
 import { DataFileError, loadYamlFile, type DataFileProblem } from "../config/file.js";
 import { closest } from "fastest-levenshtein";
 import { CheckFailedError } from "../errors.js";
+import { AUDIT_FILES } from "./names.js";
 
-export const AUDIT_FILES = {
-  template: "security/audit/evidence-template.yaml",
-  collection: "security/audit/collection-rules.yaml",
-  rotation: "security/policies/secret-rotation.yaml",
-  compliance: "security/policies/compliance-rules.yaml",
-} as const;
+export { AUDIT_FILES };
 
 export const REDACTED_VALUE = "[redacted]";
 

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { STAGES, type StageName } from "../config/stages.js";
+import { SECRET_NAMES, type SecretName } from "./names.js";
 
 const KIND_RE = /^[a-z][a-z0-9.-]*(\.\*)?$/;
 const kind = z
@@ -101,15 +102,7 @@ export type WorkflowName = keyof CollectionRules["workflows"];
 
 // ---------------------------------------------------------------- secret-rotation.yaml
 
-export const SECRET_NAMES = [
-  "grafana-admin",
-  "prometheus-basic-auth",
-  "alertmanager-receivers",
-  "snapshot-key",
-  "evidence-signing-key",
-  "kms-keys",
-] as const;
-export type SecretName = (typeof SECRET_NAMES)[number];
+export { SECRET_NAMES, type SecretName };
 
 const maxAgeDays = z.number().int().min(1).max(3650);
 

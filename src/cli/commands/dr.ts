@@ -1,10 +1,6 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-// config/load.js, not config/index.js: the index also re-exports the Pulumi-runtime readers,
-// which load @pulumi/pulumi (~0.4 s) for `goose dr --help`.
-import { loadStageConfigFile, stackFileName } from "../../config/load.js";
 import type { StageConfig } from "../../config/schema.js";
-import { openEvidenceChain } from "../../evidence/index.js";
 import { InputError } from "../../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
@@ -26,7 +22,11 @@ interface DrillFlags {
   json?: boolean;
 }
 
-function loadConfig(io: CliIo, stage: string, file?: string): StageConfig {
+// The config loader (zod, yaml) and the evidence chain load inside the actions, so `goose dr
+// --help` loads neither (tests/cli/lazy-commands.test.ts). config/load.js, not config/index.js:
+// the index also re-exports the Pulumi-runtime readers, which load @pulumi/pulumi.
+async function loadConfig(io: CliIo, stage: string, file?: string): Promise<StageConfig> {
+  const { loadStageConfigFile, stackFileName } = await import("../../config/load.js");
   const cfg = loadStageConfigFile(resolve(io.cwd, file ?? stackFileName(stage as never)));
   if (cfg.stage !== stage) {
     throw new InputError(`${file}: declares stage "${cfg.stage}", not "${stage}"`, {
@@ -103,11 +103,12 @@ export function registerDr(program: Command, io: CliIo, setExitCode: SetExitCode
     .action(async (stageName: string, o: DrillFlags) => {
       const out = new Output(io, Boolean(o.json));
       const stage = stageArg(stageName);
-      const config = loadConfig(io, stage, o.configFile);
+      const config = await loadConfig(io, stage, o.configFile);
       const source = archiveSourceOf(config, o, io);
       const store = openStoreFor(io, o.store);
       const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
       const { runRestoreDrill } = await import("../../workflows/dr/drill.js");
+      const { openEvidenceChain } = await import("../../evidence/index.js");
       const report = await runRestoreDrill({
         stage,
         config,
@@ -159,7 +160,7 @@ export function registerDr(program: Command, io: CliIo, setExitCode: SetExitCode
     .action(async (stageName: string, o: FailoverFlags) => {
       const out = new Output(io, Boolean(o.json));
       const stage = stageArg(stageName);
-      const config = loadConfig(io, stage, o.configFile);
+      const config = await loadConfig(io, stage, o.configFile);
       const duration = (flag: string, v: string | undefined) => {
         if (v !== undefined && !/^\d+(ms|s|m)$/.test(v)) {
           throw new InputError(`${flag} ${v}: not a duration`, {
@@ -179,6 +180,7 @@ export function registerDr(program: Command, io: CliIo, setExitCode: SetExitCode
       const store = openStoreFor(io, o.store);
       const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
       const { runFailoverDrill } = await import("../../workflows/dr/failover.js");
+      const { openEvidenceChain } = await import("../../evidence/index.js");
       const report = await runFailoverDrill({
         stage,
         config,

@@ -2,10 +2,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { closest, distance } from "fastest-levenshtein";
-import { parse as parseYaml } from "yaml";
 import { parseStageName } from "../../config/stages.js";
-import { openEvidenceChain } from "../../evidence/index.js";
-import { checkEvidence, loadAuditRules, retentionDays, AUDIT_FILES } from "../../audit/index.js";
+import { AUDIT_FILES } from "../../audit/names.js";
 import { STAGES, type StageName } from "../../config/stages.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
@@ -13,6 +11,11 @@ import type { SetExitCode } from "../io.js";
 import { jsonOption, openStoreFor, storeOption } from "../options.js";
 
 /** `goose evidence verify|show|check|archive|prune`. */
+// The evidence chain and the audit rules (zod, yaml, ajv below them) load inside the actions, so
+// `goose evidence --help` loads neither (tests/cli/lazy-commands.test.ts).
+const evidenceModule = () => import("../../evidence/index.js");
+const audit = () => import("../../audit/index.js");
+
 export function registerEvidence(program: Command, io: CliIo, setExitCode: SetExitCode): void {
   const evidence = program
     .command("evidence")
@@ -33,6 +36,7 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
     .action(async (o: { store?: string; json?: boolean; expectHead?: string }) => {
       const out = new Output(io, Boolean(o.json));
       const store = openStoreFor(io, o.store);
+      const { openEvidenceChain } = await evidenceModule();
       const result = await openEvidenceChain(store, io.env).verify(
         o.expectHead !== undefined ? { expectHead: o.expectHead } : {},
       );
@@ -83,7 +87,8 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
         if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
           throw new UsageError(`--limit ${o.limit}: a whole number of records, at least 1`);
         }
-        if (o.kind) checkKnownKind(o.kind, io.cwd);
+        if (o.kind) await checkKnownKind(o.kind, io.cwd);
+        const { openEvidenceChain } = await evidenceModule();
         let records = await openEvidenceChain(openStoreFor(io, o.store), io.env).list({
           ...(stage ? { stage } : {}),
           ...(o.kind ? { kind: o.kind } : {}),
@@ -122,8 +127,10 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
         import("../../workflows/rollback/index.js"),
       ]);
       const order = { promotion: PROMOTION_STEPS, rollback: ROLLBACK_STEPS };
+      const { loadAuditRules, checkEvidence } = await audit();
       const rules = loadAuditRules(io.cwd, order);
       const store = openStoreFor(io, o.store);
+      const { openEvidenceChain } = await evidenceModule();
       const records = await openEvidenceChain(store, io.env).list();
       const report = checkEvidence(rules, records, stage, order);
       for (const r of report.runs) {
@@ -150,6 +157,7 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
     .addOption(jsonOption())
     .action(async (o: { store?: string; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
+      const { openEvidenceChain } = await evidenceModule();
       const r = await openEvidenceChain(openStoreFor(io, o.store), io.env).rotate();
       out.line(
         r.archived ? `archived ${r.records} records to ${r.archived}` : "nothing to archive",
@@ -172,6 +180,7 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
     .action(async (o: { retention?: string; store?: string; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
       // Retention per stage is data: collection-rules.yaml (flags override single stages).
+      const { retentionDays, loadAuditRules } = await audit();
       const days: Record<StageName, number> = retentionDays(loadAuditRules(io.cwd));
       for (const part of (o.retention ?? "").split(",").filter(Boolean)) {
         const [stage, n] = part.split("=");
@@ -186,6 +195,7 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
           throw new UsageError(`--retention ${part}: days must be a whole number, at least 1`);
         days[s] = v;
       }
+      const { openEvidenceChain } = await evidenceModule();
       const r = await openEvidenceChain(openStoreFor(io, o.store), io.env).applyRetention({ days });
       out.line(
         r.pruned.length
@@ -201,8 +211,9 @@ export function registerEvidence(program: Command, io: CliIo, setExitCode: SetEx
  * `--kind` must name a kind goose records (or a prefix of some: gate → gate.sbom…), as listed in
  * the evidence template; anything else is a typo, exit 2 with the nearest kind.
  */
-function checkKnownKind(kind: string, cwd: string): void {
+async function checkKnownKind(kind: string, cwd: string): Promise<void> {
   const file = path.join(cwd, AUDIT_FILES.template);
+  const { parse: parseYaml } = await import("yaml");
   let known: string[];
   try {
     const doc = parseYaml(readFileSync(file, "utf8")) as { kinds?: Record<string, unknown> };

@@ -1,20 +1,15 @@
 import path from "node:path";
 import type { Command } from "commander";
-import {
-  AUDIT_FILES,
-  loadSecretRotation,
-  SECRET_NAMES,
-  type SecretName,
-} from "../../audit/index.js";
+import { AUDIT_FILES, SECRET_NAMES, type SecretName } from "../../audit/names.js";
 import { STAGES } from "../../config/stages.js";
-import { openEvidenceChain } from "../../evidence/index.js";
-import { keyStatus } from "../../keys/status.js";
-import { rotateSnapshotKey } from "../../keys/snapshot-rotation.js";
-import { rotateEvidenceKey } from "../../keys/evidence-rotation.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
 import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
+
+// The audit, evidence and key modules (zod, yaml, ajv below them) load inside the actions, so
+// `goose keys --help` loads none of them (tests/cli/lazy-commands.test.ts).
+const evidence = () => import("../../evidence/index.js");
 
 /**
  * `goose keys status|record|rotate snapshot|rotate evidence` on the `goose keys` group: every
@@ -31,6 +26,11 @@ export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetEx
     .addOption(jsonOption())
     .action(async (o: { stage?: string; store?: string; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
+      const [{ loadSecretRotation }, { openEvidenceChain }, { keyStatus }] = await Promise.all([
+        import("../../audit/index.js"),
+        evidence(),
+        import("../../keys/status.js"),
+      ]);
       const policy = loadSecretRotation(io.cwd);
       const store = openStoreFor(io, o.store);
       const records = await openEvidenceChain(store, io.env).list();
@@ -82,6 +82,7 @@ export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetEx
           throw new UsageError(
             `--at ${o.at}: an ISO 8601 time not in the future, e.g. 2026-01-31T12:00:00Z`,
           );
+        const { openEvidenceChain } = await evidence();
         const rec = await openEvidenceChain(openStoreFor(io, o.store), io.env).append({
           kind: "key.rotated",
           stage,
@@ -122,6 +123,10 @@ export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetEx
     .action(async (o: { kmsKey?: string; store?: string; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
       const store = openStoreFor(io, o.store);
+      const [{ rotateSnapshotKey }, { openEvidenceChain }] = await Promise.all([
+        import("../../keys/snapshot-rotation.js"),
+        evidence(),
+      ]);
       const report = await rotateSnapshotKey({
         store,
         env: io.env,
@@ -171,6 +176,10 @@ export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetEx
     .option("--json", "machine output on stdout")
     .action(async (o: { newKeyFile?: string; reason?: string; store?: string; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
+      const [{ rotateEvidenceKey }, { openEvidenceChain }] = await Promise.all([
+        import("../../keys/evidence-rotation.js"),
+        evidence(),
+      ]);
       const chain = openEvidenceChain(openStoreFor(io, o.store), io.env);
       const { result } = await rotateEvidenceKey({
         chain,

@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { initKeys } from "../../keys/index.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
 import { registerKeyRotation } from "./keys-rotation.js";
@@ -28,8 +27,9 @@ export function registerKeys(program: Command, io: CliIo, setExitCode: SetExitCo
     )
     .option("--show", "also print the secret key values (only on a terminal you trust)")
     .addOption(jsonOption())
-    .action((o: { show?: boolean; json?: boolean }) => {
+    .action(async (o: { show?: boolean; json?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
+      const { initKeys } = await import("../../keys/index.js");
       const r = initKeys(io.env);
       const state = (created: boolean) => (created ? "created" : "exists, kept");
       out.line(

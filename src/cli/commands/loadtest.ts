@@ -1,15 +1,7 @@
 import { Option, type Command } from "commander";
 import { InputError } from "../../errors.js";
 import { gooseCommand } from "../../command-line.js";
-import { defaultHolder } from "../../locks/index.js";
-import {
-  describeErrorKinds,
-  fmt,
-  type CriterionResult,
-  type Progress,
-  type Verdict,
-} from "../../loadtest/index.js";
-import { compareFiles, runLoadTest } from "../../workflows/loadtest/index.js";
+import type { CriterionResult, Progress, Verdict } from "../../loadtest/index.js";
 import { formatBytesPerSecond, formatMs } from "../../loadtest/units.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
@@ -19,17 +11,22 @@ import { progressReporter } from "../progress.js";
 import { paintVerdict } from "../style.js";
 import { STAGES, type StageName } from "../../config/stages.js";
 
-function criterionLine(c: CriterionResult): string {
+// The load-test modules (zod, yaml, autocannon below them) load inside the actions, so `goose
+// loadtest --help` loads none of them (tests/cli/lazy-commands.test.ts).
+const loadtest = () => import("../../loadtest/index.js");
+type Fmt = Awaited<ReturnType<typeof loadtest>>["fmt"];
+
+function criterionLine(fmt: Fmt, c: CriterionResult): string {
   const base = c.baseline !== undefined ? ` baseline ${fmt(c.metric, c.baseline)}` : "";
   const warn = c.warnLimit !== undefined ? `, warn limit ${fmt(c.metric, c.warnLimit)}` : "";
   return `  ${c.status.toUpperCase().padEnd(4)} ${c.kind.padEnd(9)} ${c.name}: ${fmt(c.metric, c.actual)}${base} (limit ${fmt(c.metric, c.limit)}${warn})${c.key ? " [key]" : ""}`;
 }
 
-function printVerdict(out: Output, v: Verdict): void {
+function printVerdict(fmt: Fmt, out: Output, v: Verdict): void {
   for (const c of v.criteria) {
     const status = c.status.toUpperCase().padEnd(4);
     out.line(
-      criterionLine(c).replace(
+      criterionLine(fmt, c).replace(
         status,
         paintVerdict(out.paint, status.trim()) + status.slice(status.trim().length),
       ),
@@ -156,6 +153,9 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
         // A live line on a terminal; piped, a plain line every 10 s (src/cli/progress.ts).
+        const [{ fmt, describeErrorKinds }, { runLoadTest }, { defaultHolder }] = await Promise.all(
+          [loadtest(), import("../../workflows/loadtest/index.js"), import("../../locks/index.js")],
+        );
         const progress = progressReporter(io);
         try {
           const outcome = await runLoadTest({
@@ -188,7 +188,7 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
           );
           if (result.aborted)
             out.line(`  aborted after ${result.aborted.atSeconds}s: ${result.aborted.reason}`);
-          printVerdict(out, verdict);
+          printVerdict(fmt, out, verdict);
           for (const n of outcome.notes) out.line(`  note: ${n}`);
           out.line(`  reports: ${outcome.files.html} (also .json, .md, .prom)`);
           out.result({
@@ -233,12 +233,16 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
     .option("--config <file>", "stress-test config", "load-test/config/stress-test.yaml")
     .addOption(jsonOption())
     .action(
-      (
+      async (
         a: string,
         b: string,
         o: { stage?: string; scenario?: string; config: string; json?: boolean },
       ) => {
         const out = new Output(io, Boolean(o.json));
+        const [{ fmt }, { compareFiles }] = await Promise.all([
+          loadtest(),
+          import("../../workflows/loadtest/index.js"),
+        ]);
         const outcome = compareFiles({
           cwd: io.cwd,
           a,
@@ -253,7 +257,7 @@ export function registerLoadtest(program: Command, io: CliIo, setExitCode: SetEx
         );
         out.line(`  reference ${outcome.a}`);
         out.line(`  candidate ${outcome.b}`);
-        printVerdict(out, v);
+        printVerdict(fmt, out, v);
         out.result({
           stage: outcome.stage,
           scenario: outcome.scenario,

@@ -1,5 +1,4 @@
 import { Command } from "commander";
-import { openEvidenceChain } from "../../evidence/index.js";
 import {
   BLACKOUT_KINDS,
   LEASE_KINDS,
@@ -97,7 +96,10 @@ export function registerLock(program: Command, io: CliIo, setExitCode: SetExitCo
         const kind = parseLeaseKind(o.kind);
         if (o.reason && !o.force) throw new UsageError("--reason goes with --force");
         const store = openStoreFor(io, o.store);
-        const evidence = o.force ? openEvidenceChain(store, io.env) : undefined;
+        // Loaded here, not at the top: `goose lock --help` loads no evidence module.
+        const evidence = o.force
+          ? (await import("../../evidence/index.js")).openEvidenceChain(store, io.env)
+          : undefined;
         const holder = o.holder ?? defaultHolder(io.env);
         await openLocks(store, evidence ? { evidence } : {}).release(stage, kind, {
           holder,

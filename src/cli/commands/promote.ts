@@ -2,7 +2,6 @@ import path from "node:path";
 import type { Command } from "commander";
 import { gooseCommand } from "../../command-line.js";
 import { invocation } from "../invocation.js";
-import { openEvidenceChain } from "../../evidence/index.js";
 import { defaultHolder, openLocks } from "../../locks/index.js";
 import type {
   PromotionEvent,
@@ -184,14 +183,20 @@ export function registerPromote(program: Command, io: CliIo, setExitCode: SetExi
         throw new UsageError(`--lease-ttl ${o.leaseTtl}: whole seconds, at least 30`);
       }
       const store = openStoreFor(io, o.store);
+      // The engine, the workflow (gates, SBOM, Pulumi SDK) and the evidence chain load only when
+      // a promotion runs.
+      const [
+        { createEngine },
+        { promote, PROMOTION_STEPS },
+        { formatPlanHuman },
+        { openEvidenceChain },
+      ] = await Promise.all([
+        import("../../engine/index.js"),
+        import("../../workflows/promote/index.js"),
+        import("../../plan/index.js"),
+        import("../../evidence/index.js"),
+      ]);
       const evidence = openEvidenceChain(store, io.env);
-      // The engine and the workflow (gates, SBOM, Pulumi SDK) load only when a promotion runs.
-      const [{ createEngine }, { promote, PROMOTION_STEPS }, { formatPlanHuman }] =
-        await Promise.all([
-          import("../../engine/index.js"),
-          import("../../workflows/promote/index.js"),
-          import("../../plan/index.js"),
-        ]);
       const engine = createEngine(o.offline ? "offline" : "real", { cwd: io.cwd, env: io.env });
       const pushgatewayUrl = o.pushgateway ?? io.env.GOOSE_PUSHGATEWAY_URL;
       const blackoutSources = blackoutSourcesOf(io, o.blackoutSource, pushgatewayUrl);

@@ -1,8 +1,5 @@
 import type { Command } from "commander";
 import { InputError } from "../../errors.js";
-import { loadPushGroups } from "../../monitoring/push-groups.js";
-import { prunePushgateway } from "../../monitoring/pushgateway.js";
-import { loadThresholds } from "../../monitoring/thresholds.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
 import { jsonOption, stageArg } from "../options.js";
@@ -31,6 +28,12 @@ export function registerPushgateway(program: Command, io: CliIo, setExitCode: Se
             fix: `goose pushgateway prune ${stage} --pushgateway http://127.0.0.1:9091 (or set GOOSE_PUSHGATEWAY_URL)`,
           });
         }
+        // Loaded here, not at the top: `goose pushgateway --help` loads no zod or yaml.
+        const [{ loadPushGroups }, { prunePushgateway }, { loadThresholds }] = await Promise.all([
+          import("../../monitoring/push-groups.js"),
+          import("../../monitoring/pushgateway.js"),
+          import("../../monitoring/thresholds.js"),
+        ]);
         const r = await prunePushgateway(
           url,
           stage,

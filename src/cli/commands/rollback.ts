@@ -1,15 +1,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { gooseCommand } from "../../command-line.js";
-import { hintContext } from "../../gates/hints.js";
-import { openEvidenceChain } from "../../evidence/index.js";
-import { defaultHolder, openLocks } from "../../locks/index.js";
-import { keySourceFor, snapshotKeyringFor, stageOfId } from "../../snapshots/index.js";
-import {
-  rollback,
-  RollbackFailedError,
-  type RollbackStepView,
-} from "../../workflows/rollback/index.js";
+import type { RollbackStepView } from "../../workflows/rollback/index.js";
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "../errors.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
@@ -95,6 +87,20 @@ export function registerRollback(program: Command, io: CliIo, setExitCode: SetEx
     .action(async (stageName: string, o: RollbackFlags) => {
       const out = new Output(io, Boolean(o.json));
       const stage = stageArg(stageName);
+      // Loaded here, not at the top, so `goose rollback --help` loads none of them.
+      const [
+        { keySourceFor, snapshotKeyringFor, stageOfId },
+        { openEvidenceChain },
+        { defaultHolder, openLocks },
+        { rollback, RollbackFailedError },
+        { hintContext },
+      ] = await Promise.all([
+        import("../../snapshots/index.js"),
+        import("../../evidence/index.js"),
+        import("../../locks/index.js"),
+        import("../../workflows/rollback/index.js"),
+        import("../../gates/hints.js"),
+      ]);
       stageOfId(o.to);
       if (o.acceptViolations && !o.reason) {
         throw new UsageError(

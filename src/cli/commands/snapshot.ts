@@ -1,28 +1,18 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { type StageName } from "../../config/stages.js";
-import { openEvidenceChain } from "../../evidence/index.js";
-import {
-  collectEvidenceRefs,
-  keySourceFor,
-  snapshotKeyringFor,
-  listSnapshots,
-  pruneSnapshots,
-  publishSnapshotMetrics,
-  checkOutPath,
-  restoreSnapshot,
-  retentionPolicyFor,
-  stageOfId,
-  verifySnapshot,
-  type SnapshotManifest,
-  type SnapshotMetricsSink,
-} from "../../snapshots/index.js";
+import type { SnapshotManifest, SnapshotMetricsSink } from "../../snapshots/index.js";
 import type { ObjectStore } from "../../store/types.js";
 import { UsageError } from "../errors.js";
 import { progressReporter } from "../progress.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
 import { jsonOption, openStoreFor, stageArg, storeOption } from "../options.js";
+
+// The snapshot, evidence and workflow modules (zod, ajv, yaml, semver below them) load inside the
+// actions, so `goose snapshot --help` loads none of them (tests/cli/lazy-commands.test.ts).
+const snapshots = () => import("../../snapshots/index.js");
+const evidence = () => import("../../evidence/index.js");
 
 /** `--kms-key`, repeatable, on commands that read snapshots: KMS keys to trust. */
 export const TRUST_KMS_OPTION = [
@@ -89,6 +79,7 @@ async function publishMetrics(
 ): Promise<{ published?: string; error?: string }> {
   let metrics: { published?: string; error?: string };
   try {
+    const { publishSnapshotMetrics } = await snapshots();
     const r = await publishSnapshotMetrics(
       store,
       stage,
@@ -132,6 +123,10 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
       ) => {
         const out = new Output(io, Boolean(o.json));
         const stage = stageArg(stageName);
+        const [{ keySourceFor }, { openEvidenceChain }] = await Promise.all([
+          snapshots(),
+          evidence(),
+        ]);
         const keys = keySourceFor(io.cwd, stage, io.env, o.kmsKey);
         const store = openStoreFor(io, o.store);
         const { takeSnapshot } = await import("../../workflows/snapshot.js");
@@ -192,6 +187,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
       const out = new Output(io, Boolean(o.json));
       const stage = stageArg(stageName);
       const store = openStoreFor(io, o.store);
+      const { listSnapshots } = await snapshots();
       const list = await listSnapshots(store, stage);
       if (list.length === 0) out.line(`no snapshots of ${stage} in ${store.url}`);
       for (const s of list) {
@@ -227,6 +223,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     .addOption(jsonOption())
     .action(async (id: string, o: CommonOpts & MetricsOpts & { kmsKey?: string[] }) => {
       const out = new Output(io, Boolean(o.json));
+      const { stageOfId, snapshotKeyringFor, verifySnapshot } = await snapshots();
       const stage = stageOfId(id);
       const store = openStoreFor(io, o.store);
       const keyring = snapshotKeyringFor(io.cwd, stage, io.env, o.kmsKey);
@@ -256,6 +253,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     .addOption(jsonOption())
     .action(async (id: string, o: CommonOpts & { out: string; kmsKey?: string[] }) => {
       const out = new Output(io, Boolean(o.json));
+      const { stageOfId, checkOutPath, snapshotKeyringFor, restoreSnapshot } = await snapshots();
       const stage = stageOfId(id);
       const target = resolve(io.cwd, o.out);
       await checkOutPath(target);
@@ -292,6 +290,10 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
         const out = new Output(io, Boolean(o.json));
         const stage = stageArg(stageName);
         const store = openStoreFor(io, o.store);
+        const [
+          { retentionPolicyFor, pruneSnapshots, snapshotKeyringFor, collectEvidenceRefs },
+          { openEvidenceChain },
+        ] = await Promise.all([snapshots(), evidence()]);
         const policy = retentionPolicyFor(io.cwd, stage, {
           ...optional(
             "keepLast",
@@ -334,6 +336,7 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
     .addOption(jsonOption())
     .action(async (id: string, o: CommonOpts & { reason?: string; remove?: boolean }) => {
       const out = new Output(io, Boolean(o.json));
+      const [{ stageOfId }, { openEvidenceChain }] = await Promise.all([snapshots(), evidence()]);
       const stage = stageOfId(id);
       const store = openStoreFor(io, o.store);
       const { pinWithEvidence } = await import("../../workflows/snapshot.js");
@@ -366,6 +369,10 @@ export function registerSnapshot(program: Command, io: CliIo, setExitCode: SetEx
       ) => {
         const out = new Output(io, Boolean(o.json));
         const stage = stageArg(stageName);
+        const [{ keySourceFor }, { openEvidenceChain }] = await Promise.all([
+          snapshots(),
+          evidence(),
+        ]);
         const keys = keySourceFor(io.cwd, stage, io.env, o.kmsKey);
         const store = openStoreFor(io, o.store);
         const stack = o.stack ?? stage;
