@@ -15,28 +15,9 @@ import { loadComplianceRules } from "../../src/audit/index.js";
 import { METRICS_USER, prometheusWebConfig } from "../../src/components/metrics-auth.js";
 import { renderPrometheusConfig } from "../../src/components/prometheus-config.js";
 import { loadStageConfigFile } from "../../src/config/index.js";
+import { bcrypt } from "../helpers/bcrypt.js";
 import { freePort, startPushgateway } from "../helpers/pushgateway.js";
 import { cleanupTempDirs, repoRoot, tempDir } from "../snapshots/helpers.js";
-
-/** A bcrypt hash of `password`, by the system's crypt(3) (libxcrypt) through Python. */
-function bcrypt(password: string): string {
-  const r = spawnSync(
-    "python3",
-    [
-      "-W",
-      "ignore",
-      "-c",
-      "import crypt,sys; print(crypt.crypt(sys.stdin.read(), crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024)))",
-    ],
-    { input: password, encoding: "utf8" },
-  );
-  const hash = r.stdout.trim();
-  if (r.status !== 0 || !hash.startsWith("$2"))
-    throw new Error(
-      `python3 with the crypt module (bcrypt via libxcrypt) is needed: apt-get install -y python3 (${r.stderr})`,
-    );
-  return hash;
-}
 
 const children: ChildProcess[] = [];
 afterAll(() => {
