@@ -9,6 +9,7 @@ import {
   type BackupComponent,
 } from "../backup/archive-layout.js";
 import { blackoutPush } from "./blackout.js";
+import { curlAuthPush } from "./pushgateway-auth.js";
 
 /** Where the agents find things inside their pod (and the environment they read). */
 export const AGENT_PATHS = {
@@ -43,7 +44,8 @@ export const AGENT_PATHS = {
  * TARGET (s3|volume), BUCKET and KMS_KEY_ARN (s3), S3_ENDPOINT (optional, e.g. a VPC endpoint),
  * INTERVAL_SECONDS, TIMEOUT_SECONDS, RETENTION_DAYS (volume), POD_NAME, and the AGENT_PATHS
  * overrides PROMETHEUS_URL, PROMETHEUS_DATA, GRAFANA_DB, BACKUP_ROOT, WORK; PROMETHEUS_AUTH_FILE and
- * PROMETHEUS_AUTH_USER (Prometheus' basic auth). GOOSE_BACKUP_ONCE=1 runs
+ * PROMETHEUS_AUTH_USER (Prometheus' basic auth); PUSHGATEWAY_AUTH_FILE and PUSHGATEWAY_USER (the
+ * Pushgateway's, pushgateway-auth.ts). GOOSE_BACKUP_ONCE=1 runs
  * one backup now and exits with its status (1 when it failed). Exported for testing.
  */
 export function backupAgentScript(component: BackupComponent): string {
@@ -157,7 +159,7 @@ push_result() { # status
       echo "# TYPE ${M.lastSuccess} gauge"; echo "${M.lastSuccess} $now"
       echo "# TYPE ${M.sizeBytes} gauge"; echo "${M.sizeBytes} $total"
     fi
-  } | curl -fsS -m 20 --data-binary @- "$PUSHGATEWAY/metrics/job/goldengoose-backup/stage/$STAGE/component/$COMPONENT" ||
+  } | { ${curlAuthPush('-fsS -m 20 --data-binary @- "$PUSHGATEWAY/metrics/job/goldengoose-backup/stage/$STAGE/component/$COMPONENT"')}; } ||
     log "could not push the result metrics to $PUSHGATEWAY"
 }
 run_once() {

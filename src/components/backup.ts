@@ -10,8 +10,9 @@ import * as k8s from "@pulumi/kubernetes";
 import type { StageConfig } from "../config/schema.js";
 import type { BackupComponent } from "../backup/archive-layout.js";
 import { containerResources, containerSecurity, meta, selectorLabels } from "./common.js";
-import { serviceUrl } from "./names.js";
+import { SCANNER_SERVICE_ACCOUNT, serviceUrl } from "./names.js";
 import { AGENT_PATHS, agentEnv, agentProbeCommand, backupAgentScript } from "./backup-agent.js";
+import { pushgatewayClient } from "./pushgateway-auth.js";
 
 export interface BackupArgs {
   /** The validated stage configuration. */
@@ -20,6 +21,8 @@ export interface BackupArgs {
   namespace: pulumi.Input<string>;
   /** Labels every object carries. */
   labels: Record<string, string>;
+  /** The Secret with the Pushgateway's password (pushgateway-auth.ts), mounted into the agents. */
+  pushgatewayAuthSecret?: pulumi.Input<string>;
 }
 
 /** ServiceAccounts of the pods the backup agents run in (the role trusts exactly these). */
@@ -27,6 +30,38 @@ export const AGENT_SERVICE_ACCOUNTS: Record<BackupComponent, string> = {
   prometheus: "prometheus",
   grafana: "grafana",
 };
+
+/** Where the scanner's CronJob uploads its results (target s3): bucket, key and its role. */
+export interface ScanUpload {
+  bucket: pulumi.Output<string>;
+  kmsKeyArn: pulumi.Output<string>;
+  roleArn: pulumi.Output<string>;
+}
+
+/**
+ * The scanner's IAM policy: put objects under `scans/<stage>/` of the backup bucket only (the
+ * layout goose's vulnerability gate reads, scanner.ts SCAN_LAYOUT), with SSE-KMS under the
+ * stage's key. No read, no list, no delete, nothing outside the prefix. Exported for testing.
+ */
+export function scanUploadPolicyDocument(bucketArn: string, keyArn: string, stage: string) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "WriteScanResults",
+        Effect: "Allow",
+        Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+        Resource: `${bucketArn}/scans/${stage}/*`,
+      },
+      {
+        Sid: "UseTheBackupKey",
+        Effect: "Allow",
+        Action: ["kms:GenerateDataKey", "kms:Decrypt"],
+        Resource: keyArn,
+      },
+    ],
+  };
+}
 
 /** What a component needs to run its backup agent: the sidecar, its volumes, its SA annotation. */
 export interface BackupAgentSpec {
@@ -68,7 +103,11 @@ export function backupPolicyDocument(bucketArn: string, keyArn: string) {
  * The role's trust policy (IRSA): web identities from the cluster's IAM OIDC provider, for the
  * agents' ServiceAccounts in the stage's namespace only. Exported for testing.
  */
-export function backupTrustPolicy(oidc: { arn: string; issuerHost: string }, namespace: string) {
+export function backupTrustPolicy(
+  oidc: { arn: string; issuerHost: string },
+  namespace: string,
+  serviceAccounts: readonly string[] = Object.values(AGENT_SERVICE_ACCOUNTS),
+) {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -79,7 +118,7 @@ export function backupTrustPolicy(oidc: { arn: string; issuerHost: string }, nam
         Condition: {
           StringEquals: {
             [`${oidc.issuerHost}:aud`]: "sts.amazonaws.com",
-            [`${oidc.issuerHost}:sub`]: Object.values(AGENT_SERVICE_ACCOUNTS).map(
+            [`${oidc.issuerHost}:sub`]: serviceAccounts.map(
               (sa) => `system:serviceaccount:${namespace}:${sa}`,
             ),
           },
@@ -163,6 +202,8 @@ export class Backup extends pulumi.ComponentResource {
   public readonly roleArn: pulumi.Output<string | undefined>;
   /** The agent sidecar of each component. */
   public readonly agents: Record<BackupComponent, BackupAgentSpec>;
+  /** Where the scanner uploads its results (target s3), else undefined (they stay on its volume). */
+  public readonly scanUpload: ScanUpload | undefined;
 
   constructor(name: string, args: BackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("goldengoose:backup:Backup", name, {}, opts);
@@ -181,6 +222,7 @@ export class Backup extends pulumi.ComponentResource {
     let bucket: s3.Bucket | undefined;
     let key: kms.Key | undefined;
     let role: iam.Role | undefined;
+    let scanUpload: ScanUpload | undefined;
     const volumes: Partial<Record<BackupComponent, k8s.core.v1.PersistentVolumeClaim>> = {};
     if (b.target === "s3") {
       // Protected where the bucket is: deleting the key would make every locked backup unreadable.
@@ -321,6 +363,32 @@ export class Backup extends pulumi.ComponentResource {
         },
         child,
       );
+      // The scanner's role: its upload container writes scans/<stage>/ and nothing else.
+      const scanRole = new iam.Role(
+        `${name}-scanner-role`,
+        {
+          name: `goose-${cfg.stage}-scanner`,
+          description: `golden-goose ${cfg.stage} scanner uploads (IRSA)`,
+          assumeRolePolicy: pulumi
+            .all([oidc, ns])
+            .apply(([o, n]) => JSON.stringify(backupTrustPolicy(o, n, [SCANNER_SERVICE_ACCOUNT]))),
+          tags,
+        },
+        child,
+      );
+      new iam.RolePolicy(
+        `${name}-scanner-writer`,
+        {
+          role: scanRole.name,
+          policy: pulumi
+            .all([bucket.arn, key.arn])
+            .apply(([bucketArn, keyArn]) =>
+              JSON.stringify(scanUploadPolicyDocument(bucketArn, keyArn, cfg.stage)),
+            ),
+        },
+        child,
+      );
+      scanUpload = { bucket: bucket.bucket, kmsKeyArn: key.arn, roleArn: scanRole.arn };
     } else {
       for (const component of ["prometheus", "grafana"] as const) {
         volumes[component] = new k8s.core.v1.PersistentVolumeClaim(
@@ -338,11 +406,15 @@ export class Backup extends pulumi.ComponentResource {
       }
     }
 
+    const pgAuth = args.pushgatewayAuthSecret
+      ? pushgatewayClient(args.pushgatewayAuthSecret)
+      : undefined;
     const agent = (component: BackupComponent): BackupAgentSpec => {
       const volume = volumes[component];
       const env: k8s.types.input.core.v1.EnvVar[] = [
         ...Object.entries(agentEnv(cfg)).map(([n, value]) => ({ name: n, value })),
         { name: "PUSHGATEWAY", value: serviceUrl(cfg, "pushgateway") },
+        ...(pgAuth?.env ?? []),
         { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
         ...(bucket && key
           ? [
@@ -370,10 +442,12 @@ export class Backup extends pulumi.ComponentResource {
             dataMount,
             { name: "backup-tmp", mountPath: "/tmp" },
             ...(volume ? [{ name: "backup", mountPath: AGENT_PATHS.backupRoot }] : []),
+            ...(pgAuth ? [pgAuth.mount] : []),
           ],
         },
         volumes: [
           { name: "backup-tmp", emptyDir: {} },
+          ...(pgAuth ? [pgAuth.volume] : []),
           ...(volume
             ? [{ name: "backup", persistentVolumeClaim: { claimName: volume.metadata.name } }]
             : []),
@@ -382,6 +456,7 @@ export class Backup extends pulumi.ComponentResource {
       };
     };
     this.agents = { prometheus: agent("prometheus"), grafana: agent("grafana") };
+    this.scanUpload = scanUpload;
 
     this.bucketName = bucket ? bucket.bucket : pulumi.output(undefined);
     this.kmsKeyArn = key ? key.arn : pulumi.output(undefined);

@@ -1,4 +1,5 @@
 import { TRANSITION_METRICS } from "../config/metrics.js";
+import { curlAuthPush } from "./pushgateway-auth.js";
 
 /** Shell arithmetic for "an hour from now", the deadline when a caller names none. */
 const DEFAULT_DEADLINE = "$(( $(date +%s) + 3600 ))";
@@ -11,7 +12,10 @@ const DEFAULT_DEADLINE = "$(( $(date +%s) + 3600 ))";
  * announcement carries its own expiry (`goldengoose_blackout_expires_timestamp_seconds`, the job's
  * deadline as a shell expression, `opts.deadline`), so a job killed before it could push 0 blocks
  * transitions only until its deadline. goose reads them before a promotion or rollback
- * (src/locks/cluster.ts). `curl` for images that have it, busybox `wget` otherwise. A failed push
+ * (src/locks/cluster.ts). `curl` (bash) for images that have it, with the Pushgateway's password
+ * from `$PUSHGATEWAY_AUTH_FILE` when set (pushgateway-auth.ts: on a pipe, never in argv); busybox
+ * `wget` otherwise, which cannot authenticate without the password on its command line, so only
+ * for a Pushgateway without auth. A failed push
  * is reported and never fails the job. The `component` grouping label tells apart jobs of one kind
  * that run side by side (the backup agents of Prometheus and Grafana); by default the scanner's
  * is `scanner`, a backup's `backup`.
@@ -33,9 +37,9 @@ export function blackoutPush(
   const push =
     tool === "curl"
       ? value === 0
-        ? `curl -fsS -m 20 -X DELETE ${url}`
-        : `${body} | curl -fsS -m 20 --data-binary @- ${url}`
+        ? curlAuthPush(`-fsS -m 20 -X DELETE ${url}`)
+        : `${body} | { ${curlAuthPush(`-fsS -m 20 --data-binary @- ${url}`)}; }`
       : `${body} > /tmp/blackout.prom && wget -q -T 20 -O /dev/null --post-file=/tmp/blackout.prom ${url}`;
   const what = value === 0 && tool === "curl" ? "remove" : "announce";
-  return `${push} || echo "could not ${what} the ${kind} blackout (${value}) on $PUSHGATEWAY" >&2`;
+  return `{ ${push}; } || echo "could not ${what} the ${kind} blackout (${value}) on $PUSHGATEWAY" >&2`;
 }

@@ -23,3 +23,6 @@ export function serviceAddress(cfg: StageConfig, key: ServiceKey): string {
   const s = SERVICES[key];
   return `${serviceHost(s.name, cfg.namespace)}:${s.port}`;
 }
+
+/** The scanner's ServiceAccount (its IAM role trusts exactly it, backup.ts). */
+export const SCANNER_SERVICE_ACCOUNT = "scanner";

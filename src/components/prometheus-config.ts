@@ -5,6 +5,7 @@ import { levelScrapeConfigs, loadMetricLevels, type MetricLevels } from "../moni
 import { prometheusAlertingConfig } from "./alertmanager-cluster.js";
 import { serviceAddress } from "./names.js";
 import { labelDropConfig, METRICS_USER, PASSWORD_FILE, sensitiveLabels } from "./metrics-auth.js";
+import { PUSHGATEWAY_PASSWORD_FILE, PUSHGATEWAY_USER } from "./pushgateway-auth.js";
 
 /** Where the rule files are mounted in the Prometheus container. */
 export const RULES_DIR = "/etc/prometheus/rules";
@@ -52,8 +53,12 @@ export function renderPrometheusConfig(
       }),
       ...job(SCRAPE_JOBS.alertmanager, [serviceAddress(cfg, "alertmanager")]),
       ...job(SCRAPE_JOBS.grafana, [serviceAddress(cfg, "grafana")]),
-      // Backup and scanner jobs push their results; keep the labels they pushed.
-      ...job(SCRAPE_JOBS.pushgateway, [serviceAddress(cfg, "pushgateway")], { honor_labels: true }),
+      // Backup and scanner jobs push their results; keep the labels they pushed. The Pushgateway
+      // asks for basic auth too (pushgateway-auth.ts).
+      ...job(SCRAPE_JOBS.pushgateway, [serviceAddress(cfg, "pushgateway")], {
+        honor_labels: true,
+        basic_auth: { username: PUSHGATEWAY_USER, password_file: PUSHGATEWAY_PASSWORD_FILE },
+      }),
       ...job(SCRAPE_JOBS.service, [...cfg.prometheus.serviceTargets]),
     ],
   };

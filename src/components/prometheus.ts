@@ -32,6 +32,11 @@ import {
   WEB_CONFIG_KEY,
 } from "./metrics-auth.js";
 import { rotationKeeper, secretHash } from "./rotation.js";
+import {
+  PUSHGATEWAY_WEB_CONFIG_FILE,
+  pushgatewayClient,
+  pushgatewayProbes,
+} from "./pushgateway-auth.js";
 
 export interface PrometheusArgs {
   /** The validated stage configuration. */
@@ -56,6 +61,11 @@ export interface PrometheusArgs {
   backupAgent?: BackupAgentSpec;
   /** Current time in ms (default Date.now()); the basic-auth password's rotation keeper. */
   now?: number;
+  /** The Pushgateway's auth Secrets (pushgateway-secrets.ts): its web config, and the password Prometheus scrapes it with. */
+  pushgatewayAuth: {
+    webConfigSecret: pulumi.Input<string>;
+    passwordSecret: pulumi.Input<string>;
+  };
 }
 
 /** Content hash of every file a Prometheus pod reads (config, rules, proxy config). */
@@ -199,6 +209,8 @@ export class Prometheus extends pulumi.ComponentResource {
       mountPath: PASSWORD_FILE.replace(/\/[^/]+$/, ""),
       readOnly: true,
     };
+    // The Pushgateway's password, for the scrape (password_file) and the backup agent's pushes.
+    const pgClient = pushgatewayClient(args.pushgatewayAuth.passwordSecret);
 
     const config = new k8s.core.v1.ConfigMap(
       `${name}-config`,
@@ -304,6 +316,7 @@ export class Prometheus extends pulumi.ComponentResource {
                       readOnly: true,
                     },
                     authMount,
+                    pgClient.mount,
                   ],
                 },
                 {
@@ -348,6 +361,10 @@ export class Prometheus extends pulumi.ComponentResource {
                 { name: "proxy", configMap: { name: proxy.metadata.name } },
                 { name: "proxy-tmp", emptyDir: {} },
                 ...(args.backupAgent?.volumes ?? []),
+                // Unless the backup agent brought it already (it pushes with the same password).
+                ...((args.backupAgent?.volumes ?? []).some((v) => v.name === pgClient.volume.name)
+                  ? []
+                  : [pgClient.volume]),
               ],
             },
           },
@@ -491,12 +508,30 @@ export class Prometheus extends pulumi.ComponentResource {
       ],
     });
 
-    // Pushgateway: the backup and scanner CronJobs push their last results here.
+    // Pushgateway: the backup and scanner CronJobs push their last results here. Basic auth on
+    // every endpoint (pushgateway-auth.ts): the web config holds the bcrypt hash only; its probes
+    // read the password file.
     webService(`${name}-pushgateway`, "pushgateway", {
       namespace: ns,
       labels: labels("pushgateway", "pushgateway"),
       parent: this,
-      container: { image: p.pushgatewayImage },
+      container: {
+        image: p.pushgatewayImage,
+        args: [`--web.config.file=${PUSHGATEWAY_WEB_CONFIG_FILE}`],
+        volumeMounts: [
+          {
+            name: "web-config",
+            mountPath: PUSHGATEWAY_WEB_CONFIG_FILE.replace(/\/[^/]+$/, ""),
+            readOnly: true,
+          },
+          pgClient.mount,
+        ],
+      },
+      probes: pushgatewayProbes(SERVICES.pushgateway.port),
+      volumes: [
+        { name: "web-config", secret: { secretName: args.pushgatewayAuth.webConfigSecret } },
+        pgClient.volume,
+      ],
     });
 
     this.url = pulumi.output(serviceUrl(cfg, "prometheus"));
@@ -583,6 +618,8 @@ function webService(
       extraPorts?: k8s.types.input.core.v1.ContainerPort[];
     };
     volumes?: k8s.types.input.core.v1.Volume[];
+    /** Default: HTTP probes of /-/healthy and /-/ready. */
+    probes?: Pick<k8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe">;
   },
 ): void {
   const { name, port } = SERVICES[key];
@@ -613,7 +650,7 @@ function webService(
                 ports: [{ name: "web", containerPort: port }, ...(extraPorts ?? [])],
                 resources: containerResources(SIDE_RESOURCES),
                 securityContext: containerSecurity(),
-                ...httpProbes(port, "/-/healthy", "/-/ready"),
+                ...(opts.probes ?? httpProbes(port, "/-/healthy", "/-/ready")),
               },
             ],
             ...(opts.volumes ? { volumes: opts.volumes } : {}),

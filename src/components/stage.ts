@@ -7,6 +7,7 @@ import { Prometheus } from "./prometheus.js";
 import { Grafana } from "./grafana.js";
 import { Backup } from "./backup.js";
 import { Scanner } from "./scanner.js";
+import { PushgatewayAuth } from "./pushgateway-secrets.js";
 import { createNetworkPolicies } from "./network.js";
 
 export interface StageArgs {
@@ -52,8 +53,18 @@ export class Stage extends pulumi.ComponentResource {
     );
     const namespace = ns.metadata.name;
     const child = { parent: this };
+    // The Pushgateway's password: every client below mounts it.
+    const pgAuth = new PushgatewayAuth(
+      `${name}-pushgateway-auth`,
+      { config: cfg, namespace, labels, now: args.now },
+      child,
+    );
     // First: it provides the backup agent sidecars of Prometheus and Grafana.
-    this.backup = new Backup(`${name}-backup`, { config: cfg, namespace, labels }, child);
+    this.backup = new Backup(
+      `${name}-backup`,
+      { config: cfg, namespace, labels, pushgatewayAuthSecret: pgAuth.passwordSecretName },
+      child,
+    );
     this.prometheus = new Prometheus(
       `${name}-prometheus`,
       {
@@ -65,6 +76,10 @@ export class Stage extends pulumi.ComponentResource {
         receiverSecrets: args.receiverSecrets,
         backupAgent: this.backup.agents.prometheus,
         now: args.now,
+        pushgatewayAuth: {
+          webConfigSecret: pgAuth.webConfigSecretName,
+          passwordSecret: pgAuth.passwordSecretName,
+        },
       },
       child,
     );
@@ -84,7 +99,17 @@ export class Stage extends pulumi.ComponentResource {
       child,
     );
     createNetworkPolicies(`${name}-network`, cfg, namespace, labels, child);
-    this.scanner = new Scanner(`${name}-scanner`, { config: cfg, namespace, labels }, child);
+    this.scanner = new Scanner(
+      `${name}-scanner`,
+      {
+        config: cfg,
+        namespace,
+        labels,
+        pushgatewayAuthSecret: pgAuth.passwordSecretName,
+        upload: this.backup.scanUpload,
+      },
+      child,
+    );
     this.namespace = namespace;
     this.registerOutputs({ namespace });
   }

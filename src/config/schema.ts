@@ -190,6 +190,14 @@ export const stageConfigSchema = z
       cacheMaxAgeHours: z.number().int().min(1).max(720),
       /** Lowest severity that counts as a finding. */
       severityThreshold: severity,
+      /**
+       * A Secret of type kubernetes.io/dockerconfigjson in the stage's namespace with credentials
+       * for private registries (digests and Trivy's pulls); created outside the stack.
+       */
+      registryAuthSecret: z
+        .string()
+        .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "a Kubernetes Secret name")
+        .optional(),
       resources,
     }),
     /** Retention of goose's snapshots (stack exports) of this stage. */

@@ -14,6 +14,7 @@
 import { TRANSITION_METRICS } from "../config/metrics.js";
 import type { StageName } from "../config/stages.js";
 import { CheckFailedError, InputError } from "../errors.js";
+import { pushgatewayAuthHeaders, unauthorizedHint } from "../monitoring/pushgateway-credentials.js";
 
 /** The Pushgateway group the jobs push to: `/metrics/job/<JOB>/stage/<stage>/kind/<kind>`. */
 export const BLACKOUT_JOB = "goldengoose-blackout";
@@ -62,8 +63,13 @@ export async function readClusterBlackouts(
   const maxAge = (opts.maxAgeSeconds ?? DEFAULT_BLACKOUT_MAX_AGE_SECONDS) * 1000;
   const url = `${pushgatewayUrl.replace(/\/+$/, "")}/api/v1/metrics`;
   let body: { status?: string; data?: Record<string, unknown>[] };
+  const headers = pushgatewayAuthHeaders();
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 5000) });
+    const res = await fetch(url, {
+      headers,
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
+    });
+    if (res.status === 401) throw new Error(`HTTP 401: ${unauthorizedHint()}`);
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     body = (await res.json()) as typeof body;
   } catch (err) {

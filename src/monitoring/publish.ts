@@ -7,12 +7,15 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { pushgatewayAuthHeaders, unauthorizedHint } from "./pushgateway-credentials.js";
 
 export interface MetricsTarget {
   /** Push here when set (the CLI's --pushgateway / GOOSE_PUSHGATEWAY_URL). */
   pushgatewayUrl?: string;
   /** Else write a textfile here (the CLI's --metrics-dir, default .goose/metrics). */
   textfileDir?: string;
+  /** Where the Pushgateway credentials come from (pushgateway-credentials.ts; default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface MetricsGroup {
@@ -36,12 +39,16 @@ export async function publishMetricsText(
       .map(([k, v]) => `/${encodeURIComponent(k)}/${encodeURIComponent(v)}`)
       .join("");
     const url = `${target.pushgatewayUrl.replace(/\/+$/, "")}/metrics/job/${encodeURIComponent(group.job)}${grouping}`;
+    const auth = pushgatewayAuthHeaders(target.env);
     let res: Response;
     try {
       res = await fetch(url, {
         method: "PUT",
         body: text,
-        headers: { "content-type": "text/plain; version=0.0.4" },
+        headers: {
+          "content-type": "text/plain; version=0.0.4",
+          ...auth,
+        },
         signal: AbortSignal.timeout(10_000),
       });
     } catch (err) {
@@ -51,7 +58,8 @@ export async function publishMetricsText(
     }
     if (!res.ok) {
       throw new Error(
-        `Pushgateway ${url} answered HTTP ${res.status}: ${(await res.text()).trim()}`,
+        `Pushgateway ${url} answered HTTP ${res.status}: ${(await res.text()).trim()}` +
+          (res.status === 401 ? `; ${unauthorizedHint(target.env)}` : ""),
       );
     }
     return url;

@@ -12,6 +12,7 @@ import {
   type PushGroups,
 } from "./push-groups.js";
 import type { StageThresholds } from "./thresholds.js";
+import { pushgatewayAuthHeaders, unauthorizedHint } from "./pushgateway-credentials.js";
 
 interface ApiFamily {
   metrics?: { value?: string }[];
@@ -20,9 +21,12 @@ interface ApiFamily {
 const base = (url: string) => url.replace(/\/+$/, "");
 
 function unreachable(url: string, what: string, err: unknown): InputError {
+  const refused = (err as Error).message === "HTTP 401";
   return new InputError(`cannot ${what} ${url}: ${(err as Error).message}`, {
-    code: "pushgateway-unreachable",
-    fix: "check --pushgateway (or GOOSE_PUSHGATEWAY_URL) points at the stage's Pushgateway, e.g. through kubectl port-forward",
+    code: refused ? "pushgateway-unauthorized" : "pushgateway-unreachable",
+    fix: refused
+      ? unauthorizedHint()
+      : "check --pushgateway (or GOOSE_PUSHGATEWAY_URL) points at the stage's Pushgateway, e.g. through kubectl port-forward",
   });
 }
 
@@ -30,8 +34,12 @@ function unreachable(url: string, what: string, err: unknown): InputError {
 export async function listPushGroups(url: string, timeoutMs = 10_000): Promise<FoundGroup[]> {
   const api = `${base(url)}/api/v1/metrics`;
   let body: { data?: Record<string, unknown>[] };
+  const headers = pushgatewayAuthHeaders();
   try {
-    const res = await fetch(api, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(api, {
+      headers,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     body = (await res.json()) as typeof body;
   } catch (err) {
@@ -71,8 +79,13 @@ export async function deletePushGroup(
 ): Promise<void> {
   const target = `${base(url)}${groupPath(labels)}`;
   let res: Response;
+  const headers = pushgatewayAuthHeaders();
   try {
-    res = await fetch(target, { method: "DELETE", signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(target, {
+      method: "DELETE",
+      headers,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   } catch (err) {
     throw unreachable(target, "delete the group at", err);
   }

@@ -3,7 +3,7 @@
  * web-config`, and a real Prometheus started with it and with the stage's rendered scrape
  * configuration refuses requests without the password, still scrapes itself (basic_auth with the
  * password file) and drops the sensitive labels (labeldrop) from what it scrapes off a real
- * Pushgateway.
+ * Pushgateway, itself behind basic auth (scraped with its own password file).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -14,6 +14,7 @@ import { parse, stringify } from "yaml";
 import { loadComplianceRules } from "../../src/audit/index.js";
 import { METRICS_USER, prometheusWebConfig } from "../../src/components/metrics-auth.js";
 import { renderPrometheusConfig } from "../../src/components/prometheus-config.js";
+import { PUSHGATEWAY_USER } from "../../src/components/pushgateway-auth.js";
 import { loadStageConfigFile } from "../../src/config/index.js";
 import { bcrypt } from "../helpers/bcrypt.js";
 import { freePort, startPushgateway } from "../helpers/pushgateway.js";
@@ -43,7 +44,8 @@ describe("Prometheus behind basic auth", () => {
     writeFileSync(join(dir, "web.yml"), prometheusWebConfig(bcrypt(password)));
     writeFileSync(join(dir, "password"), password);
     const port = await freePort();
-    const pg = await startPushgateway();
+    // The Pushgateway behind its own basic auth (pushgateway-auth.ts), as in the cluster.
+    const pg = await startPushgateway({ auth: true });
     children.push({ kill: pg.stop } as unknown as ChildProcess);
     const pgUrl = new URL(pg.url);
 
@@ -62,13 +64,16 @@ describe("Prometheus behind basic auth", () => {
       .map((sc) => {
         const self = sc.job_name.startsWith("prometheus-");
         const auth = sc["basic_auth"] as { username: string; password_file: string } | undefined;
-        if (self) expect(auth?.username).toBe(METRICS_USER);
+        expect(auth?.username).toBe(self ? METRICS_USER : PUSHGATEWAY_USER);
         const statics = sc["static_configs"] as Array<{ targets: string[] }>;
         return {
           ...sc,
           scrape_interval: "1s",
           scrape_timeout: "1s",
-          ...(self ? { basic_auth: { ...auth, password_file: join(dir, "password") } } : {}),
+          basic_auth: {
+            ...auth,
+            password_file: self ? join(dir, "password") : pg.auth!.passwordFile,
+          },
           ...(self ? {} : { metrics_path: `${pgUrl.pathname}/metrics` }),
           static_configs: statics.map((s) => ({
             ...s,
@@ -81,6 +86,7 @@ describe("Prometheus behind basic auth", () => {
     // A series carrying labels that could hold personal data or secrets.
     const push = await fetch(`${pg.url}/metrics/job/login-exporter`, {
       method: "POST",
+      headers: { authorization: pg.auth!.header },
       body: '# TYPE goose_test_logins_total counter\ngoose_test_logins_total{user="alice",email="alice@example.com",token="s3cr3t",region="eu"} 3\n',
     });
     expect(push.ok).toBe(true);

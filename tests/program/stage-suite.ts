@@ -312,12 +312,16 @@ export function describeStage(stage: StageName): void {
     it("runs the scanner with the stage's severity threshold over every deployed image", () => {
       const cron = one("kubernetes:batch/v1:CronJob", "scanner");
       expect(get(cron.inputs, "spec", "schedule")).toBe(cfg.scanner.schedule);
-      const c = containersOf(cron)[0];
+      // prepare → trivy (init containers, in order) → publish.
+      expect(containersOf(cron).map((x) => x["name"])).toEqual(["prepare", "trivy", "publish"]);
+      const trivy = (k: Parameters<typeof containersOf>[0]) =>
+        containersOf(k).find((x) => x["name"] === "trivy") as Obj;
+      const c = trivy(cron);
+      expect(c["image"]).toBe(cfg.scanner.image);
       const script = (get(c, "command") as string[])[2] ?? "";
       expect(script).toContain(`SEV="${cfg.scanner.severityThreshold}`);
       const env = (k: Parameters<typeof containersOf>[0], n: string) =>
-        ((get(containersOf(k)[0], "env") as Obj[]).find((e) => e["name"] === n)?.["value"] ??
-          "") as string;
+        ((get(trivy(k), "env") as Obj[]).find((e) => e["name"] === n)?.["value"] ?? "") as string;
       expect(env(cron, "MODE")).toBe("incremental");
       expect(env(cron, "PARALLELISM")).toBe(String(cfg.scanner.parallelism));
       // The off-peak full scan: its own CronJob, same script, MODE full.
@@ -332,6 +336,82 @@ export function describeStage(stage: StageName): void {
         .flatMap(containersOf)
         .map((x) => x["image"]);
       for (const img of deployed) expect(images).toContain(img);
+      // prepare and publish run in the backup image (scanned as the stage's `backup`) and read
+      // the Pushgateway's password from the mounted file; Trivy gets no credential of goose's.
+      for (const name of ["prepare", "publish"]) {
+        const x = containersOf(cron).find((y) => y["name"] === name) as Obj;
+        expect(x["image"]).toBe(cfg.backup.image);
+        expect(images).toContain(x["image"]);
+        expect(get(x, "env") as Obj[]).toContainEqual({
+          name: "PUSHGATEWAY_AUTH_FILE",
+          value: "/etc/goose/pushgateway/password",
+        });
+      }
+      expect(JSON.stringify(get(c, "env"))).not.toContain("PUSHGATEWAY");
+      const publish = containersOf(cron).find((y) => y["name"] === "publish") as Obj;
+      const publishEnv = (get(publish, "env") as Obj[]).map((e) => e["name"]);
+      const sa = one("kubernetes:core/v1:ServiceAccount", "scanner");
+      if (cfg.backup.target === "s3") {
+        // Uploads to the backup bucket with its own role, allowed to put under scans/<stage>/ only.
+        expect(publishEnv).toEqual(expect.arrayContaining(["BUCKET", "KMS_KEY_ARN"]));
+        const role = ofType("aws:iam/role:Role").find(
+          (r) => r.inputs["name"] === `goose-${cfg.stage}-scanner`,
+        );
+        expect(role).toBeDefined();
+        expect(get(sa.inputs, "metadata", "annotations", "eks.amazonaws.com/role-arn")).toBe(
+          `arn:aws:mock:::${role?.name}`,
+        );
+        const policy = ofType("aws:iam/rolePolicy:RolePolicy").find((p) =>
+          String(p.name).endsWith("-scanner-writer"),
+        );
+        const doc = JSON.parse(String(policy?.inputs["policy"])) as {
+          Statement: Array<{ Action: string[]; Resource: string }>;
+        };
+        expect(doc.Statement[0]?.Action).toEqual(["s3:PutObject", "s3:AbortMultipartUpload"]);
+        expect(doc.Statement[0]?.Resource).toMatch(new RegExp(`/scans/${cfg.stage}/\\*$`));
+        const trust = JSON.parse(String(role?.inputs["assumeRolePolicy"])) as unknown;
+        expect(JSON.stringify(trust)).toContain(`system:serviceaccount:${cfg.namespace}:scanner`);
+        expect(JSON.stringify(trust)).not.toContain(":prometheus");
+      } else {
+        expect(publishEnv).not.toContain("BUCKET");
+        expect(get(sa.inputs, "metadata", "annotations")).toBeUndefined();
+      }
+    });
+
+    it("puts the Pushgateway behind basic auth; Prometheus and the backup agents use the password file", () => {
+      const pgw = one("kubernetes:apps/v1:Deployment", "pushgateway");
+      const c = containersOf(pgw)[0] as Obj;
+      expect(get(c, "args") as string[]).toEqual([
+        "--web.config.file=/etc/pushgateway/web/web.yml",
+      ]);
+      expect(JSON.stringify(get(c, "livenessProbe"))).toContain("/etc/goose/pushgateway/password");
+      const web = one("kubernetes:core/v1:Secret", "pushgateway-web-config");
+      const webYml = JSON.stringify(get(web.inputs, "stringData"));
+      expect(webYml).toMatch(/basic_auth_users:.*goose: .*\$2b\$10\$/);
+      expect(webYml).not.toContain("mock-generated-password");
+      // A rotation keeper like Grafana's admin password.
+      const pw = ofType("random:index/randomPassword:RandomPassword").find((r) =>
+        String(r.name).endsWith("-pushgateway-auth-password"),
+      );
+      expect(String(get(pw?.inputs, "keepers", "rotation"))).toMatch(
+        new RegExp(`^every-${cfg.secrets.rotationDays}d-period-\\d+$`),
+      );
+      const sts = one("kubernetes:apps/v1:StatefulSet", "prometheus");
+      for (const name of ["prometheus", "backup-agent"]) {
+        const x = containersOf(sts).find((y) => y["name"] === name) as Obj;
+        expect(
+          (get(x, "volumeMounts") as Obj[]).map((m) => m["mountPath"]),
+          name,
+        ).toContain("/etc/goose/pushgateway");
+      }
+      const volumes = get(sts.inputs, "spec", "template", "spec", "volumes") as Obj[];
+      expect(volumes.filter((v) => v["name"] === "pushgateway-auth")).toHaveLength(1);
+      const graf = one("kubernetes:apps/v1:Deployment", "grafana");
+      const agent = containersOf(graf).find((y) => y["name"] === "backup-agent") as Obj;
+      expect(get(agent, "env") as Obj[]).toContainEqual({
+        name: "PUSHGATEWAY_AUTH_FILE",
+        value: "/etc/goose/pushgateway/password",
+      });
     });
 
     it("has no container without requests and limits, an unpinned image or a weak security context", () => {
