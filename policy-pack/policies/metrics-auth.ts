@@ -4,13 +4,14 @@
  *
  * `metrics-endpoints-protected` (stack policy), where `requireAuth` (compliance-rules.yaml
  * `metrics.requireAuth` of the stage, copied into policy-pack/config/<stage>.json):
- * - every Prometheus container runs with `--web.config.file` (basic auth);
+ * - every Prometheus and every Pushgateway container runs with `--web.config.file` (basic auth;
+ *   src/components/metrics-auth.ts, src/components/pushgateway-auth.ts);
  * - a web config (`web.yml` of a Secret) lists `basic_auth_users` with bcrypt hashes only, never a
  *   password (a value not known during preview is not judged);
  * - Grafana's default role for new (GF_USERS_AUTO_ASSIGN_ORG_ROLE) and anonymous
  *   (GF_AUTH_ANONYMOUS_ORG_ROLE) users, when set, is Viewer;
  * - no Service of type LoadBalancer or NodePort exposes Prometheus, the Pushgateway or
- *   Alertmanager outside the namespace (the latter two have no authentication of their own);
+ *   Alertmanager outside the namespace (Alertmanager has no authentication of its own);
  * - every scrape config of a prometheus.yml drops each of `dropLabels` (a `labeldrop` metric
  *   relabelling whose regex matches the label name).
  */
@@ -102,7 +103,9 @@ export const metricsEndpointsProtected: StackValidationPolicy = {
               ? "prometheus"
               : c.name === "grafana" || imageApp(c.container) === "grafana"
                 ? "grafana"
-                : "";
+                : c.name === "pushgateway" || imageApp(c.container) === "pushgateway"
+                  ? "pushgateway"
+                  : "";
           if (app === "prometheus" && cfg.requireAuth) {
             const argv = ([] as unknown[]).concat(
               c.container["command"] ?? [],
@@ -111,6 +114,17 @@ export const metricsEndpointsProtected: StackValidationPolicy = {
             if (!argv.some((a) => typeof a === "string" && a.startsWith("--web.config.file")))
               report(
                 `${kindOf(r.type)} "${r.name}": container "${c.name}" runs Prometheus without --web.config.file, so anyone who reaches it reads every metric. Give it a web config with basic_auth_users (bcrypt hash of a random password from a Secret; src/components/metrics-auth.ts).`,
+                r.urn,
+              );
+          }
+          if (app === "pushgateway" && cfg.requireAuth) {
+            const argv = ([] as unknown[]).concat(
+              c.container["command"] ?? [],
+              c.container["args"] ?? [],
+            );
+            if (!argv.some((a) => typeof a === "string" && a.startsWith("--web.config.file")))
+              report(
+                `${kindOf(r.type)} "${r.name}": container "${c.name}" runs the Pushgateway without --web.config.file, so anyone who reaches it reads every pushed metric and can push or delete groups (a fake backup result, a false or withdrawn blackout). Give it a web config with basic_auth_users (bcrypt hash of a random password from a Secret; src/components/pushgateway-auth.ts).`,
                 r.urn,
               );
           }

@@ -12,6 +12,7 @@ export const AUDIT_FILES = {
 export const SECRET_NAMES = [
   "grafana-admin",
   "prometheus-basic-auth",
+  "pushgateway-auth",
   "alertmanager-receivers",
   "snapshot-key",
   "evidence-signing-key",

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import type { StageConfig } from "../config/schema.js";
-import { meta } from "./common.js";
+import { meta, selectorLabels } from "./common.js";
 import { rotationKeeper } from "./rotation.js";
 import { PUSHGATEWAY_SECRETS, PUSHGATEWAY_USER, pushgatewayWebConfig } from "./pushgateway-auth.js";
 
@@ -26,6 +26,7 @@ export class PushgatewayAuth extends pulumi.ComponentResource {
   constructor(name: string, args: PushgatewayAuthArgs, opts?: pulumi.ComponentResourceOptions) {
     super("goldengoose:monitoring:PushgatewayAuth", name, {}, opts);
     const child = { parent: this };
+    const labels = { ...args.labels, ...selectorLabels("pushgateway", "pushgateway") };
     const password = new random.RandomPassword(
       `${name}-password`,
       {
@@ -43,7 +44,7 @@ export class PushgatewayAuth extends pulumi.ComponentResource {
     const webConfig = new k8s.core.v1.Secret(
       `${name}-web-config`,
       {
-        metadata: meta(PUSHGATEWAY_SECRETS.webConfig, args.namespace, args.labels),
+        metadata: meta(PUSHGATEWAY_SECRETS.webConfig, args.namespace, labels),
         type: "Opaque",
         stringData: { "web.yml": pulumi.secret(password.bcryptHash).apply(pushgatewayWebConfig) },
       },
@@ -52,7 +53,7 @@ export class PushgatewayAuth extends pulumi.ComponentResource {
     const secret = new k8s.core.v1.Secret(
       `${name}-password`,
       {
-        metadata: meta(PUSHGATEWAY_SECRETS.password, args.namespace, args.labels),
+        metadata: meta(PUSHGATEWAY_SECRETS.password, args.namespace, labels),
         type: "Opaque",
         stringData: { username: PUSHGATEWAY_USER, password: pulumi.secret(password.result) },
       },

@@ -79,6 +79,7 @@ function evidenceKeyid(env: NodeJS.ProcessEnv): string | undefined {
 const STACK_SECRETS: ReadonlySet<SecretName> = new Set([
   "grafana-admin",
   "prometheus-basic-auth",
+  "pushgateway-auth",
   "alertmanager-receivers",
   "kms-keys",
 ]);

@@ -54,6 +54,7 @@ describe("security data files", () => {
       "grafana-admin",
       "kms-keys",
       "prometheus-basic-auth",
+      "pushgateway-auth",
       "snapshot-key",
     ]);
     expect(loadComplianceRules(repoRoot).stages.production.scan.depth).toContain("vuln-library");

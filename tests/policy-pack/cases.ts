@@ -53,7 +53,7 @@ const prometheus = (retention: string): ResourceInput => ({
   props: prometheusStatefulSet(retention),
 });
 
-const productionDropLabels = [
+export const productionDropLabels = [
   "password",
   "token",
   "secret",

@@ -405,6 +405,7 @@ export function metricsStack(
     plaintextUser?: boolean;
     editorRole?: boolean;
     exposePushgateway?: boolean;
+    noPushgatewayWebConfig?: boolean;
     keepLabel?: string;
   } = {},
 ): StackResourceInput[] {
@@ -441,6 +442,34 @@ export function metricsStack(
       },
     },
     { type: "kubernetes:apps/v1:Deployment", name: "grafana", props: grafana },
+    {
+      type: "kubernetes:apps/v1:Deployment",
+      name: "pushgateway-server",
+      props: {
+        spec: {
+          selector: { matchLabels: { "app.kubernetes.io/name": "pushgateway" } },
+          template: {
+            metadata: { labels: { "app.kubernetes.io/name": "pushgateway" } },
+            spec: {
+              containers: [
+                {
+                  name: "pushgateway",
+                  image: "quay.io/prometheus/pushgateway:v1.11.1",
+                  ...(edit.noPushgatewayWebConfig
+                    ? {}
+                    : { args: ["--web.config.file=/etc/pushgateway/web/web.yml"] }),
+                },
+              ],
+            },
+          },
+        },
+      },
+    },
+    {
+      type: "kubernetes:core/v1:Secret",
+      name: "pushgateway-web-config",
+      props: { stringData: { "web.yml": `basic_auth_users:\n  goose: '${hash}'\n` } },
+    },
     {
       type: "kubernetes:core/v1:Service",
       name: "pushgateway",

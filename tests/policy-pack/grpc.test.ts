@@ -17,7 +17,7 @@ import {
 import { ensurePolicyPackBuilt } from "../../src/policy/pack-build.js";
 import { resolvePolicyPackConfig } from "../../src/policy/policy-config.js";
 import { policyNames } from "../../policy-pack/policies/index.js";
-import { CASES, type Case } from "./cases.js";
+import { CASES, productionDropLabels, type Case } from "./cases.js";
 import {
   packDir,
   readPackConfig,
@@ -26,7 +26,7 @@ import {
   type ResourceInput,
   type StackResourceInput,
 } from "./harness.js";
-import { grafanaWith } from "./fixtures.js";
+import { grafanaWith, metricsStack } from "./fixtures.js";
 
 function typeToken(t: string | object): string {
   return typeof t === "string" ? t : (t as { __pulumiType: string }).__pulumiType;
@@ -119,6 +119,23 @@ describe("the golden-goose pack over the Analyzer protocol", () => {
       expect(d.policyPackName).toBe("golden-goose");
     },
   );
+
+  it("metrics-endpoints-protected: a Pushgateway without its web config fails production", async () => {
+    const ds = await run(
+      {
+        policy: "metrics-endpoints-protected",
+        stage: "production",
+        kind: "stack",
+        pass: [],
+        fail: metricsStack(productionDropLabels, { noPushgatewayWebConfig: true }),
+        expect: /./,
+      },
+      "fail",
+    );
+    expect(ds.map((d) => [d.message, d.enforcementLevel])).toEqual([
+      [expect.stringMatching(/runs the Pushgateway without --web\.config\.file/), "mandatory"],
+    ]);
+  });
 
   it("the sandbox config makes the same violation advisory", async () => {
     await configure("sandbox");

@@ -33,6 +33,11 @@ describe("metrics-endpoints-protected", () => {
     const plain = await run({ plaintextUser: true });
     expect(plain).toEqual([expect.stringMatching(/basic_auth_users\.goose is not a bcrypt hash/)]);
     expect(plain.join("\n")).not.toContain("hunter2");
+    expect(await run({ noPushgatewayWebConfig: true })).toEqual([
+      expect.stringMatching(
+        /Deployment "pushgateway-server": container "pushgateway" runs the Pushgateway without --web\.config\.file/,
+      ),
+    ]);
     expect(await run({ editorRole: true })).toEqual([
       expect.stringMatching(/sets GF_USERS_AUTO_ASSIGN_ORG_ROLE=Editor/),
     ]);
@@ -50,7 +55,10 @@ describe("metrics-endpoints-protected", () => {
     const sandbox = readPackConfig("sandbox");
     const r = await runStackPolicy(
       metricsEndpointsProtected,
-      metricsStack(rules.stages.sandbox.metrics.dropLabels, { noWebConfig: true }),
+      metricsStack(rules.stages.sandbox.metrics.dropLabels, {
+        noWebConfig: true,
+        noPushgatewayWebConfig: true,
+      }),
       sandbox,
     );
     expect(r.violations).toEqual([]);
