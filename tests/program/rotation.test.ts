@@ -169,7 +169,10 @@ describe("Prometheus basic-auth password rotation", () => {
     // other Secret with the password (two volumes could be updated at different syncs).
     const spec = get(sts(first).inputs, "spec", "template", "spec") as Obj;
     const volumes = spec["volumes"] as Obj[];
-    const secretVolumes = volumes.filter((v) => v["secret"]);
+    // (The Pushgateway's password, a different one, is its own Secret: pushgateway-auth.)
+    const secretVolumes = volumes.filter(
+      (v) => v["secret"] && get(v, "secret", "secretName") !== "pushgateway-auth",
+    );
     expect(secretVolumes.map((v) => v["name"])).toEqual(["web-config"]);
     const readers = { "/etc/prometheus/auth/password": 0, "/etc/prometheus/web/web.yml": 0 };
     for (const c of spec["containers"] as Obj[]) {
