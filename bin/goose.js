@@ -4,10 +4,20 @@
 // through tsx, so an edited source or a missing build is never run stale.
 import module from "node:module";
 import { readdirSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
-// Node's on-disk compile cache (os.tmpdir()/node-compile-cache): later runs skip V8 compilation
-// of goose's modules and of the providers it loads.
-module.enableCompileCache?.();
+// Node's on-disk compile cache: later runs skip V8 compilation of goose's modules and of the
+// providers it loads (the policy packs goose starts share it: src/policy/pack-launch.ts). It lives
+// in this checkout's node_modules/.cache, which belongs to whoever installed it (a shared /tmp
+// would let another user plant compiled code); Node keys it by its version and each file's
+// content, and where it cannot write there it just compiles as usual.
+try {
+  module.enableCompileCache?.(
+    fileURLToPath(new URL("../node_modules/.cache/goose-compile-cache", import.meta.url)),
+  );
+} catch {
+  // no cache: slower, never wrong
+}
 
 /** True when dist/.built is newer than every file and folder under src/ (GOOSE_RUN_SOURCES=1: never). */
 function compiledIsFresh() {

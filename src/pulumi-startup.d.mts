@@ -6,3 +6,4 @@ export declare function patchSource(
   url: string,
   source: string,
 ): { source: string; applied: number };
+export declare function isJavaScriptPack(program: string, cwd?: string): boolean;

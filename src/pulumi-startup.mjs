@@ -9,13 +9,25 @@
 // Neither is used by a preview, a policy pack or goose itself (src/engine/real imports
 // `@pulumi/pulumi/automation/index.js` directly), and together they are ~75% of the package's
 // load time (~0.4 s of CPU per process). The properties stay, as getters that load the same
-// modules the first time they are read. The edit is a textual one on the pinned SDK; when a
+// modules the first time they are read.
+//
+// In a policy-pack process goose starts (`run-policy-pack`, src/policy/pack-launch.ts) two more
+// things change:
+//
+// - a pack whose `main` resolves to a JavaScript file is run without ts-node: the runner
+//   registers ts-node with type checking for every pack, which loads the TypeScript compiler
+//   (~0.35 s of CPU) and does nothing for a JavaScript `main` (a goose-built pack's `main` is
+//   always its compiled dist/index.js, pack-build.ts); a TypeScript `main` keeps it;
+// - the on-disk compile cache (NODE_COMPILE_CACHE, set by goose) is written as soon as the pack
+//   prints its port: Node writes it at exit, and goose ends its packs with SIGKILL as the CLI
+//   does, so without this it would never be written. The edit is a textual one on the pinned SDK; when a
 // pattern is not found (another SDK version) the file loads unchanged, and
 // tests/policy/pulumi-startup.test.ts fails so the patterns get updated.
 //
 // Plain JavaScript, so it runs before any TypeScript loader. Needs module.registerHooks
 // (Node >= 22.15); without it nothing changes.
 import module from "node:module";
+import path from "node:path";
 
 /** File (suffix of its URL) → [exact text, replacement] edits. */
 export const PATCHES = [
@@ -41,7 +53,43 @@ export const PATCHES = [
       ],
     ],
   ],
+  [
+    "/node_modules/@pulumi/pulumi/cmd/run-policy-pack/index.js",
+    [
+      [
+        "typeScript: !process.versions.bun,",
+        "typeScript: !process.versions.bun && !globalThis.__gooseJavaScriptPack?.(argv._[0]),",
+      ],
+    ],
+  ],
 ];
+
+/**
+ * True when the pack `program` (the runner's argument, relative to the working directory)
+ * resolves to a JavaScript file (.js, .cjs, .mjs): such a pack needs no TypeScript compiler.
+ */
+export function isJavaScriptPack(program, cwd = process.cwd()) {
+  try {
+    const main = module
+      .createRequire(path.join(cwd, "noop.js"))
+      .resolve(path.resolve(cwd, program));
+    return /\.[cm]?js$/.test(main);
+  } catch {
+    return false;
+  }
+}
+
+/** Writes the compile cache (if enabled) right after the first write to stdout (the port). */
+function flushCompileCacheAfterFirstWrite() {
+  if (!module.flushCompileCache || !module.getCompileCacheDir?.()) return;
+  const write = process.stdout.write;
+  process.stdout.write = function (...args) {
+    process.stdout.write = write;
+    const result = write.apply(this, args);
+    setImmediate(() => module.flushCompileCache());
+    return result;
+  };
+}
 
 /** Applies the edits for `url` to `source`; returns the text and how many edits matched. */
 export function patchSource(url, source) {
@@ -60,6 +108,10 @@ export function patchSource(url, source) {
 
 if (module.registerHooks && !globalThis.__goosePulumiStartup) {
   globalThis.__goosePulumiStartup = true;
+  if (process.argv[1]?.endsWith(`${path.sep}cmd${path.sep}run-policy-pack${path.sep}index.js`)) {
+    globalThis.__gooseJavaScriptPack = (program) => isJavaScriptPack(program);
+    flushCompileCacheAfterFirstWrite();
+  }
   module.registerHooks({
     load(url, context, nextLoad) {
       const result = nextLoad(url, context);

@@ -8,17 +8,17 @@
  * error rejects the call with a PolicyPackError that carries the pack's own stderr; the process is
  * killed. Nothing here returns "no violations" on a failure.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { createRequire, getCompileCacheDir } from "node:module";
-import { dirname, join } from "node:path";
+import { createRequire } from "node:module";
 import * as grpc from "@grpc/grpc-js";
 import type * as AnalyzerPb from "@pulumi/pulumi/proto/analyzer_pb.js";
 import type * as AnalyzerGrpc from "@pulumi/pulumi/proto/analyzer_grpc_pb.js";
 import { PolicyPackError } from "./errors.js";
+import { PackLaunch, type LaunchOptions } from "./pack-launch.js";
+
+export { packEnv, PackLaunch, PULUMI_STARTUP, RUN_POLICY_PACK } from "./pack-launch.js";
 
 const require = createRequire(import.meta.url);
 const pulumiMain = require.resolve("@pulumi/pulumi");
-const pulumiRoot = dirname(pulumiMain);
 const requireFromPulumi = createRequire(pulumiMain);
 const pb = requireFromPulumi("./proto/analyzer_pb") as typeof AnalyzerPb;
 const rpc = requireFromPulumi("./proto/analyzer_grpc_pb") as typeof AnalyzerGrpc;
@@ -29,9 +29,6 @@ const structPb = requireFromPulumi("google-protobuf/google/protobuf/struct_pb") 
 const emptyPb = requireFromPulumi("google-protobuf/google/protobuf/empty_pb") as {
   Empty: new () => unknown;
 };
-
-/** Path of the runner the Pulumi CLI uses for a Node.js policy pack. */
-export const RUN_POLICY_PACK = join(pulumiRoot, "cmd", "run-policy-pack", "index.js");
 
 export type Level = "advisory" | "mandatory" | "remediate" | "disabled";
 const LEVEL_TO_PB: Record<Level, number> = { advisory: 0, mandatory: 1, disabled: 2, remediate: 3 };
@@ -105,154 +102,52 @@ export interface Diagnostic {
   urn?: string;
 }
 
-export interface StartOptions {
-  /** Milliseconds the pack may take to print its port (default 60 s: a TypeScript pack type-checks). */
-  startTimeoutMs?: number;
+export interface StartOptions extends LaunchOptions {
   /** Milliseconds each RPC may take before the pack is declared hung (default 30 s). */
   rpcTimeoutMs?: number;
-  /** The pack's environment; see `packEnv` for what the CLI adds per stack. */
-  env?: NodeJS.ProcessEnv;
-}
-
-/**
- * The environment the CLI gives a pack for one stack (analyzer_plugin.go `constructEnv`), so that
- * `pulumi.getStack()`, `getProject()`, `isDryRun()` and `new pulumi.Config()` work inside it.
- */
-export function packEnv(
-  base: NodeJS.ProcessEnv,
-  stack: {
-    project: string;
-    stack: string;
-    dryRun: boolean;
-    config: Record<string, string>;
-    secretKeys: string[];
-  },
-): NodeJS.ProcessEnv {
-  return {
-    ...base,
-    PULUMI_NODEJS_PROJECT: stack.project,
-    PULUMI_NODEJS_STACK: stack.stack,
-    PULUMI_NODEJS_ORGANIZATION: "organization",
-    PULUMI_NODEJS_DRY_RUN: String(stack.dryRun),
-    PULUMI_CONFIG: JSON.stringify(stack.config),
-    PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(stack.secretKeys),
-  };
-}
-
-const MAX_STDERR = 64 * 1024;
-
-/**
- * Preloaded in the pack process (`--import`): makes @pulumi/pulumi's Automation API and closure
- * serializer load on first use (src/pulumi-startup.mjs), ~0.4 s of CPU less per pack start. The
- * file sits at src/ and at dist/ (scripts/build.mjs copies it), one level above this module.
- */
-export const PULUMI_STARTUP = new URL("../pulumi-startup.mjs", import.meta.url).href;
-
-/**
- * The pack process shares goose's on-disk compile cache (bin/goose.js enables it), so a second
- * start skips V8's compilation of @pulumi/policy, @pulumi/pulumi and the pack. An environment
- * that sets NODE_COMPILE_CACHE or NODE_DISABLE_COMPILE_CACHE keeps its choice.
- */
-function withCompileCache(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const dir = getCompileCacheDir?.();
-  if (dir && env.NODE_COMPILE_CACHE === undefined && env.NODE_DISABLE_COMPILE_CACHE === undefined) {
-    env.NODE_COMPILE_CACHE = dir;
-  }
-  return env;
 }
 
 /** A running policy pack. Always `close()` it (idempotent). */
 export class PolicyPackProcess {
-  private stderrText = "";
-  private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  private readonly exitWaiters = new Set<(why: string) => void>();
   private closed = false;
 
   private constructor(
     readonly packDir: string,
-    private readonly child: ChildProcess,
-    private client: AnalyzerGrpc.AnalyzerClient | undefined,
+    private readonly launch: PackLaunch,
+    private readonly client: AnalyzerGrpc.AnalyzerClient,
     private readonly rpcTimeoutMs: number,
   ) {}
 
   /** Starts the pack and waits until it prints its port. */
-  static async start(packDir: string, opts: StartOptions = {}): Promise<PolicyPackProcess> {
-    const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
-    // As the CLI: `<runner> <engine-address> .` with the pack folder as working directory.
-    const child = spawn(
-      process.execPath,
-      ["--import", PULUMI_STARTUP, RUN_POLICY_PACK, "127.0.0.1:0", "."],
-      {
-        cwd: packDir,
-        env: withCompileCache({ ...(opts.env ?? process.env) }),
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    const pack = new PolicyPackProcess(packDir, child, undefined, opts.rpcTimeoutMs ?? 30_000);
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (s: string) => {
-      if (pack.stderrText.length < MAX_STDERR) pack.stderrText += s;
-    });
-    child.on("exit", (code, signal) => {
-      pack.exited = { code, signal };
-      const why = pack.describeExit();
-      for (const w of pack.exitWaiters) w(why);
-      pack.exitWaiters.clear();
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = "";
-      const timer = setTimeout(() => {
-        pack.kill();
-        reject(
-          new PolicyPackError(
-            `policy pack ${packDir} did not start within ${startTimeoutMs / 1000} s` +
-              pack.stderrSuffix(),
-          ),
-        );
-      }, startTimeoutMs);
-      const onExit = (why: string) => {
-        clearTimeout(timer);
-        reject(new PolicyPackError(`policy pack ${packDir} failed to start: ${why}`));
-      };
-      pack.exitWaiters.add(onExit);
-      child.on("error", (err) => {
-        clearTimeout(timer);
-        reject(new PolicyPackError(`policy pack ${packDir} could not be run: ${err.message}`));
-      });
-      child.stdout?.setEncoding("utf8");
-      child.stdout?.on("data", (s: string) => {
-        if (out === undefined) return;
-        out += s;
-        const nl = out.indexOf("\n");
-        if (nl < 0) return;
-        const first = out.slice(0, nl).trim();
-        clearTimeout(timer);
-        pack.exitWaiters.delete(onExit);
-        if (/^\d+$/.test(first)) resolve(Number(first));
-        else {
-          pack.kill();
-          reject(
-            new PolicyPackError(
-              `policy pack ${packDir} printed "${first.slice(0, 200)}" instead of its port` +
-                pack.stderrSuffix(),
-            ),
-          );
-        }
-        out = "";
-        child.stdout?.removeAllListeners("data");
-        child.stdout?.resume();
-      });
-    });
-    pack.client = new rpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+  static start(packDir: string, opts: StartOptions = {}): Promise<PolicyPackProcess> {
+    return PolicyPackProcess.attach(new PackLaunch(packDir, opts), opts);
+  }
+
+  /**
+   * Waits for a started pack (`new PackLaunch(…)`, possibly spawned before this module loaded) to
+   * print its port and connects to it. On a failed start the launch is closed and the error thrown.
+   */
+  static async attach(
+    launch: PackLaunch,
+    opts: { rpcTimeoutMs?: number } = {},
+  ): Promise<PolicyPackProcess> {
+    let port: number;
+    try {
+      port = await launch.port;
+    } catch (err) {
+      await launch.close();
+      throw err;
+    }
+    const client = new rpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": 400 * 1024 * 1024,
       "grpc.max_send_message_length": 400 * 1024 * 1024,
     });
-    return pack;
+    return new PolicyPackProcess(launch.packDir, launch, client, opts.rpcTimeoutMs ?? 30_000);
   }
 
   /** What the pack wrote to stderr so far. */
   get stderr(): string {
-    return this.stderrText;
+    return this.launch.stderr;
   }
 
   async getAnalyzerInfo(): Promise<AnalyzerInfo> {
@@ -380,26 +275,8 @@ export class PolicyPackProcess {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.client?.close();
-    if (this.exited) return;
-    const done = new Promise<void>((resolve) => this.exitWaiters.add(() => resolve()));
-    this.kill();
-    await done;
-  }
-
-  private kill(): void {
-    if (!this.exited) this.child.kill("SIGKILL");
-  }
-
-  private describeExit(): string {
-    const e = this.exited;
-    const how = e?.signal ? `was killed by ${e.signal}` : `exited with code ${e?.code}`;
-    return `the pack process ${how}` + this.stderrSuffix();
-  }
-
-  private stderrSuffix(): string {
-    const text = this.stderrText.trim();
-    return text ? `; its output:\n${text}` : "";
+    this.client.close();
+    await this.launch.close();
   }
 
   private call<T>(
@@ -413,9 +290,11 @@ export class PolicyPackProcess {
     if (!client || this.closed) {
       return Promise.reject(new PolicyPackError(`policy pack ${this.packDir} is not running`));
     }
-    if (this.exited) {
+    if (this.launch.exited) {
       return Promise.reject(
-        new PolicyPackError(`policy pack ${this.packDir}: ${what} failed: ${this.describeExit()}`),
+        new PolicyPackError(
+          `policy pack ${this.packDir}: ${what} failed: ${this.launch.describeExit()}`,
+        ),
       );
     }
     return new Promise<T>((resolve, reject) => {
@@ -424,33 +303,33 @@ export class PolicyPackProcess {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        this.exitWaiters.delete(onExit);
+        offExit();
         if (err) reject(err);
         else resolve(value as T);
       };
-      const onExit = (why: string) =>
-        finish(new PolicyPackError(`policy pack ${this.packDir}: ${what} failed: ${why}`));
-      this.exitWaiters.add(onExit);
       const timer = setTimeout(() => {
         finish(
           new PolicyPackError(
             `policy pack ${this.packDir} did not answer ${what} within ${this.rpcTimeoutMs / 1000} s ` +
               `(raise it with --policy-timeout)` +
-              this.stderrSuffix(),
+              this.launch.stderrSuffix(),
           ),
         );
-        this.kill();
+        this.launch.kill();
       }, this.rpcTimeoutMs);
+      const offExit = this.launch.onExit((why) =>
+        finish(new PolicyPackError(`policy pack ${this.packDir}: ${what} failed: ${why}`)),
+      );
       invoke(client, (err, resp) => {
         if (err) {
           // A dead pack shows up as UNAVAILABLE first; prefer the exit message when it comes.
-          if (err.code === grpc.status.UNAVAILABLE && !this.exited) {
+          if (err.code === grpc.status.UNAVAILABLE && !this.launch.exited) {
             setTimeout(
               () =>
                 finish(
                   new PolicyPackError(
                     `policy pack ${this.packDir}: ${what} failed: ${err.details || err.message}` +
-                      this.stderrSuffix(),
+                      this.launch.stderrSuffix(),
                   ),
                 ),
               200,
@@ -461,7 +340,7 @@ export class PolicyPackProcess {
           finish(
             new PolicyPackError(
               `policy pack ${this.packDir}: ${what} failed (${code}): ${err.details || err.message}` +
-                this.stderrSuffix(),
+                this.launch.stderrSuffix(),
             ),
           );
         } else finish(undefined, resp);

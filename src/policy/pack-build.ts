@@ -21,7 +21,6 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
-import { build } from "esbuild";
 import { PolicyPackError } from "./errors.js";
 
 /** Newest modification time (ms) of the pack's sources: *.ts outside dist/node_modules, manifests. */
@@ -89,6 +88,8 @@ export async function buildPolicyPack(packDir: string): Promise<string> {
   const tmp = join(distDir, `.index.${process.pid}.${Date.now()}.js`);
   let inputs: string[] = [];
   try {
+    // Loaded here: a preview of a built pack (the usual case) needs no compiler.
+    const { build } = await import("esbuild");
     const result = await build({
       entryPoints: [entry],
       outfile: tmp,

@@ -15,6 +15,7 @@ import {
   type Diagnostic,
 } from "./analyzer.js";
 import { ensurePolicyPackBuilt } from "./pack-build.js";
+import { packStartTimeoutMs } from "./pack-launch.js";
 import { readPolicyPackConfigFile, resolvePolicyPackConfig } from "./policy-config.js";
 
 /** A resource as the policy run needs it (export-like: inputs, outputs, refs). */
@@ -60,20 +61,25 @@ export interface PolicyRunOptions {
   pack?: PolicyPackProcess;
 }
 
+/** The environment `startPack` gives the pack: the CLI's per-stack environment (`packEnv`). */
+export function packEnvOf(opts: PolicyRunOptions): NodeJS.ProcessEnv {
+  return packEnv(opts.env ?? process.env, {
+    project: opts.project,
+    stack: opts.stack,
+    dryRun: opts.dryRun,
+    config: opts.stackConfig ?? {},
+    secretKeys: opts.secretKeys ?? [],
+  });
+}
+
 /** Builds (if stale) and starts the pack for one stack, with the CLI's per-stack environment. */
 export async function startPack(opts: PolicyRunOptions): Promise<PolicyPackProcess> {
   await ensurePolicyPackBuilt(opts.packDir);
   return PolicyPackProcess.start(opts.packDir, {
     // Starting may take long on a busy machine (a TypeScript pack type-checks): never under 60 s.
-    startTimeoutMs: opts.startTimeoutMs ?? Math.max(opts.timeoutMs ?? 60_000, 60_000),
+    startTimeoutMs: opts.startTimeoutMs ?? packStartTimeoutMs(opts.timeoutMs ?? 60_000),
     rpcTimeoutMs: opts.timeoutMs ?? 60_000,
-    env: packEnv(opts.env ?? process.env, {
-      project: opts.project,
-      stack: opts.stack,
-      dryRun: opts.dryRun,
-      config: opts.stackConfig ?? {},
-      secretKeys: opts.secretKeys ?? [],
-    }),
+    env: packEnvOf(opts),
   });
 }
 

@@ -19,6 +19,7 @@ import { paintVerdict, PLAIN, type Painter } from "../style.js";
 import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
 import { jsonOption, stageArg, storeOption } from "../options.js";
+import type { PackPrelaunch } from "../../engine/offline/pack-prelaunch.js";
 
 interface PreviewFlags {
   offline?: boolean;
@@ -118,7 +119,7 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
     .addOption(jsonOption())
     .action(async (stageText: string | undefined, o: PreviewFlags) => {
       const out = new Output(io, Boolean(o.json) || o.format === "json");
-      const { checkPlanFlags, runPlanPreview } = await import("./preview-plan.js");
+      const { checkPlanFlags } = await import("./preview-plan.js");
       checkPlanFlags(o);
       if (o.all && stageText) throw new UsageError("give a stage or --all, not both");
       if (!o.all && !stageText) {
@@ -139,77 +140,108 @@ export function registerPreview(program: Command, io: CliIo, setExitCode: SetExi
         policyTimeoutMs = s * 1000;
       }
       const stages: StageName[] = o.all ? [...STAGES] : [stageArg(stageText!)];
-      // Loaded here, not at the top: the engine pulls in @pulumi/pulumi and gRPC, which every
-      // other goose command would otherwise pay for at start-up.
-      const { createEngine, OfflineEngine } = await import("../../engine/index.js");
-      const engine = createEngine(o.offline ? "offline" : "real", {
-        cwd: io.cwd,
-        env: io.env,
-        ...(policyTimeoutMs ? { policyTimeoutMs } : {}),
-        ...(o.policyPack ? { policyPackDir: o.policyPack } : {}),
-      });
-      // What the engine is doing, as lines on stderr (a terminal or a CI log alike: these are
-      // events, a few per stage, not a redrawn state).
-      const onProgress = (m: string) => out.info(out.paintInfo("dim", m));
-      if (o.diff) {
-        const stage = stages[0]!;
-        await runPlanPreview(
-          io,
-          stage,
-          o,
-          async (hooks) => {
-            const r = await engine.preview(stage, {
-              ...(o.configFile ? { stackConfigFile: o.configFile } : {}),
-              ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
-              onProgress,
-              ...hooks,
-            });
-            await addRotationViolations(io, [r], (m) => out.info(m));
-            return r;
-          },
-          engine instanceof OfflineEngine ? engine.statePath(stage) : undefined,
-          setExitCode,
-          formatPreview,
-        );
-        return;
+      // Offline, the policy pack starts first: it is the longest step, and loading the engine
+      // and rendering below run while it starts (engine/offline/pack-prelaunch.ts).
+      const prelaunched = o.offline
+        ? (await import("../../engine/offline/pack-prelaunch.js")).prelaunchPack({
+            cwd: io.cwd,
+            env: io.env,
+            stages,
+            ...(o.policyPack ? { policyPackDir: o.policyPack } : {}),
+            ...(o.configFile ? { stackConfigFile: o.configFile } : {}),
+            ...(policyTimeoutMs ? { policyTimeoutMs } : {}),
+          })
+        : undefined;
+      try {
+        await previewStages(io, o, stages, policyTimeoutMs, prelaunched, out, setExitCode);
+      } finally {
+        await prelaunched?.launch.close();
       }
-      const previewOne = (stage: StageName) =>
-        engine.preview(stage, {
+    });
+}
+
+/** The preview itself, once the flags are checked (and, offline, the pack started). */
+async function previewStages(
+  io: CliIo,
+  o: PreviewFlags,
+  stages: StageName[],
+  policyTimeoutMs: number | undefined,
+  prelaunched: PackPrelaunch | undefined,
+  out: Output,
+  setExitCode: SetExitCode,
+): Promise<void> {
+  const { runPlanPreview } = await import("./preview-plan.js");
+  // Loaded here, not at the top: the engine pulls in @pulumi/pulumi and gRPC, which every
+  // other goose command would otherwise pay for at start-up.
+  const { createEngine, OfflineEngine } = await import("../../engine/index.js");
+  const engine = createEngine(o.offline ? "offline" : "real", {
+    cwd: io.cwd,
+    env: io.env,
+    ...(policyTimeoutMs ? { policyTimeoutMs } : {}),
+    ...(o.policyPack ? { policyPackDir: o.policyPack } : {}),
+    ...(prelaunched ? { prelaunched } : {}),
+  });
+  // What the engine is doing, as lines on stderr (a terminal or a CI log alike: these are
+  // events, a few per stage, not a redrawn state).
+  const onProgress = (m: string) => out.info(out.paintInfo("dim", m));
+  if (o.diff) {
+    const stage = stages[0]!;
+    await runPlanPreview(
+      io,
+      stage,
+      o,
+      async (hooks) => {
+        const r = await engine.preview(stage, {
           ...(o.configFile ? { stackConfigFile: o.configFile } : {}),
           ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
           onProgress,
+          ...hooks,
         });
-      // Offline, several stages share this process and one pack process (previewMany);
-      // the real CLI runs one stack at a time.
-      const results: PreviewResult[] =
-        o.offline && engine instanceof OfflineEngine && stages.length > 1
-          ? await engine.previewMany(stages, { onProgress })
-          : o.offline
-            ? await Promise.all(stages.map(previewOne))
-            : await stages.reduce<Promise<PreviewResult[]>>(
-                async (acc, s) => [...(await acc), await previewOne(s)],
-                Promise.resolve([]),
-              );
-      await addRotationViolations(io, results, (m) => out.info(m));
-      for (const r of results) {
-        for (const l of formatPreview(r, out.paint)) out.line(l);
-      }
-      const total = {
-        resources: results.reduce((n, r) => n + r.summary.resources, 0),
-        mandatory: results.reduce((n, r) => n + r.summary.mandatory, 0),
-        advisory: results.reduce((n, r) => n + r.summary.advisory, 0),
-      };
-      if (o.all) {
-        out.line(
-          `all stages: ${paintVerdict(out.paint, total.mandatory > 0 ? "FAILED" : "passed")}: ${total.resources} resources, ` +
-            `${total.mandatory} mandatory, ${total.advisory} advisory`,
-        );
-        out.result({ stages: results, summary: total });
-      } else {
-        out.result(results[0]);
-      }
-      setExitCode(total.mandatory > 0 ? 1 : 0);
+        await addRotationViolations(io, [r], (m) => out.info(m));
+        return r;
+      },
+      engine instanceof OfflineEngine ? engine.statePath(stage) : undefined,
+      setExitCode,
+      formatPreview,
+    );
+    return;
+  }
+  const previewOne = (stage: StageName) =>
+    engine.preview(stage, {
+      ...(o.configFile ? { stackConfigFile: o.configFile } : {}),
+      ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
+      onProgress,
     });
+  // Offline, several stages share this process and one pack process (previewMany);
+  // the real CLI runs one stack at a time.
+  const results: PreviewResult[] =
+    o.offline && engine instanceof OfflineEngine && stages.length > 1
+      ? await engine.previewMany(stages, { onProgress })
+      : o.offline
+        ? await Promise.all(stages.map(previewOne))
+        : await stages.reduce<Promise<PreviewResult[]>>(
+            async (acc, s) => [...(await acc), await previewOne(s)],
+            Promise.resolve([]),
+          );
+  await addRotationViolations(io, results, (m) => out.info(m));
+  for (const r of results) {
+    for (const l of formatPreview(r, out.paint)) out.line(l);
+  }
+  const total = {
+    resources: results.reduce((n, r) => n + r.summary.resources, 0),
+    mandatory: results.reduce((n, r) => n + r.summary.mandatory, 0),
+    advisory: results.reduce((n, r) => n + r.summary.advisory, 0),
+  };
+  if (o.all) {
+    out.line(
+      `all stages: ${paintVerdict(out.paint, total.mandatory > 0 ? "FAILED" : "passed")}: ${total.resources} resources, ` +
+        `${total.mandatory} mandatory, ${total.advisory} advisory`,
+    );
+    out.result({ stages: results, summary: total });
+  } else {
+    out.result(results[0]);
+  }
+  setExitCode(total.mandatory > 0 ? 1 : 0);
 }
 
 /**

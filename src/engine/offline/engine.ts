@@ -18,7 +18,14 @@ import type { PreviewOptions, PreviewResult, StackEngine, UpOptions, UpResult } 
 import { EngineInputError } from "./errors.js";
 import { assertPolicyPackDir } from "../../policy/pack-build.js";
 import { readPolicyPackConfigFile } from "../../policy/policy-config.js";
-import { runPolicies, startPack } from "../../policy/policy-run.js";
+import { PolicyPackProcess } from "../../policy/analyzer.js";
+import {
+  packEnvOf,
+  runPolicies,
+  startPack,
+  type PolicyRunOptions,
+} from "../../policy/policy-run.js";
+import { policyTimeoutMs, pulumiConfig, type PackPrelaunch } from "./pack-prelaunch.js";
 import { renderStage, type RenderedStack } from "./render.js";
 import {
   emptyExport,
@@ -49,6 +56,11 @@ export interface OfflineEngineOptions {
   policyTimeoutMs?: number;
   /** The program to render (default: the stage program, src/program/stage.ts `createStage`). */
   program?: StageProgram;
+  /**
+   * A pack `goose preview` started before the engine loaded (pack-prelaunch.ts). The first
+   * preview whose pack would get the same folder and environment takes it; any other kills it.
+   */
+  prelaunched?: PackPrelaunch;
 }
 
 async function defaultProgram(repoRoot: string): Promise<StageProgram> {
@@ -62,28 +74,40 @@ async function defaultProgram(repoRoot: string): Promise<StageProgram> {
   };
 }
 
-/** Stack config as Pulumi hands it to a program: `ns:key` → string (structured values as JSON). */
-function pulumiConfig(config: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(config))
-    out[k] = typeof v === "string" ? v : JSON.stringify(v);
-  return out;
-}
-
 export class OfflineEngine implements StackEngine {
   readonly mode = "offline" as const;
   private programPromise: Promise<StageProgram> | undefined;
+  private prelaunched: PackPrelaunch | undefined;
 
-  constructor(private readonly opts: OfflineEngineOptions) {}
+  constructor(private readonly opts: OfflineEngineOptions) {
+    this.prelaunched = opts.prelaunched;
+  }
 
   private get packDir(): string {
     return resolve(this.opts.cwd, this.opts.policyPackDir ?? "policy-pack");
   }
 
   private get timeoutMs(): number {
-    if (this.opts.policyTimeoutMs) return this.opts.policyTimeoutMs;
-    const env = Number(this.opts.env.GOOSE_POLICY_TIMEOUT);
-    return env > 0 ? env * 1000 : 60_000;
+    return policyTimeoutMs(this.opts.policyTimeoutMs, this.opts.env);
+  }
+
+  /**
+   * Starts the pack for `runOpts`: the prelaunched one when it was started with the same folder
+   * and environment (once), else a new one (and the prelaunched one, of no use, is killed).
+   */
+  private startPack(runOpts: PolicyRunOptions): Promise<PolicyPackProcess> {
+    const pre = this.prelaunched;
+    if (pre) {
+      this.prelaunched = undefined;
+      if (
+        pre.packDir === runOpts.packDir &&
+        JSON.stringify(pre.env) === JSON.stringify(packEnvOf(runOpts))
+      ) {
+        return PolicyPackProcess.attach(pre.launch, { rpcTimeoutMs: runOpts.timeoutMs });
+      }
+      void pre.launch.close();
+    }
+    return startPack(runOpts);
   }
 
   statePath(stage: StageName): string {
@@ -151,7 +175,7 @@ export class OfflineEngine implements StackEngine {
       env: this.opts.env,
     };
     progress(`${stage}: starting policy pack ${this.packDir}`);
-    const packPromise = startPack(runOpts);
+    const packPromise = this.startPack(runOpts);
     packPromise.catch(() => undefined);
     let rendered: RenderedStack;
     try {
@@ -199,7 +223,7 @@ export class OfflineEngine implements StackEngine {
       env: this.opts.env,
     };
     progress(`starting policy pack ${this.packDir} (shared by ${stages.join(", ")})`);
-    const packPromise = startPack({ ...base, stack: "" });
+    const packPromise = this.startPack({ ...base, stack: "" });
     packPromise.catch(() => undefined);
     let analyses: Promise<unknown> = packPromise;
     try {
