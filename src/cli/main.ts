@@ -133,6 +133,8 @@ Environment (a flag wins over its variable; docs/environment.md lists every one)
   GOOSE_KMS_ENDPOINT          KMS-compatible endpoint for --kms-key (default AWS)
   GOOSE_PUSHGATEWAY_URL       Pushgateway for metrics (default: textfile in .goose/metrics)
   GOOSE_BLACKOUT_SOURCES      Pushgateways announcing backup/scan jobs (default GOOSE_PUSHGATEWAY_URL)
+  GOOSE_PUSHGATEWAY_PASSWORD_FILE  file with the Pushgateway's basic-auth password (or GOOSE_PUSHGATEWAY_PASSWORD)
+  GOOSE_PUSHGATEWAY_USER      its basic-auth user (default goose)
   GOOSE_PROMETHEUS_URL        Prometheus checked after a rollback (default: not checked)
   GOOSE_GRAFANA_URL           Grafana checked and annotated after a rollback (default: not checked)
   GOOSE_GRAFANA_TOKEN         Grafana API token for the rollback annotation

@@ -2,7 +2,8 @@
  * The backup gate: the source stage's last successful backup is recent enough. The backup
  * CronJob pushes `goldengoose_backup_last_success_timestamp_seconds{stage, component}` to the
  * Pushgateway; when a metrics URL is given (the Pushgateway's /metrics, or a Prometheus federate
- * URL) the oldest component's value is used. Otherwise the newest stack snapshot of the stage in
+ * URL) the oldest component's value is used; it is asked with the Pushgateway's credentials
+ * (GOOSE_PUSHGATEWAY_PASSWORD(_FILE), src/monitoring/pushgateway-credentials.ts) when set. Otherwise the newest stack snapshot of the stage in
  * the store stands in. Older than the stage's backup interval warns; older than twice it fails.
  */
 import { createHash } from "node:crypto";
@@ -11,6 +12,7 @@ import { BACKUP_METRICS } from "../config/metrics.js";
 import { listSnapshots } from "../snapshots/index.js";
 import type { ObjectStore } from "../store/types.js";
 import { timed, type GateResult } from "./types.js";
+import { pushgatewayAuthHeaders, unauthorizedHint } from "../monitoring/pushgateway-credentials.js";
 import { DEFAULT_HINTS, HINTS, type HintContext } from "./hints.js";
 
 export interface BackupGateInput {
@@ -57,7 +59,11 @@ export async function backupGate(input: BackupGateInput): Promise<GateResult> {
       source = input.metricsUrl;
       let text: string;
       try {
-        const res = await fetch(input.metricsUrl, { signal: AbortSignal.timeout(10_000) });
+        const res = await fetch(input.metricsUrl, {
+          headers: pushgatewayAuthHeaders(),
+          signal: AbortSignal.timeout(10_000),
+        });
+        if (res.status === 401) throw new Error(`HTTP 401: ${unauthorizedHint()}`);
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         text = await res.text();
       } catch (err) {

@@ -18,6 +18,8 @@ import {
   pushgatewayWebConfig,
 } from "../../src/components/pushgateway-auth.js";
 import { loadStageConfigFile } from "../../src/config/index.js";
+import { backupGate } from "../../src/gates/backup.js";
+import { openStore } from "../../src/store/index.js";
 import { readClusterBlackouts } from "../../src/locks/cluster.js";
 import { publishMetricsText } from "../../src/monitoring/publish.js";
 import { listPushGroups } from "../../src/monitoring/pushgateway.js";
@@ -163,6 +165,39 @@ describe("a real Pushgateway behind basic auth", () => {
     expect(() =>
       pushgatewayAuthHeaders({ GOOSE_PUSHGATEWAY_PASSWORD_FILE: "/nonexistent/pg-password" }),
     ).toThrow(/cannot read the Pushgateway password from \/nonexistent\/pg-password/);
+  });
+
+  it("the promotion's backup gate reads the backup agents' results with the credentials", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const push = await fetch(
+      `${pg.url}/metrics/job/goldengoose-backup/stage/sandbox/component/grafana`,
+      {
+        method: "PUT",
+        headers: { authorization: pg.auth!.header },
+        body: `# TYPE goldengoose_backup_last_success_timestamp_seconds gauge\ngoldengoose_backup_last_success_timestamp_seconds ${now}\n`,
+      },
+    );
+    expect(push.ok).toBe(true);
+    const input = {
+      stage: "sandbox" as const,
+      store: openStore(`file://${tempDir("goose-pg-gate-")}`, {}),
+      intervalHours: 6,
+      metricsUrl: `${pg.url}/metrics`,
+    };
+    const pass = await withEnv(
+      {
+        GOOSE_PUSHGATEWAY_PASSWORD_FILE: pg.auth!.passwordFile,
+        GOOSE_PUSHGATEWAY_PASSWORD: undefined,
+      },
+      () => backupGate(input),
+    );
+    expect(pass.verdict, pass.summary).toBe("pass");
+    const refused = await withEnv(
+      { GOOSE_PUSHGATEWAY_PASSWORD_FILE: undefined, GOOSE_PUSHGATEWAY_PASSWORD: undefined },
+      () => backupGate(input),
+    );
+    expect(refused.verdict).toBe("fail");
+    expect(refused.summary).toMatch(/HTTP 401: the Pushgateway asks for basic auth/);
   });
 
   it("a rotated web config is in force at the next request, without a restart", async () => {
