@@ -89,7 +89,7 @@ function env(c: Record<string, unknown>, name: string): unknown {
 export const metricsEndpointsProtected: StackValidationPolicy = {
   name: "metrics-endpoints-protected",
   description:
-    "Prometheus asks for credentials (bcrypt basic auth), no metrics endpoint is exposed outside the namespace, Grafana users are viewers by default and sensitive labels are dropped.",
+    "Prometheus and the Pushgateway ask for credentials (bcrypt basic auth), no metrics endpoint is exposed outside the namespace, Grafana users are viewers by default and sensitive labels are dropped.",
   severity: "high",
   configSchema: schema,
   validateStack: (args, report) => {
