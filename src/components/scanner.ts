@@ -278,7 +278,7 @@ echo $rc > "$W/rc"
  * (each image's result and Trivy report, then `latest.json`, in the SCAN_LAYOUT) to the stage's
  * backup bucket under `scans/<stage>/` with SSE-KMS, when BUCKET is set; pushes the run's metrics
  * to the Pushgateway (with its password: PUSHGATEWAY_AUTH_FILE) and withdraws the blackout. Exits
- * 1 when the scan or the upload failed. Environment: STAGE, PUSHGATEWAY, PUSHGATEWAY_AUTH_FILE,
+ * 1 when the scan or the upload failed (a failed upload also turns the run's status metric to 0). Environment: STAGE, PUSHGATEWAY, PUSHGATEWAY_AUTH_FILE,
  * REPORTS, WORK, BUCKET, KMS_KEY_ARN, S3_ENDPOINT (optional). Exported for testing.
  */
 export function scanPublishScript(): string {
@@ -301,6 +301,8 @@ if [ -n "\${BUCKET:-}" ] && [ -s "$W/upload" ]; then
     echo "scanner: results uploaded to s3://$BUCKET/scans/$STAGE/"
   else
     echo "scanner: uploading the results to s3://$BUCKET/scans/$STAGE/ failed" >&2; rc=1
+    # The run did not reach goose: its status is a failure, and it is no success to report.
+    sed -i -e 's/^\\(${SCANNER_METRICS.lastStatus}\\) 1$/\\1 0/' -e '/^[#A-Z ]*${SCANNER_METRICS.lastSuccess}/d' "$W/metrics"
   fi
   rm -rf "$W/out"
 fi

@@ -449,13 +449,24 @@ describe("the scanner script with a recording stand-in for trivy", () => {
       /missing or unusable for 1 image\(s\): .*img-1:1\.1 \(stale, 27 h old\)/,
     );
 
-    // 5. The upload fails (no such bucket): the Job fails, the metrics are still pushed.
+    // 5. The upload fails (no such bucket): the Job fails, the metrics are still pushed, with the
+    // run's status a failure; the last success stays the previous run's (a POST keeps the
+    // group's other metrics).
+    const pgMetrics = async () =>
+      (await fetch(`${pg.url}/metrics`, { headers: { authorization: pg.auth!.header } })).text();
+    const lastSuccess = (text: string) =>
+      /goldengoose_scanner_last_success_timestamp_seconds\{[^}]*\} (\S+)/.exec(text)?.[1];
+    const successBefore = lastSuccess(await pgMetrics());
+    expect(successBefore).toBeDefined();
     r = await runJob(script, { ...env("incremental", P), BUCKET: "no-such-bucket" });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
       "scanner: uploading the results to s3://no-such-bucket/scans/production/ failed",
     );
     expect(r.stderr).not.toContain("could not push metrics");
+    const after = await pgMetrics();
+    expect(after).toMatch(/goldengoose_scanner_last_status\{[^}]*stage="production"[^}]*\} 0/);
+    expect(lastSuccess(after)).toBe(successBefore);
   }, 60_000);
 
   it("asks a private registry for digests with the Docker config's credentials, never on a command line", async () => {

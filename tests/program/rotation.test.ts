@@ -192,3 +192,33 @@ describe("Prometheus basic-auth password rotation", () => {
     expect(readers["/etc/prometheus/web/web.yml"]).toBe(1);
   });
 });
+
+describe("Pushgateway basic-auth password rotation", () => {
+  const secret = (b: Build, name: string) =>
+    plain(workload(b, "kubernetes:core/v1:Secret", name).inputs) as Obj;
+  const template = (b: Build, type: string, name: string) =>
+    plain(get(workload(b, type, name).inputs, "spec", "template"));
+  const cronTemplate = (b: Build, name: string) =>
+    plain(get(workload(b, "kubernetes:batch/v1:CronJob", name).inputs, "spec", "jobTemplate"));
+
+  it("a new period replaces the password and the web config's hash, and restarts none of its readers", () => {
+    const pw = (b: Build) => get(secret(b, "pushgateway-auth"), "stringData", "password");
+    expect(typeof pw(first)).toBe("string");
+    expect(pw(same)).toBe(pw(first));
+    expect(pw(next)).not.toBe(pw(first));
+    const web = (b: Build) =>
+      String(get(secret(b, "pushgateway-web-config"), "stringData", "web.yml"));
+    expect(web(next)).not.toBe(web(first));
+    expect(web(next)).not.toContain(String(pw(next)));
+    // Every reader takes files from Secret volumes, re-read per request or push: no pod template
+    // changes (the Pushgateway, Prometheus with its backup agent, Grafana's agent, the scan jobs).
+    expect(template(next, "kubernetes:apps/v1:Deployment", "pushgateway")).toEqual(
+      template(first, "kubernetes:apps/v1:Deployment", "pushgateway"),
+    );
+    expect(template(next, "kubernetes:apps/v1:StatefulSet", "prometheus")).toEqual(
+      template(first, "kubernetes:apps/v1:StatefulSet", "prometheus"),
+    );
+    for (const name of ["scanner", "scanner-full"])
+      expect(cronTemplate(next, name)).toEqual(cronTemplate(first, name));
+  });
+});
