@@ -102,10 +102,32 @@ function trivyReport(image: string, digest: string, vulns: Vuln[]): string {
  */
 function startRegistry(
   digests: Map<string, string>,
-  basic?: { user: string; password: string; seen: string[] },
+  basic?: { user: string; password: string; seen: string[]; bearer?: boolean },
 ): Promise<{ server: Server; host: string }> {
   const server = createServer((req, res) => {
     const host = req.headers.host ?? "";
+    // A token service that hands out pull tokens for the registry's credentials only.
+    if (basic?.bearer) {
+      basic.seen.push(req.headers.authorization ?? "");
+      const want = `Basic ${Buffer.from(`${basic.user}:${basic.password}`).toString("base64")}`;
+      if (req.url?.startsWith("/token")) {
+        if (req.headers.authorization !== want) return void res.writeHead(401).end("{}");
+        res.setHeader("content-type", "application/json");
+        return void res.end(JSON.stringify({ token: "private-token", expires_in: 300 }));
+      }
+      const m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(req.url ?? "");
+      if (req.headers.authorization !== "Bearer private-token") {
+        res.setHeader(
+          "www-authenticate",
+          `Bearer realm="http://${host}/token",service="private",scope="repository:${m?.[1]}:pull"`,
+        );
+        return void res.writeHead(401).end("{}");
+      }
+      const d = m && digests.get(`${m[1]}:${m[2]}`);
+      if (!d) return void res.writeHead(404).end();
+      res.setHeader("docker-content-digest", d);
+      return void res.end("{}");
+    }
     if (basic) {
       basic.seen.push(req.headers.authorization ?? "");
       const want = `Basic ${Buffer.from(`${basic.user}:${basic.password}`).toString("base64")}`;
@@ -545,6 +567,51 @@ describe("the scanner script with a recording stand-in for trivy", () => {
         expect(r.stdout + r.stderr).not.toContain(secret);
         expect(argv).not.toContain(secret);
       }
+    } finally {
+      priv.server.close();
+    }
+  });
+
+  it("asks a token service for a private registry's pull token with the Docker config's credentials", async () => {
+    const seen: string[] = [];
+    const auth = { user: "robot", password: "t0ken-service-secret", seen, bearer: true };
+    const priv = await startRegistry(
+      new Map([["team/app:3.0", `sha256:${"cd".repeat(32)}`]]),
+      auth,
+    );
+    try {
+      const dir = tempDir("goose-scan-bearer-");
+      const image = `${priv.host}/team/app:3.0`;
+      const dockerConfig = join(dir, "docker");
+      mkdirSync(dockerConfig);
+      const basic = Buffer.from(`${auth.user}:${auth.password}`).toString("base64");
+      writeFileSync(
+        join(dockerConfig, "config.json"),
+        `{"auths":{"${priv.host}":{"auth":"${basic}"}}}`,
+      );
+      const env = {
+        PATH: "/usr/bin:/bin",
+        HOME: dir,
+        IMAGES: image,
+        STAGE: "compliance",
+        PUSHGATEWAY: pg.url,
+        PUSHGATEWAY_AUTH_FILE: pg.auth!.passwordFile,
+        WORK: dir,
+        PLAIN_HTTP_REGISTRIES: priv.host,
+      };
+      // Anonymous: the token service refuses, no digest.
+      let r = await run("bash", scanPrepareScript(), env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(join(dir, "goose-scan-digests"), "utf8")).toBe(`${image} -\n`);
+      // With the credentials: token, then the digest.
+      seen.length = 0;
+      r = await run("bash", scanPrepareScript(), { ...env, DOCKER_CONFIG: dockerConfig });
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(join(dir, "goose-scan-digests"), "utf8")).toBe(
+        `${image} sha256:${"cd".repeat(32)}\n`,
+      );
+      expect(seen).toEqual(["", `Basic ${basic}`, "Bearer private-token"]);
+      expect(r.stdout + r.stderr).not.toContain(auth.password);
     } finally {
       priv.server.close();
     }
