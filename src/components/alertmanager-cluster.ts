@@ -1,6 +1,7 @@
 import type { StageConfig } from "../config/schema.js";
 import { serviceHost } from "./common.js";
 import { SERVICES } from "./names.js";
+import { ALERTMANAGER_WEB_CONFIG_FILE, metricsBasicAuth } from "./metrics-auth.js";
 
 /**
  * Alertmanager high availability, as pure functions so the failover drill
@@ -45,6 +46,8 @@ export function alertmanagerArgs(cfg: StageConfig): string[] {
   const base = [
     `--config.file=${ALERTMANAGER_CONFIG_FILE}`,
     `--storage.path=${ALERTMANAGER_DATA_DIR}`,
+    // Basic auth on every endpoint, with Prometheus' credentials (src/components/metrics-auth.ts).
+    `--web.config.file=${ALERTMANAGER_WEB_CONFIG_FILE}`,
   ];
   if (!alertmanagerClustered(cfg)) return [...base, "--cluster.listen-address="];
   const port = ALERTMANAGER_CLUSTER.port;
@@ -63,14 +66,21 @@ export function alertmanagerArgs(cfg: StageConfig): string[] {
  */
 export function prometheusAlertingConfig(cfg: StageConfig): Record<string, unknown> {
   const { name, port } = SERVICES.alertmanager;
+  // Alertmanager asks for basic auth: Prometheus sends its own credentials.
+  const basic_auth = metricsBasicAuth();
   if (!alertmanagerClustered(cfg)) {
     return {
       alertmanagers: [
-        { static_configs: [{ targets: [`${serviceHost(name, cfg.namespace)}:${port}`] }] },
+        {
+          basic_auth,
+          static_configs: [{ targets: [`${serviceHost(name, cfg.namespace)}:${port}`] }],
+        },
       ],
     };
   }
   return {
-    alertmanagers: [{ dns_sd_configs: [{ names: [alertmanagerPeersHost(cfg)], type: "A", port }] }],
+    alertmanagers: [
+      { basic_auth, dns_sd_configs: [{ names: [alertmanagerPeersHost(cfg)], type: "A", port }] },
+    ],
   };
 }

@@ -29,6 +29,12 @@ export const PASSWORD_FILE = "/etc/prometheus/auth/password";
 /** The Secret keys: web config and client credentials. */
 export const WEB_CONFIG_KEY = "web.yml";
 export const PASSWORD_KEY = "password";
+/**
+ * Alertmanager asks for the same credentials (--web.config.file: exporter-toolkit, as
+ * Prometheus): the same Secret (web.yml and the password file its probes read) mounted here.
+ */
+export const ALERTMANAGER_AUTH_DIR = "/etc/alertmanager-web";
+export const ALERTMANAGER_WEB_CONFIG_FILE = `${ALERTMANAGER_AUTH_DIR}/web.yml`;
 /** Grafana's datasource reads the password from this environment variable. */
 export const GRAFANA_PASSWORD_ENV = "GOOSE_PROMETHEUS_PASSWORD";
 /** Grafana's role for new and anonymous users. */
@@ -53,12 +59,24 @@ export function labelDropConfig(labels: readonly string[]): Record<string, strin
   return { action: "labeldrop", regex: labels.join("|") };
 }
 
-/** A shell command asking Prometheus on loopback for `path` with the password file (busybox wget). */
-export function authenticatedProbe(base: string, path: string): string[] {
+/**
+ * A shell command asking Prometheus (or Alertmanager) on loopback for `path` with the password
+ * file (busybox wget).
+ */
+export function authenticatedProbe(
+  base: string,
+  path: string,
+  passwordFile = PASSWORD_FILE,
+): string[] {
   const host = base.replace(/^https?:\/\//, "");
   return [
     "sh",
     "-c",
-    `wget -q -T 4 -O /dev/null "http://${METRICS_USER}:$(cat ${PASSWORD_FILE})@${host}${path}"`,
+    `wget -q -T 4 -O /dev/null "http://${METRICS_USER}:$(cat ${passwordFile})@${host}${path}"`,
   ];
+}
+
+/** How Prometheus authenticates to Alertmanager and scrapes it (its own password file). */
+export function metricsBasicAuth(): { username: string; password_file: string } {
+  return { username: METRICS_USER, password_file: PASSWORD_FILE };
 }

@@ -4,7 +4,13 @@ import { SCRAPE_JOBS } from "../config/metrics.js";
 import { levelScrapeConfigs, loadMetricLevels, type MetricLevels } from "../monitoring/levels.js";
 import { prometheusAlertingConfig } from "./alertmanager-cluster.js";
 import { serviceAddress } from "./names.js";
-import { labelDropConfig, METRICS_USER, PASSWORD_FILE, sensitiveLabels } from "./metrics-auth.js";
+import {
+  labelDropConfig,
+  metricsBasicAuth,
+  METRICS_USER,
+  PASSWORD_FILE,
+  sensitiveLabels,
+} from "./metrics-auth.js";
 import { PUSHGATEWAY_PASSWORD_FILE, PUSHGATEWAY_USER } from "./pushgateway-auth.js";
 
 /** Where the rule files are mounted in the Prometheus container. */
@@ -51,7 +57,9 @@ export function renderPrometheusConfig(
       ...job(SCRAPE_JOBS.prometheus, ["localhost:9090"], {
         basic_auth: { username: METRICS_USER, password_file: PASSWORD_FILE },
       }),
-      ...job(SCRAPE_JOBS.alertmanager, [serviceAddress(cfg, "alertmanager")]),
+      ...job(SCRAPE_JOBS.alertmanager, [serviceAddress(cfg, "alertmanager")], {
+        basic_auth: metricsBasicAuth(),
+      }),
       ...job(SCRAPE_JOBS.grafana, [serviceAddress(cfg, "grafana")]),
       // Backup and scanner jobs push their results; keep the labels they pushed. The Pushgateway
       // asks for basic auth too (pushgateway-auth.ts).

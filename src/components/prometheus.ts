@@ -23,6 +23,7 @@ import { renderPrometheusConfig, RULES_DIR } from "./prometheus-config.js";
 import { PROMETHEUS_LOOPBACK, PROXY_PORT, proxyNginxConf } from "./prometheus-proxy.js";
 import type { BackupAgentSpec } from "./backup.js";
 import {
+  ALERTMANAGER_AUTH_DIR,
   authenticatedProbe,
   METRICS_USER,
   PASSWORD_FILE,
@@ -499,12 +500,21 @@ export class Prometheus extends pulumi.ComponentResource {
           { name: "config", mountPath: "/etc/alertmanager" },
           { name: "data", mountPath: ALERTMANAGER_DATA_DIR },
           { name: "receivers", mountPath: "/etc/alertmanager-secrets", readOnly: true },
+          // web.yml and the password its probes use: Prometheus' Secret, updated in place on
+          // rotation (Alertmanager reads the web config per request, as Prometheus does).
+          { name: "web-config", mountPath: ALERTMANAGER_AUTH_DIR, readOnly: true },
         ],
       },
+      // Every endpoint asks for credentials, the health endpoints included.
+      probes: execProbes(
+        `http://127.0.0.1:${SERVICES.alertmanager.port}`,
+        `${ALERTMANAGER_AUTH_DIR}/${PASSWORD_KEY}`,
+      ),
       volumes: [
         { name: "config", configMap: { name: amConfig.metadata.name } },
         { name: "data", emptyDir: {} },
         { name: "receivers", secret: { secretName: RECEIVER_SECRET } },
+        { name: "web-config", secret: { secretName: webConfig.metadata.name } },
       ],
     });
 
@@ -550,9 +560,10 @@ export class Prometheus extends pulumi.ComponentResource {
 /** Liveness (/-/healthy) and readiness (/-/ready) through wget inside the container. */
 function execProbes(
   base: string,
+  passwordFile = PASSWORD_FILE,
 ): Pick<k8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe"> {
-  // Prometheus asks for basic auth on every endpoint, its health endpoints included.
-  const exec = (path: string) => ({ command: authenticatedProbe(base, path) });
+  // Prometheus and Alertmanager ask for basic auth on every endpoint, health endpoints included.
+  const exec = (path: string) => ({ command: authenticatedProbe(base, path, passwordFile) });
   return {
     livenessProbe: {
       exec: exec("/-/healthy"),

@@ -7,7 +7,8 @@
  * password, accepts the new one (exporter-toolkit reads --web.config.file per request), and keeps
  * scraping itself with the new password file (read per scrape), with the self-scrape job of the
  * rendered prometheus.yml. This is why the Prometheus pod needs no restart on rotation and why
- * web.yml and the password share one Secret volume (src/components/prometheus.ts).
+ * web.yml and the password share one Secret volume (src/components/prometheus.ts). Alertmanager,
+ * started with the stage's arguments, which name the same web config, does the same.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -15,7 +16,9 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { alertmanagerArgs } from "../../src/components/alertmanager-cluster.js";
 import {
+  ALERTMANAGER_WEB_CONFIG_FILE,
   METRICS_USER,
   PASSWORD_FILE,
   PASSWORD_KEY,
@@ -24,6 +27,7 @@ import {
 } from "../../src/components/metrics-auth.js";
 import { renderPrometheusConfig } from "../../src/components/prometheus-config.js";
 import { loadStageConfigFile } from "../../src/config/index.js";
+import { findBinary } from "../../src/workflows/dr/processes.js";
 import { bcrypt } from "../helpers/bcrypt.js";
 import { freePort } from "../helpers/pushgateway.js";
 import { cleanupTempDirs, repoRoot, tempDir } from "../snapshots/helpers.js";
@@ -157,5 +161,69 @@ describe("Prometheus basic-auth rotation without a restart", () => {
     // One process throughout: no restart was needed.
     expect(prom.pid).toBe(pid);
     expect(prom.exitCode).toBeNull();
+  }, 120_000);
+
+  it("a real Alertmanager with the stage's arguments honours the rotated web config in place", async () => {
+    const dir = tempDir("goose-amrot-");
+    const vol = join(dir, "secret");
+    mkdirSync(vol);
+    const secret = secretVolume(vol);
+    const oldPw = randomBytes(16).toString("hex");
+    const newPw = randomBytes(16).toString("hex");
+    const webYml = (pw: string) => ({ [WEB_CONFIG_KEY]: prometheusWebConfig(bcrypt(pw)) });
+    secret.write(webYml(oldPw));
+    writeFileSync(
+      join(dir, "alertmanager.yml"),
+      stringify({ route: { receiver: "null" }, receivers: [{ name: "null" }] }),
+    );
+    // The stage's arguments (single replica: no cluster), with this machine's paths.
+    const stageArgs = alertmanagerArgs(loadStageConfigFile(join(repoRoot, "Pulumi.sandbox.yaml")));
+    expect(stageArgs).toContain(`--web.config.file=${ALERTMANAGER_WEB_CONFIG_FILE}`);
+    const port = await freePort();
+    const args = stageArgs.map((a) =>
+      a.startsWith("--web.config.file=")
+        ? `--web.config.file=${join(vol, WEB_CONFIG_KEY)}`
+        : a.startsWith("--config.file=")
+          ? `--config.file=${join(dir, "alertmanager.yml")}`
+          : a.startsWith("--storage.path=")
+            ? `--storage.path=${join(dir, "data")}`
+            : a,
+    );
+    const amBin = findBinary("alertmanager", process.env);
+    const am = spawn(amBin, [...args, `--web.listen-address=127.0.0.1:${port}`], {
+      stdio: "ignore",
+    });
+    am.on("error", () => undefined);
+    children.push(am);
+    const status = async (pw?: string) => {
+      try {
+        const headers: Record<string, string> = pw
+          ? { authorization: `Basic ${Buffer.from(`${METRICS_USER}:${pw}`).toString("base64")}` }
+          : {};
+        return (await fetch(`http://127.0.0.1:${port}/api/v2/status`, { headers })).status;
+      } catch {
+        return 0;
+      }
+    };
+    const until = async (what: string, check: () => Promise<boolean>) => {
+      for (let i = 0; i < 600; i++) {
+        expect(
+          am.exitCode,
+          `alertmanager exited (${what}); see its arguments: ${args.join(" ")}`,
+        ).toBeNull();
+        if (await check()) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`gave up waiting: ${what}`);
+    };
+    await until("up with the old password", async () => (await status(oldPw)) === 200);
+    expect(await status()).toBe(401);
+    expect(await status(newPw)).toBe(401);
+    const pid = am.pid;
+    secret.write(webYml(newPw));
+    await until("the new password accepted", async () => (await status(newPw)) === 200);
+    expect(await status(oldPw)).toBe(401);
+    expect(am.pid).toBe(pid);
+    expect(am.exitCode).toBeNull();
   }, 120_000);
 });

@@ -180,8 +180,14 @@ export function describeStage(stage: StageName): void {
           get(am.inputs, "spec", "selector", "matchLabels"),
         );
         // Every replica, not the load-balanced Service: Alertmanager's HA needs each alert at each.
+        // With Prometheus' credentials: Alertmanager asks for basic auth.
         expect(alerting).toEqual({
-          alertmanagers: [{ dns_sd_configs: [{ names: [host], type: "A", port: 9093 }] }],
+          alertmanagers: [
+            {
+              basic_auth: { username: "goose", password_file: "/etc/prometheus/auth/password" },
+              dns_sd_configs: [{ names: [host], type: "A", port: 9093 }],
+            },
+          ],
         });
         expect(
           get(am.inputs, "spec", "template", "spec", "affinity", "podAntiAffinity"),
@@ -250,6 +256,40 @@ export function describeStage(stage: StageName): void {
           "name",
         ),
       ).toBe("prometheus-basic-auth");
+    });
+
+    it("puts Alertmanager behind the same basic auth; Prometheus alerts and scrapes it with the password", () => {
+      const am = one("kubernetes:apps/v1:Deployment", "alertmanager");
+      const c = containersOf(am)[0] as Obj;
+      expect(get(c, "args") as string[]).toContain(
+        "--web.config.file=/etc/alertmanager-web/web.yml",
+      );
+      // The web config Secret's volume (updated in place on rotation), and probes that log in.
+      const vols = get(am.inputs, "spec", "template", "spec", "volumes") as Obj[];
+      expect(vols).toContainEqual({
+        name: "web-config",
+        secret: { secretName: "prometheus-web-config" },
+      });
+      expect(get(c, "volumeMounts") as Obj[]).toContainEqual({
+        name: "web-config",
+        mountPath: "/etc/alertmanager-web",
+        readOnly: true,
+      });
+      for (const probe of ["livenessProbe", "readinessProbe"]) {
+        expect(get(c, probe, "httpGet"), probe).toBeUndefined();
+        expect(JSON.stringify(get(c, probe, "exec"))).toContain("/etc/alertmanager-web/password");
+      }
+      const doc = parseYaml(renderPrometheusConfig(cfg)) as {
+        alerting: { alertmanagers: Obj[] };
+        scrape_configs: Obj[];
+      };
+      const auth = { username: "goose", password_file: "/etc/prometheus/auth/password" };
+      for (const a of doc.alerting.alertmanagers) expect(a["basic_auth"]).toEqual(auth);
+      const amJobs = doc.scrape_configs.filter((j) =>
+        String(j["job_name"]).startsWith("alertmanager-"),
+      );
+      expect(amJobs.length).toBeGreaterThan(0);
+      for (const j of amJobs) expect(j["basic_auth"]).toEqual(auth);
     });
 
     it("backs up to the stage's target", () => {

@@ -38,7 +38,7 @@ export function loopbackAlertmanagerArgs(
   stageArgs: string[],
   endpoints: AlertmanagerEndpoint[],
   index: number,
-  files: { config: string; storage: string },
+  files: { config: string; storage: string; webConfig?: string },
   overrides: { peerTimeout?: string } = {},
 ): { args: string[]; clustered: boolean } {
   const me = endpoints[index]!;
@@ -53,6 +53,14 @@ export function loopbackAlertmanagerArgs(
         break;
       case "--storage.path":
         out.push(`--storage.path=${files.storage}`);
+        break;
+      case "--web.config.file":
+        // The stage's basic auth, with the drill's own credentials.
+        if (!files.webConfig)
+          throw new Error(
+            "the stage's Alertmanager asks for basic auth: pass the drill's web config",
+          );
+        out.push(`--web.config.file=${files.webConfig}`);
         break;
       case "--cluster.listen-address":
         out.push(value === "" ? arg : `--cluster.listen-address=${me.cluster}`);
@@ -124,7 +132,7 @@ export function loopbackPrometheusConfig(
   cfg: StageConfig,
   stageYml: string,
   endpoints: AlertmanagerEndpoint[],
-  drill: { target: string; rulesFile: string; job: string },
+  drill: { target: string; rulesFile: string; job: string; passwordFile?: string },
 ): { yml: string; reached: number[]; via: string[] } {
   const doc = parseYaml(stageYml) as Obj;
   const global = { ...((doc["global"] as Obj | undefined) ?? {}) };
@@ -136,6 +144,13 @@ export function loopbackPrometheusConfig(
     r.reached.forEach((i) => reached.add(i));
     via.push(r.via);
     const { dns_sd_configs: _d, static_configs: _s, ...rest } = entry;
+    // The stage's basic auth to Alertmanager, with the drill's password file.
+    const auth = rest["basic_auth"] as Obj | undefined;
+    if (auth?.["password_file"] !== undefined) {
+      if (!drill.passwordFile)
+        throw new Error("the stage's alerting block uses a password file: pass the drill's");
+      rest["basic_auth"] = { ...auth, password_file: drill.passwordFile };
+    }
     return { ...rest, static_configs: [{ targets: r.reached.map((i) => endpoints[i]!.web) }] };
   });
   const out = {

@@ -13,8 +13,8 @@ export const DRILL_JOB = "goldengoose-failover-drill";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function getJson(url: string): Promise<unknown> {
-  const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
+export async function getJson(url: string, headers: Record<string, string> = {}): Promise<unknown> {
+  const r = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
   return r.json();
 }

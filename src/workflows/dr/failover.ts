@@ -31,7 +31,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import type { Server as HttpServer } from "node:http";
 import os from "node:os";
 import path from "node:path";
+import bcrypt from "bcryptjs";
 import { alertmanagerArgs } from "../../components/alertmanager-cluster.js";
+import { METRICS_USER, prometheusWebConfig } from "../../components/metrics-auth.js";
 import { renderPrometheusConfig } from "../../components/prometheus-config.js";
 import type { StageConfig } from "../../config/schema.js";
 import type { StageName } from "../../config/stages.js";
@@ -200,6 +202,23 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
     }
     const amYml = path.join(workDir, "alertmanager.yml");
     writeFileSync(amYml, loopbackAlertmanagerConfig(stageAlertmanagerYml, receiver.url, groupWait));
+    // The stage's Alertmanager asks for basic auth (--web.config.file): the drill runs it so, with
+    // a password of its own (bcrypt hash in the web config, the password in a file for Prometheus).
+    const amAuthOn = stageAmArgs.some((a) => a.startsWith("--web.config.file="));
+    const drillPassword = randomBytes(24).toString("base64url");
+    const amWebYml = path.join(workDir, "alertmanager-web.yml");
+    const passwordFile = path.join(workDir, "metrics-password");
+    if (amAuthOn) {
+      writeFileSync(amWebYml, prometheusWebConfig(bcrypt.hashSync(drillPassword, 10)), {
+        mode: 0o600,
+      });
+      writeFileSync(passwordFile, drillPassword, { mode: 0o600 });
+    }
+    const amAuth: Record<string, string> = amAuthOn
+      ? {
+          authorization: `Basic ${Buffer.from(`${METRICS_USER}:${drillPassword}`).toString("base64")}`,
+        }
+      : {};
     const ams: Server[] = [];
     let clustered = true;
     for (let i = 0; i < A; i++) {
@@ -209,7 +228,7 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
         stageAmArgs,
         endpoints,
         i,
-        { config: amYml, storage },
+        { config: amYml, storage, ...(amAuthOn ? { webConfig: amWebYml } : {}) },
         opts.peerTimeout ? { peerTimeout } : {},
       );
       clustered &&= c;
@@ -234,10 +253,26 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
     ) {
       return await finish();
     }
-    for (const s of ams) await waitUntilReady(s, `${s.url}/-/ready`, timeoutMs);
+    for (const s of ams) await waitUntilReady(s, `${s.url}/-/ready`, timeoutMs, amAuth);
+    if (amAuthOn) {
+      // Without credentials every replica refuses (so Prometheus' deliveries below prove its
+      // alerting block authenticates).
+      const open: string[] = [];
+      for (const s of ams) {
+        const r = await fetch(`${s.url}/api/v2/status`, { signal: AbortSignal.timeout(5000) });
+        if (r.status !== 401) open.push(`${s.name} (HTTP ${r.status})`);
+      }
+      check(
+        "alertmanager-auth",
+        open.length === 0,
+        open.length === 0
+          ? `every replica refuses a request without the password (the stage's --web.config.file)`
+          : `answered without credentials: ${open.join(", ")}`,
+      );
+    }
     const formed = await until(timeoutMs, async () => {
       for (const s of ams) {
-        const st = (await getJson(`${s.url}/api/v2/status`)) as {
+        const st = (await getJson(`${s.url}/api/v2/status`, amAuth)) as {
           cluster?: { peers?: unknown[]; status?: string };
         };
         if ((st.cluster?.peers?.length ?? 0) < A) return undefined;
@@ -258,6 +293,7 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
       target: target.address,
       rulesFile,
       job: DRILL_JOB,
+      ...(amAuthOn ? { passwordFile } : {}),
     });
     report.alerting = promCfg.via;
     const promYml = path.join(workDir, "prometheus.yml");
@@ -343,7 +379,7 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
     const survivors = ams.filter((s) => s !== victim);
     const silence = await fetch(`${victim.url}/api/v2/silences`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...amAuth },
       body: JSON.stringify({
         matchers: [
           { name: "alertname", value: drillAlertName("silenced"), isRegex: false, isEqual: true },
@@ -362,7 +398,9 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
     const replicated = silenceId
       ? await until(timeoutMs, async () => {
           for (const s of survivors) {
-            const list = (await getJson(`${s.url}/api/v2/silences`)) as Array<{ id: string }>;
+            const list = (await getJson(`${s.url}/api/v2/silences`, amAuth)) as Array<{
+              id: string;
+            }>;
             if (!list.some((x) => x.id === silenceId)) return undefined;
           }
           return true;
@@ -393,6 +431,7 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
       for (const s of survivors) {
         const alerts = (await getJson(
           `${s.url}/api/v2/alerts?filter=${encodeURIComponent(`alertname="${drillAlertName("silenced")}"`)}`,
+          amAuth,
         )) as Array<{ status?: { state?: string; silencedBy?: string[] } }>;
         if (
           alerts.some(

@@ -110,7 +110,12 @@ export function startServer(
  * Polls `url` until it answers 2xx. Fails when the process exits first or after `timeoutMs`,
  * naming its log file.
  */
-export async function waitUntilReady(server: Server, readyUrl: string, timeoutMs: number) {
+export async function waitUntilReady(
+  server: Server,
+  readyUrl: string,
+  timeoutMs: number,
+  headers: Record<string, string> = {},
+) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (server.child.exitCode !== null || server.child.signalCode !== null) {
@@ -119,7 +124,7 @@ export async function waitUntilReady(server: Server, readyUrl: string, timeoutMs
       );
     }
     try {
-      const r = await fetch(readyUrl, { signal: AbortSignal.timeout(2000) });
+      const r = await fetch(readyUrl, { headers, signal: AbortSignal.timeout(2000) });
       if (r.ok) return;
     } catch {
       // not listening yet

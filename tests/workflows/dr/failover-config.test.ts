@@ -32,11 +32,14 @@ describe("failover drill configuration", () => {
     const { args, clustered } = loopbackAlertmanagerArgs(stageArgs, endpoints, 1, {
       config: "/d/am.yml",
       storage: "/d/1",
+      webConfig: "/d/web.yml",
     });
     expect(clustered).toBe(true);
     expect(args).toEqual([
       "--config.file=/d/am.yml",
       "--storage.path=/d/1",
+      // The stage's basic auth stays on, with the drill's web config.
+      "--web.config.file=/d/web.yml",
       "--cluster.listen-address=127.0.0.1:9201",
       "--cluster.advertise-address=127.0.0.1:9201",
       "--cluster.peer=127.0.0.1:9200",
@@ -45,11 +48,15 @@ describe("failover drill configuration", () => {
       "--web.listen-address=127.0.0.1:9101",
       "--web.external-url=http://127.0.0.1:9101/",
     ]);
+    // Basic auth cannot be dropped silently: without the drill's web config it refuses.
+    expect(() =>
+      loopbackAlertmanagerArgs(stageArgs, endpoints, 0, { config: "c", storage: "s" }),
+    ).toThrow(/asks for basic auth/);
     const shorter = loopbackAlertmanagerArgs(
       stageArgs,
       endpoints,
       0,
-      { config: "c", storage: "s" },
+      { config: "c", storage: "s", webConfig: "w" },
       {
         peerTimeout: "3s",
       },
@@ -63,6 +70,7 @@ describe("failover drill configuration", () => {
     const off = loopbackAlertmanagerArgs(alertmanagerArgs(single), endpoints, 0, {
       config: "c",
       storage: "s",
+      webConfig: "w",
     });
     expect(off.clustered).toBe(false);
     expect(off.args).toContain("--cluster.listen-address=");
@@ -88,7 +96,7 @@ describe("failover drill configuration", () => {
       compliance,
       renderPrometheusConfig(compliance),
       endpoints.slice(0, 2),
-      { target: "127.0.0.1:1", rulesFile: "/d/rules.yml", job: "drill" },
+      { target: "127.0.0.1:1", rulesFile: "/d/rules.yml", job: "drill", passwordFile: "/d/pw" },
     );
     expect(reached).toEqual([0, 1]);
     const doc = parseYaml(yml) as Obj;
@@ -96,8 +104,14 @@ describe("failover drill configuration", () => {
       external_labels: { stage: "compliance" },
       evaluation_interval: "1s",
     });
+    // The stage's basic auth to Alertmanager, with the drill's password file.
     expect(doc["alerting"]).toEqual({
-      alertmanagers: [{ static_configs: [{ targets: ["127.0.0.1:9100", "127.0.0.1:9101"] }] }],
+      alertmanagers: [
+        {
+          basic_auth: { username: "goose", password_file: "/d/pw" },
+          static_configs: [{ targets: ["127.0.0.1:9100", "127.0.0.1:9101"] }],
+        },
+      ],
     });
     expect(doc["rule_files"]).toEqual(["/d/rules.yml"]);
   });

@@ -65,6 +65,8 @@ describe("goose dr failover", () => {
     expect(rep.killed.prometheus).toBe("prometheus-0");
     expect(rep.failoverSeconds).toBeGreaterThan(0);
     for (const name of [
+      // The stage's Alertmanagers ask for basic auth, and Prometheus' alerting block has it.
+      "alertmanager-auth",
       "alertmanager-cluster",
       "every-prometheus-sent-to-every-alertmanager",
       "silence-replicated",
