@@ -5,5 +5,8 @@
  */
 import { PolicyPack } from "@pulumi/policy";
 import { PACK_NAME, policies } from "./policies/index.js";
+import { shareDeserialization } from "./sdk-speed.js";
 
+// Each resource of a request is converted once for all policies, not once per policy.
+shareDeserialization();
 new PolicyPack(PACK_NAME, { policies, enforcementLevel: "advisory" });

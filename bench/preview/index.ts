@@ -19,7 +19,8 @@
  * 3. The Analyzer on a synthetic 5,000-resource stack through the real pack, as a ratio to the
  *    reference run "empty-pack": the same 5,000 Analyze calls to a pack with no policies (the gRPC
  *    floor); AnalyzeStack likewise (goals: >= 0.9x the rate, <= 1.2x the time).
- * Medians of RUNS runs each (env BENCH_RUNS, default 3). BENCH_PREVIEW_ONLY=1 skips part 3.
+ * Medians of RUNS runs each (env BENCH_RUNS, default 3). BENCH_PREVIEW_ONLY=1 skips part 3;
+ * BENCH_ANALYZER_ONLY=1 runs part 3 only.
  */
 import { spawn } from "node:child_process";
 import {
@@ -328,6 +329,10 @@ const goal = (ok: boolean) => (ok ? "met" : "NOT met");
 
 async function main() {
   await ensurePolicyPackBuilt(packDir);
+  if (process.env.BENCH_ANALYZER_ONLY) {
+    console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
+    return analyzerBench();
+  }
   const goose = join(repoRoot, "bin/goose.js");
   const compiled = existsSync(join(repoRoot, "dist/.built")) && !process.env.GOOSE_RUN_SOURCES;
   console.log(

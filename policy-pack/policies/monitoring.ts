@@ -19,6 +19,7 @@ import {
   raw,
   typeOf,
   type ContainerRef,
+  notApplicable,
 } from "./util.js";
 import { droppedRuleMetrics } from "./promql.js";
 
@@ -68,11 +69,11 @@ export const prometheusRetention: ResourceValidationPolicy = {
   severity: "medium",
   configSchema: retentionSchema,
   validateResource: (args, report) => {
-    if (!SERVER_TYPES.includes(args.type)) args.notApplicable("not a StatefulSet or Deployment");
+    if (!SERVER_TYPES.includes(args.type)) notApplicable(args, "not a StatefulSet or Deployment");
     const proms = containersOf(args.type, args.props).filter(
       (c) => c.list === "containers" && runs(c, "prometheus"),
     );
-    if (proms.length === 0) args.notApplicable("runs no Prometheus container");
+    if (proms.length === 0) notApplicable(args, "runs no Prometheus container");
     const cfg = configWithDefaults<RetentionConfig>(retentionSchema, args.getConfig());
     const min = cfg.minRetentionDays;
     for (const c of proms) {
@@ -142,7 +143,7 @@ export const grafanaNoAnonymous: ResourceValidationPolicy = {
     if (args.type === CONFIGMAP) {
       const data = dig(args.props, "data");
       const ini = isObject(data) ? data["grafana.ini"] : undefined;
-      if (typeof ini !== "string") args.notApplicable("ConfigMap without grafana.ini");
+      if (typeof ini !== "string") notApplicable(args, "ConfigMap without grafana.ini");
       if (iniAnonymousEnabled(ini as string) && !cfg.allowAnonymous) {
         report(
           `ConfigMap "${args.name}" enables [auth.anonymous] in data["grafana.ini"]. Set enabled = false there. ${fix}`,
@@ -151,11 +152,11 @@ export const grafanaNoAnonymous: ResourceValidationPolicy = {
       return;
     }
     if (!SERVER_TYPES.includes(args.type))
-      args.notApplicable("not a Deployment, StatefulSet or ConfigMap");
+      notApplicable(args, "not a Deployment, StatefulSet or ConfigMap");
     const grafanas = containersOf(args.type, args.props).filter(
       (c) => c.list === "containers" && runs(c, "grafana"),
     );
-    if (grafanas.length === 0) args.notApplicable("runs no Grafana container");
+    if (grafanas.length === 0) notApplicable(args, "runs no Grafana container");
     for (const c of grafanas) {
       const env = raw(c.container)["env"];
       if (!Array.isArray(env)) continue;
@@ -196,7 +197,7 @@ export const prometheusRuleFiles: StackValidationPolicy = {
             (c) => c.list === "containers" && runs(c, "prometheus"),
           )),
     );
-    if (prometheus.length === 0) args.notApplicable("the stack has no Prometheus");
+    if (prometheus.length === 0) notApplicable(args, "the stack has no Prometheus");
     const ruleMaps = args.resources.filter(
       (r) =>
         r.type === CONFIGMAP && isRulesConfigMap(r.name, raw(r.props) as Record<string, unknown>),
@@ -247,7 +248,7 @@ export const prometheusKeepsRuleMetrics: StackValidationPolicy = {
     const configs = configMaps.filter(
       (r) => typeof stringData(raw(r.props))["prometheus.yml"] === "string",
     );
-    if (configs.length === 0) args.notApplicable("the stack has no prometheus.yml ConfigMap");
+    if (configs.length === 0) notApplicable(args, "the stack has no prometheus.yml ConfigMap");
     const ruleFiles: Record<string, string> = {};
     for (const r of configMaps) {
       if (!isRulesConfigMap(r.name, raw(r.props) as Record<string, unknown>)) continue;
@@ -255,7 +256,7 @@ export const prometheusKeepsRuleMetrics: StackValidationPolicy = {
         ruleFiles[`${r.name}/${file}`] = text;
       }
     }
-    if (Object.keys(ruleFiles).length === 0) args.notApplicable("the stack ships no rule files");
+    if (Object.keys(ruleFiles).length === 0) notApplicable(args, "the stack ships no rule files");
     for (const cm of configs) {
       const yml = stringData(raw(cm.props))["prometheus.yml"]!;
       for (const d of droppedRuleMetrics(yml, ruleFiles)) {

@@ -29,6 +29,7 @@ import {
   kindOf,
   onlyFor,
   raw,
+  notApplicable,
 } from "./util.js";
 import { onWorkloads } from "./workloads.js";
 
@@ -138,7 +139,7 @@ export const k8sSecretFromPulumiSecret: StackValidationPolicy = {
   configSchema: secretSourceSchema,
   validateStack: onlyFor(K8S_SECRET, (args: StackValidationArgs, report: ReportViolation) => {
     const secrets = args.resources.filter((r) => r.type === K8S_SECRET);
-    if (secrets.length === 0) args.notApplicable("the stack has no Kubernetes Secret");
+    if (secrets.length === 0) notApplicable(args, "the stack has no Kubernetes Secret");
     const cfg = configWithDefaults<SecretSourceConfig>(secretSourceSchema, args.getConfig());
     const producesSecrets = (r: PolicyResource) =>
       cfg.secretSourceTypes.includes(r.type) ||

@@ -17,6 +17,7 @@ import {
   ofCompanionType,
   onlyFor,
   raw,
+  notApplicable,
 } from "./util.js";
 
 /** Type tokens of the stage program's components. */
@@ -117,10 +118,10 @@ export const stackBackupEncryptedS3: StackValidationPolicy = {
     COMPONENT_TYPES.backup,
     (args: StackValidationArgs, report: ReportViolation) => {
       const cfg = configWithDefaults<BackupConfig>(backupSchema, args.getConfig());
-      if (!cfg.requireEncryptedS3) args.notApplicable("this stage may back up to a volume");
+      if (!cfg.requireEncryptedS3) notApplicable(args, "this stage may back up to a volume");
       const backups = args.resources.filter((r) => r.type === COMPONENT_TYPES.backup);
       if (backups.length === 0)
-        args.notApplicable("the stack has no backup component (see stack-required-components)");
+        notApplicable(args, "the stack has no backup component (see stack-required-components)");
       const fix =
         `Set backup.target: s3 and backup.kms: true in Pulumi.<stage>.yaml, so the backup component ` +
         `creates an aws.s3.Bucket with an aws.s3.BucketServerSideEncryptionConfiguration using "aws:kms" ` +

@@ -24,6 +24,7 @@ import {
   ofCompanionType,
   raw,
   typeOf,
+  notApplicable,
 } from "./util.js";
 
 const T = {
@@ -53,7 +54,7 @@ function perBucket<C extends object>(
 ): StackValidationPolicy["validateStack"] {
   return (args, report) => {
     const buckets = args.resources.filter((r) => BUCKET_TYPES.includes(r.type));
-    if (buckets.length === 0) args.notApplicable("the stack has no aws.s3.Bucket");
+    if (buckets.length === 0) notApplicable(args, "the stack has no aws.s3.Bucket");
     const cfg = schema ? configWithDefaults<C>(schema, args.getConfig()) : ({} as C);
     const candidates = ofCompanionType(companionType, args.resources);
     for (const bucket of buckets) {
@@ -335,7 +336,7 @@ export const s3BucketObjectLock: StackValidationPolicy = {
   validateStack: perBucket<ObjectLockConfig>(
     T.objectLock,
     (bucket, locks, report, cfg, args) => {
-      if (!cfg.required) args.notApplicable("object lock is not required in this stage");
+      if (!cfg.required) notApplicable(args, "object lock is not required in this stage");
       const fix =
         `an aws.s3.BucketObjectLockConfiguration with bucket: <this bucket>.id and rule.defaultRetention = ` +
         `{ mode: "${cfg.mode}", days: ${cfg.minRetentionDays} or more }`;
@@ -415,7 +416,7 @@ export const kmsKeyRotation: ResourceValidationPolicy = {
     const spec =
       key.customerMasterKeySpec ?? (raw(args.props) as Record<string, unknown>)["keySpec"];
     if (typeof spec === "string" && spec !== "SYMMETRIC_DEFAULT") {
-      args.notApplicable(`key spec ${spec} does not support automatic rotation`);
+      notApplicable(args, `key spec ${spec} does not support automatic rotation`);
     }
     if (key.enableKeyRotation !== true) {
       report(

@@ -24,6 +24,7 @@ import {
   podTemplateMetadataPath,
   WORKLOAD_TYPES,
   type ContainerRef,
+  notApplicable,
 } from "./util.js";
 
 const WORKLOAD_LIST = Object.values(WORKLOAD_TYPES).map(kindOf).join(", ");
@@ -37,7 +38,7 @@ export function onWorkloads(
 ): ResourceValidation {
   return (args, report) => {
     if (!isWorkloadType(args.type)) {
-      args.notApplicable(`Policy only applies to workloads (${WORKLOAD_LIST})`);
+      notApplicable(args, `Policy only applies to workloads (${WORKLOAD_LIST})`);
     }
     fn(args, report, `${kindOf(args.type)} "${args.name}"`);
   };
@@ -253,7 +254,8 @@ export const k8sProbes: ResourceValidationPolicy = {
   severity: "medium",
   validateResource: onWorkloads((args, report, what) => {
     if (!isLongRunning(args.type, podSpecOf(args.type, args.props))) {
-      args.notApplicable(
+      notApplicable(
+        args,
         "runs to completion (Job, CronJob or a Pod with restartPolicy other than Always)",
       );
     }
@@ -331,7 +333,7 @@ export const k8sRequiredLabels: ResourceValidationPolicy = {
   severity: "low",
   configSchema: labelsSchema,
   validateResource: (args, report) => {
-    if (!carriesLabels(args.type)) args.notApplicable("not a Kubernetes object with metadata");
+    if (!carriesLabels(args.type)) notApplicable(args, "not a Kubernetes object with metadata");
     const cfg = configWithDefaults<LabelsConfig>(labelsSchema, args.getConfig());
     const what = `${kindOf(args.type)} "${args.name}"`;
     const places: [string, unknown][] = [

@@ -42,12 +42,13 @@ describe("pack files", () => {
     >;
     expect(doc["runtime"]).toBe("nodejs");
   });
-  it("index.ts only constructs the PolicyPack from ./policies", () => {
+  it("index.ts only constructs the PolicyPack from ./policies (after the SDK speed-up)", () => {
     const src = readFileSync(path.join(packDir, "index.ts"), "utf8");
     const code = src.replace(/\/\*[\s\S]*?\*\//g, "").trim();
     expect(code.match(/new PolicyPack\(/g)).toHaveLength(1);
     const imports = [...code.matchAll(/from "([^"]+)"/g)].map((m) => m[1]);
-    expect(imports).toEqual(["@pulumi/policy", "./policies/index.js"]);
+    expect(imports).toEqual(["@pulumi/policy", "./policies/index.js", "./sdk-speed.js"]);
+    expect(code.match(/^shareDeserialization\(\);$/gm)).toHaveLength(1);
     expect(PACK_NAME).toMatch(/^[a-zA-Z0-9-_.]{1,100}$/);
   });
 });

@@ -1,0 +1,100 @@
+/**
+ * One deserialization per resource and request instead of one per policy (issue 18: the analyzer).
+ *
+ * @pulumi/policy 1.21.0's Analyze handler (server.js `makeAnalyzeRpcFun`) converts the request's
+ * protobuf Struct to JavaScript (`deserializeProperties`) and wraps the result in a fresh
+ * unknown-checking proxy (`unknownCheckingProxy`) for every policy that runs on the resource, and
+ * its AnalyzeStack handler does so for every resource of the stack once per stack policy. A CPU
+ * profile of the pack on the 5,000-resource bench stack spent ~3.2 s of ~15 s of work there.
+ *
+ * The handler reaches both functions through their modules' export objects at each call
+ * (`deserialize_1.deserializeProperties(...)`, `proxy_1.unknownCheckingProxy(...)`), so replacing
+ * the exports with memoizing versions, keyed on the Struct (the same object for one request: the
+ * generated message classes cache their wrappers) and on the converted object, makes every policy
+ * of a request read the one conversion. Nothing else changes: the same values, the same proxies
+ * (they hold no state; each property read still throws on an unknown), the same diagnostics
+ * (tests/policy-pack/grpc.test.ts). Policies must not modify `props` — none of this pack does, and
+ * a policy that did would already have been wrong (its edit is not what Pulumi deploys).
+ * Remediation (`deserializeProperties(…, true)`: secrets kept behind a proxy, a result a remediation may replace) is left
+ * alone.
+ *
+ * Guarded: when the SDK's modules no longer have these exports the pack runs unchanged;
+ * tests/policy/sdk-speed.test.ts fails then, and when server.js no longer calls them this way.
+ */
+import { createRequire } from "node:module";
+
+type Deserialize = (struct: unknown, proxySecrets?: boolean) => unknown;
+type Proxify = (value: unknown) => unknown;
+
+const MARK = Symbol.for("golden-goose.shared-deserialization");
+
+/** The SDK files this depends on, for the test that checks they still read as expected. */
+export const SDK_FILES = {
+  deserialize: "@pulumi/policy/deserialize.js",
+  proxy: "@pulumi/policy/proxy.js",
+  server: "@pulumi/policy/server.js",
+} as const;
+
+/**
+ * Installs the memoizing `deserializeProperties` and `unknownCheckingProxy` in this process's
+ * @pulumi/policy (idempotent). Returns whether each was installed (or already was).
+ */
+export function shareDeserialization(): { deserialize: boolean; proxy: boolean } {
+  const sdkRequire = createRequire(__filename);
+  return {
+    deserialize: install<Deserialize>(
+      sdkRequire(SDK_FILES.deserialize) as Record<string, unknown>,
+      "deserializeProperties",
+      memoDeserialize,
+    ),
+    proxy: install<Proxify>(
+      sdkRequire(SDK_FILES.proxy) as Record<string, unknown>,
+      "unknownCheckingProxy",
+      memoProxy,
+    ),
+  };
+}
+
+type Marked<F> = F & { [MARK]?: true };
+
+function install<F extends Deserialize | Proxify>(
+  module: Record<string, unknown>,
+  name: string,
+  wrap: (original: F) => F,
+): boolean {
+  const original = module[name] as Marked<F> | undefined;
+  if (typeof original !== "function") return false;
+  if (original[MARK]) return true;
+  const wrapped: Marked<F> = Object.assign(wrap(original), { [MARK]: true as const });
+  try {
+    module[name] = wrapped;
+  } catch {
+    return false;
+  }
+  return module[name] === wrapped;
+}
+
+function memoDeserialize(original: Deserialize): Deserialize {
+  const seen = new WeakMap<object, unknown>();
+  return (struct, proxySecrets) => {
+    if (proxySecrets || struct === null || typeof struct !== "object")
+      return original(struct, proxySecrets);
+    if (seen.has(struct)) return seen.get(struct);
+    const value = original(struct, proxySecrets);
+    seen.set(struct, value);
+    return value;
+  };
+}
+
+function memoProxy(original: Proxify): Proxify {
+  const seen = new WeakMap<object, unknown>();
+  return (value) => {
+    if (value === null || typeof value !== "object") return original(value);
+    let proxy = seen.get(value);
+    if (proxy === undefined) {
+      proxy = original(value);
+      seen.set(value, proxy);
+    }
+    return proxy;
+  };
+}

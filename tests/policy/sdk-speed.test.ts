@@ -1,0 +1,101 @@
+/**
+ * policy-pack/sdk-speed.ts (issue 18: the analyzer): every policy of one Analyze or AnalyzeStack
+ * request reads one conversion of each resource, through the SDK's own functions. These tests fail
+ * when an @pulumi/policy upgrade stops matching (the speed-up would silently vanish), and check the
+ * memoized functions return what the SDK's return. That the pack's results are unchanged is
+ * tests/policy-pack/grpc.test.ts (the real pack over gRPC).
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { notApplicable } from "../../policy-pack/policies/util.js";
+import { SDK_FILES } from "../../policy-pack/sdk-speed.js";
+
+const REPO = path.resolve(import.meta.dirname, "../..");
+const requireHere = createRequire(path.join(REPO, "policy-pack", "index.ts"));
+
+/** The source of one function of server.js, from its declaration to its export line. */
+function handler(server: string, name: string): string {
+  const start = server.indexOf(`function ${name}(`);
+  const end = server.indexOf(`exports.${name} = ${name};`, start);
+  expect(start, `${name} in ${SDK_FILES.server}`).toBeGreaterThan(-1);
+  expect(end, `${name} in ${SDK_FILES.server}`).toBeGreaterThan(start);
+  return server.slice(start, end);
+}
+
+describe("shared deserialization in the policy pack", () => {
+  it("the SDK's Analyze and AnalyzeStack handlers reach both functions through their modules' exports", () => {
+    const server = readFileSync(requireHere.resolve(SDK_FILES.server), "utf8");
+    for (const name of ["makeAnalyzeRpcFun", "makeAnalyzeStackRpcFun"]) {
+      const body = handler(server, name);
+      // If these change (an SDK upgrade), replacing the exports no longer reaches the handler:
+      // re-check policy-pack/sdk-speed.ts against the new server.js.
+      expect(body).toContain("deserialize_1.deserializeProperties(");
+      expect(body).toContain("proxy_1.unknownCheckingProxy(deserd)");
+    }
+  });
+
+  it("installs in a fresh process, and the memoized functions return what the SDK's do", () => {
+    // A child process: the replaced exports would otherwise stay in this worker's require cache.
+    const script = `
+      const { shareDeserialization } = require(${JSON.stringify(path.join(REPO, "policy-pack/sdk-speed.ts"))});
+      const d = require("@pulumi/policy/deserialize.js");
+      const px = require("@pulumi/policy/proxy.js");
+      const { Struct } = require("google-protobuf/google/protobuf/struct_pb.js");
+      const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+      const input = { a: { b: [1, "x", null, true] }, u: UNKNOWN, n: 2.5 };
+      const s1 = Struct.fromJavaScript(input);
+      const s2 = Struct.fromJavaScript(input);
+      const sdkResult = JSON.stringify(d.deserializeProperties(s1, false));
+      const installed = shareDeserialization();
+      const again = shareDeserialization();
+      const one = d.deserializeProperties(s1, false);
+      const p1 = px.unknownCheckingProxy(one);
+      let unknownThrows = false;
+      try { p1.u; } catch (e) { unknownThrows = e instanceof px.UnknownValueError; }
+      console.log(JSON.stringify({
+        installed,
+        again,
+        sameValue: JSON.stringify(one) === sdkResult,
+        memoized: d.deserializeProperties(s1, false) === one,
+        perStruct: d.deserializeProperties(s2, false) !== one,
+        secretsNotMemoized: d.deserializeProperties(s1, true) !== d.deserializeProperties(s1, true),
+        proxyMemoized: px.unknownCheckingProxy(one) === p1,
+        proxyReads: p1.a.b[1] === "x" && p1.n === 2.5,
+        unknownThrows,
+      }));
+    `;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
+      cwd: REPO,
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      installed: { deserialize: true, proxy: true },
+      again: { deserialize: true, proxy: true },
+      sameValue: true,
+      memoized: true,
+      perStruct: true,
+      secretsNotMemoized: true,
+      proxyMemoized: true,
+      proxyReads: true,
+      unknownThrows: true,
+    });
+  }, 30_000);
+
+  it("notApplicable throws the SDK's error without a stack trace and restores the limit", () => {
+    const before = Error.stackTraceLimit;
+    let limitInside: number | undefined;
+    const args = {
+      notApplicable: (reason?: string): never => {
+        limitInside = Error.stackTraceLimit;
+        throw new Error(`not applicable: ${reason}`);
+      },
+    };
+    expect(() => notApplicable(args, "not a workload")).toThrow("not applicable: not a workload");
+    expect(limitInside).toBe(0);
+    expect(Error.stackTraceLimit).toBe(before);
+  });
+});
