@@ -48,7 +48,8 @@ export function targetNamespace(target: string, stageNamespace: string): string 
  * - Pushgateway: scraped by Prometheus, pushed to by the backup agents (in the Prometheus and
  *   Grafana pods) and the scanner;
  * - Grafana: scraped by Prometheus, queries Prometheus, its backup agent pushes and uploads;
- * - scanner: pulls images and the vulnerability database on 443, pushes results;
+ * - scanner: asks registries for digests and pulls images and the vulnerability database on 443,
+ *   uploads its results to the backup bucket (S3/STS on 443), pushes its metrics;
  * - the service under test (pods in the namespace that are not ours): scraped by Prometheus.
  *
  * Pure, so the tests check the flows it allows. Exported for testing.
