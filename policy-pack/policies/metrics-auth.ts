@@ -11,7 +11,8 @@
  * - Grafana's default role for new (GF_USERS_AUTO_ASSIGN_ORG_ROLE) and anonymous
  *   (GF_AUTH_ANONYMOUS_ORG_ROLE) users, when set, is Viewer;
  * - no Service of type LoadBalancer or NodePort exposes Prometheus, the Pushgateway or
- *   Alertmanager outside the namespace (Alertmanager has no authentication of its own);
+ *   Alertmanager outside the namespace (all three ask for credentials now; none is meant to be
+ *   reached from outside, so this stays as a second line of defence);
  * - every scrape config of a prometheus.yml drops each of `dropLabels` (a `labeldrop` metric
  *   relabelling whose regex matches the label name).
  */
