@@ -4,8 +4,8 @@
  *
  * `metrics-endpoints-protected` (stack policy), where `requireAuth` (compliance-rules.yaml
  * `metrics.requireAuth` of the stage, copied into policy-pack/config/<stage>.json):
- * - every Prometheus and every Pushgateway container runs with `--web.config.file` (basic auth;
- *   src/components/metrics-auth.ts, src/components/pushgateway-auth.ts);
+ * - every Prometheus, Alertmanager and Pushgateway container runs with `--web.config.file` (basic
+ *   auth; src/components/metrics-auth.ts, src/components/pushgateway-auth.ts);
  * - a web config (`web.yml` of a Secret) lists `basic_auth_users` with bcrypt hashes only, never a
  *   password (a value not known during preview is not judged);
  * - Grafana's default role for new (GF_USERS_AUTO_ASSIGN_ORG_ROLE) and anonymous
@@ -90,7 +90,7 @@ function env(c: Record<string, unknown>, name: string): unknown {
 export const metricsEndpointsProtected: StackValidationPolicy = {
   name: "metrics-endpoints-protected",
   description:
-    "Prometheus and the Pushgateway ask for credentials (bcrypt basic auth), no metrics endpoint is exposed outside the namespace, Grafana users are viewers by default and sensitive labels are dropped.",
+    "Prometheus, Alertmanager and the Pushgateway ask for credentials (bcrypt basic auth), no metrics endpoint is exposed outside the namespace, Grafana users are viewers by default and sensitive labels are dropped.",
   severity: "high",
   configSchema: schema,
   validateStack: (args, report) => {
@@ -106,7 +106,9 @@ export const metricsEndpointsProtected: StackValidationPolicy = {
                 ? "grafana"
                 : c.name === "pushgateway" || imageApp(c.container) === "pushgateway"
                   ? "pushgateway"
-                  : "";
+                  : c.name === "alertmanager" || imageApp(c.container) === "alertmanager"
+                    ? "alertmanager"
+                    : "";
           if (app === "prometheus" && cfg.requireAuth) {
             const argv = ([] as unknown[]).concat(
               c.container["command"] ?? [],
@@ -126,6 +128,17 @@ export const metricsEndpointsProtected: StackValidationPolicy = {
             if (!argv.some((a) => typeof a === "string" && a.startsWith("--web.config.file")))
               report(
                 `${kindOf(r.type)} "${r.name}": container "${c.name}" runs the Pushgateway without --web.config.file, so anyone who reaches it reads every pushed metric and can push or delete groups (a fake backup result, a false or withdrawn blackout). Give it a web config with basic_auth_users (bcrypt hash of a random password from a Secret; src/components/pushgateway-auth.ts).`,
+                r.urn,
+              );
+          }
+          if (app === "alertmanager" && cfg.requireAuth) {
+            const argv = ([] as unknown[]).concat(
+              c.container["command"] ?? [],
+              c.container["args"] ?? [],
+            );
+            if (!argv.some((a) => typeof a === "string" && a.startsWith("--web.config.file")))
+              report(
+                `${kindOf(r.type)} "${r.name}": container "${c.name}" runs Alertmanager without --web.config.file, so anyone who reaches it can read every alert and silence them (a silence hides an outage from the on-call). Give it the Prometheus web config (basic_auth_users with a bcrypt hash; src/components/metrics-auth.ts ALERTMANAGER_WEB_CONFIG_FILE).`,
                 r.urn,
               );
           }

@@ -406,6 +406,7 @@ export function metricsStack(
     editorRole?: boolean;
     exposePushgateway?: boolean;
     noPushgatewayWebConfig?: boolean;
+    noAlertmanagerWebConfig?: boolean;
     keepLabel?: string;
   } = {},
 ): StackResourceInput[] {
@@ -458,6 +459,30 @@ export function metricsStack(
                   ...(edit.noPushgatewayWebConfig
                     ? {}
                     : { args: ["--web.config.file=/etc/pushgateway/web/web.yml"] }),
+                },
+              ],
+            },
+          },
+        },
+      },
+    },
+    {
+      type: "kubernetes:apps/v1:Deployment",
+      name: "alertmanager",
+      props: {
+        spec: {
+          template: {
+            spec: {
+              containers: [
+                {
+                  name: "alertmanager",
+                  image: "quay.io/prometheus/alertmanager:v0.28.1",
+                  args: [
+                    "--config.file=/etc/alertmanager/alertmanager.yml",
+                    ...(edit.noAlertmanagerWebConfig
+                      ? []
+                      : ["--web.config.file=/etc/alertmanager-web/web.yml"]),
+                  ],
                 },
               ],
             },

@@ -38,6 +38,11 @@ describe("metrics-endpoints-protected", () => {
         /Deployment "pushgateway-server": container "pushgateway" runs the Pushgateway without --web\.config\.file/,
       ),
     ]);
+    expect(await run({ noAlertmanagerWebConfig: true })).toEqual([
+      expect.stringMatching(
+        /Deployment "alertmanager": container "alertmanager" runs Alertmanager without --web\.config\.file/,
+      ),
+    ]);
     expect(await run({ editorRole: true })).toEqual([
       expect.stringMatching(/sets GF_USERS_AUTO_ASSIGN_ORG_ROLE=Editor/),
     ]);
@@ -58,6 +63,7 @@ describe("metrics-endpoints-protected", () => {
       metricsStack(rules.stages.sandbox.metrics.dropLabels, {
         noWebConfig: true,
         noPushgatewayWebConfig: true,
+        noAlertmanagerWebConfig: true,
       }),
       sandbox,
     );
