@@ -2,7 +2,7 @@
  * The backup path end to end, with real parts: the backup agent's own script (what the sidecar
  * runs) against a real Prometheus (Debian's, admin API on loopback), the real aws CLI (Debian's
  * awscli v2 at /usr/bin/aws) uploading to an S3 server on loopback (s3rver), and a real
- * Pushgateway. The set that lands is checked against its manifest and restored: a fresh
+ * Pushgateway behind basic auth (the agent pushes with the mounted password file). The set that lands is checked against its manifest and restored: a fresh
  * Prometheus started on it answers a query for a series scraped before the backup. A killed
  * agent's blackout stops counting at its deadline.
  */
@@ -33,7 +33,7 @@ import {
   MANIFEST_FILE,
 } from "../../src/backup/archive-layout.js";
 import { readClusterBlackouts } from "../../src/locks/cluster.js";
-import { freePort, startPushgateway } from "../helpers/pushgateway.js";
+import { freePort, startPushgateway, type RunningPushgateway } from "../helpers/pushgateway.js";
 import { startS3rver, type RunningS3 } from "../store/s3rver.js";
 
 const AWS = "/usr/bin/aws";
@@ -144,20 +144,25 @@ function agentEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     GOOSE_BACKUP_ONCE: "1",
     WORK: join(tmp, "work"),
     PUSHGATEWAY: pg.url,
+    // The Pushgateway asks for basic auth, as in the cluster: the password file the pods mount.
+    PUSHGATEWAY_AUTH_FILE: pg.auth!.passwordFile,
     ...extra,
   };
 }
 
 let tmp: string;
-let pg: { url: string; stop: () => void };
+let pg: RunningPushgateway;
 let s3: RunningS3;
 beforeAll(async () => {
   need(AWS, "apt-get install -y awscli");
   tmp = mkdtempSync(join(tmpdir(), "goose-backup-e2e-"));
-  pg = await startPushgateway();
+  pg = await startPushgateway({ auth: true });
+  // goose's own reads (readClusterBlackouts) authenticate from the environment.
+  process.env.GOOSE_PUSHGATEWAY_PASSWORD_FILE = pg.auth!.passwordFile;
   s3 = await startS3rver("goose-compliance-backups");
 });
 afterAll(async () => {
+  delete process.env.GOOSE_PUSHGATEWAY_PASSWORD_FILE;
   pg?.stop();
   await s3?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -251,7 +256,9 @@ describe("backup agent, end to end", () => {
     }
 
     // Result metrics on the Pushgateway, blackout withdrawn.
-    const text = await (await fetch(`${pg.url}/metrics`)).text();
+    const text = await (
+      await fetch(`${pg.url}/metrics`, { headers: { authorization: pg.auth!.header } })
+    ).text();
     expect(text).toMatch(
       /goldengoose_backup_last_status\{component="prometheus",instance="",job="goldengoose-backup",stage="compliance"\} 1/,
     );
@@ -305,7 +312,9 @@ describe("backup agent, end to end", () => {
     });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("no database at");
-    const text = await (await fetch(`${pg.url}/metrics`)).text();
+    const text = await (
+      await fetch(`${pg.url}/metrics`, { headers: { authorization: pg.auth!.header } })
+    ).text();
     expect(text).toMatch(
       /goldengoose_backup_last_status\{component="grafana",instance="",job="goldengoose-backup",stage="sandbox"\} 0/,
     );
