@@ -34,8 +34,32 @@ function unquote(lit: string): string {
   return out;
 }
 
+/**
+ * Parses are remembered for the life of the pack process: `goose preview --all` asks one pack
+ * about every stage, whose rule files are mostly the same text, and a stack policy runs once per
+ * stage. Bounded, so a long-lived pack cannot grow without limit. Results are never mutated.
+ */
+function memo<T>(limit: number): (key: string, make: () => T) => T {
+  const cache = new Map<string, T>();
+  return (key, make) => {
+    let v = cache.get(key);
+    if (v === undefined) {
+      if (cache.size >= limit) cache.clear();
+      v = make();
+      cache.set(key, v);
+    }
+    return v;
+  };
+}
+
+const selectorsMemo = memo<readonly Selector[]>(4096);
+
 /** Every vector selector of a PromQL expression (matrix selectors included). */
-export function selectorsOf(expr: string): Selector[] {
+export function selectorsOf(expr: string): readonly Selector[] {
+  return selectorsMemo(expr, () => parseSelectors(expr));
+}
+
+function parseSelectors(expr: string): Selector[] {
   const tree = parser.parse(expr);
   const out: Selector[] = [];
   const cursor = tree.cursor();
@@ -81,6 +105,29 @@ interface RuleFileDoc {
   groups?: { rules?: { alert?: string; record?: string; expr?: unknown }[] }[];
 }
 
+const rulesMemo = memo<readonly { rule: string; expr: string; record?: string }[]>(256);
+
+/** The rules of one rule file (none when it is not YAML: promtool and the rules policy say so). */
+function rulesOf(text: string): readonly { rule: string; expr: string; record?: string }[] {
+  return rulesMemo(text, () => {
+    let doc: RuleFileDoc;
+    try {
+      doc = (parse(text) ?? {}) as RuleFileDoc;
+    } catch {
+      return [];
+    }
+    const out: { rule: string; expr: string; record?: string }[] = [];
+    for (const g of doc.groups ?? []) {
+      for (const r of g.rules ?? []) {
+        if (typeof r.expr !== "string" && typeof r.expr !== "number") continue;
+        const rule = r.alert ? `alert ${r.alert}` : `record ${r.record ?? "?"}`;
+        out.push({ rule, expr: String(r.expr), ...(r.record ? { record: r.record } : {}) });
+      }
+    }
+    return out;
+  });
+}
+
 /**
  * The scraped metrics the rule files read: names in the rules' selectors that no rule records
  * and Prometheus does not synthesise. `files` maps a file name to its YAML content.
@@ -89,19 +136,9 @@ export function ruleMetricNeeds(files: Record<string, string>): RuleNeed[] {
   const rules: { file: string; rule: string; expr: string }[] = [];
   const recorded = new Set<string>();
   for (const [file, text] of Object.entries(files)) {
-    let doc: RuleFileDoc;
-    try {
-      doc = (parse(text) ?? {}) as RuleFileDoc;
-    } catch {
-      continue; // not YAML: promtool and the rules ConfigMap policy report it
-    }
-    for (const g of doc.groups ?? []) {
-      for (const r of g.rules ?? []) {
-        if (typeof r.expr !== "string" && typeof r.expr !== "number") continue;
-        if (r.record) recorded.add(r.record);
-        const rule = r.alert ? `alert ${r.alert}` : `record ${r.record ?? "?"}`;
-        rules.push({ file, rule, expr: String(r.expr) });
-      }
+    for (const r of rulesOf(text)) {
+      if (r.record) recorded.add(r.record);
+      rules.push({ file, rule: r.rule, expr: r.expr });
     }
   }
   const out: RuleNeed[] = [];

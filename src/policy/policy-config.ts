@@ -15,7 +15,7 @@
  * (a typo in a compliance config should not pass silently).
  */
 import { readFileSync } from "node:fs";
-import { Ajv, type ErrorObject } from "ajv";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { PolicyPackError } from "./errors.js";
 import type { AnalyzerInfo, Level, ResolvedPolicyConfig } from "./analyzer.js";
 
@@ -61,6 +61,25 @@ function schemaDefaults(properties: Record<string, unknown>): Record<string, unk
     }
   }
   return out;
+}
+
+let ajv: Ajv | undefined;
+const validators = new Map<string, ValidateFunction>();
+
+/**
+ * The validator of a policy's config schema, compiled once per process: `goose preview --all`
+ * resolves the same pack's config once per stage, and compiling ~30 schemas is most of the cost.
+ * Keyed by the schema's JSON text, so equal schemas share one validator.
+ */
+function compiled(schema: object): ValidateFunction {
+  const key = JSON.stringify(schema);
+  let validate = validators.get(key);
+  if (!validate) {
+    ajv ??= new Ajv({ allErrors: true, strict: false });
+    validate = ajv.compile(schema);
+    validators.set(key, validate);
+  }
+  return validate;
 }
 
 function ajvMessage(e: ErrorObject): string {
@@ -140,7 +159,6 @@ export function resolvePolicyPackConfig(
       }
     }
   }
-  const ajv = new Ajv({ allErrors: true, strict: false });
   for (const p of info.policies) {
     const r = result[p.name]!;
     const schema = {
@@ -150,7 +168,7 @@ export function resolvePolicyPackConfig(
     };
     let validate;
     try {
-      validate = ajv.compile(schema);
+      validate = compiled(schema);
     } catch (err) {
       throw new PolicyPackError(
         `${prefix} ${p.name}: the policy's configSchema is invalid: ${(err as Error).message}`,
