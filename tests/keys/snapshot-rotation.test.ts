@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/index.js";
 import { runGoose } from "../helpers/cli.js";
 import { startCasS3 } from "../store/s3rver.js";
+import { harvest } from "../helpers/hints.js";
 import { cleanupTempDirs, fixture, FIXTURES, repoRoot, tempDir } from "../snapshots/helpers.js";
 
 const OLD = Buffer.alloc(32, 21).toString("base64");
@@ -111,6 +112,19 @@ async function rotationOn(storeUrl: string, extraEnv: NodeJS.ProcessEnv) {
   const p = JSON.parse(partial.stdout) as typeof report;
   expect(p.counts).toEqual({ rewrapped: 0, already: 3, failed: 1 });
   expect(p.snapshots.find((s) => s.outcome === "failed")?.id).toBe(strayId);
+  // The hint names the snapshot and runs as printed: with its key, the verify it prints passes.
+  const text = await goose(["keys", "rotate", "snapshot"], {
+    GOOSE_SNAPSHOT_KEY_OLD: OLD,
+    GOOSE_SNAPSHOT_KEY: NEW,
+  });
+  const hints = harvest(text.stdout + text.stderr);
+  expect(hints.map((h) => h.slice(0, 2).join(" "))).toEqual(["snapshot verify", "keys rotate"]);
+  expect(hints[0]).toContain(strayId);
+  const verified = await runGoose(hints[0]!, {
+    cwd,
+    env: { ...env, GOOSE_SNAPSHOT_KEY: Buffer.alloc(32, 77).toString("base64") },
+  });
+  expect(verified.code, verified.stderr).toBe(0);
 
   // The rotation is evidence, and `keys status` dates the snapshot key from it.
   const status = await goose(["keys", "status", "--stage", "production", "--json"], {

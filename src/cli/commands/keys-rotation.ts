@@ -153,9 +153,22 @@ export function registerKeyRotation(keys: Command, io: CliIo, setExitCode: SetEx
             "the old key no longer opens any snapshot: unset GOOSE_SNAPSHOT_KEY_OLD and destroy it once backups of the new key are confirmed",
         );
       } else {
+        // Commands that run as printed: the failed snapshots' ids, this run's store and flags.
+        const { HINTS, hintCommand, hintContext } = await import("../../gates/hints.js");
+        const ctx = hintContext({ offline: false, store, env: io.env, cwd: io.cwd });
+        const failed = report.snapshots.filter((r) => r.outcome === "failed");
+        const verify = failed
+          .slice(0, 3)
+          .map((r) => HINTS.snapshotVerify(r.id, ctx))
+          .join(", ");
+        const again = hintCommand(
+          ["keys", "rotate", "snapshot", ...(o.kmsKey ? ["--kms-key", o.kmsKey] : [])],
+          ctx,
+          { store: true },
+        );
         out.line(
           `snapshot key rotation incomplete: ${c.failed} snapshot(s) did not open under GOOSE_SNAPSHOT_KEY_OLD (listed above; each is left as it was), ${c.rewrapped} re-wrapped, ${c.already} already rotated; ` +
-            "fix or remove those snapshots (goose snapshot verify <id>), then run goose keys rotate snapshot again",
+            `find the key each is sealed under (with GOOSE_SNAPSHOT_KEY set to a candidate, ${verify}${failed.length > 3 ? ", …" : ""} opens it), set GOOSE_SNAPSHOT_KEY_OLD to it or remove the snapshot, then run ${again} again`,
         );
       }
       out.result(report);
