@@ -576,21 +576,39 @@ function checkPropertyValues(
     const bag = res[field];
     if (bag === undefined) continue;
     if (typeof bag !== "object" || bag === null || Array.isArray(bag)) continue; // the resource schema reports it
-    for (const [k, v] of Object.entries(bag as Record<string, unknown>)) {
-      const bad = checkValue(v, `/${field}/${k}`, special);
-      if (bad) return bad;
+    const bags = bag as Record<string, unknown>;
+    for (const k in bags) {
+      if (!Object.hasOwn(bags, k)) continue;
+      const bad = checkValue(bags[k], special);
+      if (bad) return bad.describe(`/${field}/${k}${bad.path.map((p) => `/${p}`).join("")}`);
     }
   }
   return undefined;
 }
 
-function checkValue(v: unknown, path: string, special: ValidateFunction): string | undefined {
+/**
+ * What is wrong with one value: its path below the value checked (built only on a failure, as the
+ * recursion returns: a valid export, the common case, allocates no path strings) and the message.
+ */
+interface BadValue {
+  path: (string | number)[];
+  describe(path: string): string;
+}
+
+function checkValue(v: unknown, special: ValidateFunction): BadValue | undefined {
   if (v === null || typeof v === "string" || typeof v === "boolean") return undefined;
-  if (typeof v === "number") return Number.isFinite(v) ? undefined : `${path} is not a JSON number`;
+  if (typeof v === "number") {
+    return Number.isFinite(v)
+      ? undefined
+      : { path: [], describe: (path) => `${path} is not a JSON number` };
+  }
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      const bad = checkValue(v[i], `${path}/${i}`, special);
-      if (bad) return bad;
+      const bad = checkValue(v[i], special);
+      if (bad) {
+        bad.path.unshift(i);
+        return bad;
+      }
     }
     return undefined;
   }
@@ -599,15 +617,23 @@ function checkValue(v: unknown, path: string, special: ValidateFunction): string
     if (SECRET_SIG_KEY in o) {
       if (special(o)) return undefined;
       const e = (special.errors ?? []).find((x) => x.keyword !== "oneOf") ?? special.errors?.[0];
-      return `${path}${e?.instancePath ?? ""} is not a valid special value (secret, asset, archive, resource reference or output): ${e?.message ?? "invalid"}`;
+      return {
+        path: [],
+        describe: (path) =>
+          `${path}${e?.instancePath ?? ""} is not a valid special value (secret, asset, archive, resource reference or output): ${e?.message ?? "invalid"}`,
+      };
     }
-    for (const [k, x] of Object.entries(o)) {
-      const bad = checkValue(x, `${path}/${k}`, special);
-      if (bad) return bad;
+    for (const k in o) {
+      if (!Object.hasOwn(o, k)) continue;
+      const bad = checkValue(o[k], special);
+      if (bad) {
+        bad.path.unshift(k);
+        return bad;
+      }
     }
     return undefined;
   }
-  return `${path} is not a JSON value`;
+  return { path: [], describe: (path) => `${path} is not a JSON value` };
 }
 
 /**

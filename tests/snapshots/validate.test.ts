@@ -142,6 +142,18 @@ describe("export validation", () => {
     const e = check(d).errors[0]!;
     expect(e).toMatchObject({ code: "schema", resource: urn("b") });
     expect(e.message).toMatch(/\/outputs\/bad\/deep\/0/);
+    // A number literal JSON.parse reads as Infinity is named by its full path.
+    const text = JSON.stringify(good()).replace(
+      '"inputs":{"version":"7.48.0"}',
+      '"inputs":{"version":"7.48.0","sizes":[1,{"max":1e999}]}',
+    );
+    expect(validateExport(text, { stack: "dev" }).errors).toEqual([
+      expect.objectContaining({
+        code: "schema",
+        resource: PROV,
+        message: `resource ${PROV}: /inputs/sizes/1/max is not a JSON number`,
+      }),
+    ]);
   });
 
   it("reports pending operations as warnings", () => {
