@@ -191,6 +191,21 @@ describe("Prometheus basic-auth password rotation", () => {
     expect(readers["/etc/prometheus/auth/password"]).toBeGreaterThanOrEqual(2);
     expect(readers["/etc/prometheus/web/web.yml"]).toBe(1);
   });
+
+  it("Alertmanager reads the same Secret as a volume: it rotates in place, its pod is not rolled", () => {
+    const am = (b: Build) => workload(b, "kubernetes:apps/v1:Deployment", "alertmanager");
+    const spec = get(am(first).inputs, "spec", "template", "spec") as Obj;
+    expect(spec["volumes"] as Obj[]).toContainEqual({
+      name: "web-config",
+      secret: { secretName: "prometheus-web-config" },
+    });
+    const c = (spec["containers"] as Obj[])[0]!;
+    expect(c["args"] as string[]).toContain("--web.config.file=/etc/alertmanager-web/web.yml");
+    expect(JSON.stringify(c["livenessProbe"])).toContain("/etc/alertmanager-web/password");
+    expect(plain(get(am(next).inputs, "spec", "template"))).toEqual(
+      plain(get(am(first).inputs, "spec", "template")),
+    );
+  });
 });
 
 describe("Pushgateway basic-auth password rotation", () => {
