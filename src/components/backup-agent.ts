@@ -103,8 +103,8 @@ fail() { log "$1"; }
 left() { echo $(( deadline - $(date +%s) )); }
 # Runs a command with the time left until the run's deadline.
 t() { local l; l=$(left); if [ "$l" -le 0 ]; then log "deadline passed"; return 124; fi; timeout "$l" "$@"; }
-announce() { ${blackoutPush("backup", 1, "curl", deadline)}; }
-withdraw() { ${blackoutPush("backup", 0, "curl", deadline)}; }
+announce() { ${blackoutPush("backup", 1, deadline)}; }
+withdraw() { ${blackoutPush("backup", 0, deadline)}; }
 on_exit() { if [ "$in_run" = 1 ]; then withdraw; fi; }
 trap on_exit EXIT
 trap 'exit 143' TERM INT

@@ -104,7 +104,7 @@ export function scanPrepareScript(): string {
   return `set -u
 W="\${WORK:-/tmp}"; mkdir -p "$W"
 deadline=$(( $(date +%s) + ${SCAN_DEADLINE_SECONDS} ))
-${blackoutPush("scan", 1, "curl", { deadline: "$deadline" })}
+${blackoutPush("scan", 1, { deadline: "$deadline" })}
 ACCEPT="application/vnd.oci.image.index.v1+json,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json"
 header() { grep -i "^ *$1:" | head -1 | sed 's/^[^:]*: *//' | tr -d '\\r'; }
 # The registry's credentials (base64 user:password) from the Docker config, empty when none.
@@ -284,7 +284,7 @@ echo $rc > "$W/rc"
 export function scanPublishScript(): string {
   return `set -u
 W="\${WORK:-/tmp}/${SCAN_WORK.scan}"; REPORTS=\${REPORTS:-/reports}
-end_blackout() { ${blackoutPush("scan", 0, "curl")}; }
+end_blackout() { ${blackoutPush("scan", 0)}; }
 trap end_blackout EXIT
 rc=$(cat "$W/rc" 2>/dev/null || echo 1)
 if [ -n "\${BUCKET:-}" ] && [ -s "$W/upload" ]; then

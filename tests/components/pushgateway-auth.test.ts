@@ -99,7 +99,7 @@ describe("a real Pushgateway behind basic auth", () => {
 
   it("the jobs' curl pushes authenticate with the mounted password file, and only with it", async () => {
     const run = (value: 0 | 1, authFile?: string) =>
-      spawnSync("bash", ["-c", blackoutPush("backup", value, "curl")], {
+      spawnSync("bash", ["-c", blackoutPush("backup", value)], {
         env: {
           PATH: process.env.PATH ?? "/usr/bin:/bin",
           PUSHGATEWAY: pg.url,

@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 function announce(value: 0 | 1, stage: string) {
-  const r = spawnSync("bash", ["-c", blackoutPush("backup", value, "curl")], {
+  const r = spawnSync("bash", ["-c", blackoutPush("backup", value)], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PUSHGATEWAY: pg.url, STAGE: stage },
   });
   expect(r.status).toBe(0);

@@ -51,7 +51,7 @@ afterAll(() => {
 });
 
 function announce(value: 0 | 1, stage: string): void {
-  const r = spawnSync("bash", ["-c", blackoutPush("backup", value, "curl")], {
+  const r = spawnSync("bash", ["-c", blackoutPush("backup", value)], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PUSHGATEWAY: pg.url, STAGE: stage },
   });
   expect(r.status, r.stderr.toString()).toBe(0);
