@@ -19,6 +19,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { parse } from "yaml";
+import { parseYamlOnce } from "./yaml-once.js";
 import {
   configWithDefaults,
   containersOf,
@@ -195,7 +196,7 @@ export const metricsEndpointsProtected: StackValidationPolicy = {
       if (r.type === CONFIGMAP && cfg.dropLabels.length) {
         const yml = stringData(props(r), false)["prometheus.yml"];
         if (typeof yml !== "string" || isUnknown(yml)) continue;
-        const doc = parse(yml) as { scrape_configs?: Array<Record<string, unknown>> };
+        const doc = parseYamlOnce(yml) as { scrape_configs?: Array<Record<string, unknown>> };
         for (const sc of doc.scrape_configs ?? []) {
           const relabel = Array.isArray(sc["metric_relabel_configs"])
             ? (sc["metric_relabel_configs"] as unknown[])

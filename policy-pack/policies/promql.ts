@@ -6,6 +6,7 @@
  */
 import { parser } from "@prometheus-io/lezer-promql";
 import { parse } from "yaml";
+import { parseYamlOnce } from "./yaml-once.js";
 
 export interface LabelMatcher {
   name: string;
@@ -193,7 +194,7 @@ export interface ScrapeConfigView {
 export function scrapeConfigsOf(prometheusYml: string): ScrapeConfigView[] {
   let doc: { scrape_configs?: Record<string, unknown>[] };
   try {
-    doc = (parse(prometheusYml) ?? {}) as typeof doc;
+    doc = (parseYamlOnce(prometheusYml) ?? {}) as typeof doc;
   } catch {
     return [];
   }

@@ -184,6 +184,9 @@ async function previewStages(
   // What the engine is doing, as lines on stderr (a terminal or a CI log alike: these are
   // events, a few per stage, not a redrawn state).
   const onProgress = (m: string) => out.info(out.paintInfo("dim", m));
+  // The rotation check reads the evidence chain while the stages render and the pack runs.
+  const overdue = overdueRotationsOf(io, stages, (m) => out.info(m));
+  overdue.catch(() => undefined); // awaited (and its error thrown) by addRotationViolations
   if (o.diff) {
     const stage = stages[0]!;
     await runPlanPreview(
@@ -197,7 +200,7 @@ async function previewStages(
           onProgress,
           ...hooks,
         });
-        await addRotationViolations(io, [r], (m) => out.info(m));
+        await addRotationViolations([r], overdue);
         return r;
       },
       engine instanceof OfflineEngine ? engine.statePath(stage) : undefined,
@@ -223,7 +226,7 @@ async function previewStages(
             async (acc, s) => [...(await acc), await previewOne(s)],
             Promise.resolve([]),
           );
-  await addRotationViolations(io, results, (m) => out.info(m));
+  await addRotationViolations(results, overdue);
   for (const r of results) {
     for (const l of formatPreview(r, out.paint)) out.line(l);
   }
@@ -247,17 +250,20 @@ async function previewStages(
 /**
  * Overdue rotations of each previewed stage (security/policies/secret-rotation.yaml, level from
  * compliance-rules.yaml), dated from the evidence chain of the store (GOOSE_STORE or .goose).
- * Without the policy files or a readable chain the check is skipped with a note.
+ * Without the policy files or a readable chain the check is skipped with a note. Independent of
+ * the render and the policy run, so the preview starts it beside them (`addRotationViolations`
+ * waits for it): it no longer adds its reading of the chain after the pack's last answer.
  */
-async function addRotationViolations(
+async function overdueRotationsOf(
   io: CliIo,
-  results: PreviewResult[],
+  stages: StageName[],
   note: (m: string) => void,
-): Promise<void> {
+): Promise<Map<StageName, PolicyViolation[]>> {
+  const out = new Map<StageName, PolicyViolation[]>();
   const { existsSync } = await import("node:fs");
   const path = await import("node:path");
   const audit = await import("../../audit/index.js");
-  if (!existsSync(path.join(io.cwd, audit.AUDIT_FILES.rotation))) return;
+  if (!existsSync(path.join(io.cwd, audit.AUDIT_FILES.rotation))) return out;
   const rotation = audit.loadSecretRotation(io.cwd);
   const compliance = audit.loadComplianceRules(io.cwd);
   const { openStoreFor } = await import("../options.js");
@@ -269,17 +275,25 @@ async function addRotationViolations(
     records = await openEvidenceChain(store, io.env).list();
   } catch (err) {
     note(`rotation ages not checked: ${(err as Error).message}`);
-    return;
+    return out;
   }
+  for (const stage of stages) {
+    out.set(
+      stage,
+      await overdueRotations({ stage, store, env: io.env, rotation, compliance, records }),
+    );
+  }
+  return out;
+}
+
+/** Adds the overdue rotations (`overdueRotationsOf`, started earlier) to each stage's result. */
+async function addRotationViolations(
+  results: PreviewResult[],
+  overdue: Promise<Map<StageName, PolicyViolation[]>>,
+): Promise<void> {
+  const byStage = await overdue;
   for (const r of results) {
-    const vs = await overdueRotations({
-      stage: r.stage,
-      store,
-      env: io.env,
-      rotation,
-      compliance,
-      records,
-    });
+    const vs = byStage.get(r.stage) ?? [];
     r.violations.push(...vs);
     for (const v of vs) r.summary[v.enforcementLevel === "mandatory" ? "mandatory" : "advisory"]++;
   }
