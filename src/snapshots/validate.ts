@@ -129,7 +129,15 @@ let validators: Validators | undefined;
 function loadValidators(): Validators {
   if (validators) return validators;
   const Ajv2020 = Ajv2020Module as unknown as typeof Ajv2020Module.default;
-  const ajv = new Ajv2020({ allErrors: false, strict: false, validateFormats: false });
+  // validateSchema: false — the schemas are the repository's own files, checked against the
+  // JSON Schema 2020-12 meta-schema by tests/snapshots/validate.test.ts; checking them again at
+  // every run compiled the meta-schema (~0.2 s of CPU per snapshot create or verify).
+  const ajv = new Ajv2020({
+    allErrors: false,
+    strict: false,
+    validateFormats: false,
+    validateSchema: false,
+  });
   const read = (name: string): Record<string, unknown> => {
     let text = readFileSync(new URL(`./schema/${name}.json`, import.meta.url), "utf8");
     // ajv does not resolve a `$anchor` on the root next to `$id`; the anchor is the root.
@@ -154,11 +162,19 @@ function loadValidators(): Validators {
     if (!v) throw new Error(`schema ${ref} is missing from src/snapshots/schema`);
     return v;
   };
+  // Compiled on first use: an export without special values (secrets, assets…) or pending
+  // operations never needs those two (property-values alone is ~0.1 s to compile).
+  let propertyValue: ValidateFunction | undefined;
+  let operation: ValidateFunction | undefined;
   validators = {
-    propertyValue: get(`${ID_BASE}property-values.json`),
+    get propertyValue() {
+      return (propertyValue ??= get(`${ID_BASE}property-values.json`));
+    },
     deployment: get(`${ID_BASE}deployments.json`),
     resource: get(`${ID_BASE}resources.json`),
-    operation: get(`${ID_BASE}deployments.json#/$defs/operationV2`),
+    get operation() {
+      return (operation ??= get(`${ID_BASE}deployments.json#/$defs/operationV2`));
+    },
   };
   return validators;
 }
@@ -216,6 +232,8 @@ export class ExportValidator {
   /** The first resource carrying version 1's `defaults` field, if any. */
   private v1DefaultsAt: string | undefined;
   private readonly v = loadValidators();
+  /** The special-value validator, compiled when the first special value is met. */
+  private readonly special = (): ValidateFunction => this.v.propertyValue;
 
   constructor(private readonly opts: ValidateOptions = {}) {
     this.maxErrors = opts.maxErrors ?? 50;
@@ -255,7 +273,7 @@ export class ExportValidator {
     const res = goNulls(raw);
     const urn = typeof res.urn === "string" && res.urn !== "" ? res.urn : undefined;
     const name = urn ?? where;
-    const badValue = checkPropertyValues(res, this.v.propertyValue);
+    const badValue = checkPropertyValues(res, this.special);
     if (badValue) {
       this.error({ code: "schema", resource: name, message: `resource ${name}: ${badValue}` });
     }
@@ -369,7 +387,7 @@ export class ExportValidator {
     const op = value as { type: string; resource: { urn: string } };
     const badValue = checkPropertyValues(
       op.resource as unknown as Record<string, unknown>,
-      this.v.propertyValue,
+      this.special,
     );
     if (badValue) this.error({ code: "schema", resource: where, message: `${where}: ${badValue}` });
     this.pendingOps.push({ type: op.type, urn: op.resource.urn });
@@ -570,7 +588,7 @@ export class ExportValidator {
  */
 function checkPropertyValues(
   res: Record<string, unknown>,
-  special: ValidateFunction,
+  special: () => ValidateFunction,
 ): string | undefined {
   for (const field of ["inputs", "outputs"] as const) {
     const bag = res[field];
@@ -595,7 +613,7 @@ interface BadValue {
   describe(path: string): string;
 }
 
-function checkValue(v: unknown, special: ValidateFunction): BadValue | undefined {
+function checkValue(v: unknown, special: () => ValidateFunction): BadValue | undefined {
   if (v === null || typeof v === "string" || typeof v === "boolean") return undefined;
   if (typeof v === "number") {
     return Number.isFinite(v)
@@ -615,8 +633,9 @@ function checkValue(v: unknown, special: ValidateFunction): BadValue | undefined
   if (typeof v === "object") {
     const o = v as Record<string, unknown>;
     if (SECRET_SIG_KEY in o) {
-      if (special(o)) return undefined;
-      const e = (special.errors ?? []).find((x) => x.keyword !== "oneOf") ?? special.errors?.[0];
+      const check = special();
+      if (check(o)) return undefined;
+      const e = (check.errors ?? []).find((x) => x.keyword !== "oneOf") ?? check.errors?.[0];
       return {
         path: [],
         describe: (path) =>

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { createHash } from "node:crypto";
 import { checkDependencies, toImportable, validateExport } from "../../src/snapshots/index.js";
 import { fixture, FIXTURES, UNSUPPORTED } from "./helpers.js";
@@ -56,6 +57,16 @@ function good(): {
 const check = (doc: unknown, stack = "dev") => validateExport(JSON.stringify(doc), { stack });
 
 describe("export validation", () => {
+  it("validates with schemas that are valid JSON Schema 2020-12 (not re-checked at run time)", () => {
+    const ajv = new Ajv2020({ strict: false });
+    for (const name of ["resources", "deployments", "property-values"]) {
+      const schema = JSON.parse(
+        readFileSync(new URL(`../../src/snapshots/schema/${name}.json`, import.meta.url), "utf8"),
+      ) as object;
+      expect(ajv.validateSchema(schema), `${name}.json: ${ajv.errorsText()}`).toBe(true);
+    }
+  });
+
   it("accepts a well-formed export and reads its providers", () => {
     const r = check(good());
     expect(r.errors).toEqual([]);
