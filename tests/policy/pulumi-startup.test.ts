@@ -62,3 +62,32 @@ describe("pulumi-startup preload", () => {
     expect(lazy.afterUse.some((f) => f.includes("/node_modules/typescript/"))).toBe(true);
   }, 30_000);
 });
+
+describe("pulumi-startup: resource promises' stack traces", () => {
+  it("are formatted only when read, and then hold the frames of where the promise was made", () => {
+    const script = `
+      const { debuggablePromise, promiseDebugString } = require("@pulumi/pulumi/runtime/debuggable");
+      let formatted = 0;
+      const prepare = Error.prepareStackTrace;
+      Error.prepareStackTrace = (e, frames) => { formatted++; return String(e) + "\\n" + frames.map((f) => "    at " + f).join("\\n"); };
+      function madeHere() { return Promise.resolve(1); }
+      const p = madeHere();
+      debuggablePromise(p, "probe");
+      const before = formatted;
+      const text = promiseDebugString(p);
+      Error.prepareStackTrace = prepare;
+      console.log(JSON.stringify({ before, after: formatted, text }));
+    `;
+    const r = spawnSync(process.execPath, ["--import", pathToFileURL(STARTUP).href, "-e", script], {
+      cwd: REPO,
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { before: number; after: number; text: string };
+    expect(out.before).toBe(0);
+    expect(out.after).toBe(1);
+    expect(out.text).toContain("CONTEXT(");
+    expect(out.text).toContain("probe");
+    expect(out.text).toMatch(/STACK_TRACE:\nError\n {4}at .*debuggablePromise/);
+  }, 30_000);
+});
