@@ -136,6 +136,8 @@ Environment (a flag wins over its variable; docs/environment.md lists every one)
   GOOSE_PUSHGATEWAY_PASSWORD_FILE  file with the Pushgateway's basic-auth password (or GOOSE_PUSHGATEWAY_PASSWORD)
   GOOSE_PUSHGATEWAY_USER      its basic-auth user (default goose)
   GOOSE_PROMETHEUS_URL        Prometheus checked after a rollback (default: not checked)
+  GOOSE_PROMETHEUS_PASSWORD_FILE  file with the stage Prometheus' basic-auth password (or GOOSE_PROMETHEUS_PASSWORD)
+  GOOSE_PROMETHEUS_USER       its basic-auth user (default goose)
   GOOSE_GRAFANA_URL           Grafana checked and annotated after a rollback (default: not checked)
   GOOSE_GRAFANA_TOKEN         Grafana API token for the rollback annotation
   GOOSE_POLICY_TIMEOUT        seconds before an unanswering policy pack fails (default 60)

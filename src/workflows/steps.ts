@@ -197,12 +197,14 @@ export async function runSteps<N extends string, C>(
 export type HealthProbe = (
   url: string,
   timeoutMs: number,
+  /** Request headers (a stage's Prometheus asks for basic auth). */
+  headers?: Record<string, string>,
 ) => Promise<{ status: number } | { error: string }>;
 
 /** GET `url` with a timeout; the body is read and dropped. */
-export const httpProbe: HealthProbe = async (url, timeoutMs) => {
+export const httpProbe: HealthProbe = async (url, timeoutMs, headers = {}) => {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
     await res.arrayBuffer();
     return { status: res.status };
   } catch (err) {
@@ -227,6 +229,8 @@ export interface WaitHealthyOptions {
   intervalMs?: number;
   clock?: Clock;
   probe?: HealthProbe;
+  /** Sent with every request (the basic auth of a stage's Prometheus). */
+  headers?: Record<string, string>;
 }
 
 /** Polls `url` until it answers 2xx or `timeoutMs` passes; the last answer when it never did. */
@@ -236,7 +240,7 @@ export async function waitHealthy(url: string, opts: WaitHealthyOptions): Promis
   const deadline = clock.now().getTime() + opts.timeoutMs;
   for (let attempts = 1; ; attempts++) {
     const left = deadline - clock.now().getTime();
-    const r = await probe(url, Math.max(500, left));
+    const r = await probe(url, Math.max(500, left), opts.headers);
     const ok = "status" in r && r.status >= 200 && r.status < 300;
     const check: HealthCheck =
       "status" in r

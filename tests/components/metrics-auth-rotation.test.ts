@@ -28,6 +28,8 @@ import {
 import { renderPrometheusConfig } from "../../src/components/prometheus-config.js";
 import { loadStageConfigFile } from "../../src/config/index.js";
 import { findBinary } from "../../src/workflows/dr/processes.js";
+import { prometheusAuthHeaders } from "../../src/monitoring/prometheus-credentials.js";
+import { httpProbe } from "../../src/workflows/steps.js";
 import { bcrypt } from "../helpers/bcrypt.js";
 import { freePort } from "../helpers/pushgateway.js";
 import { cleanupTempDirs, repoRoot, tempDir } from "../snapshots/helpers.js";
@@ -143,6 +145,12 @@ describe("Prometheus basic-auth rotation without a restart", () => {
     );
     await until("a successful self-scrape", async () => (await scalar(up, oldPw)) === "1");
     expect(await status("/-/ready", newPw)).toBe(401);
+    // goose's own health check (promote's verify, rollback's health) with the password file.
+    const gooseEnv = { GOOSE_PROMETHEUS_PASSWORD_FILE: join(vol, PASSWORD_KEY) };
+    const gooseProbe = () =>
+      httpProbe(`http://127.0.0.1:${port}/-/healthy`, 5000, prometheusAuthHeaders(gooseEnv));
+    expect(await gooseProbe()).toEqual({ status: 200 });
+    expect(await httpProbe(`http://127.0.0.1:${port}/-/healthy`, 5000)).toEqual({ status: 401 });
     const pid = prom.pid;
 
     // Rotation, as the kubelet applies the updated Secret to the running pod.
@@ -158,6 +166,8 @@ describe("Prometheus basic-auth rotation without a restart", () => {
       const ts = Number(await scalar(`timestamp(${up})`, newPw));
       return ts > rotatedAt && (await scalar(up, newPw)) === "1";
     });
+    // goose reads its password file per request: the refreshed file logs in after the rotation.
+    expect(await gooseProbe()).toEqual({ status: 200 });
     // One process throughout: no restart was needed.
     expect(prom.pid).toBe(pid);
     expect(prom.exitCode).toBeNull();

@@ -122,7 +122,13 @@ const probeAnswering =
 
 /** A promotion context over fakes, as `promote` builds it over the real ports. */
 function promoteContext(
-  over: { engine?: FakeEngine; held?: boolean; probe?: HealthProbe; healthUrl?: string } = {},
+  over: {
+    engine?: FakeEngine;
+    held?: boolean;
+    probe?: HealthProbe;
+    healthUrl?: string;
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ) {
   const evidence = memoryEvidence();
   const { locks, released } = fakeLocks({ held: over.held ?? false });
@@ -134,7 +140,7 @@ function promoteContext(
       from: "sandbox",
       to: "compliance",
       repoRoot,
-      env: {},
+      env: over.env ?? {},
       store: openStore(`file://${tempDir()}`, {}),
       engine,
       evidence,
@@ -154,7 +160,7 @@ function promoteContext(
       clock,
     },
     fromCfg: {} as PromoteContext["fromCfg"],
-    toCfg: {} as PromoteContext["toCfg"],
+    toCfg: { namespace: "goose-compliance" } as PromoteContext["toCfg"],
     keys: keySourceFromEnv({ GOOSE_SNAPSHOT_KEY: TEST_KEY }),
     security: { dbFile: "", policyFile: "", allowListFile: "", enrichmentFile: "" },
     required: () => [],
@@ -311,6 +317,36 @@ describe("rollback steps", () => {
     expect(r.steps[0]?.durationMs).toBe(30_000);
   });
 
+  it("health: Prometheus' ready check logs in, Grafana's does not; a 401 says how to get the password", async () => {
+    const sent = new Map<string, string | undefined>();
+    const ctx = {
+      opts: {
+        stage: "production",
+        env: { GOOSE_PROMETHEUS_PASSWORD: "pw-1" },
+        health: {
+          prometheusUrl: "http://prom:9090",
+          grafanaUrl: "http://graf:3000",
+          timeoutMs: 1_000,
+          probe: (async (url, _t, headers) => {
+            sent.set(url, headers?.["authorization"]);
+            return { status: url.startsWith("http://prom") ? 401 : 200 };
+          }) as HealthProbe,
+        },
+      },
+      ports: { clock: fakeClock() },
+    } as unknown as RollbackContext;
+    const r = await runSteps([{ name: "health", run: health }], ctx, { clock: fakeClock() });
+    expect(sent.get("http://prom:9090/-/ready")).toBe(
+      `Basic ${Buffer.from("goose:pw-1").toString("base64")}`,
+    );
+    expect(sent.get("http://graf:3000/api/health")).toBeUndefined();
+    expect(r.failed?.failure.fix).toContain(
+      "the password from GOOSE_PROMETHEUS_PASSWORD was refused",
+    );
+    expect(r.failed?.failure.fix).toContain(`-n "$(pulumi stack output namespace -s production)"`);
+    expect(r.failed?.failure.fix).toMatch(/then resume the rollback$/);
+  });
+
   it("health: skipped without URLs", async () => {
     const ctx = { opts: {}, ports: { clock: fakeClock() } } as unknown as RollbackContext;
     const r = await runSteps([{ name: "health", run: health }], ctx);
@@ -386,6 +422,48 @@ describe("promotion steps", () => {
       data: { result: "FAILED", status: 503 },
     });
     expect(clock.slept.length).toBeGreaterThan(1);
+  });
+
+  it("verify: the deployed Prometheus gets goose's basic auth, a --health-url never; a 401 says how to log in", async () => {
+    const sent: Array<[string, string | undefined]> = [];
+    const recording =
+      (status: number): HealthProbe =>
+      async (url, _t, headers) => {
+        sent.push([url, headers?.["authorization"]]);
+        return { status };
+      };
+    const env = { GOOSE_PROMETHEUS_PASSWORD: "s3cret-pw" };
+    const basic = `Basic ${Buffer.from("goose:s3cret-pw").toString("base64")}`;
+    const prometheusUp = () =>
+      new FakeEngine({
+        up: async () =>
+          ({
+            resourceChanges: { same: 3 },
+            outputs: { prometheusUrl: "http://prometheus.goose-compliance.svc:9090" },
+          }) as unknown as UpResult,
+      });
+    // The health URL from the stage's outputs: its Prometheus, with the credentials.
+    const ok = promoteContext({ engine: prometheusUp(), probe: recording(200), env });
+    await runPromotion(ok.ctx, [only("deploy", deploy), only("verify", verify)]);
+    expect(ok.ctx.report.failure).toBeUndefined();
+    expect(sent).toEqual([["http://prometheus.goose-compliance.svc:9090/-/healthy", basic]]);
+    // A health URL of the user's choosing gets no Prometheus password.
+    sent.length = 0;
+    const own = promoteContext({ probe: recording(200), env, healthUrl: "http://svc/healthz" });
+    await runPromotion(own.ctx, [only("deploy", deploy), only("verify", verify)]);
+    expect(sent).toEqual([["http://svc/healthz", undefined]]);
+    // Refused (no password, or one read before a rotation): not "roll back", but how to log in.
+    const refused = promoteContext({ engine: prometheusUp(), probe: recording(401) });
+    await runPromotion(refused.ctx, [only("deploy", deploy), only("verify", verify)]);
+    expect(refused.ctx.report.failure?.reason).toMatch(
+      /refused goose's health check .* \(HTTP 401\)/,
+    );
+    expect(refused.ctx.report.failure?.fix).toContain("goose sent no credentials");
+    expect(refused.ctx.report.failure?.fix).toContain(
+      "kubectl get secret prometheus-basic-auth -n goose-compliance -o jsonpath='{.data.password}' | base64 -d > ~/.goose-prometheus && export GOOSE_PROMETHEUS_PASSWORD_FILE=~/.goose-prometheus",
+    );
+    expect(JSON.stringify(refused.ctx.report)).not.toContain("s3cret-pw");
+    expect(JSON.stringify(ok.evidence.records)).not.toContain("s3cret-pw");
   });
 
   it("a held lease blocks the promotion (promotion.blocked) with how to wait or break it", async () => {

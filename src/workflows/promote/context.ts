@@ -40,6 +40,8 @@ export interface PromoteContext {
   heartbeat?: NodeJS.Timeout;
   snapshotSha: string;
   healthUrl?: string;
+  /** `healthUrl` is the deployed stage's Prometheus (its outputs): it gets Prometheus' credentials. */
+  healthIsPrometheus?: boolean;
 }
 
 /** Appends a record of step `s` (with the promotion id) and notes it in the report. */

@@ -27,6 +27,10 @@ import { planStageUpdate } from "../plan.js";
 import { takeSnapshot } from "../snapshot.js";
 import { StepFailed, waitHealthy, type Step } from "../steps.js";
 import { markTransitionStart } from "../transition-metrics.js";
+import {
+  prometheusAuthHeaders,
+  prometheusUnauthorizedHint,
+} from "../../monitoring/prometheus-credentials.js";
 import { gate, gates, record, releaseSubjects, type PromoteContext } from "./context.js";
 import type { PromotionStep, StepReport } from "./report.js";
 
@@ -315,6 +319,8 @@ export const deploy: PromoteStepFn = async (ctx, s) => {
   );
   if (!ctx.healthUrl && typeof up.outputs.prometheusUrl === "string") {
     ctx.healthUrl = `${up.outputs.prometheusUrl.replace(/\/$/, "")}/-/healthy`;
+    // The stage's Prometheus asks for basic auth, health endpoints included (metrics-auth.ts).
+    ctx.healthIsPrometheus = true;
   }
 };
 
@@ -333,10 +339,14 @@ export const verify: PromoteStepFn = async (ctx, s) => {
   if (!healthUrl) {
     throw new StepFailed(`no health URL for ${to}`, { fix: "pass --health-url" });
   }
+  // Prometheus' credentials go only to the Prometheus the stage's outputs name, never to a
+  // --health-url of the user's choosing.
+  const headers = ctx.healthIsPrometheus ? prometheusAuthHeaders(ctx.opts.env) : {};
   const h = await waitHealthy(healthUrl, {
     timeoutMs: VERIFY_HEALTH_TIMEOUT_MS,
     clock: ports.clock,
     ...(ctx.opts.healthProbe ? { probe: ctx.opts.healthProbe } : {}),
+    headers,
   });
   s.notes.push(`${healthUrl}: ${h.status ?? h.error}`);
   await record(ctx, s, {
@@ -352,6 +362,13 @@ export const verify: PromoteStepFn = async (ctx, s) => {
       resources,
     },
   });
+  if (!h.ok && h.status === 401 && ctx.healthIsPrometheus) {
+    // Not a broken stage: goose lacks (or holds an outdated, rotated) password.
+    throw new StepFailed(
+      `${to} is deployed but its Prometheus refused goose's health check ${healthUrl} (HTTP 401)`,
+      { fix: prometheusUnauthorizedHint(ctx.opts.env, { namespace: ctx.toCfg.namespace }) },
+    );
+  }
   if (!h.ok) {
     throw new StepFailed(
       `${to} is deployed but its health check ${healthUrl} answered ${h.status ?? h.error}`,

@@ -3,6 +3,7 @@
  * the result so far and what one step hands the next; the subject every record names, and the
  * stage's health wait (the health step and each stage of a staged update use it).
  */
+import { prometheusAuthHeaders } from "../../monitoring/prometheus-credentials.js";
 import type { Lease } from "../../locks/index.js";
 import type { SnapshotManifest } from "../../snapshots/index.js";
 import { waitHealthy, type HealthCheck, type StepReport, type WorkflowPorts } from "../steps.js";
@@ -51,15 +52,22 @@ export function healthTargets(ctx: RollbackContext): string[] {
   ];
 }
 
-/** Waits for every health URL of the rollback at once (none given: no checks). */
+/**
+ * Waits for every health URL of the rollback at once (none given: no checks). The Prometheus
+ * one gets Prometheus' basic auth (GOOSE_PROMETHEUS_PASSWORD(_FILE)); Grafana's health
+ * endpoint needs none and gets none.
+ */
 export function waitStageHealthy(ctx: RollbackContext): Promise<HealthCheck[]> {
   const h = ctx.opts.health ?? {};
+  const prometheus = h.prometheusUrl ? healthTargets(ctx)[0] : undefined;
+  const auth = prometheus ? prometheusAuthHeaders(ctx.opts.env) : {};
   return Promise.all(
     healthTargets(ctx).map((t) =>
       waitHealthy(t, {
         timeoutMs: h.timeoutMs ?? 30_000,
         clock: ctx.ports.clock,
         ...(h.probe ? { probe: h.probe } : {}),
+        ...(t === prometheus ? { headers: auth } : {}),
       }),
     ),
   );

@@ -20,6 +20,7 @@ import { planImport } from "../plan.js";
 import { takeSnapshot } from "../snapshot.js";
 import { STAGED_CHECKPOINT_KIND, writeCheckpoint } from "./staged.js";
 import { stagedUpdate } from "./staged-update.js";
+import { prometheusUnauthorizedHint } from "../../monitoring/prometheus-credentials.js";
 import { healthTargets, subjectOf, waitStageHealthy, type RollbackContext } from "./context.js";
 import { StepFailed, type Step, type StepOutcome } from "../steps.js";
 import { markTransitionStart } from "../transition-metrics.js";
@@ -306,8 +307,12 @@ export const health: RollbackStepFn = async (ctx) => {
   const results = await waitStageHealthy(ctx);
   const bad = results.filter((r) => !r.ok);
   if (bad.length > 0) {
+    // A 401 from Prometheus: goose's password is missing or was rotated, the stage may be fine.
+    const refused = ctx.opts.health?.prometheusUrl && bad.some((b) => b.status === 401);
     throw new StepFailed(`not ready: ${bad.map((b) => b.detail).join("; ")}`, {
-      fix: "inspect the stage's Prometheus and Grafana pods, then resume the rollback",
+      fix: refused
+        ? `${prometheusUnauthorizedHint(ctx.opts.env, { stage: ctx.opts.stage })}; then resume the rollback`
+        : "inspect the stage's Prometheus and Grafana pods, then resume the rollback",
       data: { checks: results },
     });
   }
