@@ -29,6 +29,7 @@ import {
   SnapshotRejectedError,
   snapshotKeys,
   type SnapshotManifest,
+  ZLIB_CHUNK,
 } from "./format.js";
 import { openManifest, type VerifyProblemKind, type VerifyReport } from "./verify.js";
 
@@ -127,7 +128,7 @@ export async function createSnapshot(
   const flow = pipeline(
     input,
     plain,
-    createGzip({ level: GZIP_LEVEL }),
+    createGzip({ level: GZIP_LEVEL, chunkSize: ZLIB_CHUNK }),
     encryptStream(dataKey, iv, aad),
     cipher,
     tail,

@@ -20,6 +20,7 @@ import {
   snapshotKeys,
   stageOfId,
   type SnapshotManifest,
+  ZLIB_CHUNK,
 } from "./format.js";
 
 export type VerifyProblemKind =
@@ -196,7 +197,7 @@ export async function checkPayload(
       stream,
       ct,
       decryptStream(dataKey, Buffer.from(manifest.cipher.iv, "base64"), aadOf(id)),
-      createGunzip(),
+      createGunzip({ chunkSize: ZLIB_CHUNK }),
       pt,
       sinkStream as NodeJS.WritableStream,
     );
