@@ -242,31 +242,12 @@ export class PolicyPackProcess {
   }
 
   /** AnalyzeStack once, with every resource's outputs, parents and dependencies. */
-  async analyzeStack(resources: AnalyzerResourceInput[]): Promise<Diagnostic[]> {
-    const req = new pb.AnalyzeStackRequest();
-    req.setResourcesList(
-      resources.map((r) => {
-        const a = new pb.AnalyzerResource();
-        a.setUrn(r.urn);
-        a.setType(r.type);
-        a.setName(r.name);
-        a.setProperties(structPb.Struct.fromJavaScript(r.properties) as never);
-        a.setOptions(toPbOptions(r.options));
-        if (r.provider) a.setProvider(toPbProvider(r.provider));
-        if (r.parent) a.setParent(r.parent);
-        a.setDependenciesList(r.dependencies);
-        const pd = a.getPropertydependenciesMap();
-        for (const [k, urns] of Object.entries(r.propertyDependencies)) {
-          if (!urns || urns.length === 0) continue;
-          const d = new pb.AnalyzerPropertyDependencies();
-          d.setUrnsList(urns);
-          pd.set(k, d);
-        }
-        return a;
-      }),
-    );
+  async analyzeStack(
+    resources: AnalyzerResourceInput[] | AnalyzeStackRequest,
+  ): Promise<Diagnostic[]> {
+    const req = Array.isArray(resources) ? analyzeStackRequest(resources) : resources;
     const resp = await this.call<AnalyzerPb.AnalyzeResponse>("AnalyzeStack", (c, cb) =>
-      c.analyzeStack(req, cb),
+      c.analyzeStack(req.message as AnalyzerPb.AnalyzeStackRequest, cb),
     );
     return fromPbDiagnostics(resp);
   }
@@ -347,6 +328,38 @@ export class PolicyPackProcess {
       });
     });
   }
+}
+
+/** An AnalyzeStack request, built ahead of the call (`runPolicies` builds it while Analyze runs). */
+export interface AnalyzeStackRequest {
+  readonly message: unknown;
+}
+
+/** Builds the AnalyzeStack request of `resources` (their outputs, parents and dependencies). */
+export function analyzeStackRequest(resources: AnalyzerResourceInput[]): AnalyzeStackRequest {
+  const req = new pb.AnalyzeStackRequest();
+  req.setResourcesList(
+    resources.map((r) => {
+      const a = new pb.AnalyzerResource();
+      a.setUrn(r.urn);
+      a.setType(r.type);
+      a.setName(r.name);
+      a.setProperties(structPb.Struct.fromJavaScript(r.properties) as never);
+      a.setOptions(toPbOptions(r.options));
+      if (r.provider) a.setProvider(toPbProvider(r.provider));
+      if (r.parent) a.setParent(r.parent);
+      a.setDependenciesList(r.dependencies);
+      const pd = a.getPropertydependenciesMap();
+      for (const [k, urns] of Object.entries(r.propertyDependencies)) {
+        if (!urns || urns.length === 0) continue;
+        const d = new pb.AnalyzerPropertyDependencies();
+        d.setUrnsList(urns);
+        pd.set(k, d);
+      }
+      return a;
+    }),
+  );
+  return { message: req };
 }
 
 function toPbOptions(o: AnalyzerOptions): AnalyzerPb.AnalyzerResourceOptions {

@@ -7,6 +7,7 @@
  */
 import type { EnforcementLevel, PolicyViolation } from "./types.js";
 import {
+  analyzeStackRequest,
   emptyOptions,
   packEnv,
   PolicyPackProcess,
@@ -151,14 +152,19 @@ export async function runPolicies(
       if (r.parent) a.parent = r.parent;
       return a;
     });
-    const perResource = await pack.analyzeAll(inputs);
+    const analyses = pack.analyzeAll(inputs);
+    analyses.catch(() => undefined); // awaited below; a failure there is thrown there
+    // The first Analyze calls are on their way: build the AnalyzeStack request meanwhile, so the
+    // pack does not wait for it after its last Analyze answer.
+    const stackRequest = analyzeStackRequest(
+      inputs.map((a, i) => ({ ...a, properties: resources[i]!.outputs })),
+    );
+    const perResource = await analyses;
     const violations: PolicyViolation[] = [];
     perResource.forEach((ds, i) => {
       for (const d of ds) violations.push(toViolation(d, inputs[i]!.urn));
     });
-    const stackDiags = await pack.analyzeStack(
-      inputs.map((a, i) => ({ ...a, properties: resources[i]!.outputs })),
-    );
+    const stackDiags = await pack.analyzeStack(stackRequest);
     for (const d of stackDiags) violations.push(toViolation(d));
     return violations;
   } finally {
