@@ -23,7 +23,12 @@
 //   always its compiled dist/index.js, pack-build.ts); a TypeScript `main` keeps it;
 // - the on-disk compile cache (NODE_COMPILE_CACHE, set by goose) is written as soon as the pack
 //   prints its port: Node writes it at exit, and goose ends its packs with SIGKILL as the CLI
-//   does, so without this it would never be written. The edit is a textual one on the pinned SDK; when a
+//   does, so without this it would never be written;
+// - with GOOSE_PACK_EXIT_WITH_PARENT=1 (set by pack-launch.ts, whose stdin pipe to the pack only
+//   goose holds) the pack exits when that pipe ends: goose died without closing it (SIGKILL, a
+//   crash, OOM), and a pack nobody will ever call must not live on holding its port and memory.
+//
+// The edits are textual ones on the pinned SDK; when a
 // pattern is not found (another SDK version) the file loads unchanged, and
 // tests/policy/pulumi-startup.test.ts fails so the patterns get updated.
 //
@@ -119,6 +124,25 @@ export function patchSource(url, source) {
     }
   }
   return { source, applied };
+}
+
+/** Ends this process when its stdin pipe ends: the only writer, goose, is gone. */
+function exitWithParent() {
+  const end = () => process.exit(0);
+  process.stdin.on("end", end);
+  process.stdin.on("error", end);
+  process.stdin.resume();
+  // The watch alone must not keep the pack alive: a pack that failed to load ends as before.
+  process.stdin.unref?.();
+}
+
+if (
+  process.env.GOOSE_PACK_EXIT_WITH_PARENT === "1" &&
+  process.argv[1]?.endsWith(`${path.sep}cmd${path.sep}run-policy-pack${path.sep}index.js`) &&
+  !globalThis.__gooseExitWithParent
+) {
+  globalThis.__gooseExitWithParent = true;
+  exitWithParent();
 }
 
 if (module.registerHooks && !globalThis.__goosePulumiStartup) {

@@ -107,11 +107,16 @@ export class PackLaunch {
       ["--import", PULUMI_STARTUP, RUN_POLICY_PACK, "127.0.0.1:0", "."],
       {
         cwd: packDir,
-        env: withCompileCache({ ...(opts.env ?? process.env) }),
-        stdio: ["ignore", "pipe", "pipe"],
+        env: withCompileCache({ ...(opts.env ?? process.env), GOOSE_PACK_EXIT_WITH_PARENT: "1" }),
+        // stdin: a pipe only goose writes to (never does); when goose dies without closing the
+        // pack (SIGKILL, OOM) the pipe ends and the pack exits (src/pulumi-startup.mjs).
+        stdio: ["pipe", "pipe", "pipe"],
       },
     );
     this.child = child;
+    // The pipe must not keep goose alive by itself; its end is the pack's signal, not ours.
+    (child.stdin as (NodeJS.WritableStream & { unref?: () => void }) | null)?.unref?.();
+    child.stdin?.on("error", () => undefined);
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (s: string) => {
       if (this.stderrText.length < MAX_STDERR) this.stderrText += s;
