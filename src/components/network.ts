@@ -1,14 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as k8s from "@pulumi/kubernetes";
+import type * as K8s from "@pulumi/kubernetes";
+import { k8s } from "./k8s.js";
 import type { StageConfig } from "../config/schema.js";
 import { meta } from "./common.js";
 import { ALERTMANAGER_CLUSTER, alertmanagerClustered } from "./alertmanager-cluster.js";
 import { SERVICES } from "./names.js";
 import { PROXY_PORT } from "./prometheus-proxy.js";
 
-type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;
-type Peer = k8s.types.input.networking.v1.NetworkPolicyPeer;
-type Port = k8s.types.input.networking.v1.NetworkPolicyPort;
+type NetworkPolicySpec = K8s.types.input.networking.v1.NetworkPolicySpec;
+type Peer = K8s.types.input.networking.v1.NetworkPolicyPeer;
+type Port = K8s.types.input.networking.v1.NetworkPolicyPort;
 
 /** The `app.kubernetes.io/name` of each workload of the stage. */
 export const WORKLOADS = [

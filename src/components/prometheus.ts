@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as k8s from "@pulumi/kubernetes";
+import type * as K8s from "@pulumi/kubernetes";
+import { k8s } from "./k8s.js";
 import * as random from "@pulumi/random";
 import type { StageConfig } from "../config/schema.js";
 import {
@@ -342,13 +343,13 @@ export class Prometheus extends pulumi.ComponentResource {
                         // The admin API asks for the password too.
                         env: [
                           ...((args.backupAgent.container.env ??
-                            []) as k8s.types.input.core.v1.EnvVar[]),
+                            []) as K8s.types.input.core.v1.EnvVar[]),
                           { name: "PROMETHEUS_AUTH_FILE", value: PASSWORD_FILE },
                           { name: "PROMETHEUS_AUTH_USER", value: METRICS_USER },
                         ],
                         volumeMounts: [
                           ...((args.backupAgent.container.volumeMounts ??
-                            []) as k8s.types.input.core.v1.VolumeMount[]),
+                            []) as K8s.types.input.core.v1.VolumeMount[]),
                           authMount,
                         ],
                       },
@@ -561,7 +562,7 @@ export class Prometheus extends pulumi.ComponentResource {
 function execProbes(
   base: string,
   passwordFile = PASSWORD_FILE,
-): Pick<k8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe"> {
+): Pick<K8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe"> {
   // Prometheus and Alertmanager ask for basic auth on every endpoint, health endpoints included.
   const exec = (path: string) => ({ command: authenticatedProbe(base, path, passwordFile) });
   return {
@@ -585,7 +586,7 @@ function execProbes(
 /** Liveness and readiness as a TCP connect to `port`. */
 function tcpProbes(
   port: number,
-): Pick<k8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe"> {
+): Pick<K8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe"> {
   return {
     livenessProbe: {
       tcpSocket: { port },
@@ -622,15 +623,15 @@ function webService(
     /** Default 1; more are spread across nodes. */
     replicas?: number;
     container: Pick<
-      k8s.types.input.core.v1.Container,
+      K8s.types.input.core.v1.Container,
       "image" | "args" | "volumeMounts" | "env"
     > & {
       /** Ports beside `web`. */
-      extraPorts?: k8s.types.input.core.v1.ContainerPort[];
+      extraPorts?: K8s.types.input.core.v1.ContainerPort[];
     };
-    volumes?: k8s.types.input.core.v1.Volume[];
+    volumes?: K8s.types.input.core.v1.Volume[];
     /** Default: HTTP probes of /-/healthy and /-/ready. */
-    probes?: Pick<k8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe">;
+    probes?: Pick<K8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe">;
   },
 ): void {
   const { name, port } = SERVICES[key];

@@ -1,6 +1,6 @@
 /** The Pushgateway's basic-auth password and its two Secrets (see pushgateway-auth.ts). */
 import * as pulumi from "@pulumi/pulumi";
-import * as k8s from "@pulumi/kubernetes";
+import { k8s } from "./k8s.js";
 import * as random from "@pulumi/random";
 import type { StageConfig } from "../config/schema.js";
 import { meta, selectorLabels } from "./common.js";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as k8s from "@pulumi/kubernetes";
+import { k8s } from "./k8s.js";
 import * as awsConfig from "@pulumi/aws/config/index.js";
 import type { Severity, StageConfig } from "../config/schema.js";
 import type { ScanDepth } from "../audit/schemas.js";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as k8s from "@pulumi/kubernetes";
+import { k8s } from "./k8s.js";
 import type { StageConfig } from "../config/schema.js";
 import type { MonitoringFiles } from "../monitoring/files.js";
 import { commonLabels } from "./common.js";
