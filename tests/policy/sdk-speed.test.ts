@@ -98,4 +98,63 @@ describe("shared deserialization in the policy pack", () => {
     expect(limitInside).toBe(0);
     expect(Error.stackTraceLimit).toBe(before);
   });
+  it("notApplicable rethrows the first error per notApplicable function and reason", () => {
+    let built = 0;
+    class Na extends Error {
+      constructor(readonly reason: string) {
+        super(reason);
+        built++;
+      }
+    }
+    const sdkLike = {
+      notApplicable: (reason?: string): never => {
+        throw new Na(reason ?? "");
+      },
+    };
+    const other = {
+      notApplicable: (reason?: string): never => {
+        throw new Na(reason ?? "");
+      },
+    };
+    const caught = (args: typeof sdkLike, reason: string): unknown => {
+      try {
+        return notApplicable(args, reason);
+      } catch (e) {
+        return e;
+      }
+    };
+    const first = caught(sdkLike, "not a workload");
+    expect(first).toBeInstanceOf(Na);
+    expect((first as Na).reason).toBe("not a workload");
+    expect(caught(sdkLike, "not a workload")).toBe(first);
+    const second = caught(sdkLike, "no Prometheus");
+    expect(second).not.toBe(first);
+    expect((second as Na).reason).toBe("no Prometheus");
+    expect(caught(sdkLike, "no Prometheus")).toBe(second);
+    // Another function (a test harness, another SDK copy) gets its own error.
+    const others = caught(other, "not a workload");
+    expect(others).not.toBe(first);
+    expect(others).toBeInstanceOf(Na);
+    expect(built).toBe(3);
+  });
+
+  it("the SDK's handlers only test a not-applicable error's class and read its reason", () => {
+    // What makes rethrowing one error per reason report the same as a new error each time.
+    const server = readFileSync(requireHere.resolve(SDK_FILES.server), "utf8");
+    expect(server).toMatch(
+      /function throwNotApplicable\(reason\) \{\s*throw new NotApplicableError\(reason\);\s*\}/,
+    );
+    for (const name of ["makeAnalyzeRpcFun", "makeAnalyzeStackRpcFun"]) {
+      const text = handler(server, name);
+      expect(text, name).toContain("notApplicable: throwNotApplicable");
+      expect(text, name).toMatch(
+        /else if \(e instanceof NotApplicableError\) \{\s*notApplicable = pushNotApplicable\(notApplicable, p\.name, e\.reason\);\s*\}/,
+      );
+      // Nothing else in the handler touches the caught error's fields.
+      expect(
+        text.match(/\be\.\w+/g)?.filter((m) => m !== "e.reason" && m !== "e.message"),
+        name,
+      ).toEqual([]);
+    }
+  });
 });
