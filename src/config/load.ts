@@ -3,7 +3,12 @@ import { z } from "zod";
 import { STAGE_DEFAULTS } from "./defaults.js";
 import { SECRET_SETTINGS, stageConfigSchema, type StageConfig } from "./schema.js";
 import { PROJECT, STAGES, isStageName, type StageName } from "./stages.js";
-import { readStackFile, StageConfigError, type ConfigProblem } from "./stack-file.js";
+import {
+  readStackFile,
+  StageConfigError,
+  type ConfigProblem,
+  type StackFile,
+} from "./stack-file.js";
 
 export {
   MAX_STACK_FILE_BYTES,
@@ -16,7 +21,11 @@ export {
 
 /** Reads and validates a stack file into a frozen StageConfig. The stage comes from the file name. */
 export function loadStageConfigFile(path: string): StageConfig {
-  const stack = readStackFile(path);
+  return stageConfigOf(readStackFile(path));
+}
+
+/** Validates a stack file already read (readStackFile) into a frozen StageConfig, as loadStageConfigFile. */
+export function stageConfigOf(stack: StackFile): StageConfig {
   const m = /^Pulumi\.([^.]+)\.ya?ml$/.exec(stack.file);
   const plain = Object.keys(SECRET_SETTINGS)
     .map((k) => `${PROJECT}:${k}`)

@@ -11,7 +11,7 @@
  *   `up` with `targets` is a targeted update as `pulumi up --target` makes it (`targetedExport`).
  */
 import { join, resolve } from "node:path";
-import { loadStageConfigFile, readStackFile } from "../../config/load.js";
+import { readStackFile, stageConfigOf } from "../../config/load.js";
 import type { StageConfig } from "../../config/schema.js";
 import { PROJECT, type StageName } from "../../config/stages.js";
 import type { PreviewOptions, PreviewResult, StackEngine, UpOptions, UpResult } from "../types.js";
@@ -127,8 +127,8 @@ export class OfflineEngine implements StackEngine {
   /** Reads and validates the stack file; the stage it declares must be the one asked for. */
   private loadStack(stage: StageName, file?: string) {
     const path = resolve(this.opts.cwd, file ?? `Pulumi.${stage}.yaml`);
-    const raw = readStackFile(path);
-    const cfg = loadStageConfigFile(path);
+    const raw = readStackFile(path); // read and parsed once: the config is validated from it
+    const cfg = stageConfigOf(raw);
     if (cfg.stage !== stage) {
       throw new EngineInputError(
         `${path}: declares stage "${cfg.stage}" but stage "${stage}" was asked for; ` +
