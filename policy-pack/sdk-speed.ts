@@ -98,3 +98,65 @@ function memoProxy(original: Proxify): Proxify {
     return proxy;
   };
 }
+
+/** The SDK's protobuf module for the Analyzer messages, as server.js and protoutil.js load it. */
+export const ANALYZER_PB = "@pulumi/pulumi/proto/analyzer_pb";
+
+/** Most distinct (policy, reason) pairs kept encoded; beyond that, the SDK's encoder runs. */
+const MAX_ENCODED = 4096;
+
+interface Writer {
+  writeSerializedMessage?: (bytes: Uint8Array, start: number, end: number) => void;
+  constructor: new () => Writer & { getResultBuffer(): Uint8Array };
+}
+interface NotApplicableMessage {
+  getPolicyName(): string;
+  getReason(): string;
+}
+type WriteNotApplicable = (message: NotApplicableMessage, writer: Writer) => void;
+
+/**
+ * Each (policy, reason) of the responses' not-applicable lists encoded once (issue 18: the analyzer).
+ *
+ * Most (resource, policy) pairs of a stack are not applicable, so most of what the pack sends back
+ * for each Analyze call is its `PolicyNotApplicable` list — the same few policy names and reasons
+ * over and over — and google-protobuf encodes each string again, character by character (~0.5 s of
+ * a 5,000-resource Analyze run in a CPU profile). The generated
+ * `PolicyNotApplicable.serializeBinaryToWriter` reads only the two strings and the enclosing
+ * message reaches it through the class at each call, so a replacement that keeps the bytes the
+ * SDK's encoder wrote for a pair and appends them again (`writeSerializedMessage`) sends the same
+ * bytes. tests/policy/sdk-speed.test.ts fails when the generated code stops matching, and checks
+ * the bytes of whole responses against the SDK's own encoding.
+ *
+ * Returns whether it is installed (idempotent); when the message class or the writer's method is
+ * missing, the SDK's encoder runs unchanged.
+ */
+export function shareNotApplicableEncoding(): boolean {
+  const sdkRequire = createRequire(createRequire(__filename).resolve(SDK_FILES.server));
+  const pb = sdkRequire(ANALYZER_PB) as {
+    PolicyNotApplicable?: { serializeBinaryToWriter?: Marked<WriteNotApplicable> };
+  };
+  const cls = pb.PolicyNotApplicable;
+  const original = cls?.serializeBinaryToWriter;
+  if (!cls || typeof original !== "function") return false;
+  if (original[MARK]) return true;
+  const encoded = new Map<string, Uint8Array>();
+  const write: Marked<WriteNotApplicable> = (message, writer) => {
+    const key = `${message.getPolicyName()}\0${message.getReason()}`;
+    let bytes = encoded.get(key);
+    if (bytes === undefined) {
+      if (typeof writer.writeSerializedMessage !== "function" || encoded.size >= MAX_ENCODED) {
+        original(message, writer);
+        return;
+      }
+      const own = new writer.constructor();
+      original(message, own);
+      bytes = own.getResultBuffer();
+      encoded.set(key, bytes);
+    }
+    writer.writeSerializedMessage!(bytes, 0, bytes.length);
+  };
+  write[MARK] = true;
+  cls.serializeBinaryToWriter = write;
+  return cls.serializeBinaryToWriter === write;
+}

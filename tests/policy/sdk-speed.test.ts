@@ -11,7 +11,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { notApplicable } from "../../policy-pack/policies/util.js";
-import { SDK_FILES } from "../../policy-pack/sdk-speed.js";
+import { ANALYZER_PB, SDK_FILES } from "../../policy-pack/sdk-speed.js";
 
 const REPO = path.resolve(import.meta.dirname, "../..");
 const requireHere = createRequire(path.join(REPO, "policy-pack", "index.ts"));
@@ -157,4 +157,76 @@ describe("shared deserialization in the policy pack", () => {
       ).toEqual([]);
     }
   });
+  it("the generated not-applicable encoder reads only the two strings, through the class at each call", () => {
+    const sdkRequire = createRequire(requireHere.resolve(SDK_FILES.server));
+    const text = readFileSync(sdkRequire.resolve(ANALYZER_PB), "utf8");
+    const start = text.indexOf(
+      "proto.pulumirpc.PolicyNotApplicable.serializeBinaryToWriter = function(",
+    );
+    expect(start, `${ANALYZER_PB}: PolicyNotApplicable.serializeBinaryToWriter`).toBeGreaterThan(
+      -1,
+    );
+    const body = text.slice(start, text.indexOf("\n};", start));
+    // If these change (an SDK upgrade), re-check shareNotApplicableEncoding in policy-pack/sdk-speed.ts.
+    expect(body.match(/message\.\w+/g)).toEqual(["message.getPolicyName", "message.getReason"]);
+    expect(text).toMatch(
+      /writer\.writeRepeatedMessage\(\s*3,\s*f,\s*proto\.pulumirpc\.PolicyNotApplicable\.serializeBinaryToWriter\s*\)/,
+    );
+  });
+
+  it("responses encode to the SDK's bytes with the not-applicable pairs encoded once", () => {
+    // A child process: the replaced encoder would otherwise stay in this worker's require cache.
+    const script = `
+      const { createRequire } = require("node:module");
+      const { shareNotApplicableEncoding } = require(${JSON.stringify(path.join(REPO, "policy-pack/sdk-speed.ts"))});
+      const sdkRequire = createRequire(require.resolve("@pulumi/policy/server.js"));
+      const pb = sdkRequire("@pulumi/pulumi/proto/analyzer_pb");
+      const { makeAnalyzeResponse } = sdkRequire("./protoutil.js");
+      const na = (list) => list.map(({ policyName, reason }) => {
+        const m = new pb.PolicyNotApplicable();
+        m.setPolicyName(policyName);
+        if (reason) m.setReason(reason);
+        return m;
+      });
+      const responses = [
+        makeAnalyzeResponse([], na([
+          { policyName: "k8s-probes", reason: "Policy only applies to workloads (Deployment, StatefulSet)" },
+          { policyName: "kms-key-rotation", reason: "Policy only applies to resources of type 'aws:kms/key:Key'" },
+          { policyName: "ünïcode-✓", reason: "" },
+          { policyName: "", reason: "no name" },
+        ])),
+        makeAnalyzeResponse([{ policyName: "k8s-image-pinned", policyPackName: "golden-goose",
+          policyPackVersion: "0.1.0", description: "d", message: "m", enforcementLevel: "mandatory",
+          urn: "urn:pulumi:s::p::t::n", severity: "high" }],
+          na([{ policyName: "k8s-probes", reason: "Policy only applies to workloads (Deployment, StatefulSet)" }])),
+        makeAnalyzeResponse([], undefined),
+      ];
+      const sdk = responses.map((r) => Buffer.from(r.serializeBinary()).toString("hex"));
+      const installed = shareNotApplicableEncoding();
+      const again = shareNotApplicableEncoding();
+      const first = responses.map((r) => Buffer.from(r.serializeBinary()).toString("hex"));
+      const second = responses.map((r) => Buffer.from(r.serializeBinary()).toString("hex"));
+      const decoded = pb.AnalyzeResponse.deserializeBinary(Buffer.from(second[0], "hex"))
+        .getNotApplicableList().map((n) => [n.getPolicyName(), n.getReason()]);
+      console.log(JSON.stringify({ installed, again, first: first.join() === sdk.join(),
+        second: second.join() === sdk.join(), decoded }));
+    `;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
+      cwd: REPO,
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      installed: true,
+      again: true,
+      first: true,
+      second: true,
+      decoded: [
+        ["k8s-probes", "Policy only applies to workloads (Deployment, StatefulSet)"],
+        ["kms-key-rotation", "Policy only applies to resources of type 'aws:kms/key:Key'"],
+        ["ünïcode-✓", ""],
+        ["", "no name"],
+      ],
+    });
+  }, 30_000);
 });
