@@ -218,7 +218,7 @@ export class PolicyPackProcess {
     req.setUrn(r.urn);
     req.setType(r.type);
     req.setName(r.name);
-    req.setProperties(structPb.Struct.fromJavaScript(r.properties) as never);
+    req.setProperties(structOf(r.properties));
     req.setOptions(toPbOptions(r.options));
     if (r.provider) req.setProvider(toPbProvider(r.provider));
     const resp = await this.call<AnalyzerPb.AnalyzeResponse>(`Analyze(${r.urn})`, (c, cb) =>
@@ -344,7 +344,7 @@ export function analyzeStackRequest(resources: AnalyzerResourceInput[]): Analyze
       a.setUrn(r.urn);
       a.setType(r.type);
       a.setName(r.name);
-      a.setProperties(structPb.Struct.fromJavaScript(r.properties) as never);
+      a.setProperties(structOf(r.properties));
       a.setOptions(toPbOptions(r.options));
       if (r.provider) a.setProvider(toPbProvider(r.provider));
       if (r.parent) a.setParent(r.parent);
@@ -360,6 +360,22 @@ export function analyzeStackRequest(resources: AnalyzerResourceInput[]): Analyze
     }),
   );
   return { message: req };
+}
+
+/**
+ * The protobuf Struct of a property bag, converted once per object: a stage's provider's inputs go
+ * with every resource it serves, and the same bag can be both a resource's Analyze inputs and its
+ * AnalyzeStack outputs. A message only serialises its fields, so one Struct can sit in several
+ * requests. Property bags are the render's results and are not changed after it.
+ */
+const structs = new WeakMap<object, unknown>();
+function structOf(properties: Record<string, unknown>): never {
+  let s = structs.get(properties);
+  if (s === undefined) {
+    s = structPb.Struct.fromJavaScript(properties);
+    structs.set(properties, s);
+  }
+  return s as never;
 }
 
 function toPbOptions(o: AnalyzerOptions): AnalyzerPb.AnalyzerResourceOptions {
@@ -386,7 +402,7 @@ function toPbProvider(p: AnalyzerProvider): AnalyzerPb.AnalyzerProviderResource 
   r.setUrn(p.urn);
   r.setType(p.type);
   r.setName(p.name);
-  r.setProperties(structPb.Struct.fromJavaScript(p.properties) as never);
+  r.setProperties(structOf(p.properties));
   return r;
 }
 
