@@ -60,10 +60,11 @@ export async function backupGate(input: BackupGateInput): Promise<GateResult> {
       let text: string;
       try {
         const res = await fetch(input.metricsUrl, {
-          headers: pushgatewayAuthHeaders(),
+          headers: pushgatewayAuthHeaders(process.env, { stage: input.stage }),
           signal: AbortSignal.timeout(10_000),
         });
-        if (res.status === 401) throw new Error(`HTTP 401: ${unauthorizedHint()}`);
+        if (res.status === 401)
+          throw new Error(`HTTP 401: ${unauthorizedHint(process.env, { stage: input.stage })}`);
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         text = await res.text();
       } catch (err) {

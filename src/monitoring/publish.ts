@@ -59,7 +59,9 @@ export async function publishMetricsText(
     if (!res.ok) {
       throw new Error(
         `Pushgateway ${url} answered HTTP ${res.status}: ${(await res.text()).trim()}` +
-          (res.status === 401 ? `; ${unauthorizedHint(target.env)}` : ""),
+          (res.status === 401
+            ? `; ${unauthorizedHint(target.env, { stage: group.labels.stage })}`
+            : ""),
       );
     }
     return url;
