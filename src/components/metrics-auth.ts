@@ -15,6 +15,7 @@
  *   (GF_USERS_AUTO_ASSIGN_ORG_ROLE; an anonymous user, should a stage allow one, too).
  * The pack's `metrics-endpoints-protected` policy enforces these.
  */
+import type * as K8s from "@pulumi/kubernetes";
 import { stringify } from "yaml";
 import { loadComplianceRules } from "../audit/rules.js";
 import type { StageName } from "../config/stages.js";
@@ -67,13 +68,43 @@ export function authenticatedProbe(
   base: string,
   path: string,
   passwordFile = PASSWORD_FILE,
+  user = METRICS_USER,
 ): string[] {
   const host = base.replace(/^https?:\/\//, "");
   return [
     "sh",
     "-c",
-    `wget -q -T 4 -O /dev/null "http://${METRICS_USER}:$(cat ${passwordFile})@${host}${path}"`,
+    `wget -q -T 4 -O /dev/null "http://${user}:$(cat ${passwordFile})@${host}${path}"`,
   ];
+}
+
+/**
+ * Liveness (/-/healthy) and readiness (/-/ready) through wget inside the container, logged in:
+ * Prometheus, Alertmanager and the Pushgateway ask for basic auth on every endpoint, health
+ * endpoints included.
+ */
+export function authenticatedProbes(
+  base: string,
+  passwordFile = PASSWORD_FILE,
+  user = METRICS_USER,
+): Pick<K8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe"> {
+  const exec = (path: string) => ({ command: authenticatedProbe(base, path, passwordFile, user) });
+  return {
+    livenessProbe: {
+      exec: exec("/-/healthy"),
+      initialDelaySeconds: 30,
+      periodSeconds: 15,
+      timeoutSeconds: 5,
+      failureThreshold: 4,
+    },
+    readinessProbe: {
+      exec: exec("/-/ready"),
+      initialDelaySeconds: 5,
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    },
+  };
 }
 
 /** How Prometheus authenticates to Alertmanager and scrapes it (its own password file). */

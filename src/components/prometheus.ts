@@ -25,7 +25,7 @@ import { PROMETHEUS_LOOPBACK, PROXY_PORT, proxyNginxConf } from "./prometheus-pr
 import type { BackupAgentSpec } from "./backup.js";
 import {
   ALERTMANAGER_AUTH_DIR,
-  authenticatedProbe,
+  authenticatedProbes,
   METRICS_USER,
   PASSWORD_FILE,
   PASSWORD_KEY,
@@ -305,7 +305,7 @@ export class Prometheus extends pulumi.ComponentResource {
                   resources: containerResources(p.resources),
                   securityContext: containerSecurity(),
                   // Loopback only, so the kubelet cannot reach it: busybox wget in the pod.
-                  ...execProbes(`http://${PROMETHEUS_LOOPBACK}`),
+                  ...authenticatedProbes(`http://${PROMETHEUS_LOOPBACK}`),
                   volumeMounts: [
                     {
                       name: "config",
@@ -509,7 +509,7 @@ export class Prometheus extends pulumi.ComponentResource {
         ],
       },
       // Every endpoint asks for credentials, the health endpoints included.
-      probes: execProbes(
+      probes: authenticatedProbes(
         `http://127.0.0.1:${SERVICES.alertmanager.port}`,
         `${ALERTMANAGER_AUTH_DIR}/${PASSWORD_KEY}`,
       ),
@@ -558,31 +558,6 @@ export class Prometheus extends pulumi.ComponentResource {
       statefulSetName: this.statefulSetName,
     });
   }
-}
-
-/** Liveness (/-/healthy) and readiness (/-/ready) through wget inside the container. */
-function execProbes(
-  base: string,
-  passwordFile = PASSWORD_FILE,
-): Pick<K8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe"> {
-  // Prometheus and Alertmanager ask for basic auth on every endpoint, health endpoints included.
-  const exec = (path: string) => ({ command: authenticatedProbe(base, path, passwordFile) });
-  return {
-    livenessProbe: {
-      exec: exec("/-/healthy"),
-      initialDelaySeconds: 30,
-      periodSeconds: 15,
-      timeoutSeconds: 5,
-      failureThreshold: 4,
-    },
-    readinessProbe: {
-      exec: exec("/-/ready"),
-      initialDelaySeconds: 5,
-      periodSeconds: 10,
-      timeoutSeconds: 5,
-      failureThreshold: 3,
-    },
-  };
 }
 
 /** Liveness and readiness as a TCP connect to `port`. */

@@ -19,6 +19,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
 import { stringify } from "yaml";
+import { authenticatedProbes } from "./metrics-auth.js";
 
 /** The one basic-auth user of the Pushgateway. */
 export const PUSHGATEWAY_USER = "goose";
@@ -60,29 +61,11 @@ export function curlAuthPush(args: string): string {
 export function pushgatewayProbes(
   port: number,
 ): Pick<k8s.types.input.core.v1.Container, "livenessProbe" | "readinessProbe"> {
-  const exec = (path: string) => ({
-    command: [
-      "sh",
-      "-c",
-      `wget -q -T 4 -O /dev/null "http://${PUSHGATEWAY_USER}:$(cat ${PUSHGATEWAY_PASSWORD_FILE})@127.0.0.1:${port}${path}"`,
-    ],
-  });
-  return {
-    livenessProbe: {
-      exec: exec("/-/healthy"),
-      initialDelaySeconds: 30,
-      periodSeconds: 15,
-      timeoutSeconds: 5,
-      failureThreshold: 4,
-    },
-    readinessProbe: {
-      exec: exec("/-/ready"),
-      initialDelaySeconds: 5,
-      periodSeconds: 10,
-      timeoutSeconds: 5,
-      failureThreshold: 3,
-    },
-  };
+  return authenticatedProbes(
+    `http://127.0.0.1:${port}`,
+    PUSHGATEWAY_PASSWORD_FILE,
+    PUSHGATEWAY_USER,
+  );
 }
 
 /** What a client pod adds to read the password: the volume, its mount, the environment. */
