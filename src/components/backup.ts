@@ -56,14 +56,22 @@ export interface ScanUpload {
  * stage's key. No read, no list, no delete, nothing outside the prefix. Exported for testing.
  */
 export function scanUploadPolicyDocument(bucketArn: string, keyArn: string, stage: string) {
+  return writeWithKeyPolicy("WriteScanResults", `${bucketArn}/scans/${stage}/*`, keyArn);
+}
+
+/**
+ * Put objects (multipart included) under `objects` with SSE-KMS under `keyArn`, and nothing else:
+ * what `aws s3 cp` needs; the backup and the scanner roles differ only in where they may write.
+ */
+function writeWithKeyPolicy(sid: string, objects: string, keyArn: string) {
   return {
     Version: "2012-10-17",
     Statement: [
       {
-        Sid: "WriteScanResults",
+        Sid: sid,
         Effect: "Allow",
         Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
-        Resource: `${bucketArn}/scans/${stage}/*`,
+        Resource: objects,
       },
       {
         Sid: "UseTheBackupKey",
@@ -92,23 +100,7 @@ export interface BackupAgentSpec {
  * kms:Encrypt (S3 asks for data keys, never encrypts with the key directly). Exported for testing.
  */
 export function backupPolicyDocument(bucketArn: string, keyArn: string) {
-  return {
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Sid: "WriteBackupObjects",
-        Effect: "Allow",
-        Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
-        Resource: `${bucketArn}/*`,
-      },
-      {
-        Sid: "UseTheBackupKey",
-        Effect: "Allow",
-        Action: ["kms:GenerateDataKey", "kms:Decrypt"],
-        Resource: keyArn,
-      },
-    ],
-  };
+  return writeWithKeyPolicy("WriteBackupObjects", `${bucketArn}/*`, keyArn);
 }
 
 /**

@@ -6,6 +6,7 @@
 import type { StageName } from "../../config/stages.js";
 import type { GateResult } from "../../gates/types.js";
 import type { StepReport as RunnerStepReport, StepStatus } from "../steps.js";
+import type { PlanSummary } from "../../plan/plan.js";
 
 export type { StepStatus };
 
@@ -61,14 +62,7 @@ export interface PromotionReport {
   /** The target stage's plan before deploy: its digest (in the gate.plan evidence) and counts. */
   plan?: {
     digest: string;
-    summary: {
-      create: number;
-      update: number;
-      replace: number;
-      delete: number;
-      same: number;
-      dataLoss: number;
-    };
+    summary: Omit<PlanSummary, "violations">;
     allowDataLoss?: { reason: string };
   };
   evidence: { head?: { seq: number; hash: string }; records: number };
