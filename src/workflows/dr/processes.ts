@@ -72,7 +72,31 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
-/** Starts `bin args` with output to `logFile`; `url` is what the caller will probe. */
+/**
+ * The command line that starts `bin args` so that it dies with goose. goose stops its servers
+ * itself, but a goose killed with SIGKILL (or by the OOM killer) cannot, and a Prometheus left
+ * behind holds its port, its TSDB directory and hundreds of MB for good. On Linux, util-linux's
+ * `setpriv --pdeathsig KILL` (util-linux is Essential on Debian) asks the kernel to SIGKILL the
+ * server when goose ends; it then execs the server, so the pid and signals stay the server's.
+ * Without setpriv on PATH the server starts directly (no guard).
+ */
+export function guardedCommand(
+  bin: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): [string, string[]] {
+  if (process.platform !== "linux") return [bin, args];
+  for (const dir of (env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
+    const setpriv = path.join(dir, "setpriv");
+    if (existsSync(setpriv)) return [setpriv, ["--pdeathsig", "KILL", "--", bin, ...args]];
+  }
+  return [bin, args];
+}
+
+/**
+ * Starts `bin args` with output to `logFile`; `url` is what the caller will probe. The server dies
+ * with goose (guardedCommand).
+ */
 export function startServer(
   name: string,
   bin: string,
@@ -81,7 +105,8 @@ export function startServer(
   logFile: string,
 ): Server {
   const log = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const [cmd, argv] = guardedCommand(bin, args);
+  const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const done = exited(child);
