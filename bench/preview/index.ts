@@ -18,7 +18,9 @@
  *    same with 50.
  * 3. The Analyzer on a synthetic 5,000-resource stack through the real pack, as a ratio to the
  *    reference run "empty-pack": the same 5,000 Analyze calls to a pack with no policies (the gRPC
- *    floor); AnalyzeStack likewise (goals: >= 0.9x the rate, <= 1.2x the time).
+ *    floor); AnalyzeStack likewise (goals: >= 0.9x the rate, <= 1.2x the time). Run in
+ *    interleaved pairs; beside the wall ratios, the pack process's own CPU against the empty
+ *    pack's (the client's work, in this process, is the same for both).
  * Medians of RUNS runs each (env BENCH_RUNS, default 3). BENCH_PREVIEW_ONLY=1 skips part 3;
  * BENCH_ANALYZER_ONLY=1 runs part 3 only.
  */
@@ -36,18 +38,13 @@ import {
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  PolicyPackProcess,
-  PULUMI_STARTUP,
-  RUN_POLICY_PACK,
-  emptyOptions,
-  type AnalyzerResourceInput,
-} from "../../src/policy/analyzer.js";
+import { PolicyPackProcess, PULUMI_STARTUP, RUN_POLICY_PACK } from "../../src/policy/analyzer.js";
 import { ensurePolicyPackBuilt } from "../../src/policy/pack-build.js";
 import {
   readPolicyPackConfigFile,
   resolvePolicyPackConfig,
 } from "../../src/policy/policy-config.js";
+import { synthetic } from "./synthetic.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const packDir = join(repoRoot, "policy-pack");
@@ -87,70 +84,30 @@ function timeProcess(
   });
 }
 
-function synthetic(n: number): AnalyzerResourceInput[] {
-  const out: AnalyzerResourceInput[] = [];
-  for (let i = 0; i < n; i++) {
-    const kind = i % 4;
-    const name = `r${i}`;
-    const container = {
-      name: "app",
-      image: `quay.io/prometheus/prometheus:v3.5.${i % 10}`,
-      resources: {
-        requests: { cpu: "100m", memory: "128Mi" },
-        limits: { cpu: "1", memory: "1Gi" },
-      },
-      securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false },
-      readinessProbe: { httpGet: { path: "/-/ready", port: 9090 } },
-      livenessProbe: { httpGet: { path: "/-/healthy", port: 9090 } },
-      env: [{ name: "LOG_LEVEL", value: "info" }],
-    };
-    const labels = { "app.kubernetes.io/name": name, owner: "platform", stage: "production" };
-    let type: string;
-    let properties: Record<string, unknown>;
-    if (kind === 0 || kind === 1) {
-      type = kind === 0 ? "kubernetes:apps/v1:Deployment" : "kubernetes:apps/v1:StatefulSet";
-      properties = {
-        apiVersion: "apps/v1",
-        kind: kind === 0 ? "Deployment" : "StatefulSet",
-        metadata: { name, namespace: "goose-production", labels },
-        spec: {
-          replicas: 2,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: { securityContext: { runAsNonRoot: true }, containers: [container] },
-          },
-        },
-      };
-    } else if (kind === 2) {
-      type = "kubernetes:core/v1:ConfigMap";
-      properties = {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name, labels },
-        data: { "a.yaml": "x: 1\n" },
-      };
-    } else {
-      type = "aws:s3/bucket:Bucket";
-      properties = { bucket: name, forceDestroy: false, tags: { owner: "platform" } };
-    }
-    out.push({
-      urn: `urn:pulumi:production::golden-goose::${type}::${name}`,
-      type,
-      name,
-      properties,
-      options: emptyOptions(),
-      dependencies: [],
-      propertyDependencies: {},
-    });
+/** User + system CPU (ms) a process has used so far (Linux /proc; undefined elsewhere). */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th/13th.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
   }
-  return out;
+}
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times (100 on every common build). */
+const CLOCK_TICKS = 100;
+
+interface AnalyzerRun {
+  perSecond: number;
+  stackMs: number;
+  /** The pack process's CPU during the timed Analyze calls and during AnalyzeStack. */
+  analyzeCpuMs?: number;
+  stackCpuMs?: number;
 }
 
-async function analyzerThroughput(
-  dir: string,
-  configFile?: string,
-): Promise<{ perSecond: number; stackMs: number }> {
+async function analyzerThroughput(dir: string, configFile?: string): Promise<AnalyzerRun> {
   const pack = await PolicyPackProcess.start(dir, {
     rpcTimeoutMs: 120_000,
     startTimeoutMs: 120_000,
@@ -162,12 +119,23 @@ async function analyzerThroughput(
     );
     const rs = synthetic(N);
     await pack.analyzeAll(rs.slice(0, 500)); // warm-up (JIT, connection), not timed
+    const c0 = processCpuMs(pack.pid);
     const t = performance.now();
     await pack.analyzeAll(rs);
     const ms = performance.now() - t;
+    const c1 = processCpuMs(pack.pid);
     const t2 = performance.now();
     await pack.analyzeStack(rs);
-    return { perSecond: (N * 1000) / ms, stackMs: performance.now() - t2 };
+    const stackMs = performance.now() - t2;
+    const c2 = processCpuMs(pack.pid);
+    const cpu = (a?: number, b?: number) =>
+      a !== undefined && b !== undefined ? b - a : undefined;
+    return {
+      perSecond: (N * 1000) / ms,
+      stackMs,
+      analyzeCpuMs: cpu(c0, c1),
+      stackCpuMs: cpu(c1, c2),
+    };
   } finally {
     await pack.close();
   }
@@ -431,17 +399,46 @@ async function analyzerBench() {
   );
   await ensurePolicyPackBuilt(empty);
   try {
-    const floor = await analyzerThroughput(empty);
-    const real = await analyzerThroughput(packDir, join(packDir, "config", "production.json"));
+    // Interleaved pairs, so both sides see the same load; medians and the spread of the ratios.
+    const floors: AnalyzerRun[] = [];
+    const reals: AnalyzerRun[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      floors.push(await analyzerThroughput(empty));
+      reals.push(await analyzerThroughput(packDir, join(packDir, "config", "production.json")));
+    }
+    const med = (runs: AnalyzerRun[], k: keyof AnalyzerRun) => {
+      const xs = runs.map((r) => r[k]);
+      return xs.every((x) => x !== undefined) ? median(xs as number[]) : undefined;
+    };
+    const spread = (f: (floor: AnalyzerRun, real: AnalyzerRun) => number) => {
+      const xs = floors.map((fl, i) => f(fl, reals[i]!)).sort((a, b) => a - b);
+      return `${xs[0]!.toFixed(2)}–${xs[xs.length - 1]!.toFixed(2)}x`;
+    };
+    const cpuRatio = (k: "analyzeCpuMs" | "stackCpuMs") => {
+      const r = med(reals, k);
+      const f = med(floors, k);
+      return r !== undefined && f !== undefined
+        ? `; pack CPU ${(r / 1000).toFixed(2)} s = ${(r / f).toFixed(2)}x empty-pack's ${(f / 1000).toFixed(2)} s`
+        : "";
+    };
+    const floorRate = med(floors, "perSecond")!;
+    const floorStack = med(floors, "stackMs")!;
+    const realRate = med(reals, "perSecond")!;
+    const realStack = med(reals, "stackMs")!;
     console.log(
-      `reference empty-pack: Analyze ${floor.perSecond.toFixed(0)} resources/s over ${N}`,
+      `reference empty-pack: Analyze ${floorRate.toFixed(0)} resources/s over ${N}, AnalyzeStack ${floorStack.toFixed(0)} ms (medians of ${RUNS})`,
     );
-    const rate = real.perSecond / floor.perSecond;
-    const stack = real.stackMs / floor.stackMs;
+    const rate = realRate / floorRate;
+    const stack = realStack / floorStack;
     console.log(
-      `policy-pack (production config): Analyze ${real.perSecond.toFixed(0)} resources/s over ${N} = ` +
-        `${rate.toFixed(2)}x empty-pack (goal >= 0.9x: ${goal(rate >= 0.9)}); AnalyzeStack of ${N}: ` +
-        `${real.stackMs.toFixed(0)} ms = ${stack.toFixed(2)}x empty-pack (goal <= 1.2x: ${goal(stack <= 1.2)})`,
+      `policy-pack (production config): Analyze ${realRate.toFixed(0)} resources/s over ${N} = ` +
+        `${rate.toFixed(2)}x empty-pack (goal >= 0.9x: ${goal(rate >= 0.9)}; pairs ${spread((f, r) => r.perSecond / f.perSecond)})` +
+        cpuRatio("analyzeCpuMs"),
+    );
+    console.log(
+      `policy-pack (production config): AnalyzeStack of ${N}: ${realStack.toFixed(0)} ms = ` +
+        `${stack.toFixed(2)}x empty-pack (goal <= 1.2x: ${goal(stack <= 1.2)}; pairs ${spread((f, r) => r.stackMs / f.stackMs)})` +
+        cpuRatio("stackCpuMs"),
     );
   } finally {
     rmSync(empty, { recursive: true, force: true });

@@ -150,6 +150,11 @@ export class PolicyPackProcess {
     return this.launch.stderr;
   }
 
+  /** The pack's process id (bench/preview reads its CPU time). */
+  get pid(): number | undefined {
+    return this.launch.pid;
+  }
+
   async getAnalyzerInfo(): Promise<AnalyzerInfo> {
     const resp = await this.call<AnalyzerPb.AnalyzerInfo>("GetAnalyzerInfo", (c, cb) =>
       c.getAnalyzerInfo(new emptyPb.Empty() as never, cb),
