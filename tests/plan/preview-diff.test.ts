@@ -59,10 +59,13 @@ function noSecret(text: string): void {
 }
 
 describe("goose preview --diff", () => {
-  it("usage: --against without --diff, --diff with --all or without --offline, two forms, a bad baseline", async () => {
+  it("usage: --against without --diff, one stage's baseline with --all, --diff without --offline, two forms, a bad baseline", async () => {
     const cases: Array<[string[], RegExp]> = [
       [["preview", "compliance", "--offline", "--against", "state"], /--against goes with --diff/],
-      [["preview", "--all", "--offline", "--diff"], /--diff plans one stage/],
+      [
+        ["preview", "--all", "--offline", "--diff", "--against", `file:${baselineFile}`],
+        /--against file:.* names one stage's baseline: give a stage instead of --all/,
+      ],
       [["preview", "compliance", "--diff", "--against", "state"], /--against needs --offline/],
       [
         ["preview", "compliance", "--offline", "--diff", "--json", "--markdown"],
@@ -176,6 +179,41 @@ describe("goose preview --diff", () => {
     expect(plan.summary.same + plan.summary.update + plan.summary.replace).toBe(plan.steps.length);
     noSecret(r.stdout + r.stderr);
   }, 60_000);
+
+  it("--all --json: goose.plans, each stage against its own baseline, as its one-stage plan", async () => {
+    const r = await goose(["preview", "--all", "--offline", "--diff", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as {
+      kind: string;
+      version: number;
+      stages: Array<Plan & { preview: { stage: string; summary: { resources: number } } }>;
+      summary: { resources: number; mandatory: number; advisory: number };
+    };
+    expect(doc).toMatchObject({ kind: "goose.plans", version: 1 });
+    expect(doc.stages.map((p) => [p.kind, p.stage, p.preview.stage])).toEqual([
+      ["goose.plan", "sandbox", "sandbox"],
+      ["goose.plan", "compliance", "compliance"],
+      ["goose.plan", "production", "production"],
+    ]);
+    // Only compliance was deployed: it is planned against its state, the others against nothing.
+    const [sandbox, compliance, production] = doc.stages;
+    expect(compliance!.against.kind).toBe("state");
+    expect(sandbox!.against.kind).toBe("none");
+    expect(production!.against.kind).toBe("none");
+    expect(sandbox!.summary.create).toBe(sandbox!.preview.summary.resources);
+    expect(compliance!.summary.replace).toBeGreaterThan(0);
+    expect(compliance!.summary.dataLoss).toBeGreaterThan(0);
+    expect(doc.summary.resources).toBe(
+      doc.stages.reduce((n, p) => n + p.preview.summary.resources, 0),
+    );
+    // The shared pack and render give each stage the plan its one-stage run gives.
+    const one = await goose(["preview", "compliance", "--offline", "--diff", "--json"]);
+    expect(one.code, one.stderr).toBe(0);
+    const single = JSON.parse(one.stdout) as Plan;
+    expect(compliance!.steps).toEqual(single.steps);
+    expect(compliance!.summary).toEqual(single.summary);
+    noSecret(r.stdout + r.stderr);
+  }, 120_000);
 
   it("--markdown: a pull-request comment with the table, the warning and folded diffs", async () => {
     const r = await goose([

@@ -1,9 +1,11 @@
 /**
- * `goose preview <stage> --offline --diff [--against state|snapshot:<id>|latest-snapshot|file:<export>]
+ * `goose preview <stage>|--all --offline --diff [--against state|snapshot:<id>|latest-snapshot|file:<export>]
  * [--json | --markdown | --format human|markdown|json]`: the policy preview of the stage plus its
  * plan (src/plan): the rendered stage against the baseline, per resource create/update/replace/
  * delete/same with property diffs, replacements and data-loss flags, and the policy violations of
- * resources being replaced. Exit codes as `goose preview`: 1 on a mandatory violation.
+ * resources being replaced. With `--all`, one plan per stage (each against its own baseline; a
+ * `snapshot:<id>` or `file:` baseline names one stage's, so it needs a stage). Exit codes as
+ * `goose preview`: 1 on a mandatory violation.
  */
 import { colourEnabled } from "../style.js";
 import { InputError } from "../../errors.js";
@@ -72,7 +74,16 @@ export function checkPlanFlags(o: PlanFlags): void {
       throw new UsageError(`${stray.join(", ")} go${stray.length === 1 ? "es" : ""} with --diff`);
     return;
   }
-  if (o.all) throw new UsageError("--diff plans one stage: give a stage instead of --all");
+  if (
+    o.all &&
+    o.against !== undefined &&
+    o.against !== "state" &&
+    o.against !== "latest-snapshot"
+  ) {
+    throw new UsageError(
+      `--against ${o.against} names one stage's baseline: give a stage instead of --all, or use --against state or latest-snapshot`,
+    );
+  }
   if (!o.offline && o.against !== undefined) {
     throw new UsageError(
       "--against needs --offline: without it the Pulumi CLI plans against the stack's own state",
@@ -81,50 +92,86 @@ export function checkPlanFlags(o: PlanFlags): void {
   planFormat(o);
 }
 
+/** One stage's preview as the plan needs it: the rendered stage (offline) or the engine's events. */
+export interface StagePreview {
+  result: PreviewResult;
+  /** Offline: the rendered stage as the export an update would write. */
+  rendered?: StackExport;
+  /** The real engine: the preview's engine events. */
+  events?: unknown[];
+}
+
 /**
- * Runs the preview of one stage and prints its plan in the asked form; sets the exit code (1 on a
- * mandatory violation). Offline (`statePath` given): the rendered stage against the baseline.
- * Real engine (no `statePath`): the engine's steps, mapped (src/plan/pulumi-preview.ts).
+ * Runs the preview of the stages and prints their plans in the asked form; sets the exit code (1
+ * on a mandatory violation). Offline (`statePathOf` given): each rendered stage against its
+ * baseline, loaded first (a bad baseline fails before any rendering). Real engine: the engine's
+ * steps, mapped (src/plan/pulumi-preview.ts).
  */
 export async function runPlanPreview(
   io: CliIo,
-  stage: StageName,
+  stages: StageName[],
   o: PlanFlags,
-  preview: (hooks: {
-    onRendered: (e: StackExport) => void;
-    onEngineEvent: (e: unknown) => void;
-  }) => Promise<PreviewResult>,
-  statePath: string | undefined,
+  preview: () => Promise<StagePreview[]>,
+  statePathOf: ((stage: StageName) => string) | undefined,
   setExitCode: SetExitCode,
   formatPreview: (r: PreviewResult) => string[],
-): Promise<Plan> {
+): Promise<Plan[]> {
   const format = planFormat(o);
   const out = new Output(io, format === "json");
   const plan = await import("../../plan/index.js");
-  const show = (result: PreviewResult, p: Plan): Plan => {
-    printPlan(io, out, format, result, p, plan, formatPreview);
-    setExitCode(result.summary.mandatory > 0 ? 1 : 0);
-    return p;
-  };
-  if (statePath === undefined) {
-    // The real engine: the Pulumi CLI's own plan, mapped from the preview's engine events.
-    const events: unknown[] = [];
-    const result = await preview({
-      onRendered: () => undefined,
-      onEngineEvent: (e) => events.push(e),
-    });
-    const { planFromEngineEvents } = await import("../../plan/pulumi-preview.js");
-    return show(
-      result,
-      plan.attachViolations(planFromEngineEvents(events, stage), result.violations),
-    );
+  const baselines = new Map<StageName, Awaited<ReturnType<typeof loadBaselineOf>>>();
+  if (statePathOf) {
+    for (const stage of stages) {
+      baselines.set(stage, await loadBaselineOf(io, out, stage, o, statePathOf(stage)));
+    }
   }
+  const previews = await preview();
+  const plans: Array<{ result: PreviewResult; plan: Plan }> = [];
+  for (const [i, stage] of stages.entries()) {
+    const p = previews[i]!;
+    if (!statePathOf) {
+      // The real engine: the Pulumi CLI's own plan, mapped from the preview's engine events.
+      const { planFromEngineEvents } = await import("../../plan/pulumi-preview.js");
+      plans.push({
+        result: p.result,
+        plan: plan.attachViolations(
+          planFromEngineEvents(p.events ?? [], stage),
+          p.result.violations,
+        ),
+      });
+      continue;
+    }
+    if (!p.rendered) {
+      throw new InputError(`the ${stage} preview did not render the stage: no plan`, {
+        fix: "run the preview with --offline",
+      });
+    }
+    const baseline = baselines.get(stage)!;
+    plans.push({
+      result: p.result,
+      plan: plan.attachViolations(
+        plan.planExports(baseline.export, p.rendered, { stage, against: baseline.against }),
+        p.result.violations,
+      ),
+    });
+  }
+  printPlans(io, out, format, plans, Boolean(o.all), plan, formatPreview);
+  setExitCode(plans.some((p) => p.result.summary.mandatory > 0) ? 1 : 0);
+  return plans.map((p) => p.plan);
+}
+
+async function loadBaselineOf(
+  io: CliIo,
+  out: Output,
+  stage: StageName,
+  o: PlanFlags,
+  statePath: string,
+) {
   const [{ parseAgainst, loadBaseline }, { snapshotKeyringFor }] = await Promise.all([
     import("../../plan/baseline.js"),
     import("../../snapshots/index.js"),
   ]);
-  const spec = parseAgainst(o.against);
-  const baseline = await loadBaseline(spec, {
+  return loadBaseline(parseAgainst(o.against), {
     stage,
     cwd: io.cwd,
     statePath,
@@ -132,48 +179,53 @@ export async function runPlanPreview(
     keys: () => snapshotKeyringFor(io.cwd, stage, io.env, o.kmsKey ?? []),
     note: (m) => out.info(m),
   });
-  let rendered: StackExport | undefined;
-  const result = await preview({
-    onRendered: (e) => (rendered = e),
-    onEngineEvent: () => undefined,
-  });
-  if (!rendered) {
-    throw new InputError(`the ${stage} preview did not render the stage: no plan`, {
-      fix: "run the preview with --offline",
-    });
-  }
-  return show(
-    result,
-    plan.attachViolations(
-      plan.planExports(baseline.export, rendered, { stage, against: baseline.against }),
-      result.violations,
-    ),
-  );
 }
 
-function printPlan(
+const policyVerdict = (s: PreviewResult["summary"]): string =>
+  s.mandatory > 0
+    ? `**Policy: FAILED** (${s.mandatory} mandatory, ${s.advisory} advisory violations)`
+    : `Policy: passed (${s.advisory} advisory violation${s.advisory === 1 ? "" : "s"})`;
+
+function printPlans(
   io: CliIo,
   out: Output,
   format: PlanFormat,
-  result: PreviewResult,
-  p: Plan,
+  plans: Array<{ result: PreviewResult; plan: Plan }>,
+  all: boolean,
   plan: typeof import("../../plan/index.js"),
   formatPreview: (r: PreviewResult) => string[],
 ): void {
-  const policyLines = formatPreview(result);
+  const total = {
+    resources: plans.reduce((n, p) => n + p.result.summary.resources, 0),
+    mandatory: plans.reduce((n, p) => n + p.result.summary.mandatory, 0),
+    advisory: plans.reduce((n, p) => n + p.result.summary.advisory, 0),
+  };
   if (format === "json") {
-    for (const l of policyLines) out.info(l);
-    out.result({ ...p, preview: result });
+    for (const { result } of plans) for (const l of formatPreview(result)) out.info(l);
+    const docs = plans.map(({ result, plan: p }) => ({ ...p, preview: result }));
+    out.result(all ? { kind: "goose.plans", version: 1, stages: docs, summary: total } : docs[0]);
   } else if (format === "markdown") {
-    for (const l of policyLines) out.info(l);
-    const verdict =
-      result.summary.mandatory > 0
-        ? `**Policy: FAILED** (${result.summary.mandatory} mandatory, ${result.summary.advisory} advisory violations)`
-        : `Policy: passed (${result.summary.advisory} advisory violation${result.summary.advisory === 1 ? "" : "s"})`;
-    io.stdout.write(`${plan.formatPlanMarkdown(p)}\n${verdict}\n`);
+    for (const { result } of plans) for (const l of formatPreview(result)) out.info(l);
+    io.stdout.write(
+      plans
+        .map(
+          ({ result, plan: p }) =>
+            `${plan.formatPlanMarkdown(p)}\n${policyVerdict(result.summary)}\n`,
+        )
+        .join("\n"),
+    );
   } else {
-    for (const l of policyLines) out.line(l);
-    out.line("");
-    for (const l of plan.formatPlanHuman(p, { color: colorEnabled(io) })) out.line(l);
+    for (const [i, { result, plan: p }] of plans.entries()) {
+      if (i > 0) out.line("");
+      for (const l of formatPreview(result)) out.line(l);
+      out.line("");
+      for (const l of plan.formatPlanHuman(p, { color: colorEnabled(io) })) out.line(l);
+    }
+  }
+  if (all && format !== "json") {
+    // Human: on stdout, as `goose preview --all` ends; Markdown: stdout is the comment only.
+    (format === "human" ? out.line.bind(out) : out.info.bind(out))(
+      `all stages: ${total.mandatory > 0 ? "FAILED" : "passed"}: ${total.resources} resources, ${total.mandatory} mandatory, ${total.advisory} advisory`,
+    );
   }
 }

@@ -7,13 +7,14 @@
  * `--json` prints the PreviewResult of one stage; with `--all`,
  * `{ stages: PreviewResult[], summary: { resources, mandatory, advisory } }`.
  *
- * `--diff [--against B] [--markdown | --format F]` (one stage): also the plan: offline, of the
+ * `--diff [--against B] [--markdown | --format F]`: also the plan of each stage: offline, of the
  * rendered stage against its state or a snapshot; with the Pulumi CLI, the engine's own steps
  * mapped to the same shape (preview-plan.ts, src/plan; docs/plan.md).
  */
 import type { Command } from "commander";
 import { STAGES, type StageName } from "../../config/stages.js";
 import type { PolicyViolation, PreviewResult } from "../../engine/types.js";
+import type { StackExport } from "../../pulumi-export/index.js";
 import { UsageError } from "../errors.js";
 import { paintVerdict, PLAIN, type Painter } from "../style.js";
 import { Output, type CliIo } from "../io.js";
@@ -171,6 +172,7 @@ async function previewStages(
   setExitCode: SetExitCode,
 ): Promise<void> {
   const { runPlanPreview } = await import("./preview-plan.js");
+  type StagePreview = import("./preview-plan.js").StagePreview;
   // Loaded here, not at the top: the engine pulls in @pulumi/pulumi and gRPC, which every
   // other goose command would otherwise pay for at start-up.
   const { createEngine, OfflineEngine } = await import("../../engine/index.js");
@@ -188,22 +190,46 @@ async function previewStages(
   const overdue = overdueRotationsOf(io, stages, (m) => out.info(m));
   overdue.catch(() => undefined); // awaited (and its error thrown) by addRotationViolations
   if (o.diff) {
-    const stage = stages[0]!;
+    const offline = engine instanceof OfflineEngine ? engine : undefined;
     await runPlanPreview(
       io,
-      stage,
+      stages,
       o,
-      async (hooks) => {
-        const r = await engine.preview(stage, {
-          ...(o.configFile ? { stackConfigFile: o.configFile } : {}),
-          ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
-          onProgress,
-          ...hooks,
-        });
-        await addRotationViolations([r], overdue);
-        return r;
+      async () => {
+        let previews: StagePreview[];
+        if (offline && stages.length > 1) {
+          // One shared pack, as `goose preview --all --offline` (previewMany).
+          const rendered = new Map<StageName, StackExport>();
+          const results = await offline.previewMany(stages, {
+            onProgress,
+            onRendered: (stage, e) => rendered.set(stage, e),
+          });
+          previews = results.map((result) => {
+            const e = rendered.get(result.stage);
+            return { result, ...(e ? { rendered: e } : {}) };
+          });
+        } else {
+          previews = [];
+          for (const stage of stages) {
+            let rendered: StackExport | undefined;
+            const events: unknown[] = [];
+            const result = await engine.preview(stage, {
+              ...(o.configFile ? { stackConfigFile: o.configFile } : {}),
+              ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
+              onProgress,
+              onRendered: (e) => (rendered = e),
+              onEngineEvent: (e) => events.push(e),
+            });
+            previews.push({ result, events, ...(rendered ? { rendered } : {}) });
+          }
+        }
+        await addRotationViolations(
+          previews.map((p) => p.result),
+          overdue,
+        );
+        return previews;
       },
-      engine instanceof OfflineEngine ? engine.statePath(stage) : undefined,
+      offline ? (stage) => offline.statePath(stage) : undefined,
       setExitCode,
       formatPreview,
     );

@@ -209,7 +209,11 @@ export class OfflineEngine implements StackEngine {
    */
   async previewMany(
     stages: StageName[],
-    opts: { onProgress?: (message: string) => void } = {},
+    opts: {
+      onProgress?: (message: string) => void;
+      /** Each stage rendered, as the export an update would write (the plan's "new" side). */
+      onRendered?: (stage: StageName, rendered: StackExport) => void;
+    } = {},
   ): Promise<PreviewResult[]> {
     const progress = opts.onProgress ?? (() => undefined);
     const stacks = stages.map((s) => this.loadStack(s));
@@ -231,6 +235,7 @@ export class OfflineEngine implements StackEngine {
         stages.map(async (stage, i) => {
           progress(`${stage}: rendering the stage program under mocks`);
           const { rendered } = await this.render(stage, true, stacks[i]);
+          opts.onRendered?.(stage, toExport(rendered));
           const pack = await packPromise;
           const run = analyses.then(() => {
             progress(`${stage}: analyzing ${rendered.resources.length} resources`);
