@@ -14,6 +14,7 @@ import type * as AnalyzerPb from "@pulumi/pulumi/proto/analyzer_pb.js";
 import type * as AnalyzerGrpc from "@pulumi/pulumi/proto/analyzer_grpc_pb.js";
 import { PolicyPackError } from "./errors.js";
 import { PackLaunch, type LaunchOptions } from "./pack-launch.js";
+import { rememberedStruct, rememberStruct } from "./struct-cache.js";
 
 export { packEnv, PackLaunch, PULUMI_STARTUP, RUN_POLICY_PACK } from "./pack-launch.js";
 
@@ -368,17 +369,17 @@ export function analyzeStackRequest(resources: AnalyzerResourceInput[]): Analyze
 }
 
 /**
- * The protobuf Struct of a property bag, converted once per object: a stage's provider's inputs go
- * with every resource it serves, and the same bag can be both a resource's Analyze inputs and its
- * AnalyzeStack outputs. A message only serialises its fields, so one Struct can sit in several
- * requests. Property bags are the render's results and are not changed after it.
+ * The protobuf Struct of a property bag, converted once per object (or the one the render received
+ * it as: struct-cache.ts): a stage's provider's inputs go with every resource it serves, and the
+ * same bag can be both a resource's Analyze inputs and its AnalyzeStack outputs. A message only
+ * serialises its fields, so one Struct can sit in several requests. Property bags are the render's
+ * results and are not changed after it.
  */
-const structs = new WeakMap<object, unknown>();
 function structOf(properties: Record<string, unknown>): never {
-  let s = structs.get(properties);
+  let s = rememberedStruct(properties);
   if (s === undefined) {
     s = structPb.Struct.fromJavaScript(properties);
-    structs.set(properties, s);
+    rememberStruct(properties, s);
   }
   return s as never;
 }

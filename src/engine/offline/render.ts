@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT, type StageName } from "../../config/stages.js";
 import type { PolicyResource } from "../../policy/policy-run.js";
+import { rememberStruct } from "../../policy/struct-cache.js";
 import { isSecretValue, SECRET_SIG, SECRET_SIG_KEY } from "../../pulumi-export/index.js";
 
 export { isSecretValue, SECRET_SIG, SECRET_SIG_KEY };
@@ -198,8 +199,7 @@ async function renderNow(input: RenderInput): Promise<RenderedStack> {
   mon.registerResourceOutputs = (req, cb) =>
     origOutputs(req, (err, resp) => {
       const r = recorded.get(req.getUrn());
-      if (!err && r)
-        r.outputs = (req.getOutputs()?.toJavaScript() ?? {}) as Record<string, unknown>;
+      if (!err && r) r.outputs = plainOf(req.getOutputs());
       cb(err, resp);
     });
 
@@ -219,6 +219,14 @@ async function renderNow(input: RenderInput): Promise<RenderedStack> {
   return completeStack(input.stage, PROJECT, [...recorded.values()], outputs, input.config);
 }
 
+/** A property bag as a plain object; the policy run sends the Struct it came as (struct-cache.ts). */
+function plainOf(struct: { toJavaScript(): unknown } | undefined): Record<string, unknown> {
+  if (!struct) return {};
+  const bag = struct.toJavaScript() as Record<string, unknown>;
+  rememberStruct(bag, struct);
+  return bag;
+}
+
 function fromRequest(req: Req, resp: Resp): RecordedResource {
   const propertyDependencies: Record<string, string[]> = {};
   req.getPropertydependenciesMap().forEach((v, k) => {
@@ -236,8 +244,8 @@ function fromRequest(req: Req, resp: Resp): RecordedResource {
     version: req.getVersion(),
     dependencies: [...new Set(req.getDependenciesList())],
     propertyDependencies,
-    inputs: (req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
-    outputs: (resp.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+    inputs: plainOf(req.getObject()),
+    outputs: plainOf(resp.getObject()),
     protect: req.getProtect() ?? false,
     ignoreChanges: req.getIgnorechangesList(),
     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
