@@ -46,7 +46,9 @@ for (const stream of [process.stdout, process.stderr]) {
 await import("../src/pulumi-startup.mjs");
 let main;
 if (compiledIsFresh()) {
-  ({ main } = await import("../dist/cli/main.js"));
+  // The CLI bundled from the same sources (scripts/bundle-cli.mjs); dist/cli/main.js is the
+  // same program file by file.
+  ({ main } = await import("../dist/bundle/main.js"));
 } else {
   const { register } = await import("tsx/esm/api");
   register();

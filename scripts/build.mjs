@@ -2,7 +2,8 @@
 // `npm run build` (and npm's `prepare`, so `npm ci` and `npm install` run it): compiles src/ to
 // dist/ — one JavaScript file per TypeScript file, same layout and depth, so paths a module
 // computes from import.meta.url (the repository root, schema files, the snapshot worker) hold
-// in both trees — and the policy pack to policy-pack/dist/index.js.
+// in both trees —, the CLI bundled into dist/bundle/ from the same sources (what bin/goose.js runs;
+// scripts/bundle-cli.mjs), and the policy pack to policy-pack/dist/index.js.
 //
 // bin/goose.js runs dist/ only while it is newer than every file under src/ (else it runs the
 // sources through tsx), so a forgotten or stale build costs speed, never correctness.
@@ -10,6 +11,7 @@ import { cpSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } fro
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { bundleCli } from "./bundle-cli.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const src = join(root, "src");
@@ -41,6 +43,9 @@ try {
     cpSync(a, to);
   }
   writeFileSync(join(tmp, "package.json"), '{ "type": "module" }\n');
+  // What bin/goose.js runs: the CLI bundled (scripts/bundle-cli.mjs), beside the per-file tree
+  // whose paths its modules compute.
+  await bundleCli({ root, outdir: join(tmp, "bundle"), runsFrom: join(root, "dist", "bundle") });
   // Written last: bin/goose.js compares the sources' modification times with this file's.
   writeFileSync(join(tmp, ".built"), `${new Date().toISOString()}\n`);
   const old = join(root, `.dist-old-${process.pid}`);
