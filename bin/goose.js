@@ -3,7 +3,7 @@
 // `npm run build`) while it is newer than every file under src/; otherwise the TypeScript sources
 // through tsx, so an edited source or a missing build is never run stale.
 import module from "node:module";
-import { readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 // Node's on-disk compile cache: later runs skip V8 compilation of goose's modules and of the
@@ -47,8 +47,9 @@ await import("../src/pulumi-startup.mjs");
 let main;
 if (compiledIsFresh()) {
   // The CLI bundled from the same sources (scripts/bundle-cli.mjs); dist/cli/main.js is the
-  // same program file by file.
-  ({ main } = await import("../dist/bundle/main.js"));
+  // same program file by file (and all a dist/ built before the bundle existed has).
+  const bundled = new URL("../dist/bundle/main.js", import.meta.url);
+  ({ main } = await import(existsSync(bundled) ? bundled.href : "../dist/cli/main.js"));
 } else {
   const { register } = await import("tsx/esm/api");
   register();
