@@ -11,9 +11,11 @@
  * (`deserialize_1.deserializeProperties(...)`, `proxy_1.unknownCheckingProxy(...)`), so replacing
  * the exports with memoizing versions, keyed on the Struct (the same object for one request: the
  * generated message classes cache their wrappers) and on the converted object, makes every policy
- * of a request read the one conversion. Nothing else changes: the same values, the same proxies
- * (they hold no state; each property read still throws on an unknown), the same diagnostics
- * (tests/policy-pack/grpc.test.ts). Policies must not modify `props` — none of this pack does, and
+ * of a request read the one conversion. The proxy is the SDK's get trap, answering every read the
+ * same way (each read of an unknown still throws the SDK's error), with its child proxies made once
+ * instead of at every read (`CheckingHandler`). Nothing else changes: the same values and the same
+ * diagnostics, byte for byte (tests/policy/policy-server-speed.test.ts, tests/policy-pack/grpc.test.ts).
+ * Policies must not modify `props` — none of this pack does, and
  * a policy that did would already have been wrong (its edit is not what Pulumi deploys).
  * Remediation (`deserializeProperties(…, true)`: secrets kept behind a proxy, a result a remediation may replace) is left
  * alone.
@@ -41,16 +43,15 @@ export const SDK_FILES = {
  */
 export function shareDeserialization(): { deserialize: boolean; proxy: boolean } {
   const sdkRequire = createRequire(__filename);
+  const proxyModule = sdkRequire(SDK_FILES.proxy) as Record<string, unknown>;
   return {
     deserialize: install<Deserialize>(
       sdkRequire(SDK_FILES.deserialize) as Record<string, unknown>,
       "deserializeProperties",
       memoDeserialize,
     ),
-    proxy: install<Proxify>(
-      sdkRequire(SDK_FILES.proxy) as Record<string, unknown>,
-      "unknownCheckingProxy",
-      memoProxy,
+    proxy: install<Proxify>(proxyModule, "unknownCheckingProxy", (original) =>
+      memoProxy(original, proxySdk(proxyModule)),
     ),
   };
 }
@@ -86,17 +87,93 @@ function memoDeserialize(original: Deserialize): Deserialize {
   };
 }
 
-function memoProxy(original: Proxify): Proxify {
+function memoProxy(original: Proxify, sdk: ProxySdk | undefined): Proxify {
   const seen = new WeakMap<object, unknown>();
   return (value) => {
     if (value === null || typeof value !== "object") return original(value);
     let proxy = seen.get(value);
     if (proxy === undefined) {
-      proxy = original(value);
+      proxy = sdk ? new Proxy(value, new CheckingHandler(sdk, [])) : original(value);
       seen.set(value, proxy);
     }
     return proxy;
   };
+}
+
+/** What the checking proxy needs of @pulumi/policy's proxy.js. */
+interface ProxySdk {
+  unknowns: ReadonlySet<unknown>;
+  isSpecialProxy: string;
+  getSpecialProxyTarget: string;
+  UnknownValueError: new (sentinel: unknown, path: PropertyKey[]) => Error;
+}
+
+/** The proxy.js exports the checking proxy reads: its markers, sentinels and error class. */
+const SENTINEL_EXPORTS = [
+  "unknownBooleanValue",
+  "unknownNumberValue",
+  "unknownStringValue",
+  "unknownArrayValue",
+  "unknownAssetValue",
+  "unknownArchiveValue",
+  "unknownObjectValue",
+] as const;
+
+function proxySdk(module: Record<string, unknown>): ProxySdk | undefined {
+  const { isSpecialProxy, getSpecialProxyTarget, UnknownValueError } = module;
+  const sentinels = SENTINEL_EXPORTS.map((k) => module[k]);
+  if (
+    typeof isSpecialProxy !== "string" ||
+    typeof getSpecialProxyTarget !== "string" ||
+    typeof UnknownValueError !== "function" ||
+    !sentinels.every((s) => typeof s === "string")
+  ) {
+    return undefined;
+  }
+  return {
+    unknowns: new Set(sentinels),
+    isSpecialProxy,
+    getSpecialProxyTarget,
+    UnknownValueError: UnknownValueError as ProxySdk["UnknownValueError"],
+  };
+}
+
+/**
+ * The get trap of the SDK's unknown-checking proxy (proxy.js `proxyHelper`), answering each read
+ * as the SDK's does — the same values, the same `UnknownValueError` (sentinel and property path)
+ * for an unknown, the raw value of a non-configurable read-only property, the same two marker
+ * properties — with two differences that only object identity shows: the child proxy for a
+ * property is made once per parent proxy and property (and made again if the value changed), not
+ * at every read, and the property path is built only for a child or an error. The SDK's builds a
+ * new path array, property descriptor, handler, closure and proxy at each read of an object, which
+ * was most of the garbage of policies reading nested Kubernetes specs.
+ */
+class CheckingHandler implements ProxyHandler<object> {
+  private children: Map<PropertyKey, { field: object; proxy: object }> | undefined;
+
+  constructor(
+    private readonly sdk: ProxySdk,
+    private readonly path: PropertyKey[],
+  ) {}
+
+  get(obj: object, prop: PropertyKey): unknown {
+    const sdk = this.sdk;
+    if (prop === sdk.isSpecialProxy) return true;
+    if (prop === sdk.getSpecialProxyTarget) return obj;
+    const field: unknown = (obj as Record<PropertyKey, unknown>)[prop];
+    if (sdk.unknowns.has(field)) throw new sdk.UnknownValueError(field, this.path.concat([prop]));
+    if (!(field instanceof Object)) return field;
+    const known = this.children?.get(prop);
+    if (known !== undefined && known.field === field) return known.proxy;
+    // The V8 invariant the SDK honours: a non-configurable, read-only data property reads as itself.
+    const desc = Object.getOwnPropertyDescriptor(obj, prop);
+    if (desc && "value" in desc && desc.configurable === false && desc.writable === false) {
+      return field;
+    }
+    const proxy = new Proxy(field, new CheckingHandler(sdk, this.path.concat([prop])));
+    (this.children ??= new Map()).set(prop, { field, proxy });
+    return proxy;
+  }
 }
 
 /** The SDK's protobuf module for the Analyzer messages, as server.js and protoutil.js load it. */

@@ -28,16 +28,26 @@
 //   goose holds) the pack exits when that pipe ends: goose died without closing it (SIGKILL, a
 //   crash, OOM), and a pack nobody will ever call must not live on holding its port and memory.
 //
+// In every process, @pulumi/policy's server.js (the pack's Analyzer handlers) gets the edits of
+// src/pulumi-startup-policy.mjs: per-request work done once per request instead of once per policy.
+//
 // The edits are textual ones on the pinned SDK; when a
 // pattern is not found (another SDK version) the file loads unchanged, and
-// tests/policy/pulumi-startup.test.ts fails so the patterns get updated.
+// tests/policy/pulumi-startup.test.ts fails so the patterns get updated. The server.js edits
+// apply all together or not at all (with a warning), and only to the version they were written for.
 //
 // Plain JavaScript, so it runs before any TypeScript loader. Needs module.registerHooks
 // (Node >= 22.15); without it nothing changes.
+import { readFileSync } from "node:fs";
 import module from "node:module";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { POLICY_SDK_VERSION, POLICY_SERVER_EDITS } from "./pulumi-startup-policy.mjs";
 
-/** File (suffix of its URL) → [exact text, replacement] edits. */
+/**
+ * File (suffix of its URL) → [exact text, replacement] edits, and optionally `{ version }`: then
+ * the edits apply only all together, each text found once, to that version of the file's package.
+ */
 export const PATCHES = [
   [
     "/node_modules/@pulumi/pulumi/index.js",
@@ -82,6 +92,7 @@ export const PATCHES = [
       ],
     ],
   ],
+  ["/node_modules/@pulumi/policy/server.js", POLICY_SERVER_EDITS, { version: POLICY_SDK_VERSION }],
 ];
 
 /**
@@ -114,16 +125,43 @@ function flushCompileCacheAfterFirstWrite() {
 /** Applies the edits for `url` to `source`; returns the text and how many edits matched. */
 export function patchSource(url, source) {
   let applied = 0;
-  for (const [suffix, edits] of PATCHES) {
+  for (const [suffix, edits, whole] of PATCHES) {
     if (!url.endsWith(suffix)) continue;
+    if (whole) {
+      const mismatch = wholeMismatch(url, source, edits, whole.version);
+      if (mismatch) {
+        process.emitWarning(
+          `${suffix.replace("/node_modules/", "")} loads unedited (${mismatch}); the policy pack runs ` +
+            "slower. Update src/pulumi-startup-policy.mjs (tests/policy/policy-server-speed.test.ts).",
+          { code: "GOOSE_SDK_EDIT_SKIPPED" },
+        );
+        continue;
+      }
+    }
     for (const [from, to] of edits) {
       if (source.includes(from)) {
-        source = source.replace(from, to);
+        source = source.replace(from, () => to);
         applied++;
       }
     }
   }
   return { source, applied };
+}
+
+/** Why all-or-nothing edits cannot apply to this file (version, a text missing or repeated). */
+function wholeMismatch(url, source, edits, version) {
+  try {
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("./package.json", url)), "utf8"));
+    if (pkg.version !== version) return `version ${pkg.version}, edits written for ${version}`;
+  } catch (err) {
+    return `no readable package.json: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  for (const [i, [from]] of edits.entries()) {
+    const first = source.indexOf(from);
+    if (first < 0) return `edit ${i + 1} of ${edits.length}: text not found`;
+    if (source.indexOf(from, first + 1) >= 0) return `edit ${i + 1}: text found twice`;
+  }
+  return undefined;
 }
 
 /** Ends this process when its stdin pipe ends: the only writer, goose, is gone. */
@@ -154,7 +192,12 @@ if (module.registerHooks && !globalThis.__goosePulumiStartup) {
   module.registerHooks({
     load(url, context, nextLoad) {
       const result = nextLoad(url, context);
-      if (!url.includes("/@pulumi/pulumi/") || result.source == null) return result;
+      if (
+        result.source == null ||
+        !(url.includes("/@pulumi/pulumi/") || url.endsWith("/@pulumi/policy/server.js"))
+      ) {
+        return result;
+      }
       const { source, applied } = patchSource(url, String(result.source));
       return applied > 0 ? { ...result, source } : result;
     },

@@ -20,11 +20,13 @@ import {
   typeOf,
   type ContainerRef,
   notApplicable,
+  onlyForTypes,
 } from "./util.js";
 import { droppedRuleMetrics } from "./promql.js";
 
 const SERVER_TYPES = [typeOf(k8s.apps.v1.StatefulSet), typeOf(k8s.apps.v1.Deployment)];
 const CONFIGMAP = typeOf(k8s.core.v1.ConfigMap);
+const isServerType = (type: string) => SERVER_TYPES.includes(type);
 
 /** Does the container run `app` (by container name or by the last path segment of its image)? */
 function runs(c: ContainerRef, app: string): boolean {
@@ -68,36 +70,39 @@ export const prometheusRetention: ResourceValidationPolicy = {
   description: "Prometheus keeps its data at least the stage's minimum retention.",
   severity: "medium",
   configSchema: retentionSchema,
-  validateResource: (args, report) => {
-    if (!SERVER_TYPES.includes(args.type)) notApplicable(args, "not a StatefulSet or Deployment");
-    const proms = containersOf(args.type, args.props).filter(
-      (c) => c.list === "containers" && runs(c, "prometheus"),
-    );
-    if (proms.length === 0) notApplicable(args, "runs no Prometheus container");
-    const cfg = configWithDefaults<RetentionConfig>(retentionSchema, args.getConfig());
-    const min = cfg.minRetentionDays;
-    for (const c of proms) {
-      const what = `${kindOf(args.type)} "${args.name}": Prometheus container "${c.name}" (${c.path}.args)`;
-      const value = retentionArg(c.container);
-      if (value === undefined) {
-        report(
-          `${what} does not set ${RETENTION_FLAG} (the default is 15d). Add "${RETENTION_FLAG}=${min}d" or more.`,
-        );
-        continue;
+  validateResource: onlyForTypes(
+    isServerType,
+    "not a StatefulSet or Deployment",
+    (args, report) => {
+      const proms = containersOf(args.type, args.props).filter(
+        (c) => c.list === "containers" && runs(c, "prometheus"),
+      );
+      if (proms.length === 0) notApplicable(args, "runs no Prometheus container");
+      const cfg = configWithDefaults<RetentionConfig>(retentionSchema, args.getConfig());
+      const min = cfg.minRetentionDays;
+      for (const c of proms) {
+        const what = `${kindOf(args.type)} "${args.name}": Prometheus container "${c.name}" (${c.path}.args)`;
+        const value = retentionArg(c.container);
+        if (value === undefined) {
+          report(
+            `${what} does not set ${RETENTION_FLAG} (the default is 15d). Add "${RETENTION_FLAG}=${min}d" or more.`,
+          );
+          continue;
+        }
+        const days = durationDays(value);
+        if (days === undefined) {
+          report(
+            `${what} has ${RETENTION_FLAG}=${value}, which is not a duration. Use e.g. "${RETENTION_FLAG}=${min}d".`,
+          );
+        } else if (days < min) {
+          report(
+            `${what} keeps data for ${value} (${Math.round(days * 100) / 100} days), below this stage's ` +
+              `minimum of ${min} days. Set "${RETENTION_FLAG}=${min}d" or more (prometheus.retentionDays).`,
+          );
+        }
       }
-      const days = durationDays(value);
-      if (days === undefined) {
-        report(
-          `${what} has ${RETENTION_FLAG}=${value}, which is not a duration. Use e.g. "${RETENTION_FLAG}=${min}d".`,
-        );
-      } else if (days < min) {
-        report(
-          `${what} keeps data for ${value} (${Math.round(days * 100) / 100} days), below this stage's ` +
-            `minimum of ${min} days. Set "${RETENTION_FLAG}=${min}d" or more (prometheus.retentionDays).`,
-        );
-      }
-    }
-  },
+    },
+  ),
 };
 
 /** Is `[auth.anonymous] enabled = true` set in grafana.ini text? */
@@ -137,40 +142,42 @@ export const grafanaNoAnonymous: ResourceValidationPolicy = {
   description: "Grafana does not let anonymous users in.",
   severity: "high",
   configSchema: anonymousSchema,
-  validateResource: (args, report) => {
-    const cfg = configWithDefaults<AnonymousConfig>(anonymousSchema, args.getConfig());
-    const fix = `Set grafana.anonymousAccess: false in the stage config (GF_AUTH_ANONYMOUS_ENABLED=false).`;
-    if (args.type === CONFIGMAP) {
-      const data = dig(args.props, "data");
-      const ini = isObject(data) ? data["grafana.ini"] : undefined;
-      if (typeof ini !== "string") notApplicable(args, "ConfigMap without grafana.ini");
-      if (iniAnonymousEnabled(ini as string) && !cfg.allowAnonymous) {
-        report(
-          `ConfigMap "${args.name}" enables [auth.anonymous] in data["grafana.ini"]. Set enabled = false there. ${fix}`,
-        );
-      }
-      return;
-    }
-    if (!SERVER_TYPES.includes(args.type))
-      notApplicable(args, "not a Deployment, StatefulSet or ConfigMap");
-    const grafanas = containersOf(args.type, args.props).filter(
-      (c) => c.list === "containers" && runs(c, "grafana"),
-    );
-    if (grafanas.length === 0) notApplicable(args, "runs no Grafana container");
-    for (const c of grafanas) {
-      const env = raw(c.container)["env"];
-      if (!Array.isArray(env)) continue;
-      env.forEach((e: unknown, i) => {
-        if (!isObject(e) || e["name"] !== "GF_AUTH_ANONYMOUS_ENABLED") return;
-        if (String(e["value"]).trim().toLowerCase() === "true" && !cfg.allowAnonymous) {
+  validateResource: onlyForTypes(
+    (type) => type === CONFIGMAP || isServerType(type),
+    "not a Deployment, StatefulSet or ConfigMap",
+    (args, report) => {
+      const cfg = configWithDefaults<AnonymousConfig>(anonymousSchema, args.getConfig());
+      const fix = `Set grafana.anonymousAccess: false in the stage config (GF_AUTH_ANONYMOUS_ENABLED=false).`;
+      if (args.type === CONFIGMAP) {
+        const data = dig(args.props, "data");
+        const ini = isObject(data) ? data["grafana.ini"] : undefined;
+        if (typeof ini !== "string") notApplicable(args, "ConfigMap without grafana.ini");
+        if (iniAnonymousEnabled(ini as string) && !cfg.allowAnonymous) {
           report(
-            `${kindOf(args.type)} "${args.name}": container "${c.name}" sets GF_AUTH_ANONYMOUS_ENABLED=true ` +
-              `(${c.path}.env[${i}]). ${fix}`,
+            `ConfigMap "${args.name}" enables [auth.anonymous] in data["grafana.ini"]. Set enabled = false there. ${fix}`,
           );
         }
-      });
-    }
-  },
+        return;
+      }
+      const grafanas = containersOf(args.type, args.props).filter(
+        (c) => c.list === "containers" && runs(c, "grafana"),
+      );
+      if (grafanas.length === 0) notApplicable(args, "runs no Grafana container");
+      for (const c of grafanas) {
+        const env = raw(c.container)["env"];
+        if (!Array.isArray(env)) continue;
+        env.forEach((e: unknown, i) => {
+          if (!isObject(e) || e["name"] !== "GF_AUTH_ANONYMOUS_ENABLED") return;
+          if (String(e["value"]).trim().toLowerCase() === "true" && !cfg.allowAnonymous) {
+            report(
+              `${kindOf(args.type)} "${args.name}": container "${c.name}" sets GF_AUTH_ANONYMOUS_ENABLED=true ` +
+                `(${c.path}.env[${i}]). ${fix}`,
+            );
+          }
+        });
+      }
+    },
+  ),
 };
 
 /** Is this ConfigMap (raw props) a Prometheus rules ConfigMap? */

@@ -5,7 +5,13 @@
  *
  * Nothing here starts the policy-pack server; every module under policies/ is importable in tests.
  */
-import type { PolicyConfigSchema, PolicyResource } from "@pulumi/policy";
+import type {
+  PolicyConfigSchema,
+  PolicyResource,
+  ReportViolation,
+  ResourceValidation,
+  ResourceValidationArgs,
+} from "@pulumi/policy";
 
 /** The engine's sentinels for values that are not known during a preview (policy SDK proxy.ts). */
 export const UNKNOWN_SENTINELS: ReadonlySet<string> = new Set([
@@ -78,6 +84,41 @@ export function notApplicable(
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+/**
+ * The key of a validation function's not-applicable-by-type test (src/pulumi-startup-policy.mjs,
+ * `NOT_APPLICABLE_BY_TYPE_KEY`): the resource type → the reason it is not applicable, or undefined.
+ */
+export const NOT_APPLICABLE_BY_TYPE: unique symbol = Symbol.for(
+  "golden-goose.notApplicableByType",
+) as never;
+
+/** A resource validation carrying its not-applicable-by-type test. */
+export type TypedValidation = ResourceValidation & {
+  [NOT_APPLICABLE_BY_TYPE]: (type: string) => string | undefined;
+};
+
+/**
+ * `fn`, for the resource types `applies` accepts; any other type is not applicable with `reason`
+ * (through `args.notApplicable`, before anything else). The function also carries that test, so
+ * the policy server goose starts (src/pulumi-startup-policy.mjs) reports the same not-applicable
+ * reason without calling it — no argument object, no thrown error — for each resource of another
+ * type. Elsewhere (the Pulumi CLI's own start of the pack, the test harness) it is called and
+ * throws, with the same result.
+ */
+export function onlyForTypes(
+  applies: (type: string) => boolean,
+  reason: string,
+  fn: (args: ResourceValidationArgs, report: ReportViolation) => void,
+): TypedValidation {
+  const validation = (args: ResourceValidationArgs, report: ReportViolation): void => {
+    if (!applies(args.type)) notApplicable(args, reason);
+    fn(args, report);
+  };
+  return Object.assign(validation, {
+    [NOT_APPLICABLE_BY_TYPE]: (type: string) => (applies(type) ? undefined : reason),
+  });
 }
 
 /** True for an engine "unknown during preview" sentinel. */

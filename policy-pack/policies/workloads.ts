@@ -25,6 +25,7 @@ import {
   WORKLOAD_TYPES,
   type ContainerRef,
   notApplicable,
+  onlyForTypes,
 } from "./util.js";
 
 const WORKLOAD_LIST = Object.values(WORKLOAD_TYPES).map(kindOf).join(", ");
@@ -36,12 +37,11 @@ const WORKLOAD_LIST = Object.values(WORKLOAD_TYPES).map(kindOf).join(", ");
 export function onWorkloads(
   fn: (args: ResourceValidationArgs, report: ReportViolation, what: string) => void,
 ): ResourceValidation {
-  return (args, report) => {
-    if (!isWorkloadType(args.type)) {
-      notApplicable(args, `Policy only applies to workloads (${WORKLOAD_LIST})`);
-    }
-    fn(args, report, `${kindOf(args.type)} "${args.name}"`);
-  };
+  return onlyForTypes(
+    isWorkloadType,
+    `Policy only applies to workloads (${WORKLOAD_LIST})`,
+    (args, report) => fn(args, report, `${kindOf(args.type)} "${args.name}"`),
+  );
 }
 
 function forEachContainer(
@@ -332,33 +332,36 @@ export const k8sRequiredLabels: ResourceValidationPolicy = {
   description: "Kubernetes objects carry the ownership, cost and compliance labels.",
   severity: "low",
   configSchema: labelsSchema,
-  validateResource: (args, report) => {
-    if (!carriesLabels(args.type)) notApplicable(args, "not a Kubernetes object with metadata");
-    const cfg = configWithDefaults<LabelsConfig>(labelsSchema, args.getConfig());
-    const what = `${kindOf(args.type)} "${args.name}"`;
-    const places: [string, unknown][] = [
-      ["metadata.labels", dig(args.props, "metadata", "labels")],
-    ];
-    const tpl = podTemplateMetadataPath(args.type);
-    if (cfg.checkPodTemplates && tpl && isWorkloadType(args.type)) {
-      places.push([`${tpl.join(".")}.labels`, dig(args.props, ...tpl, "labels")]);
-    }
-    for (const [path, labels] of places) {
-      const have = isObject(labels) ? labels : {};
-      const missing = cfg.labels.filter((l) => typeof have[l] !== "string" || have[l] === "");
-      if (missing.length > 0) {
-        report(
-          `${what} has no ${missing.map((l) => `"${l}"`).join(", ")} in ${path}. Add them (the stage's labels).`,
-        );
+  validateResource: onlyForTypes(
+    carriesLabels,
+    "not a Kubernetes object with metadata",
+    (args, report) => {
+      const cfg = configWithDefaults<LabelsConfig>(labelsSchema, args.getConfig());
+      const what = `${kindOf(args.type)} "${args.name}"`;
+      const places: [string, unknown][] = [
+        ["metadata.labels", dig(args.props, "metadata", "labels")],
+      ];
+      const tpl = podTemplateMetadataPath(args.type);
+      if (cfg.checkPodTemplates && tpl && isWorkloadType(args.type)) {
+        places.push([`${tpl.join(".")}.labels`, dig(args.props, ...tpl, "labels")]);
       }
-      const stage = have["goldengoose.io/stage"];
-      if (cfg.stage !== "" && typeof stage === "string" && stage !== "" && stage !== cfg.stage) {
-        report(
-          `${what} has ${path}["goldengoose.io/stage"] = "${stage}" but this is stage "${cfg.stage}". Fix the label.`,
-        );
+      for (const [path, labels] of places) {
+        const have = isObject(labels) ? labels : {};
+        const missing = cfg.labels.filter((l) => typeof have[l] !== "string" || have[l] === "");
+        if (missing.length > 0) {
+          report(
+            `${what} has no ${missing.map((l) => `"${l}"`).join(", ")} in ${path}. Add them (the stage's labels).`,
+          );
+        }
+        const stage = have["goldengoose.io/stage"];
+        if (cfg.stage !== "" && typeof stage === "string" && stage !== "" && stage !== cfg.stage) {
+          report(
+            `${what} has ${path}["goldengoose.io/stage"] = "${stage}" but this is stage "${cfg.stage}". Fix the label.`,
+          );
+        }
       }
-    }
-  },
+    },
+  ),
 };
 
 export const workloadPolicies = [

@@ -220,13 +220,7 @@ export class PolicyPackProcess {
 
   /** Analyze one resource (its inputs), as the CLI does for every resource it registers. */
   async analyze(r: AnalyzerResourceInput): Promise<Diagnostic[]> {
-    const req = new pb.AnalyzeRequest();
-    req.setUrn(r.urn);
-    req.setType(r.type);
-    req.setName(r.name);
-    req.setProperties(structOf(r.properties));
-    req.setOptions(toPbOptions(r.options));
-    if (r.provider) req.setProvider(toPbProvider(r.provider));
+    const req = analyzeRequest(r);
     const resp = await this.call<AnalyzerPb.AnalyzeResponse>(`Analyze(${r.urn})`, (c, cb) =>
       c.analyze(req, cb),
     );
@@ -334,6 +328,18 @@ export class PolicyPackProcess {
       });
     });
   }
+}
+
+/** The Analyze request of one resource (its inputs), as the CLI sends it. */
+export function analyzeRequest(r: AnalyzerResourceInput): AnalyzerPb.AnalyzeRequest {
+  const req = new pb.AnalyzeRequest();
+  req.setUrn(r.urn);
+  req.setType(r.type);
+  req.setName(r.name);
+  req.setProperties(structOf(r.properties));
+  req.setOptions(toPbOptions(r.options));
+  if (r.provider) req.setProvider(toPbProvider(r.provider));
+  return req;
 }
 
 /** An AnalyzeStack request, built ahead of the call (`runPolicies` builds it while Analyze runs). */

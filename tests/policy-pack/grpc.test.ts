@@ -7,54 +7,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  emptyOptions,
   packEnv,
   PolicyPackProcess,
   type AnalyzerInfo,
-  type AnalyzerResourceInput,
   type Diagnostic,
 } from "../../src/policy/analyzer.js";
 import { ensurePolicyPackBuilt } from "../../src/policy/pack-build.js";
 import { resolvePolicyPackConfig } from "../../src/policy/policy-config.js";
 import { policyNames } from "../../policy-pack/policies/index.js";
 import { CASES, productionDropLabels, type Case } from "./cases.js";
-import {
-  packDir,
-  readPackConfig,
-  UNKNOWN,
-  urnOf,
-  type ResourceInput,
-  type StackResourceInput,
-} from "./harness.js";
+import { packDir, readPackConfig, UNKNOWN } from "./harness.js";
+import { toAnalyzer } from "./to-analyzer.js";
 import { grafanaWith, metricsStack } from "./fixtures.js";
-
-function typeToken(t: string | object): string {
-  return typeof t === "string" ? t : (t as { __pulumiType: string }).__pulumiType;
-}
-
-function toAnalyzer(r: ResourceInput, stack: StackResourceInput[] = []): AnalyzerResourceInput {
-  const urnByName = new Map(stack.map((s) => [s.name, urnOf(typeToken(s.type), s.name)]));
-  const s = r as Partial<StackResourceInput>;
-  const parent = s.parent ? urnByName.get(s.parent) : undefined;
-  const options = {
-    ...emptyOptions(parent),
-    additionalSecretOutputs: r.opts?.additionalSecretOutputs ?? [],
-    protect: r.opts?.protect ?? false,
-  };
-  const resolve = (names: string[]) => names.map((n) => urnByName.get(n) as string);
-  return {
-    urn: urnOf(typeToken(r.type), r.name ?? "r"),
-    type: typeToken(r.type),
-    name: r.name ?? "r",
-    properties: r.props,
-    options,
-    ...(parent ? { parent } : {}),
-    dependencies: resolve(s.dependencies ?? []),
-    propertyDependencies: Object.fromEntries(
-      Object.entries(s.propertyDependencies ?? {}).map(([k, v]) => [k, resolve(v)]),
-    ),
-  };
-}
 
 let pack: PolicyPackProcess;
 let info: AnalyzerInfo;

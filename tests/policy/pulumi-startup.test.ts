@@ -37,14 +37,17 @@ function loadPulumi(preload: boolean): { atLoad: string[]; afterUse: string[]; w
 }
 
 describe("pulumi-startup preload", () => {
-  it("every edit matches the installed @pulumi/pulumi (update the patterns after an SDK upgrade)", () => {
-    const require = createRequire(path.join(REPO, "package.json"));
-    const root = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
+  it("every edit matches the installed @pulumi/pulumi and @pulumi/policy (update the patterns after an SDK upgrade)", () => {
+    // From the policy pack's folder: @pulumi/policy is its dependency.
+    const require = createRequire(path.join(REPO, "policy-pack", "index.ts"));
     for (const [suffix, edits] of PATCHES) {
-      const file = path.join(root, suffix.replace("/node_modules/@pulumi/pulumi/", ""));
+      const file = require.resolve(suffix.replace("/node_modules/", ""));
       const { source, applied } = patchSource(pathToFileURL(file).href, readFileSync(file, "utf8"));
       expect(applied, file).toBe(edits.length);
-      for (const [from] of edits) expect(source.includes(from)).toBe(false);
+      for (const [from, to] of edits) {
+        expect(source.includes(to)).toBe(true);
+        if (!to.includes(from)) expect(source.includes(from)).toBe(false);
+      }
     }
   });
 

@@ -1,0 +1,420 @@
+/**
+ * Child process of tests/policy/policy-server-speed.test.ts: serves the golden-goose policies plus
+ * edge-case policies through @pulumi/policy's own server (`new PolicyPack`), calls its Analyzer
+ * handlers directly with requests decoded from their wire bytes, and writes every response's wire
+ * bytes (or the error) to the JSON file named by argv[2].
+ *
+ *     node [--import src/pulumi-startup.mjs] --import tsx tests/policy/policy-server-driver.ts <out.json> <sdk|goose>
+ *
+ * `sdk`: the SDK as published. `goose`: as goose's pack process runs it — started with the
+ * preload (the server.js edits, src/pulumi-startup-policy.mjs) and with policy-pack/sdk-speed.ts
+ * installed. The test compares the two files byte for byte.
+ */
+import { writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import {
+  PolicyPack,
+  validateResourceOfType,
+  validateStackResourcesOfType,
+  type Policies,
+  type ReportViolation,
+  type ResourceValidationArgs,
+} from "@pulumi/policy";
+import { analyzeRequest, analyzeStackRequest } from "../../src/policy/analyzer.js";
+import { PACK_NAME, policies } from "../../policy-pack/policies/index.js";
+import { NOT_APPLICABLE_BY_TYPE, onlyForTypes, raw } from "../../policy-pack/policies/util.js";
+import { shareDeserialization, shareNotApplicableEncoding } from "../../policy-pack/sdk-speed.js";
+import { synthetic } from "../../bench/preview/synthetic.js";
+import { CASES } from "../policy-pack/cases.js";
+import { readPackConfig, resolvePolicyConfig, UNKNOWN } from "../policy-pack/harness.js";
+import { toAnalyzer } from "../policy-pack/to-analyzer.js";
+
+const [out, mode] = process.argv.slice(2);
+if (!out || (mode !== "sdk" && mode !== "goose")) throw new Error("usage: <out.json> <sdk|goose>");
+
+const REPO = path.resolve(import.meta.dirname, "../..");
+const serverFile = createRequire(path.join(REPO, "policy-pack/index.ts")).resolve(
+  "@pulumi/policy/server.js",
+);
+const sdkRequire = createRequire(serverFile);
+type Message = { serializeBinary(): Uint8Array };
+type Callback = (err: unknown, resp?: Message) => void;
+type Handler = (call: { request: unknown }, cb: Callback) => void;
+const grpc = sdkRequire("@grpc/grpc-js") as {
+  Server: { prototype: { addService(service: unknown, impl: Record<string, Handler>): void } };
+};
+const pb = sdkRequire("@pulumi/pulumi/proto/analyzer_pb") as Record<
+  string,
+  { deserializeBinary(b: Uint8Array): unknown } & (new () => Record<string, never>)
+>;
+const structPb = createRequire(sdkRequire.resolve("@pulumi/pulumi/proto/analyzer_pb"))(
+  "google-protobuf/google/protobuf/struct_pb",
+) as { Struct: { fromJavaScript(o: object): unknown } };
+
+// The handlers the SDK registers (the server still listens on a loopback port, unused here).
+let handlers: Record<string, Handler> | undefined;
+const addService = grpc.Server.prototype.addService;
+grpc.Server.prototype.addService = function (service, impl) {
+  handlers = impl;
+  return addService.call(this, service, impl);
+};
+
+if (mode === "goose") {
+  shareDeserialization();
+  shareNotApplicableEncoding();
+}
+
+// ------------------------------------------------------------------------------------------
+// Edge-case policies: what the server.js edits touch, each way a validation can answer.
+
+const THING = "test:index:Thing";
+const BOOM = "test:index:Boom";
+const thingClass = { __pulumiType: THING } as never;
+const configMapClass = { __pulumiType: "kubernetes:core/v1:ConfigMap" } as never;
+let typedCalls = 0;
+const onlyThings = onlyForTypes(
+  (t) => t === THING,
+  "only things",
+  (args, report) => report(`thing ${String((args.props as { x?: unknown }).x)}`),
+);
+
+const edge: Policies = [
+  {
+    name: "edge-async",
+    description: "reports after an await",
+    validateResource: async (args, report) => {
+      await new Promise((r) => setImmediate(r));
+      if (args.type === THING) report(`async ${args.name}`);
+    },
+  },
+  {
+    name: "edge-returns-value",
+    description: "returns a value and reports the object form",
+    validateResource: (args, report) => {
+      if (args.type !== THING) return;
+      report({ message: "object form", urn: args.urn, severity: "low" } as never);
+      return 42 as never;
+    },
+  },
+  {
+    name: "edge-array",
+    description: "three validations",
+    validateResource: [
+      (args, report) => report(`first ${args.type}`),
+      (args) => args.notApplicable("the second is not applicable"),
+      (args, report) => report(`third ${args.name}`),
+    ],
+  },
+  {
+    name: "edge-resource-of-type",
+    description: "validateResourceOfType",
+    validateResource: validateResourceOfType(configMapClass, (cm, args, report) =>
+      report(`configmap ${args.name} ${Object.keys(raw(cm) as object).join()}`),
+    ),
+  },
+  {
+    name: "edge-only-for-types",
+    description: "onlyForTypes",
+    // Counts every call, to show the edited server skips it for other types.
+    validateResource: Object.assign(
+      (args: ResourceValidationArgs, report: ReportViolation) => {
+        typedCalls++;
+        return onlyThings(args, report);
+      },
+      { [NOT_APPLICABLE_BY_TYPE]: onlyThings[NOT_APPLICABLE_BY_TYPE] },
+    ),
+  },
+  {
+    name: "edge-unknown",
+    description: "reads a value unknown during preview",
+    validateResource: (args, report) => {
+      if (args.type !== THING) args.notApplicable();
+      if ((args.props as { maybe?: unknown }).maybe) report("known");
+    },
+  },
+  {
+    name: "edge-sees",
+    description: "what a validation is given",
+    configSchema: { properties: { word: { type: "string", default: "w" } } },
+    validateResource: (args, report) => {
+      const a = args as ResourceValidationArgs & { provider?: { type: string; urn: string } };
+      report(
+        JSON.stringify({
+          keys: Object.keys(args),
+          opts: args.opts,
+          provider: a.provider ? [a.provider.type, a.provider.urn] : null,
+          isThing: args.isType(thingClass),
+          asThing: args.asType(thingClass) !== undefined,
+          config: args.getConfig(),
+          tags: [...args.stackTags],
+          props: raw(args.props),
+        }),
+      );
+    },
+  },
+  {
+    name: "edge-throws",
+    description: "throws on one type",
+    validateResource: (args) => {
+      if (args.type === BOOM) throw new Error("boom");
+    },
+  },
+  {
+    name: "edge-remediation-only",
+    description: "remediates only",
+    remediateResource: () => undefined,
+  },
+  {
+    name: "edge-disabled",
+    description: "disabled by config",
+    validateResource: (_args, report) => report("never"),
+  },
+  {
+    name: "edge-remediate-level",
+    description: "remediate level, reported as mandatory",
+    validateResource: (args, report) => report(`remediate level ${args.name}`),
+  },
+  {
+    name: "edge-stack-sorts",
+    description: "sorts its resources in place",
+    validateStack: (args, report) => {
+      args.resources.sort((a, b) => b.urn.localeCompare(a.urn));
+      report(args.resources.map((r) => r.name).join());
+    },
+  },
+  {
+    name: "edge-stack-order",
+    description: "the order it is given",
+    validateStack: (args, report) => report(args.resources.map((r) => r.name).join()),
+  },
+  {
+    name: "edge-stack-graph",
+    description: "parents, dependencies and options",
+    validateStack: (args, report) =>
+      report(
+        JSON.stringify(
+          args.resources.map((r) => [
+            r.urn,
+            r.parent?.urn,
+            r.dependencies.map((d) => d.urn),
+            Object.fromEntries(
+              Object.entries(r.propertyDependencies).map(([k, v]) => [k, v.map((d) => d.urn)]),
+            ),
+            r.opts,
+            r.isType(thingClass),
+            Object.keys(r),
+          ]),
+        ),
+      ),
+  },
+  {
+    name: "edge-stack-async",
+    description: "reports after an await",
+    validateStack: async (args, report) => {
+      await new Promise((r) => setImmediate(r));
+      report(`async stack of ${args.resources.length}`);
+    },
+  },
+  {
+    name: "edge-stack-not-applicable",
+    description: "never applicable",
+    validateStack: (args) => args.notApplicable("not here"),
+  },
+  {
+    name: "edge-stack-unknown",
+    description: "reads unknowns",
+    validateStack: (args, report) => {
+      for (const r of args.resources) {
+        if ((r.props as { maybe?: unknown }).maybe) report(`known ${r.name}`);
+      }
+    },
+  },
+  {
+    name: "edge-stack-of-type",
+    description: "validateStackResourcesOfType",
+    validateStack: validateStackResourcesOfType(thingClass, (things, _args, report) =>
+      report(`things ${things.length}`),
+    ),
+  },
+];
+
+const LEVELS: Record<string, string> = {
+  "edge-disabled": "disabled",
+  "edge-remediate-level": "remediate",
+  "edge-async": "mandatory",
+  "edge-stack-order": "mandatory",
+};
+const PB_LEVEL: Record<string, number> = { advisory: 0, mandatory: 1, disabled: 2, remediate: 3 };
+
+new PolicyPack(PACK_NAME, { policies: [...policies, ...edge], enforcementLevel: "advisory" });
+if (!handlers) throw new Error("the SDK registered no Analyzer service");
+const h = handlers;
+
+// ------------------------------------------------------------------------------------------
+
+type Result = { name: string; bytes?: string; error?: { code?: unknown; details?: unknown } };
+const results: Result[] = [];
+
+/** Calls a handler with the request decoded from its bytes, as gRPC does; its result, in order. */
+async function call(method: string, request: Message, type: string, name: string): Promise<void> {
+  results.push(await answer(method, request, type, name));
+}
+
+function answer(method: string, request: Message, type: string, name: string): Promise<Result> {
+  const decoded = pb[type]!.deserializeBinary(request.serializeBinary());
+  return new Promise((resolve) => {
+    h[method]!({ request: decoded }, (err, resp) => {
+      if (err) {
+        const e = err as { code?: unknown; details?: unknown; message?: unknown };
+        resolve({ name, error: { code: e.code, details: e.details ?? e.message } });
+      } else {
+        resolve({ name, bytes: Buffer.from(resp!.serializeBinary()).toString("hex") });
+      }
+    });
+  });
+}
+
+async function configure(stage: string): Promise<void> {
+  const req = new pb.ConfigureAnalyzerRequest!() as unknown as {
+    getPolicyconfigMap(): { set(k: string, v: unknown): void };
+  } & Message;
+  const file = readPackConfig(stage);
+  for (const p of [...policies, ...edge]) {
+    const c = resolvePolicyConfig(p, file);
+    const pc = new pb.PolicyConfig!() as unknown as {
+      setEnforcementlevel(n: number): void;
+      setProperties(s: unknown): void;
+    };
+    pc.setEnforcementlevel(PB_LEVEL[LEVELS[p.name] ?? c.enforcementLevel]!);
+    pc.setProperties(structPb.Struct.fromJavaScript(c.properties));
+    req.getPolicyconfigMap().set(p.name, pc);
+  }
+  await call("configure", req, "ConfigureAnalyzerRequest", `configure ${stage}`);
+}
+
+const analyze = (r: Parameters<typeof analyzeRequest>[0], name: string) =>
+  call("analyze", analyzeRequest(r) as unknown as Message, "AnalyzeRequest", name);
+const analyzeStack = (rs: Parameters<typeof analyzeStackRequest>[0], name: string) =>
+  call("analyzeStack", analyzeStackRequest(rs).message as Message, "AnalyzeStackRequest", name);
+
+const opts = (parent?: string) => ({
+  protect: false,
+  ignoreChanges: ["x"],
+  additionalSecretOutputs: [],
+  aliases: [],
+  customTimeouts: { create: 1, update: 0, delete: 0 },
+  ...(parent ? { parent } : {}),
+});
+const urn = (type: string, name: string) => `urn:pulumi:test::golden-goose::${type}::${name}`;
+const thing = (name: string, props: Record<string, unknown>, extra: object = {}) => ({
+  urn: urn(THING, name),
+  type: THING,
+  name,
+  properties: props,
+  options: opts(),
+  dependencies: [],
+  propertyDependencies: {},
+  ...extra,
+});
+const provider = {
+  urn: urn("pulumi:providers:kubernetes", "k8s"),
+  type: "pulumi:providers:kubernetes",
+  name: "k8s",
+  properties: { namespace: "goose" },
+};
+const edgeResources = [
+  thing("t1", { x: 1, nested: { list: [1, "two", null, true] } }),
+  thing("t2", { x: "two", maybe: UNKNOWN }, { provider }),
+  thing("t3", { x: 3 }, { options: { ...opts(urn(THING, "t1")), deleteBeforeReplace: true } }),
+  {
+    ...thing("cm", { data: { a: "b" } }),
+    type: "kubernetes:core/v1:ConfigMap",
+    urn: urn("kubernetes:core/v1:ConfigMap", "cm"),
+  },
+];
+const edgeStack = [
+  thing("s1", { x: 1 }),
+  thing("s2", { x: 2 }, { parent: urn(THING, "s1"), options: opts(urn(THING, "s1")) }),
+  thing(
+    "s3",
+    { x: 3, maybe: UNKNOWN },
+    {
+      dependencies: [urn(THING, "s1"), urn(THING, "s2")],
+      propertyDependencies: { x: [urn(THING, "s2")] },
+      provider,
+    },
+  ),
+  thing("s4", { x: 4 }),
+];
+
+for (const stage of ["production", "sandbox"]) {
+  await configure(stage);
+  for (const c of CASES.filter((x) => x.stage === stage)) {
+    for (const which of ["pass", "fail"] as const) {
+      if (c.kind === "resource") await analyze(toAnalyzer(c[which]), `${c.policy} ${which}`);
+      else {
+        const stack = c[which];
+        await analyzeStack(
+          stack.map((r) => toAnalyzer(r, stack)),
+          `${c.policy} ${which}`,
+        );
+      }
+    }
+  }
+  const rs = synthetic(40);
+  for (const r of rs) await analyze(r, `${stage} synthetic ${r.name}`);
+  await analyzeStack(rs, `${stage} synthetic stack`);
+  for (const r of edgeResources) await analyze(r, `${stage} edge ${r.name}`);
+  await analyzeStack(edgeStack, `${stage} edge stack`);
+  // Several requests in flight at once, as the CLI sends them.
+  results.push(
+    ...(await Promise.all(
+      rs
+        .slice(0, 12)
+        .map((r) =>
+          answer(
+            "analyze",
+            analyzeRequest(r) as unknown as Message,
+            "AnalyzeRequest",
+            `${stage} concurrent ${r.name}`,
+          ),
+        ),
+    )),
+  );
+}
+for (const stage of ["compliance"]) {
+  await configure(stage);
+  for (const c of CASES.filter((x) => x.stage === stage)) {
+    for (const which of ["pass", "fail"] as const) {
+      if (c.kind === "resource") await analyze(toAnalyzer(c[which]), `${c.policy} ${which}`);
+      else {
+        const stack = c[which];
+        await analyzeStack(
+          stack.map((r) => toAnalyzer(r, stack)),
+          `${c.policy} ${which}`,
+        );
+      }
+    }
+  }
+}
+// A validation that throws fails the request; so do resources without options (an old CLI).
+await analyze({ ...thing("b", {}), type: BOOM, urn: urn(BOOM, "b") }, "throws");
+const noOptions = analyzeRequest(thing("n", { x: 1 }));
+noOptions.clearOptions();
+await call("analyze", noOptions as unknown as Message, "AnalyzeRequest", "no options");
+const stackNoOptions = analyzeStackRequest(edgeStack).message as {
+  getResourcesList(): { clearOptions(): void }[];
+} & Message;
+stackNoOptions.getResourcesList()[1]!.clearOptions();
+await call("analyzeStack", stackNoOptions, "AnalyzeStackRequest", "stack no options");
+
+writeFileSync(
+  out,
+  JSON.stringify({
+    patched: String(h["analyze"]).includes("gooseRequest"),
+    typedCalls,
+    results,
+  }),
+);
+process.exit(0);
