@@ -111,6 +111,7 @@ export interface StartOptions extends LaunchOptions {
 /** A running policy pack. Always `close()` it (idempotent). */
 export class PolicyPackProcess {
   private closed = false;
+  private info: Promise<AnalyzerInfo> | undefined;
 
   private constructor(
     readonly packDir: string,
@@ -143,7 +144,12 @@ export class PolicyPackProcess {
       "grpc.max_receive_message_length": 400 * 1024 * 1024,
       "grpc.max_send_message_length": 400 * 1024 * 1024,
     });
-    return new PolicyPackProcess(launch.packDir, launch, client, opts.rpcTimeoutMs ?? 30_000);
+    const pack = new PolicyPackProcess(launch.packDir, launch, client, opts.rpcTimeoutMs ?? 30_000);
+    // Asked now, while the caller still renders: the connection and the pack's first call are
+    // made off the critical path, and the answer is there when the policy run asks for it. A
+    // failure is the caller's when it asks (the same promise).
+    pack.getAnalyzerInfo().catch(() => undefined);
+    return pack;
   }
 
   /** What the pack wrote to stderr so far. */
@@ -156,7 +162,16 @@ export class PolicyPackProcess {
     return this.launch.pid;
   }
 
-  async getAnalyzerInfo(): Promise<AnalyzerInfo> {
+  /**
+   * GetAnalyzerInfo, asked once per process (what a pack declares does not change while it runs;
+   * `goose preview --all` runs a policy run per stage on one pack). Callers only read the result.
+   */
+  getAnalyzerInfo(): Promise<AnalyzerInfo> {
+    this.info ??= this.fetchAnalyzerInfo();
+    return this.info;
+  }
+
+  private async fetchAnalyzerInfo(): Promise<AnalyzerInfo> {
     const resp = await this.call<AnalyzerPb.AnalyzerInfo>("GetAnalyzerInfo", (c, cb) =>
       c.getAnalyzerInfo(new emptyPb.Empty() as never, cb),
     );

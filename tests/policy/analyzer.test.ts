@@ -68,6 +68,8 @@ describe("Analyzer protocol against a running pack", () => {
       min: { type: "number", default: 2 },
       label: { type: "string" },
     });
+    // Asked once per pack process (attach asks it at once): every later call gets that answer.
+    expect(await pack.getAnalyzerInfo()).toBe(info);
   });
 
   it("Configure delivers resolved config; Analyze carries options, provider and secrets", async () => {
