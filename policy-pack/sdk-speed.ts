@@ -237,3 +237,65 @@ export function shareNotApplicableEncoding(): boolean {
   cls.serializeBinaryToWriter = write;
   return cls.serializeBinaryToWriter === write;
 }
+
+/** Strings shorter than this keep google-protobuf's own encoder (no gain below it, measured). */
+const MIN_NATIVE_STRING = 32;
+
+interface BinaryWriterProto {
+  writeString: Marked<(this: BinaryWriterProto, field: number, value?: string | null) => void>;
+  writeBytes(field: number, value: Uint8Array): void;
+}
+
+/**
+ * Strings of protobuf messages encoded to UTF-8 by Node instead of character by character
+ * (issue 18: the analyzer).
+ *
+ * google-protobuf 3.21's `BinaryWriter.writeString` pushes each UTF-8 byte of a string into a
+ * JavaScript array; the diagnostics of a response are mostly long strings (the policy's
+ * description and the message), and the 13,754 violations of the bench's AnalyzeStack spent
+ * ~0.2 s there. For a well-formed string, `writeBytes(field, utf8)` writes the same bytes: the same
+ * field tag and wire type (length-delimited), the length, then the UTF-8 — which is the one
+ * encoding of a well-formed string. A string with a lone surrogate (which google-protobuf's encoder
+ * drops or encodes its own way) and short strings take the original path.
+ *
+ * Replaces the method on the writer class the SDK's generated messages use (the google-protobuf
+ * that @pulumi/pulumi's analyzer_pb.js loads); returns whether it is installed (idempotent).
+ * tests/policy/sdk-speed.test.ts compares the bytes with the original writer's.
+ */
+export function shareStringEncoding(): boolean {
+  const sdkRequire = createRequire(createRequire(__filename).resolve(SDK_FILES.server));
+  const pbRequire = createRequire(sdkRequire.resolve(ANALYZER_PB));
+  const jspb = pbRequire("google-protobuf") as {
+    BinaryWriter?: { prototype: BinaryWriterProto };
+  };
+  const proto = jspb.BinaryWriter?.prototype;
+  const original = proto?.writeString;
+  if (!proto || typeof original !== "function" || typeof proto.writeBytes !== "function") {
+    return false;
+  }
+  if (original[MARK]) return true;
+  const write: Marked<BinaryWriterProto["writeString"]> = function (field, value) {
+    if (value == null || value.length < MIN_NATIVE_STRING || !isWellFormed(value)) {
+      original.call(this, field, value);
+      return;
+    }
+    this.writeBytes(field, Buffer.from(value, "utf8"));
+  };
+  write[MARK] = true;
+  proto.writeString = write;
+  return proto.writeString === write;
+}
+
+/** No lone surrogate (ES2024 `String.prototype.isWellFormed`, in Node since 20). */
+const isWellFormed = (s: string): boolean =>
+  (s as string & { isWellFormed(): boolean }).isWellFormed();
+
+/** Every speed-up of this module, as the pack installs them before it starts serving. */
+export function installSdkSpeedups(): void {
+  // Each resource of a request is converted once for all policies, not once per policy.
+  shareDeserialization();
+  // Each (policy, reason) of the not-applicable lists is encoded once, not once per resource.
+  shareNotApplicableEncoding();
+  // Long strings of the responses encoded by Node.
+  shareStringEncoding();
+}

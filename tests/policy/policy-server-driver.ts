@@ -24,7 +24,7 @@ import {
 import { analyzeRequest, analyzeStackRequest } from "../../src/policy/analyzer.js";
 import { PACK_NAME, policies } from "../../policy-pack/policies/index.js";
 import { NOT_APPLICABLE_BY_TYPE, onlyForTypes, raw } from "../../policy-pack/policies/util.js";
-import { shareDeserialization, shareNotApplicableEncoding } from "../../policy-pack/sdk-speed.js";
+import { installSdkSpeedups } from "../../policy-pack/sdk-speed.js";
 import { synthetic } from "../../bench/preview/synthetic.js";
 import { CASES } from "../policy-pack/cases.js";
 import { readPackConfig, resolvePolicyConfig, UNKNOWN } from "../policy-pack/harness.js";
@@ -60,10 +60,7 @@ grpc.Server.prototype.addService = function (service, impl) {
   return addService.call(this, service, impl);
 };
 
-if (mode === "goose") {
-  shareDeserialization();
-  shareNotApplicableEncoding();
-}
+if (mode === "goose") installSdkSpeedups();
 
 // ------------------------------------------------------------------------------------------
 // Edge-case policies: what the server.js edits touch, each way a validation can answer.

@@ -229,4 +229,50 @@ describe("shared deserialization in the policy pack", () => {
       ],
     });
   }, 30_000);
+
+  it("strings encode to the SDK's bytes: long, short, non-ASCII, emoji, lone surrogates", () => {
+    // A child process: the replaced writer would otherwise stay in this worker's require cache.
+    const script = `
+      const { createRequire } = require("node:module");
+      const { shareStringEncoding } = require(${JSON.stringify(path.join(REPO, "policy-pack/sdk-speed.ts"))});
+      const sdkRequire = createRequire(require.resolve("@pulumi/policy/server.js"));
+      const pb = sdkRequire("@pulumi/pulumi/proto/analyzer_pb");
+      const long = "Kubernetes objects carry the ownership, cost and compliance labels.\\n";
+      const strings = ["", "golden-goose", long, long.repeat(40), "ünïcödé ✓ ".repeat(8),
+        "emoji 🦆🪿 in a long enough message to take the native path",
+        "lone high \\ud800 surrogate in a long enough message to take the native path",
+        "lone low \\udc00 surrogate in a long enough message to take the native path",
+        "high at the end of a long enough message to take the native path \\ud83e",
+        "x".repeat(31), "x".repeat(32), "é".repeat(40)];
+      const messages = strings.map((s, i) => {
+        const d = new pb.AnalyzeDiagnostic();
+        d.setPolicyname(s); d.setDescription(s + i); d.setMessage(long + s); d.setUrn("urn:" + s);
+        d.setEnforcementlevel(1);
+        const r = new pb.AnalyzeResponse();
+        r.setDiagnosticsList([d, d]);
+        return r;
+      });
+      const hex = () => messages.map((m) => Buffer.from(m.serializeBinary()).toString("hex"));
+      const sdk = hex();
+      const installed = shareStringEncoding();
+      const again = shareStringEncoding();
+      const after = hex();
+      const decoded = pb.AnalyzeResponse.deserializeBinary(Buffer.from(after[3], "hex"))
+        .getDiagnosticsList()[0].getPolicyname() === strings[3];
+      console.log(JSON.stringify({ installed, again, same: after.map((h, i) => h === sdk[i]), decoded }));
+    `;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
+      cwd: REPO,
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { installed: boolean; same: boolean[] };
+    expect(out).toEqual({
+      installed: true,
+      again: true,
+      same: out.same.map(() => true),
+      decoded: true,
+    });
+    expect(out.same).toHaveLength(12);
+  }, 30_000);
 });
