@@ -12,7 +12,8 @@
 // modules the first time they are read.
 //
 // A third edit, in every process: the stack trace @pulumi/pulumi keeps on each resource promise
-// (for its leak report at exit) is formatted only if the report reads it.
+// (for its leak report at exit) is captured only when PULUMI_DEBUG_PROMISE_LEAKS asks the report
+// to print it, and formatted only if the report reads it.
 //
 // In a policy-pack process goose starts (`run-policy-pack`, src/policy/pack-launch.ts) two more
 // things change:
@@ -74,12 +75,13 @@ export const PATCHES = [
   [
     // Every promise of a resource registration records where it was made, for the leak report
     // at exit; `new Error().stack` formats the trace at once (~0.1 s of CPU per stage render).
-    // The getter formats it only when a leak report reads it; the frames are the same.
+    // Only the report with PULUMI_DEBUG_PROMISE_LEAKS set (`debugPromiseLeaks`) prints it: the
+    // trace is captured only then, and formatted only when that report reads it (same frames).
     "/node_modules/@pulumi/pulumi/runtime/debuggable.js",
     [
       [
         'Object.defineProperty(p, "_debugStackTrace", { writable: true, value: new Error().stack });',
-        'const debugStackError = new Error(); let debugStackTrace; Object.defineProperty(p, "_debugStackTrace", { configurable: true, get() { return (debugStackTrace ??= debugStackError.stack); }, set(v) { debugStackTrace = v; } });',
+        'if (exports.debugPromiseLeaks) { const debugStackError = new Error(); let debugStackTrace; Object.defineProperty(p, "_debugStackTrace", { configurable: true, get() { return (debugStackTrace ??= debugStackError.stack); }, set(v) { debugStackTrace = v; } }); }',
       ],
     ],
   ],

@@ -67,7 +67,29 @@ describe("pulumi-startup preload", () => {
 });
 
 describe("pulumi-startup: resource promises' stack traces", () => {
-  it("are formatted only when read, and then hold the frames of where the promise was made", () => {
+  it("are not captured unless PULUMI_DEBUG_PROMISE_LEAKS asks for the leak report's traces", () => {
+    const script = `
+      let made = 0;
+      const Base = Error;
+      globalThis.Error = class extends Base { constructor(...a) { super(...a); made++; } };
+      const { debuggablePromise } = require("@pulumi/pulumi/runtime/debuggable");
+      const p = Promise.resolve(1);
+      debuggablePromise(p, "probe");
+      globalThis.Error = Base;
+      console.log(JSON.stringify({ made, trace: p._debugStackTrace ?? null }));
+    `;
+    const env = { ...process.env };
+    delete env.PULUMI_DEBUG_PROMISE_LEAKS;
+    const r = spawnSync(process.execPath, ["--import", pathToFileURL(STARTUP).href, "-e", script], {
+      cwd: REPO,
+      encoding: "utf8",
+      env,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ made: 0, trace: null });
+  }, 30_000);
+
+  it("with it, are formatted only when read, and then hold the frames of where the promise was made", () => {
     const script = `
       const { debuggablePromise, promiseDebugString } = require("@pulumi/pulumi/runtime/debuggable");
       let formatted = 0;
@@ -84,6 +106,7 @@ describe("pulumi-startup: resource promises' stack traces", () => {
     const r = spawnSync(process.execPath, ["--import", pathToFileURL(STARTUP).href, "-e", script], {
       cwd: REPO,
       encoding: "utf8",
+      env: { ...process.env, PULUMI_DEBUG_PROMISE_LEAKS: "1" },
     });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { before: number; after: number; text: string };
