@@ -3,8 +3,11 @@
  * started with @pulumi/pulumi/cmd/run-policy-pack as a child process, spoken to over gRPC. One
  * probe pack serves the whole "protocol" block; every failure mode starts its own broken pack.
  */
+import { createRequire } from "node:module";
+import type * as AnalyzerPb from "@pulumi/pulumi/proto/analyzer_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  decodeDiagnosticsOnly,
   emptyOptions,
   packEnv,
   PolicyPackProcess,
@@ -291,5 +294,43 @@ new PolicyPack("hangs", { policies: [{ name: "forever", description: "d",
     );
     expect(err).toBeInstanceOf(PolicyPackError);
     expect((err as Error).message).toMatch(/did not start within 2 s/);
+  });
+});
+
+describe("responses decoded with their diagnostics only", () => {
+  it("the diagnostics are the generated decoder's, the not-applicable list is skipped", () => {
+    const requireFromPulumi = createRequire(
+      createRequire(import.meta.url).resolve("@pulumi/pulumi"),
+    );
+    const pb = requireFromPulumi("./proto/analyzer_pb") as typeof AnalyzerPb;
+    const resp = new pb.AnalyzeResponse();
+    for (const [i, level] of [0, 1, 0].entries()) {
+      const d = new pb.AnalyzeDiagnostic();
+      d.setPolicyname(`policy-${i}`);
+      d.setPolicypackname("golden-goose");
+      d.setPolicypackversion("0.1.0");
+      d.setDescription("Every container declares CPU and memory requests and limits. ✓");
+      d.setMessage(`message ${i} ünïcode 🦆`.repeat(i + 1));
+      d.setUrn(i === 1 ? "" : `urn:pulumi:s::p::t::r${i}`);
+      d.setEnforcementlevel(level as AnalyzerPb.EnforcementLevel);
+      d.setSeverity(2 as AnalyzerPb.PolicySeverity);
+      resp.addDiagnostics(d);
+      const na = new pb.PolicyNotApplicable();
+      na.setPolicyName(`na-${i}`);
+      na.setReason("Policy only applies to workloads");
+      resp.addNotApplicable(na);
+    }
+    const bytes = resp.serializeBinary();
+    const full = pb.AnalyzeResponse.deserializeBinary(bytes);
+    const ours = decodeDiagnosticsOnly(bytes);
+    expect(full.getNotApplicableList()).toHaveLength(3);
+    expect(ours.getNotApplicableList()).toEqual([]);
+    expect(ours.getDiagnosticsList().map((d) => d.toObject())).toEqual(
+      full.getDiagnosticsList().map((d) => d.toObject()),
+    );
+    expect(ours.getDiagnosticsList()).toHaveLength(3);
+    expect(decodeDiagnosticsOnly(new pb.AnalyzeResponse().serializeBinary()).toObject()).toEqual(
+      new pb.AnalyzeResponse().toObject(),
+    );
   });
 });
