@@ -44,6 +44,7 @@ import module from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { POLICY_SDK_VERSION, POLICY_SERVER_EDITS } from "./pulumi-startup-policy.mjs";
+import { LAZY_INDEXES, lazySubmodules } from "./pulumi-startup-providers.mjs";
 
 /**
  * File (suffix of its URL) → [exact text, replacement] edits, and optionally `{ version }`: then
@@ -194,6 +195,10 @@ if (module.registerHooks && !globalThis.__goosePulumiStartup) {
   module.registerHooks({
     load(url, context, nextLoad) {
       const result = nextLoad(url, context);
+      if (result.source != null && LAZY_INDEXES.some((suffix) => url.endsWith(suffix))) {
+        const lazy = lazySubmodules(String(result.source));
+        return lazy.count > 0 ? { ...result, source: lazy.source } : result;
+      }
       if (
         result.source == null ||
         !(url.includes("/@pulumi/pulumi/") || url.endsWith("/@pulumi/policy/server.js"))

@@ -9,6 +9,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { PATCHES, patchSource } from "../../src/pulumi-startup.mjs";
+import { LAZY_INDEXES, lazySubmodules } from "../../src/pulumi-startup-providers.mjs";
 
 const REPO = path.resolve(import.meta.dirname, "../..");
 const STARTUP = path.join(REPO, "src/pulumi-startup.mjs");
@@ -116,4 +117,59 @@ describe("pulumi-startup: resource promises' stack traces", () => {
     expect(out.text).toContain("probe");
     expect(out.text).toMatch(/STACK_TRACE:\nError\n {4}at .*debuggablePromise/);
   }, 30_000);
+});
+
+describe("pulumi-startup: provider SDK indexes load their modules on first read", () => {
+  it("the edit applies to the installed @pulumi/aws and @pulumi/kubernetes (update the pattern after an SDK upgrade)", () => {
+    const require = createRequire(path.join(REPO, "package.json"));
+    for (const [pkg, atLeast] of [
+      ["@pulumi/aws", 200],
+      ["@pulumi/kubernetes", 25],
+    ] as const) {
+      const file = require.resolve(pkg);
+      expect(
+        LAZY_INDEXES.some((s) => pathToFileURL(file).href.endsWith(s)),
+        file,
+      ).toBe(true);
+      const { count } = lazySubmodules(readFileSync(file, "utf8"));
+      expect(count, file).toBeGreaterThanOrEqual(atLeast);
+    }
+  });
+
+  it("the same properties in the same order, the same modules when read, fewer files at load", () => {
+    const script = `
+      const files = (p) => Object.keys(require.cache).filter((f) => f.includes("/node_modules/" + p + "/")).length;
+      const aws = require("@pulumi/aws");
+      const k8s = require("@pulumi/kubernetes");
+      const atLoad = { aws: files("@pulumi/aws"), k8s: files("@pulumi/kubernetes") };
+      const same =
+        aws.s3 === require("@pulumi/aws/s3") &&
+        typeof aws.s3.Bucket === "function" &&
+        k8s.apps === require("@pulumi/kubernetes/apps") &&
+        typeof k8s.apps.v1.Deployment === "function";
+      console.log(JSON.stringify({ keys: [Object.keys(aws), Object.keys(k8s)], atLoad, same }));
+    `;
+    const run = (preload: boolean) => {
+      const r = spawnSync(
+        process.execPath,
+        [...(preload ? ["--import", pathToFileURL(STARTUP).href] : []), "-e", script],
+        { cwd: REPO, encoding: "utf8" },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as {
+        keys: string[][];
+        atLoad: { aws: number; k8s: number };
+        same: boolean;
+      };
+    };
+    const plain = run(false);
+    const lazy = run(true);
+    expect(lazy.keys).toEqual(plain.keys);
+    expect(plain.same).toBe(true);
+    expect(lazy.same).toBe(true);
+    // Without the edit the indexes load every service and API group; with it, a handful of files.
+    expect(plain.atLoad.aws).toBeGreaterThan(200);
+    expect(lazy.atLoad.aws).toBeLessThan(20);
+    expect(lazy.atLoad.k8s).toBeLessThan(plain.atLoad.k8s / 2);
+  }, 60_000);
 });
