@@ -48,7 +48,7 @@ describe("pack files", () => {
     expect(code.match(/new PolicyPack\(/g)).toHaveLength(1);
     const imports = [...code.matchAll(/from "([^"]+)"/g)].map((m) => m[1]);
     expect(imports).toEqual(["@pulumi/policy", "./policies/index.js", "./sdk-speed.js"]);
-    expect(code.match(/^shareDeserialization\(\);$/gm)).toHaveLength(1);
+    expect(code.match(/^installSdkSpeedups\(\);$/gm)).toHaveLength(1);
     expect(PACK_NAME).toMatch(/^[a-zA-Z0-9-_.]{1,100}$/);
   });
 });
