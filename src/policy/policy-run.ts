@@ -60,6 +60,12 @@ export interface PolicyRunOptions {
   env?: NodeJS.ProcessEnv;
   /** A started pack to use instead of starting one (the caller closes it). */
   pack?: PolicyPackProcess;
+  /**
+   * Told `true` when the pack has been given the long part of the run (the Analyze calls, then
+   * AnalyzeStack) and `false` when that part has answered: `previewMany` renders the next stage
+   * while the pack works, instead of keeping it waiting.
+   */
+  onPackWork?: (busy: boolean) => void;
 }
 
 /** The environment `startPack` gives the pack: the CLI's per-stack environment (`packEnv`). */
@@ -154,20 +160,25 @@ export async function runPolicies(
     });
     const analyses = pack.analyzeAll(inputs);
     analyses.catch(() => undefined); // awaited below; a failure there is thrown there
+    opts.onPackWork?.(true);
     // The first Analyze calls are on their way: build the AnalyzeStack request meanwhile, so the
     // pack does not wait for it after its last Analyze answer.
     const stackRequest = analyzeStackRequest(
       inputs.map((a, i) => ({ ...a, properties: resources[i]!.outputs })),
     );
     const perResource = await analyses;
+    opts.onPackWork?.(false);
     const violations: PolicyViolation[] = [];
     perResource.forEach((ds, i) => {
       for (const d of ds) violations.push(toViolation(d, inputs[i]!.urn));
     });
-    const stackDiags = await pack.analyzeStack(stackRequest);
+    const stack = pack.analyzeStack(stackRequest);
+    opts.onPackWork?.(true);
+    const stackDiags = await stack;
     for (const d of stackDiags) violations.push(toViolation(d));
     return violations;
   } finally {
+    opts.onPackWork?.(false);
     if (!opts.pack) await pack.close();
   }
 }

@@ -26,6 +26,7 @@ import {
   type PolicyRunOptions,
 } from "../../policy/policy-run.js";
 import { policyTimeoutMs, pulumiConfig, type PackPrelaunch } from "./pack-prelaunch.js";
+import { PackTurns } from "./pack-turns.js";
 import { renderStage, type RenderedStack } from "./render.js";
 import {
   emptyExport,
@@ -229,27 +230,45 @@ export class OfflineEngine implements StackEngine {
     progress(`starting policy pack ${this.packDir} (shared by ${stages.join(", ")})`);
     const packPromise = this.startPack({ ...base, stack: "" });
     packPromise.catch(() => undefined);
+    const turns = new PackTurns(packPromise);
     let analyses: Promise<unknown> = packPromise;
+    // Stage i renders after stage i-1 has rendered and handed the pack its work (turns.give).
+    let rendered: Promise<unknown> = Promise.resolve();
     try {
       return await Promise.all(
         stages.map(async (stage, i) => {
           progress(`${stage}: rendering the stage program under mocks`);
-          const { rendered } = await this.render(stage, true, stacks[i]);
-          opts.onRendered?.(stage, toExport(rendered));
-          const pack = await packPromise;
-          const run = analyses.then(() => {
-            progress(`${stage}: analyzing ${rendered.resources.length} resources`);
-            return runPolicies(rendered.resources, {
+          const before = rendered;
+          let done!: () => void;
+          rendered = new Promise<void>((resolve) => (done = resolve));
+          await before;
+          let result: { rendered: RenderedStack };
+          try {
+            result = await this.render(stage, true, stacks[i]);
+          } catch (err) {
+            done();
+            throw err;
+          }
+          const stageRendered = result.rendered;
+          opts.onRendered?.(stage, toExport(stageRendered));
+          const run = analyses.then(async () => {
+            const pack = await packPromise;
+            progress(`${stage}: analyzing ${stageRendered.resources.length} resources`);
+            return runPolicies(stageRendered.resources, {
               ...base,
               stack: stage,
               configFile: join(this.packDir, "config", `${stage}.json`),
               stackConfig: stacks[i]!.config,
               secretKeys: stacks[i]!.secretKeys,
               pack,
+              onPackWork: turns.onPackWork,
             });
           });
           analyses = run.catch(() => undefined);
-          return summarize(stage, "offline", rendered.resources, await run);
+          turns.track(run);
+          if (i < stages.length - 1) await turns.give();
+          done();
+          return summarize(stage, "offline", stageRendered.resources, await run);
         }),
       );
     } finally {
