@@ -217,19 +217,25 @@ export function shareNotApplicableEncoding(): boolean {
   const original = cls?.serializeBinaryToWriter;
   if (!cls || typeof original !== "function") return false;
   if (original[MARK]) return true;
-  const encoded = new Map<string, Uint8Array>();
+  // Policy name → reason → bytes: no key string is built per entry.
+  const encoded = new Map<string, Map<string, Uint8Array>>();
+  let count = 0;
   const write: Marked<WriteNotApplicable> = (message, writer) => {
-    const key = `${message.getPolicyName()}\0${message.getReason()}`;
-    let bytes = encoded.get(key);
+    const name = message.getPolicyName();
+    const reason = message.getReason();
+    let byReason = encoded.get(name);
+    let bytes = byReason?.get(reason);
     if (bytes === undefined) {
-      if (typeof writer.writeSerializedMessage !== "function" || encoded.size >= MAX_ENCODED) {
+      if (typeof writer.writeSerializedMessage !== "function" || count >= MAX_ENCODED) {
         original(message, writer);
         return;
       }
       const own = new writer.constructor();
       original(message, own);
       bytes = own.getResultBuffer();
-      encoded.set(key, bytes);
+      if (byReason === undefined) encoded.set(name, (byReason = new Map()));
+      byReason.set(reason, bytes);
+      count++;
     }
     writer.writeSerializedMessage!(bytes, 0, bytes.length);
   };

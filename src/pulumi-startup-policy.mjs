@@ -20,6 +20,10 @@
 //   from the resource type to the not-applicable reason, or undefined) is reported not applicable
 //   with that reason without being called, where calling it would have thrown `notApplicable`
 //   with that same reason first thing (policy-pack/policies/util.ts `onlyForTypes`);
+// - a validation function carrying `Symbol.for("golden-goose.notApplicableByReturn")` (the same
+//   validation, returning its not-applicable reason where the function itself throws it through
+//   `args.notApplicable`) is run through that variant: no error is built and thrown;
+// - each not-applicable entry is one message per (policy, reason), shared by the responses;
 // - AnalyzeStack builds the stack's resource objects once per request and gives each stack policy
 //   its own array of them.
 //
@@ -38,6 +42,9 @@ export const POLICY_SDK_VERSION = "v1.21.0";
 
 /** The symbol a validation function carries to be reported not applicable by type (see above). */
 export const NOT_APPLICABLE_BY_TYPE_KEY = "golden-goose.notApplicableByType";
+
+/** The symbol of a validation's variant that returns its not-applicable reason (see above). */
+export const NOT_APPLICABLE_BY_RETURN_KEY = "golden-goose.notApplicableByReturn";
 
 /** `lines` joined with newlines, each indented by `n` spaces (server.js's own indentation). */
 const at = (n, lines) => lines.map((l) => " ".repeat(n) + l).join("\n");
@@ -99,8 +106,14 @@ const ANALYZE_ARGS_SHARED = at(28, [
   "if (gooseState.provider) {",
   "    args.provider = gooseState.provider;",
   "}",
-  "const gooseResult = validation(args, reportViolation);",
-  "if (gooseResult !== undefined) {",
+  "const gooseReturning = validation[gooseNotApplicableByReturn];",
+  'const gooseResult = typeof gooseReturning === "function"',
+  "    ? gooseReturning(args, reportViolation)",
+  "    : validation(args, reportViolation);",
+  'if (typeof gooseResult === "string" && typeof gooseReturning === "function") {',
+  "    notApplicable = pushNotApplicable(notApplicable, p.name, gooseResult);",
+  "}",
+  "else if (gooseResult !== undefined) {",
   "    yield Promise.resolve(gooseResult);",
   "}",
 ]);
@@ -141,6 +154,30 @@ const HELPERS = [
   "    return f;",
   "}",
   `const gooseNotApplicableByType = Symbol.for(${JSON.stringify(NOT_APPLICABLE_BY_TYPE_KEY)});`,
+  `const gooseNotApplicableByReturn = Symbol.for(${JSON.stringify(NOT_APPLICABLE_BY_RETURN_KEY)});`,
+  "// goose: one PolicyNotApplicable message per policy and reason, shared by the responses that",
+  "// list it (a message is only read once built), up to a bound.",
+  "const gooseNotApplicableMessages = new Map();",
+  "let gooseNotApplicableCount = 0;",
+  "function gooseNotApplicableMessage(policyName, reason) {",
+  "    let byReason = gooseNotApplicableMessages.get(policyName);",
+  "    let na = byReason === undefined ? undefined : byReason.get(reason);",
+  "    if (na === undefined) {",
+  "        na = new analyzerproto.PolicyNotApplicable();",
+  "        na.setPolicyName(policyName);",
+  "        if (reason) {",
+  "            na.setReason(reason);",
+  "        }",
+  "        if (gooseNotApplicableCount < 4096) {",
+  "            gooseNotApplicableCount++;",
+  "            if (byReason === undefined) {",
+  "                gooseNotApplicableMessages.set(policyName, (byReason = new Map()));",
+  "            }",
+  "            byReason.set(reason, na);",
+  "        }",
+  "    }",
+  "    return na;",
+  "}",
 ].join("\n");
 
 /** [exact text, replacement] edits of server.js; each text occurs exactly once in it. */
@@ -171,6 +208,18 @@ export const POLICY_SERVER_EDITS = [
     "const args = {\n" + at(28, ["resources: intermediates.map(r => r.resource),"]),
     "gooseStackResources = intermediates.map(r => r.resource);\n" +
       at(24, ["}", "const args = {", "    resources: gooseStackResources.slice(),"]),
+  ],
+  // Not-applicable entries: one message per policy and reason.
+  [
+    at(4, [
+      "const na = new analyzerproto.PolicyNotApplicable();",
+      "na.setPolicyName(policyName);",
+      "if (reason) {",
+      "    na.setReason(reason);",
+      "}",
+      "notApplicable.push(na);",
+    ]),
+    at(4, ["notApplicable.push(gooseNotApplicableMessage(policyName, reason));"]),
   ],
   // The helpers, after the handlers.
   [

@@ -77,7 +77,7 @@ export const prometheusRetention: ResourceValidationPolicy = {
       const proms = containersOf(args.type, args.props).filter(
         (c) => c.list === "containers" && runs(c, "prometheus"),
       );
-      if (proms.length === 0) notApplicable(args, "runs no Prometheus container");
+      if (proms.length === 0) return "runs no Prometheus container";
       const cfg = configWithDefaults<RetentionConfig>(retentionSchema, args.getConfig());
       const min = cfg.minRetentionDays;
       for (const c of proms) {
@@ -151,7 +151,7 @@ export const grafanaNoAnonymous: ResourceValidationPolicy = {
       if (args.type === CONFIGMAP) {
         const data = dig(args.props, "data");
         const ini = isObject(data) ? data["grafana.ini"] : undefined;
-        if (typeof ini !== "string") notApplicable(args, "ConfigMap without grafana.ini");
+        if (typeof ini !== "string") return "ConfigMap without grafana.ini";
         if (iniAnonymousEnabled(ini as string) && !cfg.allowAnonymous) {
           report(
             `ConfigMap "${args.name}" enables [auth.anonymous] in data["grafana.ini"]. Set enabled = false there. ${fix}`,
@@ -162,7 +162,7 @@ export const grafanaNoAnonymous: ResourceValidationPolicy = {
       const grafanas = containersOf(args.type, args.props).filter(
         (c) => c.list === "containers" && runs(c, "grafana"),
       );
-      if (grafanas.length === 0) notApplicable(args, "runs no Grafana container");
+      if (grafanas.length === 0) return "runs no Grafana container";
       for (const c of grafanas) {
         const env = raw(c.container)["env"];
         if (!Array.isArray(env)) continue;

@@ -94,30 +94,52 @@ export const NOT_APPLICABLE_BY_TYPE: unique symbol = Symbol.for(
   "golden-goose.notApplicableByType",
 ) as never;
 
-/** A resource validation carrying its not-applicable-by-type test. */
+/**
+ * The key of a validation's variant that returns its not-applicable reason instead of throwing it
+ * (src/pulumi-startup-policy.mjs, `NOT_APPLICABLE_BY_RETURN_KEY`).
+ */
+export const NOT_APPLICABLE_BY_RETURN: unique symbol = Symbol.for(
+  "golden-goose.notApplicableByReturn",
+) as never;
+
+/** A validation body: reports violations, and returns a reason when it is not applicable. */
+export type ValidationBody = (
+  args: ResourceValidationArgs,
+  report: ReportViolation,
+) => string | undefined | void;
+
+/** A resource validation carrying its not-applicable-by-type test and its returning variant. */
 export type TypedValidation = ResourceValidation & {
   [NOT_APPLICABLE_BY_TYPE]: (type: string) => string | undefined;
+  [NOT_APPLICABLE_BY_RETURN]: (args: ResourceValidationArgs, report: ReportViolation) => unknown;
 };
 
 /**
- * `fn`, for the resource types `applies` accepts; any other type is not applicable with `reason`
- * (through `args.notApplicable`, before anything else). The function also carries that test, so
- * the policy server goose starts (src/pulumi-startup-policy.mjs) reports the same not-applicable
- * reason without calling it — no argument object, no thrown error — for each resource of another
- * type. Elsewhere (the Pulumi CLI's own start of the pack, the test harness) it is called and
- * throws, with the same result.
+ * A resource validation for the types `applies` accepts; any other type is not applicable with
+ * `reason` (through `args.notApplicable`, before anything else). `body` returns a reason when the
+ * resource is not applicable for another cause, and the validation reports it through
+ * `args.notApplicable` (which throws, as the SDK's protocol wants).
+ *
+ * The function carries both decisions, so the policy server goose starts
+ * (src/pulumi-startup-policy.mjs) reports the same not-applicable reasons without building and
+ * throwing an error: it skips the call for resources of other types, and runs `body` through the
+ * returning variant. Elsewhere (the Pulumi CLI's own start of the pack, the test harness) the
+ * function is called and throws, with the same result.
  */
 export function onlyForTypes(
   applies: (type: string) => boolean,
   reason: string,
-  fn: (args: ResourceValidationArgs, report: ReportViolation) => void,
+  body: ValidationBody,
 ): TypedValidation {
   const validation = (args: ResourceValidationArgs, report: ReportViolation): void => {
     if (!applies(args.type)) notApplicable(args, reason);
-    fn(args, report);
+    const other = body(args, report);
+    if (typeof other === "string") notApplicable(args, other);
   };
   return Object.assign(validation, {
     [NOT_APPLICABLE_BY_TYPE]: (type: string) => (applies(type) ? undefined : reason),
+    [NOT_APPLICABLE_BY_RETURN]: (args: ResourceValidationArgs, report: ReportViolation) =>
+      applies(args.type) ? (body(args, report) ?? undefined) : reason,
   });
 }
 

@@ -24,7 +24,6 @@ import {
   podTemplateMetadataPath,
   WORKLOAD_TYPES,
   type ContainerRef,
-  notApplicable,
   onlyForTypes,
 } from "./util.js";
 
@@ -35,7 +34,7 @@ const WORKLOAD_LIST = Object.values(WORKLOAD_TYPES).map(kindOf).join(", ");
  * `args.notApplicable`, as `validateResourceOfType` does for one type).
  */
 export function onWorkloads(
-  fn: (args: ResourceValidationArgs, report: ReportViolation, what: string) => void,
+  fn: (args: ResourceValidationArgs, report: ReportViolation, what: string) => string | void,
 ): ResourceValidation {
   return onlyForTypes(
     isWorkloadType,
@@ -254,10 +253,7 @@ export const k8sProbes: ResourceValidationPolicy = {
   severity: "medium",
   validateResource: onWorkloads((args, report, what) => {
     if (!isLongRunning(args.type, podSpecOf(args.type, args.props))) {
-      notApplicable(
-        args,
-        "runs to completion (Job, CronJob or a Pod with restartPolicy other than Always)",
-      );
+      return "runs to completion (Job, CronJob or a Pod with restartPolicy other than Always)";
     }
     forEachContainer(
       args,

@@ -4,7 +4,7 @@
  * handlers directly with requests decoded from their wire bytes, and writes every response's wire
  * bytes (or the error) to the JSON file named by argv[2].
  *
- *     node [--import src/pulumi-startup.mjs] --import tsx tests/policy/policy-server-driver.ts <out.json> <sdk|goose>
+ *     node [--import src/pulumi-startup.mjs] <the driver bundled to CommonJS> <out.json> <sdk|goose>
  *
  * `sdk`: the SDK as published. `goose`: as goose's pack process runs it — started with the
  * preload (the server.js edits, src/pulumi-startup-policy.mjs) and with policy-pack/sdk-speed.ts
@@ -30,8 +30,11 @@ import { CASES } from "../policy-pack/cases.js";
 import { readPackConfig, resolvePolicyConfig, UNKNOWN } from "../policy-pack/harness.js";
 import { toAnalyzer } from "../policy-pack/to-analyzer.js";
 
-const [out, mode] = process.argv.slice(2);
-if (!out || (mode !== "sdk" && mode !== "goose")) throw new Error("usage: <out.json> <sdk|goose>");
+const [outArg, mode] = process.argv.slice(2);
+if (!outArg || (mode !== "sdk" && mode !== "goose")) {
+  throw new Error("usage: <out.json> <sdk|goose>");
+}
+const out: string = outArg;
 
 const REPO = path.resolve(import.meta.dirname, "../..");
 const serverFile = createRequire(path.join(REPO, "policy-pack/index.ts")).resolve(
@@ -120,6 +123,19 @@ const edge: Policies = [
         return onlyThings(args, report);
       },
       { [NOT_APPLICABLE_BY_TYPE]: onlyThings[NOT_APPLICABLE_BY_TYPE] },
+    ),
+  },
+  {
+    name: "edge-returns-reason",
+    description: "reports, then is not applicable (a returned reason)",
+    validateResource: onlyForTypes(
+      (t) => t === THING || t === "kubernetes:core/v1:ConfigMap",
+      "neither a thing nor a ConfigMap",
+      (args, report) => {
+        if (args.type !== THING) return "";
+        report(`before ${args.name}`);
+        if ((args.props as { x?: unknown }).x !== 3) return `after ${args.name}`;
+      },
     ),
   },
   {
@@ -345,73 +361,82 @@ const edgeStack = [
   thing("s4", { x: 4 }),
 ];
 
-for (const stage of ["production", "sandbox"]) {
-  await configure(stage);
-  for (const c of CASES.filter((x) => x.stage === stage)) {
-    for (const which of ["pass", "fail"] as const) {
-      if (c.kind === "resource") await analyze(toAnalyzer(c[which]), `${c.policy} ${which}`);
-      else {
-        const stack = c[which];
-        await analyzeStack(
-          stack.map((r) => toAnalyzer(r, stack)),
-          `${c.policy} ${which}`,
-        );
+/** Every request, in order (a function: the bundle is CommonJS, without top-level await). */
+async function main(): Promise<void> {
+  for (const stage of ["production", "sandbox"]) {
+    await configure(stage);
+    for (const c of CASES.filter((x) => x.stage === stage)) {
+      for (const which of ["pass", "fail"] as const) {
+        if (c.kind === "resource") await analyze(toAnalyzer(c[which]), `${c.policy} ${which}`);
+        else {
+          const stack = c[which];
+          await analyzeStack(
+            stack.map((r) => toAnalyzer(r, stack)),
+            `${c.policy} ${which}`,
+          );
+        }
+      }
+    }
+    const rs = synthetic(40);
+    for (const r of rs) await analyze(r, `${stage} synthetic ${r.name}`);
+    await analyzeStack(rs, `${stage} synthetic stack`);
+    for (const r of edgeResources) await analyze(r, `${stage} edge ${r.name}`);
+    await analyzeStack(edgeStack, `${stage} edge stack`);
+    // Several requests in flight at once, as the CLI sends them.
+    results.push(
+      ...(await Promise.all(
+        rs
+          .slice(0, 12)
+          .map((r) =>
+            answer(
+              "analyze",
+              analyzeRequest(r) as unknown as Message,
+              "AnalyzeRequest",
+              `${stage} concurrent ${r.name}`,
+            ),
+          ),
+      )),
+    );
+  }
+  for (const stage of ["compliance"]) {
+    await configure(stage);
+    for (const c of CASES.filter((x) => x.stage === stage)) {
+      for (const which of ["pass", "fail"] as const) {
+        if (c.kind === "resource") await analyze(toAnalyzer(c[which]), `${c.policy} ${which}`);
+        else {
+          const stack = c[which];
+          await analyzeStack(
+            stack.map((r) => toAnalyzer(r, stack)),
+            `${c.policy} ${which}`,
+          );
+        }
       }
     }
   }
-  const rs = synthetic(40);
-  for (const r of rs) await analyze(r, `${stage} synthetic ${r.name}`);
-  await analyzeStack(rs, `${stage} synthetic stack`);
-  for (const r of edgeResources) await analyze(r, `${stage} edge ${r.name}`);
-  await analyzeStack(edgeStack, `${stage} edge stack`);
-  // Several requests in flight at once, as the CLI sends them.
-  results.push(
-    ...(await Promise.all(
-      rs
-        .slice(0, 12)
-        .map((r) =>
-          answer(
-            "analyze",
-            analyzeRequest(r) as unknown as Message,
-            "AnalyzeRequest",
-            `${stage} concurrent ${r.name}`,
-          ),
-        ),
-    )),
+  // A validation that throws fails the request; so do resources without options (an old CLI).
+  await analyze({ ...thing("b", {}), type: BOOM, urn: urn(BOOM, "b") }, "throws");
+  const noOptions = analyzeRequest(thing("n", { x: 1 }));
+  noOptions.clearOptions();
+  await call("analyze", noOptions as unknown as Message, "AnalyzeRequest", "no options");
+  const stackNoOptions = analyzeStackRequest(edgeStack).message as {
+    getResourcesList(): { clearOptions(): void }[];
+  } & Message;
+  stackNoOptions.getResourcesList()[1]!.clearOptions();
+  await call("analyzeStack", stackNoOptions, "AnalyzeStackRequest", "stack no options");
+  writeFileSync(
+    out,
+    JSON.stringify({
+      patched: String(h["analyze"]).includes("gooseRequest"),
+      typedCalls,
+      results,
+    }),
   );
 }
-for (const stage of ["compliance"]) {
-  await configure(stage);
-  for (const c of CASES.filter((x) => x.stage === stage)) {
-    for (const which of ["pass", "fail"] as const) {
-      if (c.kind === "resource") await analyze(toAnalyzer(c[which]), `${c.policy} ${which}`);
-      else {
-        const stack = c[which];
-        await analyzeStack(
-          stack.map((r) => toAnalyzer(r, stack)),
-          `${c.policy} ${which}`,
-        );
-      }
-    }
-  }
-}
-// A validation that throws fails the request; so do resources without options (an old CLI).
-await analyze({ ...thing("b", {}), type: BOOM, urn: urn(BOOM, "b") }, "throws");
-const noOptions = analyzeRequest(thing("n", { x: 1 }));
-noOptions.clearOptions();
-await call("analyze", noOptions as unknown as Message, "AnalyzeRequest", "no options");
-const stackNoOptions = analyzeStackRequest(edgeStack).message as {
-  getResourcesList(): { clearOptions(): void }[];
-} & Message;
-stackNoOptions.getResourcesList()[1]!.clearOptions();
-await call("analyzeStack", stackNoOptions, "AnalyzeStackRequest", "stack no options");
 
-writeFileSync(
-  out,
-  JSON.stringify({
-    patched: String(h["analyze"]).includes("gooseRequest"),
-    typedCalls,
-    results,
-  }),
+void main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
 );
-process.exit(0);

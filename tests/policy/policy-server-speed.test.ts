@@ -67,7 +67,7 @@ describe("the server.js edits", () => {
       process.off("warning", onWarning);
     }
     expect(warnings.join("\n")).toMatch(
-      /@pulumi\/policy\/server\.js loads unedited \(edit 2 of 6: text not found\)/,
+      /@pulumi\/policy\/server\.js loads unedited \(edit 2 of \d+: text not found\)/,
     );
   });
 
@@ -142,7 +142,7 @@ describe("Analyzer responses with the edits are the SDK's, byte for byte", () =>
     // load hook, so under tsx the edits would never apply.
     dir = mkdtempSync(path.join(tmpdir(), "goose-policy-server-"));
     symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
-    driver = path.join(dir, "driver.mjs");
+    driver = path.join(dir, "driver.cjs");
     const source = path.join(REPO, "tests/policy/policy-server-driver.ts");
     await build({
       entryPoints: [source],
@@ -150,7 +150,9 @@ describe("Analyzer responses with the edits are the SDK's, byte for byte", () =>
       bundle: true,
       packages: "external",
       platform: "node",
-      format: "esm",
+      // CommonJS, as the pack's own bundle: the preload makes @pulumi/kubernetes's index lazy
+      // (getters), which an ES module's namespace import of it does not see.
+      format: "cjs",
       target: "node22",
       logLevel: "silent",
       // Paths the bundled modules compute from their own location stay the sources' paths.
