@@ -268,8 +268,25 @@ export function podSpecOf(type: string, props: unknown): Record<string, unknown>
   return isObject(spec) ? spec : undefined;
 }
 
+/**
+ * `containersOf` results per props object and type. Within one request every policy reads the
+ * same props proxy (the pack's server shares it), so the workload policies find the containers
+ * once instead of once each. Only a result is kept: a read that threw (an unknown value) throws
+ * again for the next policy, as before. Callers do not modify the list or its entries.
+ */
+const containersSeen = new WeakMap<object, { type: string; refs: readonly ContainerRef[] }>();
+
 /** Every container and init container of a workload, with the field path for messages. */
-export function containersOf(type: string, props: unknown): ContainerRef[] {
+export function containersOf(type: string, props: unknown): readonly ContainerRef[] {
+  if (props === null || typeof props !== "object") return findContainers(type, props);
+  const seen = containersSeen.get(props);
+  if (seen !== undefined && seen.type === type) return seen.refs;
+  const refs = findContainers(type, props);
+  containersSeen.set(props, { type, refs });
+  return refs;
+}
+
+function findContainers(type: string, props: unknown): ContainerRef[] {
   const base = podSpecPath(type).join(".");
   const spec = podSpecOf(type, props);
   const out: ContainerRef[] = [];
@@ -286,9 +303,16 @@ export function containersOf(type: string, props: unknown): ContainerRef[] {
   return out;
 }
 
+const kinds = new Map<string, string>();
+
 /** The short resource description used in messages: `Deployment "grafana"`. */
 export function kindOf(type: string): string {
-  return type.split(":").pop() ?? type;
+  let kind = kinds.get(type);
+  if (kind === undefined) {
+    kind = type.split(":").pop() ?? type;
+    if (kinds.size < 1024) kinds.set(type, kind);
+  }
+  return kind;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { unknownCheckingProxy, UnknownValueError } from "@pulumi/policy";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PATCHES, patchSource } from "../../src/pulumi-startup.mjs";
@@ -23,7 +24,11 @@ import {
   POLICY_SERVER_EDITS,
 } from "../../src/pulumi-startup-policy.mjs";
 import { policies } from "../../policy-pack/policies/index.js";
-import { NOT_APPLICABLE_BY_TYPE, WORKLOAD_TYPES } from "../../policy-pack/policies/util.js";
+import {
+  containersOf,
+  NOT_APPLICABLE_BY_TYPE,
+  WORKLOAD_TYPES,
+} from "../../policy-pack/policies/util.js";
 
 const REPO = path.resolve(import.meta.dirname, "../..");
 const STARTUP = pathToFileURL(path.join(REPO, "src/pulumi-startup.mjs")).href;
@@ -206,4 +211,31 @@ describe("Analyzer responses with the edits are the SDK's, byte for byte", () =>
       "stack no options",
     ]);
   }, 60_000);
+});
+
+describe("containersOf, once per props object", () => {
+  const deployment = (image: unknown) => ({
+    spec: { template: { spec: { containers: [{ name: "app", image }], initContainers: [] } } },
+  });
+
+  it("returns the same list for the same props and type, and finds them again for another", () => {
+    const props = unknownCheckingProxy(deployment("quay.io/x:v1"));
+    const first = containersOf("kubernetes:apps/v1:Deployment", props);
+    expect(first.map((c) => [c.name, c.path])).toEqual([
+      ["app", "spec.template.spec.containers[0]"],
+    ]);
+    expect(containersOf("kubernetes:apps/v1:Deployment", props)).toBe(first);
+    // A bare Pod's containers sit elsewhere: none at spec.containers here.
+    expect(containersOf("kubernetes:core/v1:Pod", props)).toEqual([]);
+    expect(containersOf("kubernetes:apps/v1:Deployment", props)).not.toBe(first);
+  });
+
+  it("keeps no result for a read that threw: an unknown list throws for every caller", () => {
+    const props = unknownCheckingProxy({
+      spec: { template: { spec: { containers: "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2" } } },
+    });
+    for (let i = 0; i < 2; i++) {
+      expect(() => containersOf("kubernetes:apps/v1:Deployment", props)).toThrow(UnknownValueError);
+    }
+  });
 });
