@@ -32,6 +32,11 @@ export interface PreviewOptions {
    */
   onRendered?: (rendered: StackExport) => void;
   /**
+   * Offline: called once the render is done (this process's own heavy work); what is left mostly
+   * waits on the policy pack, so other work of this process runs best from here.
+   */
+  onRenderDone?: () => void;
+  /**
    * Real engine: every engine event of the preview, as the Automation API delivers it (the plan
    * maps its resourcePreEvents, src/plan/pulumi-preview.ts).
    */

@@ -186,9 +186,19 @@ async function previewStages(
   // What the engine is doing, as lines on stderr (a terminal or a CI log alike: these are
   // events, a few per stage, not a redrawn state).
   const onProgress = (m: string) => out.info(out.paintInfo("dim", m));
-  // The rotation check reads the evidence chain while the stages render and the pack runs.
-  const overdue = overdueRotationsOf(io, stages, (m) => out.info(m));
-  overdue.catch(() => undefined); // awaited (and its error thrown) by addRotationViolations
+  // The rotation check reads the evidence chain while the policy pack runs. Offline, this process
+  // renders the stages itself, so it starts once they are rendered (onRenderDone: the rest of the
+  // preview mostly waits on the pack); with the Pulumi CLI it starts at once.
+  let overdue: Promise<Map<StageName, PolicyViolation[]>> | undefined;
+  const checkRotations = () => {
+    if (!overdue) {
+      overdue = overdueRotationsOf(io, stages, (m) => out.info(m));
+      overdue.catch(() => undefined); // awaited (and its error thrown) by addRotationViolations
+    }
+    return overdue;
+  };
+  if (!o.offline) checkRotations();
+  const onRenderDone = () => void checkRotations();
   if (o.diff) {
     const offline = engine instanceof OfflineEngine ? engine : undefined;
     await runPlanPreview(
@@ -203,6 +213,7 @@ async function previewStages(
           const results = await offline.previewMany(stages, {
             onProgress,
             onRendered: (stage, e) => rendered.set(stage, e),
+            onRenderDone,
           });
           previews = results.map((result) => {
             const e = rendered.get(result.stage);
@@ -218,6 +229,7 @@ async function previewStages(
               ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
               onProgress,
               onRendered: (e) => (rendered = e),
+              onRenderDone,
               onEngineEvent: (e) => events.push(e),
             });
             previews.push({ result, events, ...(rendered ? { rendered } : {}) });
@@ -225,7 +237,7 @@ async function previewStages(
         }
         await addRotationViolations(
           previews.map((p) => p.result),
-          overdue,
+          checkRotations(),
         );
         return previews;
       },
@@ -240,19 +252,20 @@ async function previewStages(
       ...(o.configFile ? { stackConfigFile: o.configFile } : {}),
       ...(o.policyPackConfig ? { policyPackConfigFile: o.policyPackConfig } : {}),
       onProgress,
+      onRenderDone,
     });
   // Offline, several stages share this process and one pack process (previewMany);
   // the real CLI runs one stack at a time.
   const results: PreviewResult[] =
     o.offline && engine instanceof OfflineEngine && stages.length > 1
-      ? await engine.previewMany(stages, { onProgress })
+      ? await engine.previewMany(stages, { onProgress, onRenderDone })
       : o.offline
         ? await Promise.all(stages.map(previewOne))
         : await stages.reduce<Promise<PreviewResult[]>>(
             async (acc, s) => [...(await acc), await previewOne(s)],
             Promise.resolve([]),
           );
-  await addRotationViolations(results, overdue);
+  await addRotationViolations(results, checkRotations());
   for (const r of results) {
     for (const l of formatPreview(r, out.paint)) out.line(l);
   }

@@ -183,6 +183,7 @@ export class OfflineEngine implements StackEngine {
       progress(`${stage}: rendering the stage program under mocks`);
       rendered = (await this.render(stage, true, stack)).rendered;
       opts.onRendered?.(toExport(rendered));
+      opts.onRenderDone?.();
     } catch (err) {
       await packPromise.then(
         (p) => p.close(),
@@ -214,6 +215,8 @@ export class OfflineEngine implements StackEngine {
       onProgress?: (message: string) => void;
       /** Each stage rendered, as the export an update would write (the plan's "new" side). */
       onRendered?: (stage: StageName, rendered: StackExport) => void;
+      /** Every stage rendered: what is left mostly waits on the pack (see PreviewOptions). */
+      onRenderDone?: () => void;
     } = {},
   ): Promise<PreviewResult[]> {
     const progress = opts.onProgress ?? (() => undefined);
@@ -251,6 +254,7 @@ export class OfflineEngine implements StackEngine {
           }
           const stageRendered = result.rendered;
           opts.onRendered?.(stage, toExport(stageRendered));
+          if (i === stages.length - 1) opts.onRenderDone?.();
           const run = analyses.then(async () => {
             const pack = await packPromise;
             progress(`${stage}: analyzing ${stageRendered.resources.length} resources`);
