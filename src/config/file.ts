@@ -192,6 +192,29 @@ export function parseYamlFile<S extends z.ZodType>(
   text: string,
   opts: YamlFileOptions = {},
 ): { value: z.infer<S>; lines: LineLookup } {
+  // The same file is loaded several times in one process (compliance-rules.yaml twice per stage
+  // rendered, by the scanner and the metrics relabelling): parsed and validated once per text.
+  // Each caller gets its own copy of the value, so none sees another's changes.
+  let seen = parsedFiles.get(schema);
+  if (!seen) parsedFiles.set(schema, (seen = new Map()));
+  const key = `${file}\0${text}`;
+  const known = seen.get(key);
+  if (known) return { value: structuredClone(known.value) as z.infer<S>, lines: known.lines };
+  const parsed = parseYamlFileOnce(schema, file, text, opts);
+  if (seen.size >= 64) seen.clear();
+  seen.set(key, parsed);
+  return { value: structuredClone(parsed.value) as z.infer<S>, lines: parsed.lines };
+}
+
+/** Files parsed and validated in this process, per schema: file name and text → the result. */
+const parsedFiles = new WeakMap<z.ZodType, Map<string, { value: unknown; lines: LineLookup }>>();
+
+function parseYamlFileOnce<S extends z.ZodType>(
+  schema: S,
+  file: string,
+  text: string,
+  opts: YamlFileOptions,
+): { value: z.infer<S>; lines: LineLookup } {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
   const syntax = file.endsWith(".json") ? "JSON" : "YAML";

@@ -84,14 +84,26 @@ export function parseMetricLevels(raw: unknown, file = METRIC_LEVELS_PATH): Metr
 }
 
 export function loadMetricLevelsFile(file: string): MetricLevels {
+  let text: string;
   let raw: unknown;
   try {
-    raw = parse(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
+    // Rendering each stage's prometheus.yml loads the file again: parsed once per text. Each
+    // caller gets its own copy, so none sees another's changes.
+    const known = parsedLevels.get(`${file}\0${text}`);
+    if (known) return structuredClone(known);
+    raw = parse(text);
   } catch (err) {
     throw new MetricLevelsError(`${file}: cannot read metric levels: ${(err as Error).message}`);
   }
-  return parseMetricLevels(raw, file);
+  const levels = parseMetricLevels(raw, file);
+  if (parsedLevels.size >= 16) parsedLevels.clear();
+  parsedLevels.set(`${file}\0${text}`, levels);
+  return structuredClone(levels);
 }
+
+/** Metric-levels files parsed and validated in this process: file name and text → the result. */
+const parsedLevels = new Map<string, MetricLevels>();
 
 /** The checked-in metric levels of this repository. */
 export function loadMetricLevels(repoRoot: string = DEFAULT_REPO_ROOT): MetricLevels {

@@ -115,3 +115,21 @@ describe("the loaders on it report two problems with their lines", () => {
     expect(msg).toMatch(/thresholds\.yaml:1: stages\.sandbox: required/);
   });
 });
+
+describe("loadYamlFile: a file loaded again in one process", () => {
+  it("is parsed once per text; each load gets its own copy; an edit or a broken file is read anew", () => {
+    const file = tempFile("limits.yaml", "name: web\nlimits:\n  connections: 5\n  timeout: 2\n");
+    const a = loadYamlFile(schema, file).value;
+    const b = loadYamlFile(schema, file).value;
+    expect(b).toEqual(a);
+    expect(b).not.toBe(a);
+    a.limits.connections = 99;
+    expect(loadYamlFile(schema, file).value.limits.connections).toBe(5);
+    writeFileSync(file, "name: web\nlimits:\n  connections: 7\n  timeout: 2\n");
+    expect(loadYamlFile(schema, file).value.limits.connections).toBe(7);
+    writeFileSync(file, "name: web\nlimits:\n  connections: 0\n  timeout: 2\n");
+    for (let i = 0; i < 2; i++) {
+      expect(errorOf(() => loadYamlFile(schema, file))).toBeInstanceOf(DataFileError);
+    }
+  });
+});

@@ -16,6 +16,7 @@ import {
   levelOf,
   levelRelabelling,
   loadMetricLevels,
+  loadMetricLevelsFile,
   parseMetricLevels,
 } from "../../src/monitoring/levels.js";
 import { freePort, REPO_ROOT, run, startServer, tempDir, tool } from "./tools.js";
@@ -189,5 +190,24 @@ describe("a real Prometheus scraping a test target with each stage's rendered co
     expect(production.names).not.toContain("process_open_fds");
     expect(sandbox.levels).toEqual(["critical", "debug", "standard"]);
     expect(production.levels).toEqual(["critical", "standard"]);
+  });
+});
+
+describe("metric levels loaded again in one process", () => {
+  it("are parsed once per text; each load gets its own copy; an edited file is read anew", () => {
+    const a = loadMetricLevels();
+    const b = loadMetricLevels();
+    expect(b).toEqual(a);
+    expect(b).not.toBe(a);
+    a.families.length = 0;
+    expect(loadMetricLevels().families.length).toBeGreaterThan(0);
+    const dir = tempDir("goose-levels-");
+    const file = path.join(dir, "metric-levels.yaml");
+    const text = stringify(parse(stringify(loadMetricLevels())));
+    writeFileSync(file, text);
+    expect(loadMetricLevelsFile(file).defaultLevel).toBe(loadMetricLevels().defaultLevel);
+    const other = loadMetricLevels().defaultLevel === "debug" ? "standard" : "debug";
+    writeFileSync(file, text.replace(/^defaultLevel: .*$/m, `defaultLevel: ${other}`));
+    expect(loadMetricLevelsFile(file).defaultLevel).toBe(other);
   });
 });
