@@ -5,8 +5,7 @@
  * `metric_relabel_configs`. Used by the `prometheus-keeps-rule-metrics` policy.
  */
 import { parser } from "@prometheus-io/lezer-promql";
-import { parse } from "yaml";
-import { parseYamlOnce } from "./yaml-once.js";
+import { parseYaml, parseYamlOnce } from "./yaml-once.js";
 
 export interface LabelMatcher {
   name: string;
@@ -113,7 +112,7 @@ function rulesOf(text: string): readonly { rule: string; expr: string; record?: 
   return rulesMemo(text, () => {
     let doc: RuleFileDoc;
     try {
-      doc = (parse(text) ?? {}) as RuleFileDoc;
+      doc = (parseYaml(text) ?? {}) as RuleFileDoc;
     } catch {
       return [];
     }
