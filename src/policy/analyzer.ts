@@ -162,6 +162,12 @@ export interface StartOptions extends LaunchOptions {
 export class PolicyPackProcess {
   private closed = false;
   private info: Promise<AnalyzerInfo> | undefined;
+  private answers = 0;
+
+  /** How many of this process's calls the pack has answered (or failed) so far. */
+  get answered(): number {
+    return this.answers;
+  }
 
   private constructor(
     readonly packDir: string,
@@ -367,6 +373,7 @@ export class PolicyPackProcess {
         finish(new PolicyPackError(`policy pack ${this.packDir}: ${what} failed: ${why}`)),
       );
       invoke(client, (err, resp) => {
+        this.answers++;
         if (err) {
           // A dead pack shows up as UNAVAILABLE first; prefer the exit message when it comes.
           if (err.code === grpc.status.UNAVAILABLE && !this.launch.exited) {

@@ -26,16 +26,16 @@ async function settledSoon(p: Promise<unknown>): Promise<boolean> {
 
 describe("PackTurns", () => {
   it("does not wait for a pack that is not running yet", async () => {
-    const pack = deferred();
+    const pack = deferred<{ answered: number }>();
     const turns = new PackTurns(pack.promise);
     turns.track(deferred().promise);
     expect(await settledSoon(turns.give())).toBe(true);
   });
 
   it("waits, once the pack runs, until it has a long request of ours", async () => {
-    const pack = deferred();
+    const pack = deferred<{ answered: number }>();
     const turns = new PackTurns(pack.promise);
-    pack.resolve();
+    pack.resolve({ answered: 0 });
     const run = deferred();
     turns.track(run.promise);
     const given = turns.give();
@@ -53,15 +53,40 @@ describe("PackTurns", () => {
   });
 
   it("does not wait when no analysis is running, nor after the pack failed to start", async () => {
-    const ok = deferred();
+    const ok = deferred<{ answered: number }>();
     const idle = new PackTurns(ok.promise);
-    ok.resolve();
+    ok.resolve({ answered: 0 });
     expect(await settledSoon(idle.give())).toBe(true);
 
-    const failing = deferred();
+    const failing = deferred<{ answered: number }>();
     const turns = new PackTurns(failing.promise);
     turns.track(deferred().promise);
     failing.reject(new Error("no port"));
     expect(await settledSoon(turns.give())).toBe(true);
+  });
+});
+
+describe("PackTurns: answers that arrived during a render", () => {
+  it("are handled before the next render, for as long as each turn brings more", async () => {
+    const pack = deferred<{ answered: number }>();
+    const state = { answered: 0 };
+    const turns = new PackTurns(pack.promise);
+    pack.resolve(state);
+    const run = deferred();
+    turns.track(run.promise);
+    turns.onPackWork(true); // the pack has our Analyze calls
+    // Three answers arrive one turn after another: give() keeps turning until one brings none.
+    let turnsSeen = 0;
+    const arrive = () =>
+      setImmediate(() => {
+        turnsSeen++;
+        if (turnsSeen <= 3) {
+          state.answered++;
+          arrive();
+        }
+      });
+    arrive();
+    await turns.give();
+    expect(state.answered).toBe(3);
   });
 });

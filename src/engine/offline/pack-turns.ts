@@ -7,14 +7,15 @@
  * AnalyzeStack), or nothing is left to send; then the next render overlaps with the pack's work.
  */
 export class PackTurns {
-  private attached = false;
+  private pack: { readonly answered: number } | undefined;
   private busy = false;
   private running = 0;
   private waiter: (() => void) | undefined;
 
-  constructor(pack: Promise<unknown>) {
+  /** `pack`: the shared pack once attached; `answered` counts the answers it has received. */
+  constructor(pack: Promise<{ readonly answered: number }>) {
     pack.then(
-      () => (this.attached = true),
+      (p) => (this.pack = p),
       () => this.wake(),
     );
   }
@@ -36,9 +37,15 @@ export class PackTurns {
 
   /** Resolves once the pack has a long request of ours, or nothing is left to give it. */
   async give(): Promise<void> {
-    // One turn of the event loop: the pack's port, answers that have arrived, what they lead to.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    while (this.attached && !this.busy && this.running > 0) {
+    // Turns of the event loop for as long as they bring something: the pack's port, the answers
+    // that arrived during the render (the pack may have finished a stage's Analyze calls), and
+    // what they lead to (its AnalyzeStack); a turn that brings nothing means we have caught up.
+    let seen: number;
+    do {
+      seen = this.pack?.answered ?? -1;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    } while ((this.pack?.answered ?? -1) !== seen);
+    while (this.pack && !this.busy && this.running > 0) {
       await new Promise<void>((resolve) => (this.waiter = resolve));
     }
   }
