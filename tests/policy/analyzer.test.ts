@@ -333,4 +333,53 @@ describe("responses decoded with their diagnostics only", () => {
       new pb.AnalyzeResponse().toObject(),
     );
   });
+
+  it("strings as the generated decoder reads them: BOM, emoji, bytes that are not UTF-8, unknown fields", () => {
+    const requireFromPulumi = createRequire(
+      createRequire(import.meta.url).resolve("@pulumi/pulumi"),
+    );
+    const pb = requireFromPulumi("./proto/analyzer_pb") as typeof AnalyzerPb;
+    const jspb = requireFromPulumi("google-protobuf") as {
+      BinaryWriter: new () => {
+        writeString(f: number, v: string): void;
+        writeBytes(f: number, v: Uint8Array): void;
+        writeEnum(f: number, v: number): void;
+        writeUint32(f: number, v: number): void;
+        getResultBuffer(): Uint8Array;
+      };
+    };
+    const diagnostic = (write: (w: InstanceType<typeof jspb.BinaryWriter>) => void) => {
+      const w = new jspb.BinaryWriter();
+      write(w);
+      return w.getResultBuffer();
+    };
+    const resp = new jspb.BinaryWriter();
+    const diagnostics = [
+      diagnostic((w) => {
+        w.writeString(1, "\uFEFFbom-first");
+        w.writeString(5, "emoji 🦆 and ünïcode, long enough to matter ✓");
+        w.writeEnum(7, 1);
+        w.writeString(8, "urn:pulumi:s::p::t::r");
+        w.writeEnum(9, 3);
+      }),
+      diagnostic((w) => {
+        w.writeString(1, "not-utf8");
+        // Not UTF-8: a stray continuation byte, encoded surrogates (what google-protobuf's
+        // encoder writes for a lone low surrogate).
+        w.writeBytes(5, Uint8Array.from([0x61, 0x80, 0xed, 0xa0, 0x80, 0x62]));
+        w.writeBytes(4, Uint8Array.from([0xed, 0xb0, 0x80]));
+        w.writeString(6, "an unknown field");
+        w.writeUint32(20, 7);
+        w.writeString(2, "golden-goose");
+      }),
+    ];
+    for (const d of diagnostics) resp.writeBytes(2, d);
+    const bytes = resp.getResultBuffer();
+    const full = pb.AnalyzeResponse.deserializeBinary(bytes).getDiagnosticsList();
+    const ours = decodeDiagnosticsOnly(bytes).getDiagnosticsList();
+    expect(ours.map((d) => d.toObject())).toEqual(full.map((d) => d.toObject()));
+    expect(ours[0]!.getPolicyname()).toBe("\uFEFFbom-first");
+    expect(ours[1]!.getMessage()).toBe(full[1]!.getMessage());
+    expect(ours[1]!.getDescription()).toBe(full[1]!.getDescription());
+  });
 });
