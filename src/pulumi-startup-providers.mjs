@@ -32,9 +32,16 @@ export function lazySubmodules(source) {
     const uses = source.match(new RegExp(`(?<![\\w.$/"'])${name}(?![\\w$])`, "g"))?.length ?? 0;
     if (uses !== 2) return whole;
     count++;
+    // Two steps, so that an ES module importing the package still sees the name: Node finds a
+    // CommonJS module's named exports by scanning its text (cjs-module-lexer), which accepts a
+    // getter `{ enumerable: true, get() { return <id>.<name>; } }` and nothing else (a getter
+    // that calls require, or one marked configurable, hides the name). The holder's own getter
+    // does the require; an ESM namespace reads every name when built, so an ES module importer
+    // loads the whole package as before, and `require` callers load a module on first read.
+    const holder = `__gooseLazy_${name}`;
     return (
-      `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, configurable: true, ` +
-      `get() { return __importStar(require(${JSON.stringify(spec)})); } });`
+      `const ${holder} = { get ${name}() { return __importStar(require(${JSON.stringify(spec)})); } };\n` +
+      `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get() { return ${holder}.${name}; } });`
     );
   });
   return { source: out, count };

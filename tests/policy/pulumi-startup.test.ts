@@ -3,7 +3,8 @@
  * its Automation API and closure serializer, which load on first use and still work.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -171,5 +172,39 @@ describe("pulumi-startup: provider SDK indexes load their modules on first read"
     expect(plain.atLoad.aws).toBeGreaterThan(200);
     expect(lazy.atLoad.aws).toBeLessThan(20);
     expect(lazy.atLoad.k8s).toBeLessThan(plain.atLoad.k8s / 2);
+  }, 60_000);
+
+  it("an ES module importing the packages sees the same named exports (a user's ESM policy pack)", () => {
+    // Node derives a CommonJS module's named exports from its text; an edit it cannot read would
+    // leave `import * as k8s` without `apps` under goose only (it did, with the first version).
+    const dir = mkdtempSync(path.join(tmpdir(), "goose-lazy-esm-"));
+    const script = path.join(dir, "pack.mjs");
+    const req = (p: string) =>
+      JSON.stringify(pathToFileURL(createRequire(path.join(REPO, "package.json")).resolve(p)).href);
+    writeFileSync(
+      script,
+      `import * as aws from ${req("@pulumi/aws")};\n` +
+        `import * as k8s from ${req("@pulumi/kubernetes")};\n` +
+        `import { apps } from ${req("@pulumi/kubernetes")};\n` +
+        `console.log(JSON.stringify({ keys: [Object.keys(aws), Object.keys(k8s)], ok: typeof k8s.apps.v1.StatefulSet === "function" && apps === k8s.apps && typeof aws.s3.Bucket === "function" }));\n`,
+    );
+    try {
+      const run = (preload: boolean) => {
+        const r = spawnSync(
+          process.execPath,
+          [...(preload ? ["--import", pathToFileURL(STARTUP).href] : []), script],
+          { cwd: REPO, encoding: "utf8" },
+        );
+        expect(r.status, r.stderr).toBe(0);
+        return JSON.parse(r.stdout) as { keys: string[][]; ok: boolean };
+      };
+      const plain = run(false);
+      const lazy = run(true);
+      expect(plain.ok).toBe(true);
+      expect(lazy.ok).toBe(true);
+      expect(lazy.keys).toEqual(plain.keys);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
