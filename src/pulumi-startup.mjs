@@ -56,7 +56,10 @@ export const PATCHES = [
     [
       [
         'const automation = __importStar(require("./automation"));\nexports.automation = automation;',
-        'Object.defineProperty(exports, "automation", { enumerable: true, configurable: true, get() { return __importStar(require("./automation")); } });',
+        // A holder's getter requires; the export's getter has the one form Node's CommonJS export
+        // scanner reads (see src/pulumi-startup-providers.mjs), so ES module importers see it.
+        'const __gooseLazy_automation = { get automation() { return __importStar(require("./automation")); } };\n' +
+          'Object.defineProperty(exports, "automation", { enumerable: true, get() { return __gooseLazy_automation.automation; } });',
       ],
     ],
   ],
@@ -69,7 +72,14 @@ export const PATCHES = [
           "exports.serializeFunction = serializeClosure_1.serializeFunction;\n" +
           'var codePaths_1 = require("./closure/codePaths");\n' +
           "exports.computeCodePaths = codePaths_1.computeCodePaths;",
-        'for (const [name, file] of [["serializeFunctionAsync", "./closure/serializeClosure"], ["serializeFunction", "./closure/serializeClosure"], ["computeCodePaths", "./closure/codePaths"]]) Object.defineProperty(exports, name, { enumerable: true, configurable: true, get() { return require(file)[name]; } });',
+        "const __gooseLazy_closure = {\n" +
+          '  get serializeFunctionAsync() { return require("./closure/serializeClosure").serializeFunctionAsync; },\n' +
+          '  get serializeFunction() { return require("./closure/serializeClosure").serializeFunction; },\n' +
+          '  get computeCodePaths() { return require("./closure/codePaths").computeCodePaths; },\n' +
+          "};\n" +
+          'Object.defineProperty(exports, "serializeFunctionAsync", { enumerable: true, get() { return __gooseLazy_closure.serializeFunctionAsync; } });\n' +
+          'Object.defineProperty(exports, "serializeFunction", { enumerable: true, get() { return __gooseLazy_closure.serializeFunction; } });\n' +
+          'Object.defineProperty(exports, "computeCodePaths", { enumerable: true, get() { return __gooseLazy_closure.computeCodePaths; } });',
       ],
     ],
   ],

@@ -174,7 +174,7 @@ describe("pulumi-startup: provider SDK indexes load their modules on first read"
     expect(lazy.atLoad.k8s).toBeLessThan(plain.atLoad.k8s / 2);
   }, 60_000);
 
-  it("an ES module importing the packages sees the same named exports (a user's ESM policy pack)", () => {
+  it("an ES module importing the SDKs sees the same named exports (a user's ESM policy pack)", () => {
     // Node derives a CommonJS module's named exports from its text; an edit it cannot read would
     // leave `import * as k8s` without `apps` under goose only (it did, with the first version).
     const dir = mkdtempSync(path.join(tmpdir(), "goose-lazy-esm-"));
@@ -183,10 +183,12 @@ describe("pulumi-startup: provider SDK indexes load their modules on first read"
       JSON.stringify(pathToFileURL(createRequire(path.join(REPO, "package.json")).resolve(p)).href);
     writeFileSync(
       script,
-      `import * as aws from ${req("@pulumi/aws")};\n` +
+      `import * as pulumi from ${req("@pulumi/pulumi")};\n` +
+        `import * as runtime from ${req("@pulumi/pulumi/runtime")};\n` +
+        `import * as aws from ${req("@pulumi/aws")};\n` +
         `import * as k8s from ${req("@pulumi/kubernetes")};\n` +
         `import { apps } from ${req("@pulumi/kubernetes")};\n` +
-        `console.log(JSON.stringify({ keys: [Object.keys(aws), Object.keys(k8s)], ok: typeof k8s.apps.v1.StatefulSet === "function" && apps === k8s.apps && typeof aws.s3.Bucket === "function" }));\n`,
+        `console.log(JSON.stringify({ keys: [Object.keys(pulumi), Object.keys(runtime), Object.keys(aws), Object.keys(k8s)], ok: typeof k8s.apps.v1.StatefulSet === "function" && apps === k8s.apps && typeof aws.s3.Bucket === "function" && typeof pulumi.automation.LocalWorkspace === "function" && typeof runtime.serializeFunction === "function" }));\n`,
     );
     try {
       const run = (preload: boolean) => {
