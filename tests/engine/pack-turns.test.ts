@@ -25,11 +25,16 @@ async function settledSoon(p: Promise<unknown>): Promise<boolean> {
 }
 
 describe("PackTurns", () => {
-  it("does not wait for a pack that is not running yet", async () => {
+  it("waits for a pack that is still starting, then until it has a long request of ours", async () => {
     const pack = deferred<{ answered: number }>();
     const turns = new PackTurns(pack.promise);
     turns.track(deferred().promise);
-    expect(await settledSoon(turns.give())).toBe(true);
+    const given = turns.give();
+    expect(await settledSoon(given)).toBe(false);
+    pack.resolve({ answered: 0 });
+    expect(await settledSoon(given)).toBe(false);
+    turns.onPackWork(true);
+    expect(await settledSoon(given)).toBe(true);
   });
 
   it("waits, once the pack runs, until it has a long request of ours", async () => {
