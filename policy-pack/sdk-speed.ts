@@ -44,14 +44,18 @@ export const SDK_FILES = {
 export function shareDeserialization(): { deserialize: boolean; proxy: boolean } {
   const sdkRequire = createRequire(__filename);
   const proxyModule = sdkRequire(SDK_FILES.proxy) as Record<string, unknown>;
+  const sdk = proxySdk(proxyModule);
+  // The conversions found to hold no unknown value: their proxy would answer every read with the
+  // object's own value (see `plainKnown`), so they are handed out as they are.
+  const known = new WeakSet<object>();
   return {
     deserialize: install<Deserialize>(
       sdkRequire(SDK_FILES.deserialize) as Record<string, unknown>,
       "deserializeProperties",
-      memoDeserialize,
+      (original) => memoDeserialize(original, sdk, known),
     ),
     proxy: install<Proxify>(proxyModule, "unknownCheckingProxy", (original) =>
-      memoProxy(original, proxySdk(proxyModule)),
+      memoProxy(original, sdk, known),
     ),
   };
 }
@@ -75,7 +79,11 @@ function install<F extends Deserialize | Proxify>(
   return module[name] === wrapped;
 }
 
-function memoDeserialize(original: Deserialize): Deserialize {
+function memoDeserialize(
+  original: Deserialize,
+  sdk: ProxySdk | undefined,
+  known: WeakSet<object>,
+): Deserialize {
   const seen = new WeakMap<object, unknown>();
   return (struct, proxySecrets) => {
     if (proxySecrets || struct === null || typeof struct !== "object")
@@ -83,14 +91,64 @@ function memoDeserialize(original: Deserialize): Deserialize {
     if (seen.has(struct)) return seen.get(struct);
     const value = original(struct, proxySecrets);
     seen.set(struct, value);
+    if (sdk && value !== null && typeof value === "object" && plainKnown(value, sdk, 0)) {
+      known.add(value);
+    }
     return value;
   };
 }
 
-function memoProxy(original: Proxify, sdk: ProxySdk | undefined): Proxify {
+/** Deeper than this, a conversion is not checked (and keeps its proxy). */
+const MAX_PLAIN_DEPTH = 64;
+
+/**
+ * Whether every read through the SDK's unknown-checking proxy of `value` would answer what reading
+ * `value` itself answers: a tree of plain objects and arrays (the prototypes whose properties are
+ * all functions) with no unknown sentinel anywhere and no own property named like the proxy's two
+ * markers. Then the proxy could never throw, and each of its answers is the value read (a nested
+ * object's proxy aside, which the same argument covers); object identity is the only difference,
+ * and the pack's policies read a proxy's target through `raw()`, which returns a plain object
+ * itself. Anything else (class instances such as assets, a `__proto__` key, deep nesting) keeps
+ * the proxy.
+ */
+function plainKnown(value: object, sdk: ProxySdk, depth: number): boolean {
+  if (depth > MAX_PLAIN_DEPTH) return false;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+    for (let i = 0; i < value.length; i++) {
+      if (!knownField(value[i], sdk, depth)) return false;
+    }
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) return false;
+    if (key === sdk.isSpecialProxy || key === sdk.getSpecialProxyTarget) return false;
+    if (!knownField((value as Record<string, unknown>)[key], sdk, depth)) return false;
+  }
+  return true;
+}
+
+function knownField(field: unknown, sdk: ProxySdk, depth: number): boolean {
+  if (field === null) return true;
+  switch (typeof field) {
+    case "string":
+      return !sdk.unknowns.has(field);
+    case "number":
+    case "boolean":
+      return true;
+    case "object":
+      return plainKnown(field, sdk, depth + 1);
+    default:
+      return false;
+  }
+}
+
+function memoProxy(original: Proxify, sdk: ProxySdk | undefined, known: WeakSet<object>): Proxify {
   const seen = new WeakMap<object, unknown>();
   return (value) => {
     if (value === null || typeof value !== "object") return original(value);
+    if (known.has(value)) return value;
     let proxy = seen.get(value);
     if (proxy === undefined) {
       proxy = sdk ? new Proxy(value, new CheckingHandler(sdk, [])) : original(value);
@@ -244,6 +302,201 @@ export function shareNotApplicableEncoding(): boolean {
   return cls.serializeBinaryToWriter === write;
 }
 
+interface ResponseMessage {
+  getDiagnosticsList(): unknown[];
+  getNotApplicableList(): NotApplicableMessage[];
+}
+interface DiagnosticMessage {
+  getPolicyname(): string;
+  getPolicypackname(): string;
+  getPolicypackversion(): string;
+  getDescription(): string;
+}
+type WriteMessage<M> = (message: M, writer: Writer & RepeatedWriter) => void;
+interface RepeatedWriter {
+  writeRepeatedMessage(field: number, list: unknown[], write: WriteMessage<never>): void;
+}
+
+/**
+ * The generated encoders `shareResponseEncoding` stands in for, as @pulumi/pulumi 3.x's
+ * analyzer_pb.js has them (whitespace aside). Another text: the SDK's encoders run unchanged.
+ */
+export const RESPONSE_ENCODER_TEXT =
+  "function(message, writer) { var f = undefined; f = message.getDiagnosticsList(); if (f.length > 0) { writer.writeRepeatedMessage( 2, f, proto.pulumirpc.AnalyzeDiagnostic.serializeBinaryToWriter ); } f = message.getNotApplicableList(); if (f.length > 0) { writer.writeRepeatedMessage( 3, f, proto.pulumirpc.PolicyNotApplicable.serializeBinaryToWriter ); } }";
+export const DIAGNOSTIC_ENCODER_TEXT =
+  "function(message, writer) { var f = undefined; f = message.getPolicyname(); if (f.length > 0) { writer.writeString( 1, f ); } f = message.getPolicypackname(); if (f.length > 0) { writer.writeString( 2, f ); } f = message.getPolicypackversion(); if (f.length > 0) { writer.writeString( 3, f ); } f = message.getDescription(); if (f.length > 0) { writer.writeString( 4, f ); } f = message.getMessage(); if (f.length > 0) { writer.writeString( 5, f ); } f = message.getEnforcementlevel(); if (f !== 0.0) { writer.writeEnum( 7, f ); } f = message.getUrn(); if (f.length > 0) { writer.writeString( 8, f ); } f = message.getSeverity(); if (f !== 0.0) { writer.writeEnum( 9, f ); } }";
+
+/** A function's source with its whitespace runs made single spaces. */
+const sourceText = (f: unknown): string => String(f).replace(/\s+/g, " ").trim();
+
+/** Nodes of the encoded-prefix trees: one level per string, the bytes at the end of a path. */
+interface Node {
+  next?: Map<string, Node>;
+  bytes?: Uint8Array;
+}
+
+/**
+ * A response's whole not-applicable list, and the four fields every diagnostic of one policy
+ * shares, encoded once (issue 18: the analyzer).
+ *
+ * Every Analyze response lists the 12-17 policies that do not apply to the resource, and the
+ * resources of one type get the same list; `shareNotApplicableEncoding` already keeps each entry's
+ * bytes, but the list still cost a length-delimited field per entry. Each distinct list (policy
+ * names and reasons, in order) is now encoded once — field 3 of every entry, with lengths, exactly
+ * what `writeRepeatedMessage(3, …)` writes — and appended as bytes. A diagnostic's first four
+ * fields (policy name, pack name, pack version, description; fields 1-4, written first and in that
+ * order) are the same for every diagnostic of one policy: their bytes are kept per distinct four
+ * strings and the generated encoder writes the rest, reading those four as empty (proto3 writes no
+ * empty string), so the bytes are the same. Installed only when the generated encoders read as
+ * `RESPONSE_ENCODER_TEXT` and `DIAGNOSTIC_ENCODER_TEXT`; each tree keeps at most `MAX_ENCODED`
+ * entries, beyond which the generated encoders run. tests/policy/sdk-speed.test.ts compares the
+ * bytes with the SDK's, and the pack's responses are compared whole in
+ * tests/policy/policy-server-speed.test.ts.
+ */
+export function shareResponseEncoding(): boolean {
+  const sdkRequire = createRequire(createRequire(__filename).resolve(SDK_FILES.server));
+  const pb = sdkRequire(ANALYZER_PB) as {
+    AnalyzeResponse?: { serializeBinaryToWriter?: Marked<WriteMessage<ResponseMessage>> };
+    AnalyzeDiagnostic?: { serializeBinaryToWriter?: Marked<WriteMessage<DiagnosticMessage>> };
+    PolicyNotApplicable?: { serializeBinaryToWriter?: WriteMessage<NotApplicableMessage> };
+  };
+  const response = pb.AnalyzeResponse;
+  const diagnostic = pb.AnalyzeDiagnostic;
+  const notApplicable = pb.PolicyNotApplicable;
+  const originalResponse = response?.serializeBinaryToWriter;
+  const originalDiagnostic = diagnostic?.serializeBinaryToWriter;
+  if (!response || !diagnostic || !notApplicable) return false;
+  if (originalResponse?.[MARK] && originalDiagnostic?.[MARK]) return true;
+  if (
+    sourceText(originalResponse) !== RESPONSE_ENCODER_TEXT ||
+    sourceText(originalDiagnostic) !== DIAGNOSTIC_ENCODER_TEXT
+  ) {
+    return false;
+  }
+  const lists: Node = {};
+  const prefixes: Node = {};
+  const counts = { lists: 0, prefixes: 0 };
+  const step = (node: Node, key: string, kind: "lists" | "prefixes"): Node | undefined => {
+    let child = node.next?.get(key);
+    if (child === undefined) {
+      if (counts[kind] >= MAX_ENCODED) return undefined;
+      counts[kind]++;
+      (node.next ??= new Map()).set(key, (child = {}));
+    }
+    return child;
+  };
+  const writeResponse: Marked<WriteMessage<ResponseMessage>> = (message, writer) => {
+    const list = message.getNotApplicableList();
+    if (list.length === 0 || typeof writer.writeSerializedMessage !== "function") {
+      originalResponse!(message, writer);
+      return;
+    }
+    let node: Node | undefined = lists;
+    for (let i = 0; i < list.length && node !== undefined; i++) {
+      node = step(node, list[i]!.getPolicyName(), "lists");
+      if (node !== undefined) node = step(node, list[i]!.getReason(), "lists");
+    }
+    if (node === undefined) {
+      originalResponse!(message, writer);
+      return;
+    }
+    if (node.bytes === undefined) {
+      const own = new writer.constructor() as Writer &
+        RepeatedWriter & { getResultBuffer(): Uint8Array };
+      own.writeRepeatedMessage(
+        3,
+        list,
+        notApplicable.serializeBinaryToWriter as WriteMessage<never>,
+      );
+      node.bytes = own.getResultBuffer();
+    }
+    const diagnostics = message.getDiagnosticsList();
+    if (diagnostics.length > 0) {
+      writer.writeRepeatedMessage(
+        2,
+        diagnostics,
+        diagnostic.serializeBinaryToWriter as WriteMessage<never>,
+      );
+    }
+    writer.writeSerializedMessage(node.bytes, 0, node.bytes.length);
+  };
+  const writeDiagnostic: Marked<WriteMessage<DiagnosticMessage>> = (message, writer) => {
+    let node: Node | undefined = prefixes;
+    if (typeof writer.writeSerializedMessage === "function") {
+      node = step(node, message.getPolicyname(), "prefixes");
+      if (node !== undefined) node = step(node, message.getPolicypackname(), "prefixes");
+      if (node !== undefined) node = step(node, message.getPolicypackversion(), "prefixes");
+      if (node !== undefined) node = step(node, message.getDescription(), "prefixes");
+    } else {
+      node = undefined;
+    }
+    if (node === undefined) {
+      originalDiagnostic!(message, writer);
+      return;
+    }
+    if (node.bytes === undefined) {
+      const own = new writer.constructor();
+      originalDiagnostic!(
+        new DiagnosticPart(message as never, true),
+        own as unknown as Writer & RepeatedWriter,
+      );
+      node.bytes = own.getResultBuffer();
+    }
+    writer.writeSerializedMessage!(node.bytes, 0, node.bytes.length);
+    originalDiagnostic!(new DiagnosticPart(message as never, false), writer);
+  };
+  writeResponse[MARK] = true;
+  writeDiagnostic[MARK] = true;
+  response.serializeBinaryToWriter = writeResponse;
+  diagnostic.serializeBinaryToWriter = writeDiagnostic;
+  return (
+    response.serializeBinaryToWriter === writeResponse &&
+    diagnostic.serializeBinaryToWriter === writeDiagnostic
+  );
+}
+
+/**
+ * The diagnostic as the generated encoder reads it (the eight getters of
+ * `DIAGNOSTIC_ENCODER_TEXT`), its first four fields empty (`head` false: the fields after the
+ * encoded prefix) or its last four (`head` true: the prefix alone). A wrapper, not
+ * `Object.create(message)`: making each message a prototype cost more than the encoding saved.
+ */
+class DiagnosticPart {
+  constructor(
+    private readonly m: DiagnosticMessage & {
+      getMessage(): string;
+      getEnforcementlevel(): number;
+      getUrn(): string;
+      getSeverity(): number;
+    },
+    private readonly head: boolean,
+  ) {}
+  getPolicyname(): string {
+    return this.head ? this.m.getPolicyname() : "";
+  }
+  getPolicypackname(): string {
+    return this.head ? this.m.getPolicypackname() : "";
+  }
+  getPolicypackversion(): string {
+    return this.head ? this.m.getPolicypackversion() : "";
+  }
+  getDescription(): string {
+    return this.head ? this.m.getDescription() : "";
+  }
+  getMessage(): string {
+    return this.head ? "" : this.m.getMessage();
+  }
+  getEnforcementlevel(): number {
+    return this.head ? 0 : this.m.getEnforcementlevel();
+  }
+  getUrn(): string {
+    return this.head ? "" : this.m.getUrn();
+  }
+  getSeverity(): number {
+    return this.head ? 0 : this.m.getSeverity();
+  }
+}
+
 /** Strings shorter than this keep google-protobuf's own encoder (no gain below it, measured). */
 const MIN_NATIVE_STRING = 32;
 
@@ -304,4 +557,6 @@ export function installSdkSpeedups(): void {
   shareNotApplicableEncoding();
   // Long strings of the responses encoded by Node.
   shareStringEncoding();
+  // Each distinct not-applicable list, and each policy's diagnostic fields, encoded once.
+  shareResponseEncoding();
 }

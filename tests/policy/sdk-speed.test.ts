@@ -11,7 +11,12 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { notApplicable } from "../../policy-pack/policies/util.js";
-import { ANALYZER_PB, SDK_FILES } from "../../policy-pack/sdk-speed.js";
+import {
+  ANALYZER_PB,
+  DIAGNOSTIC_ENCODER_TEXT,
+  RESPONSE_ENCODER_TEXT,
+  SDK_FILES,
+} from "../../policy-pack/sdk-speed.js";
 
 const REPO = path.resolve(import.meta.dirname, "../..");
 const requireHere = createRequire(path.join(REPO, "policy-pack", "index.ts"));
@@ -55,6 +60,16 @@ describe("shared deserialization in the policy pack", () => {
       const p1 = px.unknownCheckingProxy(one);
       let unknownThrows = false;
       try { p1.u; } catch (e) { unknownThrows = e instanceof px.UnknownValueError; }
+      // A conversion without unknowns is handed out as it is (its proxy could never throw); one
+      // with an unknown at any depth, or a key named like a proxy marker, keeps its proxy, and so
+      // does an object that no memoized conversion returned.
+      const clean = d.deserializeProperties(Struct.fromJavaScript({ a: { b: [1, "x", null, true, { c: [] }] }, n: 2.5 }), false);
+      const deep = d.deserializeProperties(Struct.fromJavaScript({ a: { b: [1, { c: [UNKNOWN] }] } }), false);
+      const marker = d.deserializeProperties(Struct.fromJavaScript({ a: 1, __isSpecialProxy: "x" }), false);
+      const pDeep = px.unknownCheckingProxy(deep);
+      let deepThrows = false;
+      try { pDeep.a.b[1].c[0]; } catch (e) { deepThrows = e instanceof px.UnknownValueError && e.message.includes(".a.b.1.c.0"); }
+      const plain = { a: 1 };
       console.log(JSON.stringify({
         installed,
         again,
@@ -65,6 +80,10 @@ describe("shared deserialization in the policy pack", () => {
         proxyMemoized: px.unknownCheckingProxy(one) === p1,
         proxyReads: p1.a.b[1] === "x" && p1.n === 2.5,
         unknownThrows,
+        cleanAsIs: px.unknownCheckingProxy(clean) === clean,
+        deepProxied: pDeep !== deep && pDeep.__isSpecialProxy === true && deepThrows,
+        markerProxied: px.unknownCheckingProxy(marker).__isSpecialProxy === true,
+        plainProxied: px.unknownCheckingProxy(plain).__isSpecialProxy === true,
       }));
     `;
     const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
@@ -82,6 +101,10 @@ describe("shared deserialization in the policy pack", () => {
       proxyMemoized: true,
       proxyReads: true,
       unknownThrows: true,
+      cleanAsIs: true,
+      deepProxied: true,
+      markerProxied: true,
+      plainProxied: true,
     });
   }, 30_000);
 
@@ -227,6 +250,80 @@ describe("shared deserialization in the policy pack", () => {
         ["ünïcode-✓", ""],
         ["", "no name"],
       ],
+    });
+  }, 30_000);
+
+  it("the generated response and diagnostic encoders read as shareResponseEncoding expects", () => {
+    // If these change (an SDK upgrade), shareResponseEncoding is not installed: re-check it in
+    // policy-pack/sdk-speed.ts (fields 1-4 first, diagnostics before the not-applicable list).
+    const pb = createRequire(requireHere.resolve(SDK_FILES.server))(ANALYZER_PB) as Record<
+      string,
+      { serializeBinaryToWriter: unknown }
+    >;
+    const text = (f: unknown) => String(f).replace(/\s+/g, " ").trim();
+    expect(text(pb.AnalyzeResponse!.serializeBinaryToWriter)).toBe(RESPONSE_ENCODER_TEXT);
+    expect(text(pb.AnalyzeDiagnostic!.serializeBinaryToWriter)).toBe(DIAGNOSTIC_ENCODER_TEXT);
+  });
+
+  it("responses encode to the SDK's bytes with whole lists and diagnostic heads encoded once", () => {
+    // A child process: the replaced encoders would otherwise stay in this worker's require cache.
+    const script = `
+      const { createRequire } = require("node:module");
+      const speed = require(${JSON.stringify(path.join(REPO, "policy-pack/sdk-speed.ts"))});
+      const sdkRequire = createRequire(require.resolve("@pulumi/policy/server.js"));
+      const pb = sdkRequire("@pulumi/pulumi/proto/analyzer_pb");
+      const { makeAnalyzeResponse } = sdkRequire("./protoutil.js");
+      const na = (list) => list.map(([policyName, reason]) => {
+        const m = new pb.PolicyNotApplicable();
+        m.setPolicyName(policyName);
+        if (reason) m.setReason(reason);
+        return m;
+      });
+      const A = ["k8s-probes", "Policy only applies to workloads (Deployment, StatefulSet)"];
+      const B = ["kms-key-rotation", "Policy only applies to resources of type 'aws:kms/key:Key'"];
+      const C = ["ünïcode-✓", ""];
+      const D = ["", "no name"];
+      const diag = (policyName, description, message, extra = {}) => ({ policyName,
+        policyPackName: "golden-goose", policyPackVersion: "0.1.0", description, message,
+        enforcementLevel: "mandatory", ...extra });
+      const lists = [[A, B, C, D], [A, B, C, D], [A, B, C], [A, B, C, D, A], [B, A], [A], [D], []];
+      const diagnostics = [
+        [],
+        [diag("k8s-image-pinned", "Images are pinned.", "m1", { urn: "urn:pulumi:s::p::t::n", severity: "high" })],
+        [diag("k8s-image-pinned", "Images are pinned.", "m2"), diag("k8s-image-pinned", "Images are pinned.", "m2")],
+        [diag("k8s-image-pinned", "Another description, long enough for the native path ✓", "")],
+        [diag("", "", "only a message", { enforcementLevel: "advisory", severity: "low" })],
+        [diag("p", "d", "🦆 ".repeat(30), { policyPackName: "other", policyPackVersion: "" })],
+        [diag("lone", "lone \ud800 surrogate in a description long enough for the native path", "x")],
+      ];
+      const responses = [];
+      for (const l of lists) for (const d of diagnostics) responses.push(makeAnalyzeResponse(d, na(l)));
+      responses.push(makeAnalyzeResponse([], undefined));
+      const hex = () => responses.map((r) => Buffer.from(r.serializeBinary()).toString("hex"));
+      const sdk = hex();
+      const alone = speed.shareResponseEncoding();
+      const first = hex();
+      speed.installSdkSpeedups();
+      const again = speed.shareResponseEncoding();
+      const second = hex();
+      const third = hex();
+      console.log(JSON.stringify({ alone, again, count: sdk.length,
+        first: first.filter((h, i) => h !== sdk[i]).length,
+        second: second.filter((h, i) => h !== sdk[i]).length,
+        third: third.filter((h, i) => h !== sdk[i]).length }));
+    `;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
+      cwd: REPO,
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      alone: true,
+      again: true,
+      count: 57,
+      first: 0,
+      second: 0,
+      third: 0,
     });
   }, 30_000);
 
