@@ -89,6 +89,12 @@ function memoDeserialize(
     if (proxySecrets || struct === null || typeof struct !== "object")
       return original(struct, proxySecrets);
     if (seen.has(struct)) return seen.get(struct);
+    const direct = sdk ? directConversion(struct, sdk) : undefined;
+    if (direct !== undefined) {
+      seen.set(struct, direct.value);
+      if (direct.known) known.add(direct.value);
+      return direct.value;
+    }
     const value = original(struct, proxySecrets);
     seen.set(struct, value);
     if (sdk && value !== null && typeof value === "object" && plainKnown(value, sdk, 0)) {
@@ -96,6 +102,227 @@ function memoDeserialize(
     }
     return value;
   };
+}
+
+/** @pulumi/pulumi's `specialSigKey`: an object with it is an asset, archive, secret or reference. */
+const SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+/** What `directConversion` calls of google-protobuf's messages and maps. */
+interface PbMessage {
+  constructor: unknown;
+  getFieldsMap?(): PbMap;
+  getStructValue?(): PbMessage;
+  getListValue?(): PbMessage;
+  getValuesList?(): PbMessage[];
+}
+interface PbMap {
+  get(key: string): PbMessage | undefined;
+}
+type Fields = Record<string, unknown>;
+
+/**
+ * Where one copy of google-protobuf keeps what `directConversion` reads: a map's entries by key
+ * (`map_`), an entry's key and value message (`key`, `valueWrapper`), and a message's field array,
+ * index offset and pivot (`array`, `arrayIndexOffset_`, `pivot_`). The names are those in 4.x and
+ * minified ones in 3.x (which @pulumi/pulumi loads), so they are found on a probe Struct of the same
+ * copy, and the layout is used only when converting a second probe gives `toJavaScript`'s object.
+ */
+interface Layout {
+  map: string;
+  entryKey: string;
+  wrapper: string;
+  array: string;
+  offset: string;
+  pivot: string;
+}
+
+interface StructClass {
+  fromJavaScript(value: unknown): { serializeBinary(): Uint8Array };
+  deserializeBinary(bytes: Uint8Array): PbMessage & { toJavaScript(): unknown };
+}
+
+const layouts = new WeakMap<object, Layout | null>();
+
+function layoutOf(struct: PbMessage, sdk: ProxySdk): Layout | undefined {
+  const cls = struct.constructor as StructClass | undefined;
+  if (typeof cls !== "function") return undefined;
+  let layout = layouts.get(cls);
+  if (layout === undefined) {
+    layout = probeLayout(cls, sdk) ?? null;
+    layouts.set(cls, layout);
+  }
+  return layout ?? undefined;
+}
+
+function probeLayout(cls: StructClass, sdk: ProxySdk): Layout | undefined {
+  const only = (names: string[]): string | undefined => (names.length === 1 ? names[0] : undefined);
+  try {
+    const probe = cls.deserializeBinary(cls.fromJavaScript({ k: 7 }).serializeBinary());
+    const map = probe.getFieldsMap!() as unknown as Fields & PbMap;
+    const mapName = only(
+      Object.keys(map).filter((n) => {
+        const o = map[n];
+        return o !== null && typeof o === "object" && Object.prototype.hasOwnProperty.call(o, "k");
+      }),
+    );
+    if (mapName === undefined) return undefined;
+    const entry = (map[mapName] as Record<string, Fields>)["k"]!;
+    const value = map.get("k") as unknown as Fields;
+    const layout = {
+      map: mapName,
+      entryKey: only(Object.keys(entry).filter((n) => entry[n] === "k")),
+      wrapper: only(Object.keys(entry).filter((n) => entry[n] === value)),
+      array: only(
+        Object.keys(value).filter(
+          (n) => Array.isArray(value[n]) && (value[n] as unknown[])[1] === 7,
+        ),
+      ),
+      offset: only(Object.keys(value).filter((n) => value[n] === -1)),
+      pivot: only(
+        Object.keys(value).filter((n) => typeof value[n] === "number" && (value[n] as number) > 6),
+      ),
+    };
+    if (Object.values(layout).some((n) => n === undefined)) return undefined;
+    const full = layout as Layout;
+    // The layout must convert a second probe as toJavaScript does.
+    const input = {
+      b: [1, -0, 2.5, "x", true, false, null, [], {}, { z: [{ y: "✓" }] }],
+      "10": "ten",
+      "2": "two",
+      a: { c: null },
+    };
+    const second = cls.deserializeBinary(cls.fromJavaScript(input).serializeBinary());
+    const want = second.toJavaScript();
+    const got = directStruct(second, full, sdk, { known: true }, 0);
+    return JSON.stringify(got) === JSON.stringify(want) &&
+      JSON.stringify(Object.keys(got)) === JSON.stringify(Object.keys(want as object))
+      ? full
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `directConversion` of a Struct with this process's @pulumi/policy sentinels (for the test that
+ * compares it with the SDK's conversion): undefined where the SDK's conversion would run.
+ */
+export function convertStructDirectly(
+  struct: object,
+): { value: Record<string, unknown>; known: boolean } | undefined {
+  const sdk = proxySdk(createRequire(__filename)(SDK_FILES.proxy) as Record<string, unknown>);
+  return sdk ? directConversion(struct, sdk) : undefined;
+}
+
+/** Thrown inside `directConversion` for anything it leaves to the SDK's conversion. */
+const NOT_DIRECT = Symbol("not direct");
+
+/**
+ * A request Struct converted to the object `deserializeProperties(struct, false)` returns, in one
+ * pass over google-protobuf's decoded messages (issue 18: the analyzer): the SDK converts the
+ * Struct with `toJavaScript` (an accessor call, a oneof scan and a closure per value) and then
+ * copies the result value by value (`deserializeProperty`). Values read as the generated accessors
+ * read them — the oneof's last set field, `+` of a number, `!!` of a bool, the string — and each
+ * object's keys in the sorted order of `toJavaScript`, so the object is the same, key order
+ * included. `undefined` (the SDK's conversion runs) for an object with the special signature key
+ * (assets, archives, secrets: the SDK builds objects for them), a `__proto__` key (whose
+ * assignment the two conversions treat differently), a message whose fields are not laid out as
+ * expected, or deep nesting. `known`: no unknown sentinel and no key named like the proxy's markers
+ * anywhere (see `plainKnown`). tests/policy/sdk-speed.test.ts compares it with the SDK's conversion.
+ */
+function directConversion(
+  struct: object,
+  sdk: ProxySdk,
+): { value: Record<string, unknown>; known: boolean } | undefined {
+  const layout = layoutOf(struct as PbMessage, sdk);
+  if (layout === undefined) return undefined;
+  const state = { known: true };
+  try {
+    return { value: directStruct(struct as PbMessage, layout, sdk, state, 0), known: state.known };
+  } catch (e) {
+    if (e === NOT_DIRECT) return undefined;
+    throw e;
+  }
+}
+
+function directStruct(
+  struct: PbMessage,
+  layout: Layout,
+  sdk: ProxySdk,
+  state: { known: boolean },
+  depth: number,
+): Record<string, unknown> {
+  if (depth > MAX_PLAIN_DEPTH || typeof struct.getFieldsMap !== "function") throw NOT_DIRECT;
+  const map = struct.getFieldsMap();
+  const entries = (map as unknown as Fields)[layout.map] as Record<string, Fields> | undefined;
+  if (entries === null || typeof entries !== "object") throw NOT_DIRECT;
+  const keys: string[] = [];
+  for (const k in entries) {
+    if (Object.prototype.hasOwnProperty.call(entries, k)) keys.push(k);
+  }
+  keys.sort();
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < keys.length; i++) {
+    const entry = entries[keys[i]!];
+    if (entry === undefined) throw NOT_DIRECT;
+    const key = entry[layout.entryKey];
+    if (typeof key !== "string" || key === "__proto__" || key === SPECIAL_SIG_KEY) throw NOT_DIRECT;
+    if (key === sdk.isSpecialProxy || key === sdk.getSpecialProxyTarget) state.known = false;
+    const wrapper = (entry[layout.wrapper] as PbMessage | undefined) ?? map.get(key);
+    out[key] = directValue(wrapper, layout, sdk, state, depth);
+  }
+  return out;
+}
+
+function directValue(
+  value: PbMessage | undefined,
+  layout: Layout,
+  sdk: ProxySdk,
+  state: { known: boolean },
+  depth: number,
+): unknown {
+  if (value === undefined) throw NOT_DIRECT;
+  const fields = value as unknown as Fields;
+  const a = fields[layout.array];
+  if (!Array.isArray(a) || fields[layout.offset] !== -1) throw NOT_DIRECT;
+  if (!((fields[layout.pivot] as number) > 6)) throw NOT_DIRECT;
+  // computeOneofCase: the last of the oneof's fields (1-6) that is set.
+  let kind = 0;
+  for (let f = 6; f >= 1; f--) {
+    if (a[f - 1] != null) {
+      kind = f;
+      break;
+    }
+  }
+  switch (kind) {
+    case 1:
+      return null;
+    case 2:
+      return +(a[1] as number);
+    case 3: {
+      const s = a[2] as string;
+      if (sdk.unknowns.has(s)) state.known = false;
+      return s;
+    }
+    case 4:
+      return !!a[3];
+    case 5:
+      if (typeof value.getStructValue !== "function") throw NOT_DIRECT;
+      return directStruct(value.getStructValue(), layout, sdk, state, depth + 1);
+    case 6: {
+      const list = value.getListValue?.();
+      if (list === undefined || typeof list.getValuesList !== "function") throw NOT_DIRECT;
+      const values = list.getValuesList();
+      const out: unknown[] = [];
+      for (let i = 0; i < values.length; i++) {
+        out.push(directValue(values[i], layout, sdk, state, depth + 1));
+      }
+      return out;
+    }
+    default:
+      // The SDK's toJavaScript throws "Unexpected struct type": let it.
+      throw NOT_DIRECT;
+  }
 }
 
 /** Deeper than this, a conversion is not checked (and keeps its proxy). */

@@ -108,6 +108,113 @@ describe("shared deserialization in the policy pack", () => {
     });
   }, 30_000);
 
+  it("the direct Struct conversion returns the SDK's objects, key order and prototypes included", () => {
+    // A child process: the replaced exports would otherwise stay in this worker's require cache.
+    const script = `
+      const util = require("node:util");
+      const speed = require(${JSON.stringify(path.join(REPO, "policy-pack/sdk-speed.ts"))});
+      const { synthetic } = require(${JSON.stringify(path.join(REPO, "bench/preview/synthetic.ts"))});
+      const d = require("@pulumi/policy/deserialize.js");
+      const px = require("@pulumi/policy/proxy.js");
+      const { createRequire } = require("node:module");
+      // The google-protobuf the SDK's requests are decoded with (3.x, minified), or the newest (one
+      // per process: two copies' struct_pb.js share one global namespace).
+      const from = process.env.STRUCT_FROM === "sdk" ? require.resolve("@pulumi/pulumi/proto/analyzer_pb") : ${JSON.stringify(path.join(REPO, "package.json"))};
+      const structs = [createRequire(from)("google-protobuf/google/protobuf/struct_pb.js").Struct];
+      const version = createRequire(from)("google-protobuf/package.json").version;
+      const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+      const SIG = "4dabf18193072939515e22adb298388d";
+      const direct = [
+        ...synthetic(8).map((r) => r.properties),
+        { "10": 1, "2": 2, b: 3, B: 4, "é": 5, "": 6, "-1": 7, "01": 8, a: { z: 1, y: [2, { x: 3 }] } },
+        { n: [0, -0, 1.5, -2e300, 5e-324, NaN, Infinity, -Infinity], s: ["", "✓🦆", "x".repeat(300)] },
+        { t: true, f: false, z: null, e: [], o: {}, ee: [[], [[]], {}], deep: { a: { b: { c: { d: [null] } } } } },
+        { u: UNKNOWN, v: 1 },
+        { a: [1, { b: UNKNOWN }] },
+        { __isSpecialProxy: 1 },
+        { a: { __getSpecialProxyTarget: "x" } },
+        // A "__proto__" key never reaches a decoded map's own entries: neither conversion has it.
+        JSON.parse('{"__proto__": {"a": 1}, "b": 2}'),
+      ];
+      const fallback = [
+        { a: { [SIG]: "1b47061264138c4ac30d75fd1eb44270", value: "s3cr3t" } },
+        { f: { [SIG]: "c44067f5952c0a294b673a41bacd8c17", text: "hello" } },
+        { [SIG]: "unknown-signature" },
+        { a: { [SIG]: "unknown-signature" } },
+      ];
+      const same = (x, y) => util.isDeepStrictEqual(x, y) && JSON.stringify(x) === JSON.stringify(y) &&
+        JSON.stringify(Object.keys(x)) === JSON.stringify(Object.keys(y));
+      const sdk = (s) => { try { return d.deserializeProperties(s, false); } catch (e) { return "throws " + e.message; } };
+      const all = [...direct, ...fallback];
+      const pairs = structs.map((Struct) => (input) => {
+        const bytes = Struct.fromJavaScript(input).serializeBinary();
+        return [Struct.deserializeBinary(bytes), Struct.deserializeBinary(bytes), Struct.fromJavaScript(input)];
+      });
+      const results = pairs.map((pair) => ({
+        directResults: direct.map((input) => {
+          const [a, b, c] = pair(input);
+          const want = sdk(a);
+          const got = speed.convertStructDirectly(b);
+          const built = speed.convertStructDirectly(c);
+          return got !== undefined && built !== undefined && same(got.value, want) && same(built.value, want) &&
+            got.known === built.known ? (got.known ? "known" : "unknown") : "differs";
+        }),
+        fallbackResults: fallback.map((input) => speed.convertStructDirectly(pair(input)[0]) === undefined),
+      }));
+      // Installed: the memoized deserializeProperties returns the same objects as the SDK's, and
+      // the proxy is skipped exactly for the known ones.
+      const wants = pairs.map((pair) => all.map((input) => sdk(pair(input)[0])));
+      speed.shareDeserialization();
+      pairs.forEach((pair, p) => {
+        results[p].installed = all.map((input, i) => {
+          const got = sdk(pair(input)[0]);
+          if (typeof got === "string") return got === wants[p][i] ? "same error" : got;
+          if (!same(got, wants[p][i])) return "differs";
+          return px.unknownCheckingProxy(got) === got ? "as is" : "proxied";
+        });
+      });
+      console.log(JSON.stringify({ version, results }));
+    `;
+    const versions: string[] = [];
+    for (const from of ["sdk", "newest"]) {
+      const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
+        cwd: REPO,
+        encoding: "utf8",
+        env: { ...process.env, STRUCT_FROM: from },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { version: string; results: unknown[] };
+      versions.push(out.version);
+      expect(out.results).toHaveLength(1);
+      for (const result of out.results)
+        expect(result).toEqual({
+          directResults: [
+            ...Array<string>(8).fill("known"),
+            "known",
+            "known",
+            "known",
+            "unknown",
+            "unknown",
+            "unknown",
+            "unknown",
+            "known",
+          ],
+          fallbackResults: [true, true, true, true],
+          installed: [
+            ...Array<string>(11).fill("as is"),
+            ...Array<string>(4).fill("proxied"),
+            "as is", // no "__proto__" key
+            "as is", // a secret: its plain value
+            "proxied", // an asset object
+            "as is", // the signature key at the top level is an ordinary key to the SDK
+            "same error", // an unknown signature
+          ],
+        });
+    }
+    // The SDK's copy (the minified 3.x) and a second one, whose field names differ.
+    expect(new Set(versions).size, versions.join()).toBe(2);
+  }, 30_000);
+
   it("notApplicable throws the SDK's error without a stack trace and restores the limit", () => {
     const before = Error.stackTraceLimit;
     let limitInside: number | undefined;
