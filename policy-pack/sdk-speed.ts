@@ -612,12 +612,29 @@ export function shareResponseEncoding(): boolean {
     }
     return child;
   };
+  // The encoded fields 1-4 of a diagnostic (undefined beyond the bound).
+  const headOf = (message: DiagnosticMessage, writer: Writer): Uint8Array | undefined => {
+    let node: Node | undefined = step(prefixes, message.getPolicyname(), "prefixes");
+    if (node !== undefined) node = step(node, message.getPolicypackname(), "prefixes");
+    if (node !== undefined) node = step(node, message.getPolicypackversion(), "prefixes");
+    if (node !== undefined) node = step(node, message.getDescription(), "prefixes");
+    if (node === undefined) return undefined;
+    if (node.bytes === undefined) {
+      const own = new writer.constructor();
+      originalDiagnostic!(
+        new DiagnosticPart(message as never, true),
+        own as unknown as Writer & RepeatedWriter,
+      );
+      node.bytes = own.getResultBuffer();
+    }
+    return node.bytes;
+  };
   const writeResponse: Marked<WriteMessage<ResponseMessage>> = (message, writer) => {
-    const list = message.getNotApplicableList();
-    if (list.length === 0 || typeof writer.writeSerializedMessage !== "function") {
+    if (typeof writer.writeSerializedMessage !== "function") {
       originalResponse!(message, writer);
       return;
     }
+    const list = message.getNotApplicableList();
     let node: Node | undefined = lists;
     for (let i = 0; i < list.length && node !== undefined; i++) {
       node = step(node, list[i]!.getPolicyName(), "lists");
@@ -627,7 +644,7 @@ export function shareResponseEncoding(): boolean {
       originalResponse!(message, writer);
       return;
     }
-    if (node.bytes === undefined) {
+    if (list.length > 0 && node.bytes === undefined) {
       const own = new writer.constructor() as Writer &
         RepeatedWriter & { getResultBuffer(): Uint8Array };
       own.writeRepeatedMessage(
@@ -637,15 +654,20 @@ export function shareResponseEncoding(): boolean {
       );
       node.bytes = own.getResultBuffer();
     }
-    const diagnostics = message.getDiagnosticsList();
+    const diagnostics = message.getDiagnosticsList() as FullDiagnostic[];
     if (diagnostics.length > 0) {
-      writer.writeRepeatedMessage(
-        2,
-        diagnostics,
-        diagnostic.serializeBinaryToWriter as WriteMessage<never>,
-      );
+      const block = diagnosticsBlock(diagnostics, (d) => headOf(d, writer));
+      if (block !== undefined) {
+        writer.writeSerializedMessage(block, 0, block.length);
+      } else {
+        writer.writeRepeatedMessage(
+          2,
+          diagnostics,
+          diagnostic.serializeBinaryToWriter as WriteMessage<never>,
+        );
+      }
     }
-    writer.writeSerializedMessage(node.bytes, 0, node.bytes.length);
+    if (list.length > 0) writer.writeSerializedMessage(node.bytes!, 0, node.bytes!.length);
   };
   const writeDiagnostic: Marked<WriteMessage<DiagnosticMessage>> = (message, writer) => {
     let node: Node | undefined = prefixes;
@@ -680,6 +702,109 @@ export function shareResponseEncoding(): boolean {
     response.serializeBinaryToWriter === writeResponse &&
     diagnostic.serializeBinaryToWriter === writeDiagnostic
   );
+}
+
+type FullDiagnostic = DiagnosticMessage & {
+  getMessage(): string;
+  getEnforcementlevel(): number;
+  getUrn(): string;
+  getSeverity(): number;
+};
+
+/** Bytes of a protobuf varint of `v` (0 <= v < 2^32). */
+const varintLength = (v: number): number =>
+  v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+
+function writeVarint(buf: Buffer, at: number, v: number): number {
+  while (v >= 0x80) {
+    buf[at++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[at++] = v;
+  return at;
+}
+
+/** An enum value the generated encoder writes as this varint (a non-negative int32). */
+const plainEnum = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0x7fffffff;
+
+/**
+ * A response's diagnostics as the bytes `writeRepeatedMessage(2, diagnostics, …)` writes, built in
+ * one buffer: for each, the field-2 tag, the body's length, the cached fields 1-4 (`head`), then
+ * fields 5 (message), 7 (enforcement level), 8 (URN) and 9 (severity) exactly as
+ * `DIAGNOSTIC_ENCODER_TEXT` writes them — a string only when not empty (UTF-8, the one encoding
+ * of a well-formed string), an enum only when not 0. undefined (the generated encoder runs) for a
+ * string with a lone surrogate, an enum that is not a small non-negative integer, or a head
+ * beyond the cache's bound.
+ */
+function diagnosticsBlock(
+  diagnostics: FullDiagnostic[],
+  head: (d: FullDiagnostic) => Uint8Array | undefined,
+): Buffer | undefined {
+  const n = diagnostics.length;
+  const heads: Uint8Array[] = new Array<Uint8Array>(n);
+  const messages: string[] = new Array<string>(n);
+  const urns: string[] = new Array<string>(n);
+  const levels: number[] = new Array<number>(n);
+  const severities: number[] = new Array<number>(n);
+  const lengths: number[] = new Array<number>(n * 3);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const d = diagnostics[i]!;
+    const h = head(d);
+    const message = d.getMessage();
+    const level = d.getEnforcementlevel();
+    const urn = d.getUrn();
+    const severity = d.getSeverity();
+    if (h === undefined || !plainEnum(level) || !plainEnum(severity)) return undefined;
+    if (message.length > 0 && !isWellFormed(message)) return undefined;
+    if (urn.length > 0 && !isWellFormed(urn)) return undefined;
+    const ml = message.length > 0 ? Buffer.byteLength(message, "utf8") : 0;
+    const ul = urn.length > 0 ? Buffer.byteLength(urn, "utf8") : 0;
+    const body =
+      h.length +
+      (ml > 0 ? 1 + varintLength(ml) + ml : 0) +
+      (level !== 0 ? 1 + varintLength(level) : 0) +
+      (ul > 0 ? 1 + varintLength(ul) + ul : 0) +
+      (severity !== 0 ? 1 + varintLength(severity) : 0);
+    heads[i] = h;
+    messages[i] = message;
+    urns[i] = urn;
+    levels[i] = level;
+    severities[i] = severity;
+    lengths[i * 3] = body;
+    lengths[i * 3 + 1] = ml;
+    lengths[i * 3 + 2] = ul;
+    total += 1 + varintLength(body) + body;
+  }
+  const buf = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    buf[at++] = 0x12; // field 2, length-delimited
+    at = writeVarint(buf, at, lengths[i * 3]!);
+    buf.set(heads[i]!, at);
+    at += heads[i]!.length;
+    const ml = lengths[i * 3 + 1]!;
+    if (ml > 0) {
+      buf[at++] = 0x2a; // field 5, length-delimited
+      at = writeVarint(buf, at, ml);
+      at += buf.write(messages[i]!, at, ml, "utf8");
+    }
+    if (levels[i] !== 0) {
+      buf[at++] = 0x38; // field 7, varint
+      at = writeVarint(buf, at, levels[i]!);
+    }
+    const ul = lengths[i * 3 + 2]!;
+    if (ul > 0) {
+      buf[at++] = 0x42; // field 8, length-delimited
+      at = writeVarint(buf, at, ul);
+      at += buf.write(urns[i]!, at, ul, "utf8");
+    }
+    if (severities[i] !== 0) {
+      buf[at++] = 0x48; // field 9, varint
+      at = writeVarint(buf, at, severities[i]!);
+    }
+  }
+  return at === total ? buf : undefined;
 }
 
 /**

@@ -402,6 +402,10 @@ describe("shared deserialization in the policy pack", () => {
         [diag("", "", "only a message", { enforcementLevel: "advisory", severity: "low" })],
         [diag("p", "d", "🦆 ".repeat(30), { policyPackName: "other", policyPackVersion: "" })],
         [diag("lone", "lone \ud800 surrogate in a description long enough for the native path", "x")],
+        [diag("k8s-image-pinned", "Images are pinned.", "lone \udc00 in a message long enough for the native path", { urn: "urn:ü" }),
+          diag("k8s-image-pinned", "Images are pinned.", "ok", { urn: "urn:pulumi:s::p::t::\ud83e" })],
+        [diag("big", "A long message (three-byte lengths).", "é✓🦆 ".repeat(3000), { urn: "urn:" + "ü".repeat(100), severity: "critical" }),
+          diag("big", "A long message (three-byte lengths).", "x".repeat(127), { urn: "y".repeat(128), enforcementLevel: "disabled" })],
       ];
       const responses = [];
       for (const l of lists) for (const d of diagnostics) responses.push(makeAnalyzeResponse(d, na(l)));
@@ -427,7 +431,7 @@ describe("shared deserialization in the policy pack", () => {
     expect(JSON.parse(r.stdout)).toEqual({
       alone: true,
       again: true,
-      count: 57,
+      count: 73,
       first: 0,
       second: 0,
       third: 0,
