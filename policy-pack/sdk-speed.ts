@@ -783,28 +783,27 @@ function diagnosticsBlock(
     at = writeVarint(buf, at, lengths[i * 3]!);
     buf.set(heads[i]!, at);
     at += heads[i]!.length;
-    const ml = lengths[i * 3 + 1]!;
-    if (ml > 0) {
-      buf[at++] = 0x2a; // field 5, length-delimited
-      at = writeVarint(buf, at, ml);
-      at += buf.write(messages[i]!, at, ml, "utf8");
-    }
-    if (levels[i] !== 0) {
-      buf[at++] = 0x38; // field 7, varint
-      at = writeVarint(buf, at, levels[i]!);
-    }
-    const ul = lengths[i * 3 + 2]!;
-    if (ul > 0) {
-      buf[at++] = 0x42; // field 8, length-delimited
-      at = writeVarint(buf, at, ul);
-      at += buf.write(urns[i]!, at, ul, "utf8");
-    }
-    if (severities[i] !== 0) {
-      buf[at++] = 0x48; // field 9, varint
-      at = writeVarint(buf, at, severities[i]!);
-    }
+    at = putString(buf, at, 0x2a, messages[i]!, lengths[i * 3 + 1]!); // field 5
+    at = putVarint(buf, at, 0x38, levels[i]!); // field 7
+    at = putString(buf, at, 0x42, urns[i]!, lengths[i * 3 + 2]!); // field 8
+    at = putVarint(buf, at, 0x48, severities[i]!); // field 9
   }
   return at === total ? buf : undefined;
+}
+
+/** A length-delimited string field (`tag`, its UTF-8 `length`) at `at`, unless empty (proto3). */
+function putString(buf: Buffer, at: number, tag: number, text: string, length: number): number {
+  if (length === 0) return at;
+  buf[at++] = tag;
+  at = writeVarint(buf, at, length);
+  return at + buf.write(text, at, length, "utf8");
+}
+
+/** A varint field (`tag`) at `at`, unless 0 (proto3). */
+function putVarint(buf: Buffer, at: number, tag: number, value: number): number {
+  if (value === 0) return at;
+  buf[at++] = tag;
+  return writeVarint(buf, at, value);
 }
 
 /**

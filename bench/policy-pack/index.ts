@@ -17,7 +17,6 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  emptyOptions,
   packEnv,
   PolicyPackProcess,
   type AnalyzerResourceInput,
@@ -33,6 +32,7 @@ import {
   labels,
   prometheusStatefulSet,
 } from "../../tests/policy-pack/fixtures.js";
+import { resourceInput } from "../preview/synthetic.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const packDir = join(repoRoot, "policy-pack");
@@ -43,15 +43,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 function syntheticStack(n: number): AnalyzerResourceInput[] {
   const out: AnalyzerResourceInput[] = [];
   const add = (type: string, name: string, properties: Record<string, unknown>) =>
-    out.push({
-      urn: `urn:pulumi:production::golden-goose::${type}::${name}`,
-      type,
-      name,
-      properties,
-      options: emptyOptions(),
-      dependencies: [],
-      propertyDependencies: {},
-    });
+    out.push(resourceInput(type, name, properties));
   for (let i = 0; out.length < n; i++) {
     switch (i % 5) {
       case 0:

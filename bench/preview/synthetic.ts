@@ -51,15 +51,24 @@ export function synthetic(n: number): AnalyzerResourceInput[] {
       type = "aws:s3/bucket:Bucket";
       properties = { bucket: name, forceDestroy: false, tags: { owner: "platform" } };
     }
-    out.push({
-      urn: `urn:pulumi:production::golden-goose::${type}::${name}`,
-      type,
-      name,
-      properties,
-      options: emptyOptions(),
-      dependencies: [],
-      propertyDependencies: {},
-    });
+    out.push(resourceInput(type, name, properties));
   }
   return out;
+}
+
+/** A production-stack resource as the Analyzer gets it: no options, parent or dependencies. */
+export function resourceInput(
+  type: string,
+  name: string,
+  properties: Record<string, unknown>,
+): AnalyzerResourceInput {
+  return {
+    urn: `urn:pulumi:production::golden-goose::${type}::${name}`,
+    type,
+    name,
+    properties,
+    options: emptyOptions(),
+    dependencies: [],
+    propertyDependencies: {},
+  };
 }

@@ -7,7 +7,7 @@
  * `snapshot:<id>` or `file:` baseline names one stage's, so it needs a stage). Exit codes as
  * `goose preview`: 1 on a mandatory violation.
  */
-import { colourEnabled } from "../style.js";
+import { colourEnabled, paintVerdict, type Painter } from "../style.js";
 import { InputError } from "../../errors.js";
 import type { StageName } from "../../config/stages.js";
 import type { PreviewResult } from "../../engine/types.js";
@@ -181,6 +181,29 @@ async function loadBaselineOf(
   });
 }
 
+/** Resources and violations of several stages' previews, added up (`goose preview --all`). */
+export interface PreviewTotals {
+  resources: number;
+  mandatory: number;
+  advisory: number;
+}
+
+export function totalsOf(results: PreviewResult[]): PreviewTotals {
+  return {
+    resources: results.reduce((n, r) => n + r.summary.resources, 0),
+    mandatory: results.reduce((n, r) => n + r.summary.mandatory, 0),
+    advisory: results.reduce((n, r) => n + r.summary.advisory, 0),
+  };
+}
+
+/** The line `goose preview --all` ends with. */
+export function allStagesLine(t: PreviewTotals, paint: Painter): string {
+  return (
+    `all stages: ${paintVerdict(paint, t.mandatory > 0 ? "FAILED" : "passed")}: ${t.resources} resources, ` +
+    `${t.mandatory} mandatory, ${t.advisory} advisory`
+  );
+}
+
 const policyVerdict = (s: PreviewResult["summary"]): string =>
   s.mandatory > 0
     ? `**Policy: FAILED** (${s.mandatory} mandatory, ${s.advisory} advisory violations)`
@@ -195,11 +218,7 @@ function printPlans(
   plan: typeof import("../../plan/index.js"),
   formatPreview: (r: PreviewResult) => string[],
 ): void {
-  const total = {
-    resources: plans.reduce((n, p) => n + p.result.summary.resources, 0),
-    mandatory: plans.reduce((n, p) => n + p.result.summary.mandatory, 0),
-    advisory: plans.reduce((n, p) => n + p.result.summary.advisory, 0),
-  };
+  const total = totalsOf(plans.map((p) => p.result));
   if (format === "json") {
     for (const { result } of plans) for (const l of formatPreview(result)) out.info(l);
     const docs = plans.map(({ result, plan: p }) => ({ ...p, preview: result }));
@@ -222,10 +241,7 @@ function printPlans(
       for (const l of plan.formatPlanHuman(p, { color: colorEnabled(io) })) out.line(l);
     }
   }
-  if (all && format !== "json") {
-    // Human: on stdout, as `goose preview --all` ends; Markdown: stdout is the comment only.
-    (format === "human" ? out.line.bind(out) : out.info.bind(out))(
-      `all stages: ${total.mandatory > 0 ? "FAILED" : "passed"}: ${total.resources} resources, ${total.mandatory} mandatory, ${total.advisory} advisory`,
-    );
-  }
+  if (all && format === "human") out.line(allStagesLine(total, out.paint));
+  // Markdown: stdout is the comment only.
+  if (all && format === "markdown") out.info(allStagesLine(total, out.paintInfo));
 }

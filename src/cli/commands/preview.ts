@@ -21,6 +21,7 @@ import { Output, type CliIo } from "../io.js";
 import type { SetExitCode } from "../io.js";
 import { jsonOption, stageArg, storeOption } from "../options.js";
 import type { PackPrelaunch } from "../../engine/offline/pack-prelaunch.js";
+import type { StagePreview } from "./preview-plan.js";
 
 interface PreviewFlags {
   offline?: boolean;
@@ -171,8 +172,7 @@ async function previewStages(
   out: Output,
   setExitCode: SetExitCode,
 ): Promise<void> {
-  const { runPlanPreview } = await import("./preview-plan.js");
-  type StagePreview = import("./preview-plan.js").StagePreview;
+  const { runPlanPreview, totalsOf, allStagesLine } = await import("./preview-plan.js");
   // Loaded here, not at the top: the engine pulls in @pulumi/pulumi and gRPC, which every
   // other goose command would otherwise pay for at start-up.
   const { createEngine, OfflineEngine } = await import("../../engine/index.js");
@@ -269,16 +269,9 @@ async function previewStages(
   for (const r of results) {
     for (const l of formatPreview(r, out.paint)) out.line(l);
   }
-  const total = {
-    resources: results.reduce((n, r) => n + r.summary.resources, 0),
-    mandatory: results.reduce((n, r) => n + r.summary.mandatory, 0),
-    advisory: results.reduce((n, r) => n + r.summary.advisory, 0),
-  };
+  const total = totalsOf(results);
   if (o.all) {
-    out.line(
-      `all stages: ${paintVerdict(out.paint, total.mandatory > 0 ? "FAILED" : "passed")}: ${total.resources} resources, ` +
-        `${total.mandatory} mandatory, ${total.advisory} advisory`,
-    );
+    out.line(allStagesLine(total, out.paint));
     out.result({ stages: results, summary: total });
   } else {
     out.result(results[0]);
