@@ -12,6 +12,7 @@ import { InputError } from "../../errors.js";
 import type { StageName } from "../../config/stages.js";
 import type { PreviewResult } from "../../engine/types.js";
 import type { Plan } from "../../plan/index.js";
+import type { LoadedBaseline } from "../../plan/baseline.js";
 import type { StackExport } from "../../pulumi-export/index.js";
 import { UsageError } from "../errors.js";
 import { Output, type CliIo, type SetExitCode } from "../io.js";
@@ -119,7 +120,7 @@ export async function runPlanPreview(
   const format = planFormat(o);
   const out = new Output(io, format === "json");
   const plan = await import("../../plan/index.js");
-  const baselines = new Map<StageName, Awaited<ReturnType<typeof loadBaselineOf>>>();
+  const baselines = new Map<StageName, LoadedBaseline>();
   if (statePathOf) {
     for (const stage of stages) {
       baselines.set(stage, await loadBaselineOf(io, out, stage, o, statePathOf(stage)));
@@ -166,7 +167,7 @@ async function loadBaselineOf(
   stage: StageName,
   o: PlanFlags,
   statePath: string,
-) {
+): Promise<LoadedBaseline> {
   const [{ parseAgainst, loadBaseline }, { snapshotKeyringFor }] = await Promise.all([
     import("../../plan/baseline.js"),
     import("../../snapshots/index.js"),
