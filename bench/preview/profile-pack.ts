@@ -3,6 +3,9 @@
  *
  *     node --import tsx bench/preview/profile-pack.ts [analyze|stack|both] [out-dir] [pack-dir]
  *
+ * With BENCH_WORKLOAD=rendered, the workload is part 3's second one (the rendered production stage
+ * repeated to 5,000 resources) instead of the synthetic stack.
+ *
  * Starts policy-pack/ (or pack-dir: e.g. an empty pack, to compare) as goose starts it (src/policy/pack-launch.ts) with `--cpu-prof`, configures
  * it with the production config, sends 500 warm-up and 5,000 timed Analyze calls of the synthetic
  * stack and/or one AnalyzeStack, then exits without killing the pack: the pack sees its stdin pipe
@@ -21,7 +24,7 @@ import {
   readPolicyPackConfigFile,
   resolvePolicyPackConfig,
 } from "../../src/policy/policy-config.js";
-import { synthetic } from "./synthetic.js";
+import { renderedWorkload, synthetic } from "./synthetic.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const packDir = resolve(process.argv[4] ?? join(repoRoot, "policy-pack"));
@@ -47,7 +50,8 @@ if (!["analyze", "stack", "both"].includes(what)) {
       existsSync(config) ? readPolicyPackConfigFile(config) : undefined,
     ),
   );
-  const rs = synthetic(5000);
+  const rs =
+    process.env.BENCH_WORKLOAD === "rendered" ? await renderedWorkload(5000) : synthetic(5000);
   if (what !== "stack") {
     await pack.analyzeAll(rs.slice(0, 500));
     const t = performance.now();

@@ -2,7 +2,12 @@
  * The synthetic stack of the analyzer bench (bench/preview, part 3) and of its profile driver
  * (bench/preview/profile-pack.ts): Deployments, StatefulSets, ConfigMaps and S3 buckets in turn.
  */
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { emptyOptions, type AnalyzerResourceInput } from "../../src/policy/analyzer.js";
+import { SECRET_SIG, SECRET_SIG_KEY } from "../../src/pulumi-export/index.js";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 export function synthetic(n: number): AnalyzerResourceInput[] {
   const out: AnalyzerResourceInput[] = [];
@@ -71,4 +76,53 @@ export function resourceInput(
     dependencies: [],
     propertyDependencies: {},
   };
+}
+
+/**
+ * The second workload of part 3, reported beside the goal's: the production stage as goose renders
+ * it (under mocks, its 67 resources with their real inputs; no mandatory violation), repeated with
+ * numbered URNs and names up to `n` resources. The synthetic stack violates the production config
+ * on nearly every resource (1.75 Analyze and 2.75 AnalyzeStack diagnostics per resource), a
+ * rendered stage almost nowhere, so this shows the pack's cost of evaluating against that of
+ * reporting.
+ */
+/** An export's secrets (`plaintext`, or `ciphertext` of the b64 provider) as the engine sends them (`value`). */
+function wireSecrets(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(wireSecrets);
+  if (!v || typeof v !== "object") return v;
+  const o = v as Record<string, unknown>;
+  if (o[SECRET_SIG_KEY] === SECRET_SIG) {
+    const text =
+      typeof o.plaintext === "string"
+        ? o.plaintext
+        : Buffer.from(String(o.ciphertext ?? "null"), "base64").toString("utf8");
+    return { [SECRET_SIG_KEY]: SECRET_SIG, value: wireSecrets(JSON.parse(text)) };
+  }
+  return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, wireSecrets(x)]));
+}
+
+export async function renderedWorkload(n: number): Promise<AnalyzerResourceInput[]> {
+  const { OfflineEngine } = await import("../../src/engine/offline/engine.js");
+  const engine = new OfflineEngine({ cwd: repoRoot, env: process.env });
+  const rendered = (await engine.renderExport("production")).deployment.resources ?? [];
+  const base = rendered.filter((r) => !r.type.startsWith("pulumi:"));
+  const out: AnalyzerResourceInput[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const r = base[i % base.length]!;
+    const copy = Math.floor(i / base.length);
+    const name = `${r.urn.split("::").pop()}-${copy}`;
+    out.push({
+      urn: `${r.urn}-${copy}`,
+      type: r.type,
+      name,
+      properties: wireSecrets(JSON.parse(JSON.stringify(r.inputs ?? {}))) as Record<
+        string,
+        unknown
+      >,
+      options: emptyOptions(),
+      dependencies: (r.dependencies ?? []).map((d) => `${d}-${copy}`),
+      propertyDependencies: {},
+    });
+  }
+  return out;
 }

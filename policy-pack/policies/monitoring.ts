@@ -22,7 +22,7 @@ import {
   notApplicable,
   onlyForTypes,
 } from "./util.js";
-import { droppedRuleMetrics } from "./promql.js";
+import { droppedRuleMetrics, ruleMetricNeeds } from "./promql.js";
 
 const SERVER_TYPES = [typeOf(k8s.apps.v1.StatefulSet), typeOf(k8s.apps.v1.Deployment)];
 const CONFIGMAP = typeOf(k8s.core.v1.ConfigMap);
@@ -264,9 +264,10 @@ export const prometheusKeepsRuleMetrics: StackValidationPolicy = {
       }
     }
     if (Object.keys(ruleFiles).length === 0) notApplicable(args, "the stack ships no rule files");
+    const needs = ruleMetricNeeds(ruleFiles);
     for (const cm of configs) {
       const yml = stringData(raw(cm.props))["prometheus.yml"]!;
-      for (const d of droppedRuleMetrics(yml, ruleFiles)) {
+      for (const d of droppedRuleMetrics(yml, needs)) {
         const rules = d.needs.map((n) => `${n.rule} (${n.file})`).join(", ");
         report(
           `ConfigMap "${cm.name}" (prometheus.yml) drops ${d.metric}, which ${rules} ` +

@@ -152,9 +152,15 @@ export function ruleMetricNeeds(files: Record<string, string>): RuleNeed[] {
   return out;
 }
 
-/** A Prometheus regular expression, fully anchored as Prometheus anchors it. */
+const anchoredMemo = memo<RegExp>(1024);
+
+/**
+ * A Prometheus regular expression, fully anchored as Prometheus anchors it. Compiled once per
+ * text (a stack check tests each relabelling regex against every metric the rules read); the
+ * RegExp has no `g` or `y` flag, so sharing it keeps `test` stateless.
+ */
 function anchored(re: string): RegExp {
-  return new RegExp(`^(?:${re})$`);
+  return anchoredMemo(re, () => new RegExp(`^(?:${re})$`));
 }
 
 interface RelabelRule {
@@ -240,23 +246,63 @@ export interface DroppedNeed {
  */
 export function droppedRuleMetrics(
   prometheusYml: string,
-  ruleFiles: Record<string, string>,
+  ruleFiles: Record<string, string> | readonly RuleNeed[],
 ): DroppedNeed[] {
   const configs = scrapeConfigsOf(prometheusYml);
-  const byMetric = new Map<string, DroppedNeed>();
-  for (const need of ruleMetricNeeds(ruleFiles)) {
-    const candidates = configs.filter((sc) => jobMatches(sc, need.job));
+  const needs = Array.isArray(ruleFiles)
+    ? (ruleFiles as readonly RuleNeed[])
+    : ruleMetricNeeds(ruleFiles as Record<string, string>);
+  // Many rules read the same metric under the same job matcher: each pair is judged once.
+  const dropped: number[] = [];
+  const droppedBy = new Map<string, string[]>();
+  for (const group of needGroups(needs)) {
+    const candidates = configs.filter((sc) => jobMatches(sc, group.job));
     if (candidates.length === 0) continue;
-    if (candidates.some((sc) => keepsMetric(sc.relabel, need.metric))) continue;
-    const entry = byMetric.get(need.metric) ?? {
-      metric: need.metric,
-      needs: [],
-      droppedBy: candidates.map((c) => c.name),
-    };
+    if (candidates.some((sc) => keepsMetric(sc.relabel, group.metric))) continue;
+    dropped.push(...group.indices);
+    if (!droppedBy.has(group.metric))
+      droppedBy.set(
+        group.metric,
+        candidates.map((c) => c.name),
+      );
+  }
+  const byMetric = new Map<string, DroppedNeed>();
+  for (const i of dropped.sort((a, b) => a - b)) {
+    const need = needs[i]!;
+    let entry = byMetric.get(need.metric);
+    if (!entry) {
+      entry = { metric: need.metric, needs: [], droppedBy: droppedBy.get(need.metric)! };
+      byMetric.set(need.metric, entry);
+    }
     if (!entry.needs.some((n) => n.rule === need.rule && n.file === need.file)) {
       entry.needs.push(need);
     }
-    byMetric.set(need.metric, entry);
   }
   return [...byMetric.values()].sort((a, b) => a.metric.localeCompare(b.metric));
+}
+
+interface NeedGroup {
+  metric: string;
+  job?: LabelMatcher;
+  /** Positions in the needs list, ascending. */
+  indices: number[];
+}
+
+const needGroupsMemo = new WeakMap<readonly RuleNeed[], NeedGroup[]>();
+
+/** The needs grouped by metric and job matcher, in order of first appearance. */
+function needGroups(needs: readonly RuleNeed[]): NeedGroup[] {
+  let groups = needGroupsMemo.get(needs);
+  if (groups) return groups;
+  const byKey = new Map<string, NeedGroup>();
+  needs.forEach((need, i) => {
+    const key = `${need.metric}\u0000${need.job ? `${need.job.op}\u0000${need.job.value}` : ""}`;
+    const group = byKey.get(key);
+    if (group) group.indices.push(i);
+    else
+      byKey.set(key, { metric: need.metric, ...(need.job ? { job: need.job } : {}), indices: [i] });
+  });
+  groups = [...byKey.values()];
+  needGroupsMemo.set(needs, groups);
+  return groups;
 }

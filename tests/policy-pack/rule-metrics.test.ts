@@ -207,4 +207,71 @@ describe("prometheus-keeps-rule-metrics", () => {
       ),
     ).toEqual([]);
   });
+
+  it("judges each metric per job matcher, keeps the rules' order, and takes its needs precomputed", () => {
+    const yml = [
+      "scrape_configs:",
+      "  - job_name: api",
+      "    metric_relabel_configs:",
+      "      - source_labels: [__name__]",
+      "        regex: 'x_total|y_total'",
+      "        action: drop",
+      "  - job_name: web",
+      "    static_configs: [{ targets: ['web:80'] }]",
+      "",
+    ].join("\n");
+    const rule = (name: string, expr: string) => `  - alert: ${name}\n    expr: ${expr}\n`;
+    const files = {
+      "a/one.yaml":
+        "groups:\n- name: g\n  rules:\n" +
+        rule("A1", 'rate(x_total{job="api"}[5m]) > 0') +
+        rule("A2", 'rate(x_total{job="web"}[5m]) > 0') +
+        rule("A3", 'rate(y_total{job=~"ap."}[5m]) > 0'),
+      "b/two.yaml":
+        "groups:\n- name: g\n  rules:\n" +
+        rule("B1", 'rate(x_total{job="api"}[5m]) > 0') +
+        rule("B2", 'rate(y_total{job="web"}[5m]) > 0') +
+        rule("B3", 'rate(x_total{job="nowhere"}[5m]) > 0'),
+    };
+    const fromFiles = droppedRuleMetrics(yml, files);
+    // x_total: dropped for job="api" (A1, B1), kept for "web" (A2), not scraped for "nowhere" (B3).
+    // y_total: dropped for job=~"ap." (A3), kept for "web" (B2).
+    expect(fromFiles).toEqual([
+      {
+        metric: "x_total",
+        needs: [
+          {
+            metric: "x_total",
+            rule: "alert A1",
+            file: "a/one.yaml",
+            job: { name: "job", op: "=", value: "api" },
+          },
+          {
+            metric: "x_total",
+            rule: "alert B1",
+            file: "b/two.yaml",
+            job: { name: "job", op: "=", value: "api" },
+          },
+        ],
+        droppedBy: ["api"],
+      },
+      {
+        metric: "y_total",
+        needs: [
+          {
+            metric: "y_total",
+            rule: "alert A3",
+            file: "a/one.yaml",
+            job: { name: "job", op: "=~", value: "ap." },
+          },
+        ],
+        droppedBy: ["api"],
+      },
+    ]);
+    const needs = ruleMetricNeeds(files);
+    expect(droppedRuleMetrics(yml, needs)).toEqual(fromFiles);
+    // The same needs list against a prometheus.yml that drops nothing: the memoised grouping does
+    // not carry the last verdicts over.
+    expect(droppedRuleMetrics("scrape_configs:\n  - job_name: api\n", needs)).toEqual([]);
+  });
 });
