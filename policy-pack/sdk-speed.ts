@@ -24,6 +24,13 @@
  * tests/policy/sdk-speed.test.ts fails then, and when server.js no longer calls them this way.
  */
 import { createRequire } from "node:module";
+import {
+  splitAnalyzeRequest,
+  splitAnalyzeStackRequest,
+  type Decoded,
+  type KnownRules,
+  type Split,
+} from "./wire-decode.js";
 
 type Deserialize = (struct: unknown, proxySecrets?: boolean) => unknown;
 type Proxify = (value: unknown) => unknown;
@@ -89,6 +96,12 @@ function memoDeserialize(
     if (proxySecrets || struct === null || typeof struct !== "object")
       return original(struct, proxySecrets);
     if (seen.has(struct)) return seen.get(struct);
+    const pre = predecoded.get(struct);
+    if (pre !== undefined) {
+      seen.set(struct, pre.value);
+      if (pre.known) known.add(pre.value);
+      return pre.value;
+    }
     const direct = sdk ? directConversion(struct, sdk) : undefined;
     if (direct !== undefined) {
       seen.set(struct, direct.value);
@@ -900,10 +913,145 @@ export function shareStringEncoding(): boolean {
 const isWellFormed = (s: string): boolean =>
   (s as string & { isWellFormed(): boolean }).isWellFormed();
 
+/** The SDK's gRPC service definitions, whose `requestDeserialize` the server registers. */
+export const ANALYZER_GRPC_PB = "@pulumi/pulumi/proto/analyzer_grpc_pb.js";
+
+/** The properties a request's Struct stands for, decoded from its bytes (`shareRequestDecoding`). */
+const predecoded = new WeakMap<object, Decoded>();
+
+type Deserializer = Marked<(bytes: Uint8Array) => unknown>;
+interface StructCtor {
+  new (): object;
+  deserializeBinaryFromReader(msg: object, reader: unknown): unknown;
+}
+interface PropertiesMessage {
+  getProperties(): unknown;
+  setProperties(v: unknown): unknown;
+  clearProperties(): unknown;
+  hasProperties(): boolean;
+}
+
+/**
+ * Analyze and AnalyzeStack requests decoded with their properties read from the bytes straight to
+ * JavaScript (policy-pack/wire-decode.ts; issue 18: the analyzer): the SDK's deserializers build a
+ * google-protobuf message for every Struct, entry and Value, which on the bench's stacks cost more
+ * than the policies did. The service definitions' `requestDeserialize` (which the gRPC server reads
+ * when the PolicyPack registers the service, so this runs before) split each request: google-protobuf
+ * decodes the other fields, and each resource's `getProperties()` returns a Struct that
+ * `deserializeProperties` (memoized above) answers with the decoded object — the SDK's own object
+ * for those bytes. For anyone else the Struct is decoded by google-protobuf at its first use, so
+ * it reads as it always did; `setProperties`/`clearProperties` work as generated. Properties the
+ * decoder leaves to the SDK stay in the bytes google-protobuf decodes. Installed only with the
+ * memoized `deserializeProperties` and the checking proxy's sentinels, and only over the generated
+ * deserializers. tests/policy/wire-decode.test.ts and the byte-for-byte responses of
+ * tests/policy/policy-server-speed.test.ts cover it.
+ */
+export function shareRequestDecoding(): boolean {
+  const sdkRequire = createRequire(createRequire(__filename).resolve(SDK_FILES.server));
+  const sdk = proxySdk(sdkRequire("./proxy.js") as Record<string, unknown>);
+  const services = sdkRequire(ANALYZER_GRPC_PB) as {
+    AnalyzerService?: Record<string, { requestDeserialize?: Deserializer } | undefined>;
+  };
+  const pbRequire = createRequire(sdkRequire.resolve(ANALYZER_PB));
+  const { Struct } = pbRequire("google-protobuf/google/protobuf/struct_pb") as {
+    Struct?: StructCtor;
+  };
+  const { BinaryReader } = pbRequire("google-protobuf") as {
+    BinaryReader?: new (bytes: Uint8Array) => unknown;
+  };
+  const analyze = services.AnalyzerService?.["analyze"];
+  const stack = services.AnalyzerService?.["analyzeStack"];
+  const a = analyze?.requestDeserialize;
+  const st = stack?.requestDeserialize;
+  if (!sdk || !analyze || !stack || !Struct || !BinaryReader) return false;
+  if (typeof a !== "function" || typeof st !== "function") return false;
+  if (a[MARK] && st[MARK]) return true;
+  const rules: KnownRules = {
+    unknowns: sdk.unknowns,
+    markers: [sdk.isSpecialProxy, sdk.getSpecialProxyTarget],
+  };
+  const lazy = (d: Decoded): object => {
+    const target = new Struct();
+    let decoded = false;
+    const ready = (): object => {
+      if (!decoded) {
+        decoded = true;
+        Struct.deserializeBinaryFromReader(target, new BinaryReader(d.bytes));
+      }
+      return target;
+    };
+    const struct = new Proxy(target, {
+      get: (_t, k) => Reflect.get(ready(), k),
+      set: (_t, k, v) => Reflect.set(ready(), k, v),
+      has: (_t, k) => Reflect.has(ready(), k),
+      ownKeys: () => Reflect.ownKeys(ready()),
+      getOwnPropertyDescriptor: (_t, k) => Reflect.getOwnPropertyDescriptor(ready(), k),
+      defineProperty: (_t, k, desc) => Reflect.defineProperty(ready(), k, desc),
+      deleteProperty: (_t, k) => Reflect.deleteProperty(ready(), k),
+    });
+    predecoded.set(struct, d);
+    return struct;
+  };
+  const attach = (msg: PropertiesMessage, d: Decoded): void => {
+    const struct = lazy(d);
+    const proto = Object.getPrototypeOf(msg) as PropertiesMessage;
+    const own = ["getProperties", "hasProperties", "setProperties", "clearProperties"] as const;
+    const release = () => {
+      for (const k of own) delete (msg as Partial<PropertiesMessage>)[k];
+    };
+    const method = (value: unknown): PropertyDescriptor => ({
+      value,
+      configurable: true,
+      writable: true,
+      enumerable: false,
+    });
+    Object.defineProperties(msg, {
+      getProperties: method(() => struct),
+      hasProperties: method(() => true),
+      setProperties: method((v: unknown) => {
+        release();
+        return proto.setProperties.call(msg, v);
+      }),
+      clearProperties: method(() => {
+        release();
+        return proto.clearProperties.call(msg);
+      }),
+    });
+  };
+  const wrap = (
+    original: Deserializer,
+    split: (b: Uint8Array, rules: KnownRules) => Split | undefined,
+    messages: (msg: unknown) => unknown[] | undefined,
+  ): Deserializer => {
+    const wrapped: Deserializer = (bytes) => {
+      const s = split(bytes, rules);
+      if (s === undefined) return original(bytes);
+      const msg = original(s.rest);
+      const list = messages(msg);
+      // Cannot happen with the generated decoders; if it did, the SDK's own decoding is right.
+      if (list === undefined || list.length !== s.properties.length) return original(bytes);
+      for (let i = 0; i < list.length; i++) {
+        const d = s.properties[i];
+        if (d !== undefined) attach(list[i] as PropertiesMessage, d);
+      }
+      return msg;
+    };
+    wrapped[MARK] = true;
+    return wrapped;
+  };
+  analyze.requestDeserialize = wrap(a, splitAnalyzeRequest, (msg) => [msg]);
+  stack.requestDeserialize = wrap(st, splitAnalyzeStackRequest, (msg) => {
+    const list = (msg as { getResourcesList?(): unknown[] }).getResourcesList?.();
+    return Array.isArray(list) ? list : undefined;
+  });
+  return true;
+}
+
 /** Every speed-up of this module, as the pack installs them before it starts serving. */
 export function installSdkSpeedups(): void {
-  // Each resource of a request is converted once for all policies, not once per policy.
-  shareDeserialization();
+  // Each resource of a request is converted once for all policies, not once per policy; and
+  // decoded from its bytes straight to that conversion.
+  if (shareDeserialization().deserialize) shareRequestDecoding();
   // Each (policy, reason) of the not-applicable lists is encoded once, not once per resource.
   shareNotApplicableEncoding();
   // Long strings of the responses encoded by Node.

@@ -20,7 +20,11 @@
  *    reference run "empty-pack": the same 5,000 Analyze calls to a pack with no policies (the gRPC
  *    floor); AnalyzeStack likewise (goals: >= 0.9x the rate, <= 1.2x the time). Run in
  *    interleaved pairs; beside the wall ratios, the pack process's own CPU against the empty
- *    pack's (the client's work, in this process, is the same for both).
+ *    pack's (the client's work, in this process, is the same for both). The pack decodes its
+ *    requests' properties itself (policy-pack/wire-decode.ts), faster than the SDK the empty pack
+ *    runs; so each pair also runs "empty-pack+decoding", an empty pack with the same SDK speed-ups
+ *    (sdk-speed.ts), and the pack's ratios to it are reported (no goal): what the policies cost
+ *    on their own.
  * Medians of RUNS runs each (env BENCH_RUNS, default 3). BENCH_PREVIEW_ONLY=1 skips part 3;
  * BENCH_ANALYZER_ONLY=1 runs part 3 only.
  */
@@ -39,7 +43,6 @@ import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  emptyOptions,
   PolicyPackProcess,
   PULUMI_STARTUP,
   RUN_POLICY_PACK,
@@ -394,35 +397,49 @@ async function main() {
   await analyzerBench();
 }
 
-async function analyzerBench() {
-  const empty = mkdtempSync(join(tmpdir(), "goose-bench-empty-pack-"));
-  symlinkSync(join(repoRoot, "node_modules"), join(empty, "node_modules"), "dir");
-  writeFileSync(join(empty, "PulumiPolicy.yaml"), "runtime: nodejs\n");
+/** A pack with no policies in a temp folder; with `speedups`, it installs goose's SDK speed-ups. */
+async function emptyPack(speedups: boolean): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "goose-bench-empty-pack-"));
+  symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"), "dir");
+  writeFileSync(join(dir, "PulumiPolicy.yaml"), "runtime: nodejs\n");
   writeFileSync(
-    join(empty, "package.json"),
+    join(dir, "package.json"),
     JSON.stringify({ name: "empty", version: "1.0.0", main: "dist/index.js" }),
   );
   writeFileSync(
-    join(empty, "index.ts"),
-    `import { PolicyPack } from "@pulumi/policy";\nnew PolicyPack("empty", { policies: [] });\n`,
+    join(dir, "index.ts"),
+    `import { PolicyPack } from "@pulumi/policy";\n` +
+      (speedups
+        ? `import { installSdkSpeedups } from ${JSON.stringify(join(packDir, "sdk-speed.ts"))};\ninstallSdkSpeedups();\n`
+        : "") +
+      `new PolicyPack("empty", { policies: [] });\n`,
   );
-  await ensurePolicyPackBuilt(empty);
+  await ensurePolicyPackBuilt(dir);
+  return dir;
+}
+
+async function analyzerBench() {
+  const empty = await emptyPack(false);
+  const emptyFast = await emptyPack(true);
   try {
-    // Interleaved pairs, so both sides see the same load; medians and the spread of the ratios.
-    await analyzerPairs(empty, synthetic(N), "policy-pack (production config)", true);
+    // Interleaved runs, so all packs see the same load; medians and the spread of the ratios.
+    await analyzerPairs(empty, emptyFast, synthetic(N), "policy-pack (production config)", true);
     await analyzerPairs(
       empty,
+      undefined,
       await renderedWorkload(N),
       "rendered production stage x75 (reported, no goal)",
       false,
     );
   } finally {
     rmSync(empty, { recursive: true, force: true });
+    rmSync(emptyFast, { recursive: true, force: true });
   }
 }
 
 async function analyzerPairs(
   empty: string,
+  emptyFast: string | undefined,
   rs: AnalyzerResourceInput[],
   label: string,
   goals: boolean,
@@ -430,9 +447,11 @@ async function analyzerPairs(
   {
     const floors: AnalyzerRun[] = [];
     const reals: AnalyzerRun[] = [];
+    const fastFloors: AnalyzerRun[] = [];
     for (let i = 0; i < RUNS; i++) {
       floors.push(await analyzerThroughput(empty, undefined, rs));
       reals.push(await analyzerThroughput(packDir, join(packDir, "config", "production.json"), rs));
+      if (emptyFast) fastFloors.push(await analyzerThroughput(emptyFast, undefined, rs));
     }
     const med = (runs: AnalyzerRun[], k: keyof AnalyzerRun) => {
       const xs = runs.map((r) => r[k]);
@@ -468,6 +487,24 @@ async function analyzerPairs(
         `${stack.toFixed(2)}x empty-pack (${goals ? `goal <= 1.2x: ${goal(stack <= 1.2)}; ` : ""}pairs ${spread((f, r) => r.stackMs / f.stackMs)})` +
         cpuRatio("stackCpuMs"),
     );
+    if (fastFloors.length > 0) {
+      const fastRate = med(fastFloors, "perSecond")!;
+      const fastStack = med(fastFloors, "stackMs")!;
+      const pairs = (f: (fast: AnalyzerRun, real: AnalyzerRun) => number) => {
+        const xs = fastFloors.map((fl, i) => f(fl, reals[i]!)).sort((a, b) => a - b);
+        return `${xs[0]!.toFixed(2)}–${xs[xs.length - 1]!.toFixed(2)}x`;
+      };
+      console.log(
+        `reference empty-pack+decoding (an empty pack with goose's SDK speed-ups, reported): ` +
+          `Analyze ${fastRate.toFixed(0)} resources/s = ${(fastRate / floorRate).toFixed(2)}x empty-pack, ` +
+          `AnalyzeStack ${fastStack.toFixed(0)} ms = ${(fastStack / floorStack).toFixed(2)}x empty-pack`,
+      );
+      console.log(
+        `${label} against empty-pack+decoding (the policies' own cost, no goal): ` +
+          `Analyze ${(realRate / fastRate).toFixed(2)}x (pairs ${pairs((f, r) => r.perSecond / f.perSecond)}), ` +
+          `AnalyzeStack ${(realStack / fastStack).toFixed(2)}x (pairs ${pairs((f, r) => r.stackMs / f.stackMs)})`,
+      );
+    }
   }
 }
 

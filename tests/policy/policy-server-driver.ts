@@ -72,7 +72,28 @@ const THING = "test:index:Thing";
 const BOOM = "test:index:Boom";
 const thingClass = { __pulumiType: THING } as never;
 const configMapClass = { __pulumiType: "kubernetes:core/v1:ConfigMap" } as never;
+/** A value as JSON, with what JSON loses kept: -0, NaN, infinities, prototypes, key order. */
+function dump(v: unknown): unknown {
+  if (typeof v === "number" && (Object.is(v, -0) || !Number.isFinite(v)))
+    return `number ${v === 0 ? "-0" : String(v)}`;
+  if (v === null || typeof v !== "object") return v;
+  const proto = Object.getPrototypeOf(v) as object | null;
+  const kind =
+    proto === Object.prototype
+      ? ""
+      : proto === Array.prototype
+        ? "[]"
+        : `proto ${String(proto?.constructor?.name)}`;
+  if (Array.isArray(v)) return [kind, ...v.map(dump)];
+  return [
+    kind,
+    Object.getOwnPropertyNames(v).map((k) => [k, dump((v as Record<string, unknown>)[k])]),
+  ];
+}
+
 let typedCalls = 0;
+let wireDecoded = 0;
+let sdkDecoded = 0;
 const onlyThings = onlyForTypes(
   (t) => t === THING,
   "only things",
@@ -161,7 +182,7 @@ const edge: Policies = [
           asThing: args.asType(thingClass) !== undefined,
           config: args.getConfig(),
           tags: [...args.stackTags],
-          props: raw(args.props),
+          props: dump(raw(args.props)),
         }),
       );
     },
@@ -200,6 +221,12 @@ const edge: Policies = [
     name: "edge-stack-order",
     description: "the order it is given",
     validateStack: (args, report) => report(args.resources.map((r) => r.name).join()),
+  },
+  {
+    name: "edge-stack-props",
+    description: "every resource's properties, as a stack policy reads them",
+    validateStack: (args, report) =>
+      report(JSON.stringify(args.resources.map((r) => [r.name, dump(raw(r.props))]))),
   },
   {
     name: "edge-stack-graph",
@@ -274,8 +301,29 @@ async function call(method: string, request: Message, type: string, name: string
   results.push(await answer(method, request, type, name));
 }
 
+// The service definitions the server registered: their requestDeserialize is what gRPC decodes a
+// request with (in `goose` mode, sdk-speed.ts's for Analyze and AnalyzeStack).
+const services = sdkRequire("@pulumi/pulumi/proto/analyzer_grpc_pb.js") as {
+  AnalyzerService: Record<string, { requestDeserialize(b: Uint8Array): unknown }>;
+};
+
 function answer(method: string, request: Message, type: string, name: string): Promise<Result> {
-  const decoded = pb[type]!.deserializeBinary(request.serializeBinary());
+  const bytes = request.serializeBinary();
+  const decoded = services.AnalyzerService[method]!.requestDeserialize(Buffer.from(bytes));
+  // The service decodes each type as the generated class does.
+  if (!(decoded instanceof (pb[type] as unknown as new () => unknown))) {
+    throw new Error(`${method} decoded a request that is not a ${type}`);
+  }
+  // Resources whose properties were decoded from their bytes (policy-pack/wire-decode.ts).
+  const resources =
+    method === "analyzeStack"
+      ? (decoded as { getResourcesList(): object[] }).getResourcesList()
+      : method === "analyze"
+        ? [decoded as object]
+        : [];
+  for (const r of resources)
+    if (Object.hasOwn(r, "getProperties")) wireDecoded++;
+    else if ((r as { hasProperties(): boolean }).hasProperties()) sdkDecoded++;
   return new Promise((resolve) => {
     h[method]!({ request: decoded }, (err, resp) => {
       if (err) {
@@ -346,6 +394,44 @@ const edgeResources = [
     urn: urn("kubernetes:core/v1:ConfigMap", "cm"),
   },
 ];
+// Properties the wire decoder (policy-pack/wire-decode.ts) handles itself, and those it leaves to
+// google-protobuf and the SDK: secrets and assets (the special signature key), `__proto__`, the
+// proxy's marker names, deep nesting, strings that are not well-formed.
+const SIG = "4dabf18193072939515e22adb298388d";
+const secret = (value: unknown) => ({ [SIG]: "1b47061264138c4ac30d75fd1eb44270", value });
+const proxyModule = sdkRequire("./proxy.js") as { isSpecialProxy: string };
+const deep = (n: number): unknown => (n === 0 ? "bottom" : { d: deep(n - 1) });
+const wireResources = [
+  thing("w-secret", { x: secret("hidden"), nested: { a: [secret(1), 2] } }),
+  thing("w-asset", {
+    x: 1,
+    file: { [SIG]: "c44067f5952c0a294b673a41bacd8c17", path: "./a.txt" },
+  }),
+  thing(
+    "w-proto",
+    JSON.parse('{"x": 1, "o": {"__proto__": {"polluted": true}}}') as Record<string, unknown>,
+  ),
+  thing("w-marker", { x: 1, o: { [proxyModule.isSpecialProxy]: "marker", y: UNKNOWN } }),
+  thing("w-numbers", {
+    x: -0,
+    list: [0, -0, 1.5, -1e308, 5e-324, Number.MAX_SAFE_INTEGER, 2 ** 60, NaN, Infinity],
+  }),
+  thing("w-strings", {
+    x: "",
+    "": "empty key",
+    é: "\uFEFFbom é ✓ 😀",
+    "10": "ten",
+    "2": "two",
+    nul: "a\u0000b",
+    long: "x".repeat(70_000),
+    lists: [[], {}, [[]], [{ a: null }]],
+  }),
+  thing("w-lone-surrogate", { x: "a\uD800b" }),
+  thing("w-deep-63", { x: 1, d: deep(62) }),
+  thing("w-deep-70", { x: 1, d: deep(70) }),
+  thing("w-unknowns", { x: 1, u: [UNKNOWN, { v: UNKNOWN }] }),
+];
+
 const edgeStack = [
   thing("s1", { x: 1 }),
   thing("s2", { x: 2 }, { parent: urn(THING, "s1"), options: opts(urn(THING, "s1")) }),
@@ -382,6 +468,8 @@ async function main(): Promise<void> {
     await analyzeStack(rs, `${stage} synthetic stack`);
     for (const r of edgeResources) await analyze(r, `${stage} edge ${r.name}`);
     await analyzeStack(edgeStack, `${stage} edge stack`);
+    for (const r of wireResources) await analyze(r, `${stage} wire ${r.name}`);
+    await analyzeStack([...wireResources, ...edgeStack], `${stage} wire stack`);
     // Several requests in flight at once, as the CLI sends them.
     results.push(
       ...(await Promise.all(
@@ -428,6 +516,8 @@ async function main(): Promise<void> {
     JSON.stringify({
       patched: String(h["analyze"]).includes("gooseRequest"),
       typedCalls,
+      wireDecoded,
+      sdkDecoded,
       results,
     }),
   );
