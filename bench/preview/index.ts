@@ -490,6 +490,13 @@ async function analyzerPairs(
     if (fastFloors.length > 0) {
       const fastRate = med(fastFloors, "perSecond")!;
       const fastStack = med(fastFloors, "stackMs")!;
+      const cpuAgainst = (k: "analyzeCpuMs" | "stackCpuMs", what: string) => {
+        const r = med(reals, k);
+        const f = med(fastFloors, k);
+        return r !== undefined && f !== undefined
+          ? `; ${what} pack CPU ${(r / 1000).toFixed(2)} s = ${(r / f).toFixed(2)}x its ${(f / 1000).toFixed(2)} s`
+          : "";
+      };
       const pairs = (f: (fast: AnalyzerRun, real: AnalyzerRun) => number) => {
         const xs = fastFloors.map((fl, i) => f(fl, reals[i]!)).sort((a, b) => a - b);
         return `${xs[0]!.toFixed(2)}–${xs[xs.length - 1]!.toFixed(2)}x`;
@@ -502,7 +509,9 @@ async function analyzerPairs(
       console.log(
         `${label} against empty-pack+decoding (the policies' own cost, no goal): ` +
           `Analyze ${(realRate / fastRate).toFixed(2)}x (pairs ${pairs((f, r) => r.perSecond / f.perSecond)}), ` +
-          `AnalyzeStack ${(realStack / fastStack).toFixed(2)}x (pairs ${pairs((f, r) => r.stackMs / f.stackMs)})`,
+          `AnalyzeStack ${(realStack / fastStack).toFixed(2)}x (pairs ${pairs((f, r) => r.stackMs / f.stackMs)})` +
+          cpuAgainst("analyzeCpuMs", "Analyze") +
+          cpuAgainst("stackCpuMs", "AnalyzeStack"),
       );
     }
   }
