@@ -68,7 +68,12 @@ class Reader {
       if (this.p >= b.length) throw NOT_DIRECT;
       const c = b[this.p++]!;
       x += (c & 0x7f) * mul;
-      if (c < 0x80) return x;
+      if (c < 0x80) {
+        // google-protobuf reads tags and lengths in 32 bits, dropping the rest: a tag past them
+        // can be a field to it (a second properties field, say) that is unknown here.
+        if (x > 0xffffffff) throw NOT_DIRECT;
+        return x;
+      }
       mul *= 128;
     }
     // Longer than 56 bits: no length or field of these messages is.
@@ -175,6 +180,8 @@ class Reader {
         v = this.struct(this.end(limit), depth + 1);
         break;
       case 0x32: {
+        // Nested lists count as deep as objects (the SDK's recursion overflows the stack first).
+        if (depth >= MAX_DEPTH) throw NOT_DIRECT;
         const e = this.end(limit);
         const out: unknown[] = [];
         while (this.p < e) {

@@ -338,6 +338,19 @@ describe("properties decoded from their bytes", () => {
     const deep = (n: number): unknown => (n === 0 ? 1 : { d: deep(n - 1) });
     expect(agrees(u8(struct({ d: deep(64) })))).toEqual({ decoded: true, ok: true });
     expect(agrees(u8(struct({ d: deep(65) })))).toEqual({ decoded: false, ok: true });
+    // Lists count as deep as objects: nested lists past that depth are left to the SDK too, whose
+    // recursion (google-protobuf's reader, then the conversion) overflows the stack a few thousand
+    // levels down, where the decoder's own would not yet — the request failed, and must still.
+    const lists = (n: number): unknown => (n === 0 ? 1 : [lists(n - 1)]);
+    expect(agrees(u8(struct({ l: lists(64) })))).toEqual({ decoded: true, ok: true });
+    expect(agrees(u8(struct({ l: lists(65) })))).toEqual({ decoded: false, ok: true });
+    const listBytes = (n: number): Bytes => {
+      let v = double(1);
+      for (let i = 0; i < n; i++) v = len(0x32, len(0x0a, v));
+      return v;
+    };
+    const veryDeep = u8(entry("l", listBytes(5000)));
+    expect(decodeStruct(veryDeep, 0, veryDeep.length, rules)).toBeUndefined();
     // Unknowns and marker keys anywhere make the object not known.
     expect(decodeStruct(u8(struct({ a: [{ b: UNKNOWN }] })), 0, 0, rules)).toMatchObject({
       value: {},
@@ -458,6 +471,84 @@ describe("requests split into their properties and the rest", () => {
     expect(splitAnalyzeRequest(Uint8Array.from([0x12, 0x05, 0x0a]), rules)).toBeUndefined();
   });
 
+  /**
+   * What the installed service would make of `bytes`, against google-protobuf's reading of them
+   * all: undefined where they agree (or the split leaves the request to google-protobuf), else why
+   * not. google-protobuf must read the rest without the decoded properties, every other field as
+   * in the whole, and reject the rest wherever it rejects the whole.
+   */
+  function splitDisagrees(
+    type: "AnalyzeRequest" | "AnalyzeStackRequest",
+    bytes: Uint8Array,
+  ): string | undefined {
+    const split = (type === "AnalyzeRequest" ? splitAnalyzeRequest : splitAnalyzeStackRequest)(
+      bytes,
+      rules,
+    );
+    if (split === undefined) return undefined;
+    type Msg = ReturnType<(typeof pb)[string]["deserializeBinary"]>;
+    const read = (b: Uint8Array): Msg | string => {
+      try {
+        return pb[type]!.deserializeBinary(b);
+      } catch (e) {
+        return String(e);
+      }
+    };
+    const whole = read(bytes);
+    const rest = read(split.rest);
+    if (typeof rest === "string") return typeof whole === "string" ? undefined : `rest: ${rest}`;
+    if (typeof whole === "string")
+      return `google-protobuf rejects the whole (${whole}), not the rest`;
+    const list = (m: Msg) =>
+      type === "AnalyzeRequest" ? [m] : (m["getResourcesList"]!() as Msg[]);
+    const [w, r] = [list(whole), list(rest)];
+    if (w.length !== r.length || r.length !== split.properties.length) return "resource count";
+    const plain = (m: Msg) => ({
+      ...m.toObject(),
+      properties: undefined,
+      resourcesList: undefined,
+    });
+    if (!isDeepStrictEqual(plain(whole), plain(rest))) return "top-level fields differ";
+    for (let i = 0; i < w.length; i++) {
+      const d = split.properties[i];
+      if (d === undefined) {
+        if (!isDeepStrictEqual(w[i]!.toObject(), r[i]!.toObject())) return `resource ${i} differs`;
+        continue;
+      }
+      if (r[i]!["hasProperties"]!()) return `resource ${i}: the rest still has properties`;
+      if (!isDeepStrictEqual(plain(w[i]!), plain(r[i]!))) return `resource ${i}: fields differ`;
+      let sdk: unknown;
+      try {
+        sdk = deserializeProperties(w[i]!["getProperties"]!() as object, false);
+      } catch (e) {
+        return `resource ${i}: the SDK throws (${String(e)}), the decoder decoded`;
+      }
+      if (!same(d.value, sdk)) return `resource ${i}: properties differ`;
+    }
+    return undefined;
+  }
+
+  it("google-protobuf reads tags and lengths in 32 bits: a longer one is left to it", () => {
+    const one = struct({ a: "one" });
+    const two = struct({ a: "two" });
+    // Field 2 (the properties) with a 5-byte tag whose bits past 32 google-protobuf drops: to it,
+    // a second properties field, which replaces the first.
+    const wide = (tag: number): Bytes => [(tag & 0x7f) | 0x80, 0x80, 0x80, 0x80, 0x10];
+    const after = [...len(0x12, one), ...wide(0x12), ...varint(two.length), ...two];
+    const before = [...wide(0x12), ...varint(two.length), ...two, ...len(0x12, one)];
+    const u8 = (b: Bytes) => Uint8Array.from(b);
+    expect(pb["AnalyzeRequest"]!.deserializeBinary(u8(after)).toObject()).toMatchObject({
+      properties: { fieldsMap: [["a", { stringValue: "two" }]] },
+    });
+    for (const b of [after, before]) {
+      expect(splitDisagrees("AnalyzeRequest", u8(b))).toBeUndefined();
+      expect(splitDisagrees("AnalyzeStackRequest", u8(len(0x0a, b)))).toBeUndefined();
+    }
+    // A resource (field 1 of AnalyzeStackRequest) with such a tag.
+    const resource = len(0x12, one);
+    const stack = [...len(0x0a, resource), ...wide(0x0a), ...varint(resource.length), ...resource];
+    expect(splitDisagrees("AnalyzeStackRequest", u8(stack))).toBeUndefined();
+  });
   it("installed in the pack: the service decodes with it, and the Struct reads as google-protobuf's", () => {
     // A child process: the installed deserializers would otherwise stay in this worker's cache.
     const script = `
