@@ -309,7 +309,13 @@ const services = sdkRequire("@pulumi/pulumi/proto/analyzer_grpc_pb.js") as {
 
 function answer(method: string, request: Message, type: string, name: string): Promise<Result> {
   const bytes = request.serializeBinary();
-  const decoded = services.AnalyzerService[method]!.requestDeserialize(Buffer.from(bytes));
+  let decoded: unknown;
+  try {
+    decoded = services.AnalyzerService[method]!.requestDeserialize(Buffer.from(bytes));
+  } catch (e) {
+    // gRPC answers INTERNAL (its details name the error only with GRPC_NODE_DEBUG_SEND_ERROR_DETAILS).
+    return Promise.resolve({ name, error: { code: "deserialize", details: String(e) } });
+  }
   // The service decodes each type as the generated class does.
   if (!(decoded instanceof (pb[type] as unknown as new () => unknown))) {
     throw new Error(`${method} decoded a request that is not a ${type}`);
@@ -447,6 +453,73 @@ const edgeStack = [
   thing("s4", { x: 4 }),
 ];
 
+// Requests as bytes no google-protobuf writer makes but a CLI (Go protobuf) or a corrupted stream
+// may send: map entries out of order, a value before its key, unknown fields, a second properties
+// field (google-protobuf keeps the last), a tag google-protobuf reads in 32 bits, empty
+// properties, keys named like Object.prototype's members, deep lists, a truncated request.
+type Bytes = number[];
+const vint = (v: number): Bytes => {
+  const o: Bytes = [];
+  for (; v >= 0x80; v = Math.floor(v / 128)) o.push((v % 128) | 0x80);
+  return [...o, v];
+};
+const field = (tag: number, body: Bytes): Bytes => [tag, ...vint(body.length), ...body];
+const text = (tag: number, t: string): Bytes => field(tag, [...Buffer.from(t, "utf8")]);
+const num = (v: number): Bytes => [0x11, ...new Uint8Array(new Float64Array([v]).buffer)];
+/** A Struct entry: the key, then the Value's bytes (`valueFirst`: the other way round). */
+const kv = (k: string, v: Bytes, valueFirst = false): Bytes =>
+  field(
+    0x0a,
+    valueFirst ? [...field(0x12, v), ...text(0x0a, k)] : [...text(0x0a, k), ...field(0x12, v)],
+  );
+const lists = (n: number): Bytes => (n === 0 ? num(1) : field(0x32, field(0x0a, lists(n - 1))));
+/** A request's bytes: those of `r` without properties, then `extra` (fields of the same message). */
+const rawBytes = (r: ReturnType<typeof thing>, extra: Bytes, stack = false): Bytes => {
+  const m = (stack
+    ? (analyzeStackRequest([r]).message as { getResourcesList(): unknown[] }).getResourcesList()[0]
+    : analyzeRequest(r)) as unknown as Message & { clearProperties(): void };
+  m.clearProperties();
+  return [...m.serializeBinary(), ...extra];
+};
+const rawMessage = (b: Bytes): Message => ({ serializeBinary: () => Uint8Array.from(b) });
+const wideTag = (tag: number): Bytes => [(tag & 0x7f) | 0x80, 0x80, 0x80, 0x80, 0x10];
+const props2 = [...kv("x", num(2)), ...kv("second", text(0x1a, "yes"))];
+const rawCases: [string, Bytes][] = [
+  [
+    "out of order",
+    field(0x12, [
+      ...kv("z", num(1)),
+      ...kv("x", text(0x1a, "v"), true),
+      ...kv("10", [0x20, 1]),
+      ...kv("2", [0x08, 0x03]),
+      ...kv("a", field(0x2a, [...kv("b", num(-0)), ...kv("a", field(0x32, []), true)])),
+    ]),
+  ],
+  [
+    "prototype names",
+    field(0x12, [
+      ...kv("x", num(1)),
+      ...kv("constructor", text(0x1a, "c")),
+      ...kv("toString", num(2)),
+      ...kv("hasOwnProperty", [0x20, 0]),
+      ...kv("valueOf", field(0x2a, kv("__defineGetter__", [0x08, 0]))),
+    ]),
+  ],
+  ["unknown fields", [0xf8, 0x01, 0x05, ...field(0x12, kv("x", num(1))), 0xfa, 0x01, 0x01, 0x61]],
+  ["empty properties", [0x12, 0x00]],
+  ["properties twice", [...field(0x12, kv("x", num(1))), ...field(0x12, props2)]],
+  [
+    "a wide properties tag",
+    [...field(0x12, kv("x", num(1))), ...wideTag(0x12), ...vint(props2.length), ...props2],
+  ],
+  ["lists 70 deep", field(0x12, [...kv("x", num(1)), ...kv("l", lists(70))])],
+  [
+    "an unknown in a list",
+    field(0x12, [...kv("x", num(1)), ...kv("l", field(0x32, field(0x0a, text(0x1a, UNKNOWN))))]),
+  ],
+  ["a key twice", field(0x12, [...kv("x", num(1)), ...kv("x", num(2))])],
+];
+
 /** Every request, in order (a function: the bundle is CommonJS, without top-level await). */
 async function main(): Promise<void> {
   for (const stage of ["production", "sandbox"]) {
@@ -501,6 +574,37 @@ async function main(): Promise<void> {
       }
     }
   }
+  for (const [name, extra] of rawCases) {
+    const r = thing(`raw-${name.replace(/ /g, "-")}`, {});
+    await call("analyze", rawMessage(rawBytes(r, extra)), "AnalyzeRequest", `raw ${name}`);
+    const resource = rawBytes(r, extra, true);
+    await call(
+      "analyzeStack",
+      rawMessage([
+        ...field(0x0a, resource),
+        ...field(0x0a, rawBytes(thing("raw-plain", {}), field(0x12, kv("x", num(3))), true)),
+      ]),
+      "AnalyzeStackRequest",
+      `raw stack ${name}`,
+    );
+  }
+  // A stack of no resources with an unknown field; a resource tag google-protobuf reads in 32 bits;
+  // a truncated request (google-protobuf rejects it).
+  await call(
+    "analyzeStack",
+    rawMessage([0xfa, 0x01, 0x01, 0x61]),
+    "AnalyzeStackRequest",
+    "raw stack none",
+  );
+  const one = rawBytes(thing("raw-one", {}), field(0x12, kv("x", num(1))), true);
+  await call(
+    "analyzeStack",
+    rawMessage([...field(0x0a, one), ...wideTag(0x0a), ...vint(one.length), ...one]),
+    "AnalyzeStackRequest",
+    "raw stack wide resource tag",
+  );
+  const whole = rawBytes(thing("raw-cut", {}), field(0x12, kv("x", num(1))));
+  await call("analyze", rawMessage(whole.slice(0, -3)), "AnalyzeRequest", "raw truncated");
   // A validation that throws fails the request; so do resources without options (an old CLI).
   await analyze({ ...thing("b", {}), type: BOOM, urn: urn(BOOM, "b") }, "throws");
   const noOptions = analyzeRequest(thing("n", { x: 1 }));

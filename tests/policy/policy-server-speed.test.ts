@@ -14,6 +14,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { isDeepStrictEqual } from "node:util";
 import { unknownCheckingProxy, UnknownValueError } from "@pulumi/policy";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -211,9 +212,13 @@ describe("Analyzer responses with the edits are the SDK's, byte for byte", () =>
         r.error ? { ...r, error: { ...r.error, details: message(r.error.details) } } : r,
       );
     expect(goose.results.length).toBeGreaterThan(150);
-    expect(normal(goose.results)).toEqual(normal(sdk.results));
+    // The first request answered differently, by name (the responses are long hex strings).
+    const [g, s] = [normal(goose.results), normal(sdk.results)];
+    expect(g.find((r, i) => !isDeepStrictEqual(r, s[i]))?.name).toBeUndefined();
+    expect(g).toEqual(s);
     // What the cases cover: violations, not-applicable lists and failed requests.
     expect(sdk.results.filter((r) => r.error).map((r) => r.name)).toEqual([
+      "raw truncated",
       "throws",
       "no options",
       "stack no options",
