@@ -160,6 +160,8 @@ class Reader {
         for (let i = 0; i < 8; i++) f64Bytes[i] = this.b[this.p + i]!;
         this.p += 8;
         v = f64[0];
+        // google-protobuf reads every NaN as JavaScript's own (no sign, no payload).
+        if (v !== v) v = NaN;
         break;
       }
       case 0x1a: {

@@ -338,6 +338,13 @@ describe("properties decoded from their bytes", () => {
     const deep = (n: number): unknown => (n === 0 ? 1 : { d: deep(n - 1) });
     expect(agrees(u8(struct({ d: deep(64) })))).toEqual({ decoded: true, ok: true });
     expect(agrees(u8(struct({ d: deep(65) })))).toEqual({ decoded: false, ok: true });
+    // A NaN with a sign and payload: google-protobuf reads every NaN as JavaScript's own.
+    const bits = (v: unknown) =>
+      Buffer.from(new Float64Array([v as number]).buffer).toString("hex");
+    const nan = u8(entry("n", [0x11, 0x01, 0, 0, 0, 0, 0, 0xf0, 0xff]));
+    expect(bits(decodeStruct(nan, 0, nan.length, rules)?.value["n"])).toBe(
+      bits((sdkOf(nan).value as { n: unknown }).n),
+    );
     // Lists count as deep as objects: nested lists past that depth are left to the SDK too, whose
     // recursion (google-protobuf's reader, then the conversion) overflows the stack a few thousand
     // levels down, where the decoder's own would not yet — the request failed, and must still.
