@@ -518,6 +518,8 @@ const rawCases: [string, Bytes][] = [
     field(0x12, [...kv("x", num(1)), ...kv("l", field(0x32, field(0x0a, text(0x1a, UNKNOWN))))]),
   ],
   ["a key twice", field(0x12, [...kv("x", num(1)), ...kv("x", num(2))])],
+  // No properties at all: the SDK's conversion fails the request (beside a resource that has them).
+  ["no properties", []],
 ];
 
 /** Every request, in order (a function: the bundle is CommonJS, without top-level await). */

@@ -218,6 +218,8 @@ describe("Analyzer responses with the edits are the SDK's, byte for byte", () =>
     expect(g).toEqual(s);
     // What the cases cover: violations, not-applicable lists and failed requests.
     expect(sdk.results.filter((r) => r.error).map((r) => r.name)).toEqual([
+      "raw no properties",
+      "raw stack no properties",
       "raw truncated",
       "throws",
       "no options",

@@ -569,6 +569,7 @@ describe("requests split into their properties and the rest", () => {
       const { Struct } = createRequire(sdkRequire.resolve("@pulumi/pulumi/proto/analyzer_pb"))("google-protobuf/google/protobuf/struct_pb");
       const d = sdkRequire("./deserialize.js");
       const before = svc.analyze.requestDeserialize;
+      const remediate = svc.remediate.requestDeserialize;
       speed.installSdkSpeedups();
       const r = synthetic(1)[0];
       // The SDK's conversion: keys in sorted order.
@@ -579,6 +580,8 @@ describe("requests split into their properties and the rest", () => {
       const value = d.deserializeProperties(struct, false);
       const out = {
         replaced: svc.analyze.requestDeserialize !== before,
+        // Remediate requests (the same message type) are decoded by google-protobuf alone.
+        remediate: svc.remediate.requestDeserialize === remediate && !Object.hasOwn(svc.remediate.requestDeserialize(bytes), "getProperties"),
         isRequest: req instanceof pb.AnalyzeRequest,
         isStruct: struct instanceof Struct,
         has: req.hasProperties(),
@@ -605,6 +608,7 @@ describe("requests split into their properties and the rest", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
       replaced: true,
+      remediate: true,
       isRequest: true,
       isStruct: true,
       has: true,
