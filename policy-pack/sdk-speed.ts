@@ -940,10 +940,13 @@ interface PropertiesMessage {
  * decodes the other fields, and each resource's `getProperties()` returns a Struct that
  * `deserializeProperties` (memoized above) answers with the decoded object — the SDK's own object
  * for those bytes. For anyone else the Struct is decoded by google-protobuf at its first use, so
- * it reads as it always did; `setProperties`/`clearProperties` work as generated. Properties the
- * decoder leaves to the SDK stay in the bytes google-protobuf decodes. Installed only with the
- * memoized `deserializeProperties` and the checking proxy's sentinels, and only over the generated
- * deserializers. tests/policy/wire-decode.test.ts and the byte-for-byte responses of
+ * it reads as it always did; `setProperties`/`clearProperties` work as generated, and so do the
+ * message's `toObject` and `serializeBinary` (they call `getProperties`). What reads the message's
+ * field array instead — `toArray`, `cloneMessage`, `jspb.Message.equals`, `toString`, the
+ * prototype's `getProperties` — sees it without properties: none of the SDK's handlers does.
+ * Properties the decoder leaves to the SDK stay in the bytes google-protobuf decodes. Installed
+ * only with the memoized `deserializeProperties` and the checking proxy's sentinels, and only over
+ * the generated deserializers. tests/policy/wire-decode.test.ts and the byte-for-byte responses of
  * tests/policy/policy-server-speed.test.ts cover it.
  */
 export function shareRequestDecoding(): boolean {

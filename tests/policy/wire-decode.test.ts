@@ -597,8 +597,13 @@ describe("requests split into their properties and the rest", () => {
       out.set = req.getProperties() === other && Object.hasOwn(req, "getProperties") === false;
       req.clearProperties();
       out.cleared = req.hasProperties() === false;
-      const stack = svc.analyzeStack.requestDeserialize(Buffer.from(analyzeStackRequest(synthetic(5)).message.serializeBinary()));
+      const stackBytes = Buffer.from(analyzeStackRequest(synthetic(5)).message.serializeBinary());
+      const stack = svc.analyzeStack.requestDeserialize(stackBytes);
       out.stack = stack.getResourcesList().every((x, i) => JSON.stringify(d.deserializeProperties(x.getProperties(), false)) === sorted(synthetic(5)[i].properties));
+      // The whole message, read by google-protobuf's own code: as it reads the bytes itself.
+      const plainStack = pb.AnalyzeStackRequest.deserializeBinary(stackBytes);
+      out.stackToObject = JSON.stringify(stack.toObject()) === JSON.stringify(plainStack.toObject());
+      out.stackReencoded = Buffer.from(stack.serializeBinary()).equals(stackBytes);
       console.log(JSON.stringify(out));
     `;
     const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
@@ -620,6 +625,8 @@ describe("requests split into their properties and the rest", () => {
       set: true,
       cleared: true,
       stack: true,
+      stackToObject: true,
+      stackReencoded: true,
     });
   }, 30_000);
 });
