@@ -556,6 +556,87 @@ describe("requests split into their properties and the rest", () => {
     const stack = [...len(0x0a, resource), ...wide(0x0a), ...varint(resource.length), ...resource];
     expect(splitDisagrees("AnalyzeStackRequest", u8(stack))).toBeUndefined();
   });
+  it("requests with fields spliced in, shuffled or corrupted: the split reads as the whole", () => {
+    const rand = prng(1818);
+    const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!;
+    const rs = synthetic(4);
+    const small = struct({ x: pick([1, "s", null, true]), constructor: "c" });
+    // Fields another writer may add to a request or a resource, which google-protobuf reads…
+    const FIELDS: Bytes[] = [
+      len(0x12, small), // a second properties field: google-protobuf keeps the last
+      [0x92, 0x80, 0x80, 0x80, 0x10, ...varint(small.length), ...small], // 32-bit tag: field 2
+      [0x92, 0x00, ...varint(small.length), ...small], // an overlong tag for field 2
+      [0x12, 0x00], // empty properties
+      [0xf8, 0x01, 0x05], // unknown varint
+      [0xfa, 0x01, 0x02, 0x61, 0x62], // unknown bytes
+      [0xfd, 0x01, 1, 2, 3, 4], // unknown fixed32
+      [0xf9, 0x01, 1, 2, 3, 4, 5, 6, 7, 8], // unknown fixed64
+      [0xfb, 0x01, 0xfc, 0x01], // a group
+      [0x88, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01], // a 10-byte tag
+      str(0x1a, "urn:x"),
+    ];
+    // …and some it rejects or stops at.
+    const BAD: Bytes[] = [[0x10, 0x01], [0x02, 0x01, 0x00], [0x0c], [0x0f]];
+    /** A message's top-level fields (of canonical bytes) as byte lists. */
+    const fieldsOf = (b: Uint8Array): Bytes[] => {
+      const out: Bytes[] = [];
+      let p = 0;
+      const read = () => {
+        let v = 0;
+        for (let m = 1; ; m *= 128) {
+          const c = b[p++]!;
+          v += (c & 0x7f) * m;
+          if (c < 0x80) return v;
+        }
+      };
+      while (p < b.length) {
+        const from = p;
+        const wire = read() & 7;
+        if (wire === 2) p += read();
+        else if (wire === 0) read();
+        else p += wire === 1 ? 8 : 4;
+        out.push([...b.subarray(from, p)]);
+      }
+      return out;
+    };
+    const mutate = (fields: Bytes[]): Bytes => {
+      for (let n = Math.floor(rand() * 3); n > 0; n--)
+        fields.splice(
+          Math.floor(rand() * (fields.length + 1)),
+          0,
+          pick(rand() < 0.05 ? BAD : FIELDS),
+        );
+      if (rand() < 0.3) fields.sort(() => rand() - 0.5);
+      return fields.flat();
+    };
+    const request = (r: (typeof rs)[number]) =>
+      (analyzeRequest(r) as unknown as { serializeBinary(): Uint8Array }).serializeBinary();
+    let split = 0;
+    let left = 0;
+    for (let i = 0; i < 1200; i++) {
+      const stack = rand() < 0.4;
+      let bytes = stack
+        ? mutate(
+            rs
+              .slice(0, 1 + Math.floor(rand() * 3))
+              .map((r) => len(0x0a, mutate(fieldsOf(request(r))))),
+          )
+        : mutate(fieldsOf(request(pick(rs))));
+      if (rand() < 0.1) {
+        bytes = [...bytes];
+        bytes[Math.floor(rand() * bytes.length)] = Math.floor(rand() * 256);
+      }
+      const b = Uint8Array.from(bytes);
+      const type = stack ? "AnalyzeStackRequest" : "AnalyzeRequest";
+      expect(splitDisagrees(type, b), Buffer.from(b).toString("hex")).toBeUndefined();
+      if ((stack ? splitAnalyzeStackRequest : splitAnalyzeRequest)(b, rules)) split++;
+      else left++;
+    }
+    // Both ways are taken often: the comparison compares something.
+    expect(split).toBeGreaterThan(150);
+    expect(left).toBeGreaterThan(150);
+  });
+
   it("installed in the pack: the service decodes with it, and the Struct reads as google-protobuf's", () => {
     // A child process: the installed deserializers would otherwise stay in this worker's cache.
     const script = `
