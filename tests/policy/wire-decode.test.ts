@@ -260,6 +260,21 @@ describe("properties decoded from their bytes", () => {
       ],
       ["integer-like keys", struct({ "10": 1, "2": 2, b: 3, a: 4 }, (k) => k.reverse()), "decoded"],
       ["empty struct", [], "decoded"],
+      [
+        "keys named like Object.prototype's members",
+        struct(
+          {
+            valueOf: null,
+            toString: "x",
+            hasOwnProperty: true,
+            constructor: 1,
+            __defineGetter__: [],
+            isPrototypeOf: { constructor: { prototype: 2 } },
+          },
+          (k) => k.reverse(),
+        ),
+        "decoded",
+      ],
       ["nested empties", struct({ a: {}, b: [], c: [[]], d: [{}] }), "decoded"],
       [
         "a key twice",
