@@ -683,28 +683,13 @@ export function shareResponseEncoding(): boolean {
     if (list.length > 0) writer.writeSerializedMessage(node.bytes!, 0, node.bytes!.length);
   };
   const writeDiagnostic: Marked<WriteMessage<DiagnosticMessage>> = (message, writer) => {
-    let node: Node | undefined = prefixes;
-    if (typeof writer.writeSerializedMessage === "function") {
-      node = step(node, message.getPolicyname(), "prefixes");
-      if (node !== undefined) node = step(node, message.getPolicypackname(), "prefixes");
-      if (node !== undefined) node = step(node, message.getPolicypackversion(), "prefixes");
-      if (node !== undefined) node = step(node, message.getDescription(), "prefixes");
-    } else {
-      node = undefined;
-    }
-    if (node === undefined) {
+    const head =
+      typeof writer.writeSerializedMessage === "function" ? headOf(message, writer) : undefined;
+    if (head === undefined) {
       originalDiagnostic!(message, writer);
       return;
     }
-    if (node.bytes === undefined) {
-      const own = new writer.constructor();
-      originalDiagnostic!(
-        new DiagnosticPart(message as never, true),
-        own as unknown as Writer & RepeatedWriter,
-      );
-      node.bytes = own.getResultBuffer();
-    }
-    writer.writeSerializedMessage!(node.bytes, 0, node.bytes.length);
+    writer.writeSerializedMessage!(head, 0, head.length);
     originalDiagnostic!(new DiagnosticPart(message as never, false), writer);
   };
   writeResponse[MARK] = true;
@@ -951,7 +936,7 @@ interface PropertiesMessage {
  */
 export function shareRequestDecoding(): boolean {
   const sdkRequire = createRequire(createRequire(__filename).resolve(SDK_FILES.server));
-  const sdk = proxySdk(sdkRequire("./proxy.js") as Record<string, unknown>);
+  const sdk = proxySdk(createRequire(__filename)(SDK_FILES.proxy) as Record<string, unknown>);
   const services = sdkRequire(ANALYZER_GRPC_PB) as {
     AnalyzerService?: Record<string, { requestDeserialize?: Deserializer } | undefined>;
   };

@@ -202,6 +202,16 @@ class Reader {
   }
 }
 
+/** `f()`, or undefined where it left the bytes to the SDK (threw `NOT_DIRECT`). */
+function orSdk<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch (e) {
+    if (e === NOT_DIRECT) return undefined;
+    throw e;
+  }
+}
+
 /**
  * The plain object of a Struct's bytes `b[start, end)`, or undefined where the SDK should decode
  * them (see the module comment).
@@ -212,14 +222,11 @@ export function decodeStruct(
   end: number,
   rules: KnownRules,
 ): Decoded | undefined {
-  const r = new Reader(b, start, rules);
-  try {
+  return orSdk(() => {
+    const r = new Reader(b, start, rules);
     const value = r.struct(end, 0);
     return { value, known: r.known, bytes: b.subarray(start, end) };
-  } catch (e) {
-    if (e === NOT_DIRECT) return undefined;
-    throw e;
-  }
+  });
 }
 
 /** One message's bytes with its properties field taken out, and those properties decoded. */
@@ -257,19 +264,13 @@ function skip(r: Reader, wireType: number, limit: number): boolean {
 
 /**
  * Scans one message (AnalyzeRequest or AnalyzerResource, where field 2 is the properties Struct)
- * in `[start, end)`: the pieces of it to keep and its decoded properties.
+ * from `r.p` to `end`: appends the pieces of it to keep to `pieces`, returns its decoded properties.
  */
-function scanResource(
-  r: Reader,
-  end: number,
-  rules: KnownRules,
-  pieces: Uint8Array[],
-): { decoded: Decoded | undefined; length: number } {
+function scanResource(r: Reader, end: number, pieces: Uint8Array[]): Decoded | undefined {
   const b = r.b;
   let decoded: Decoded | undefined;
   let seen = false;
   let from = r.p;
-  let length = 0;
   while (r.p < end) {
     const at = r.p;
     const tag = r.varint();
@@ -278,20 +279,18 @@ function scanResource(
       if (seen) throw NOT_DIRECT;
       seen = true;
       const e = r.end(end);
-      const d = decodeStruct(b, r.p, e, rules);
+      const d = decodeStruct(b, r.p, e, r.rules);
       r.p = e;
       if (d !== undefined) {
         decoded = d;
         pieces.push(b.subarray(from, at));
-        length += at - from;
         from = e;
       }
     } else if (!skip(r, tag & 7, end)) throw NOT_DIRECT;
   }
   if (r.p !== end) throw NOT_DIRECT;
   pieces.push(b.subarray(from, end));
-  length += end - from;
-  return { decoded, length };
+  return decoded;
 }
 
 function varintBytes(v: number): Uint8Array {
@@ -309,15 +308,11 @@ const concat = (pieces: Uint8Array[]): Uint8Array =>
 
 /** An AnalyzeRequest's bytes split (see `Split`), or undefined: let google-protobuf decode them all. */
 export function splitAnalyzeRequest(b: Uint8Array, rules: KnownRules): Split | undefined {
-  try {
+  return orSdk(() => {
     const pieces: Uint8Array[] = [];
-    const { decoded } = scanResource(new Reader(b, 0, rules), b.length, rules, pieces);
-    if (decoded === undefined) return undefined;
-    return { rest: concat(pieces), properties: [decoded] };
-  } catch (e) {
-    if (e === NOT_DIRECT) return undefined;
-    throw e;
-  }
+    const decoded = scanResource(new Reader(b, 0, rules), b.length, pieces);
+    return decoded === undefined ? undefined : { rest: concat(pieces), properties: [decoded] };
+  });
 }
 
 /**
@@ -326,30 +321,25 @@ export function splitAnalyzeRequest(b: Uint8Array, rules: KnownRules): Split | u
  * them all.
  */
 export function splitAnalyzeStackRequest(b: Uint8Array, rules: KnownRules): Split | undefined {
-  try {
+  return orSdk(() => {
     const r = new Reader(b, 0, rules);
     const pieces: Uint8Array[] = [];
     const properties: (Decoded | undefined)[] = [];
-    let any = false;
     while (r.p < b.length) {
       const at = r.p;
       const tag = r.varint();
       if (tag === 0x0a) {
         const e = r.end(b.length);
         const inner: Uint8Array[] = [];
-        const { decoded, length } = scanResource(r, e, rules, inner);
+        properties.push(scanResource(r, e, inner));
+        const length = inner.reduce((n, piece) => n + piece.length, 0);
         pieces.push(Uint8Array.of(0x0a), varintBytes(length), ...inner);
-        properties.push(decoded);
-        if (decoded !== undefined) any = true;
       } else {
         if (!skip(r, tag & 7, b.length)) throw NOT_DIRECT;
         pieces.push(b.subarray(at, r.p));
       }
     }
-    if (!any) return undefined;
+    if (properties.every((d) => d === undefined)) return undefined;
     return { rest: concat(pieces), properties };
-  } catch (e) {
-    if (e === NOT_DIRECT) return undefined;
-    throw e;
-  }
+  });
 }

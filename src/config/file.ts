@@ -12,6 +12,7 @@ import { closest } from "fastest-levenshtein";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
 import { InputError } from "../errors.js";
+import { parsedOnce } from "./parsed-once.js";
 
 /** One problem in a data file. `line` is 1-based (0 when the file could not be read). */
 export interface DataFileProblem {
@@ -192,22 +193,19 @@ export function parseYamlFile<S extends z.ZodType>(
   text: string,
   opts: YamlFileOptions = {},
 ): { value: z.infer<S>; lines: LineLookup } {
-  // The same file is loaded several times in one process (compliance-rules.yaml twice per stage
-  // rendered, by the scanner and the metrics relabelling): parsed and validated once per text.
-  // Each caller gets its own copy of the value, so none sees another's changes.
-  let seen = parsedFiles.get(schema);
-  if (!seen) parsedFiles.set(schema, (seen = new Map()));
-  const key = `${file}\0${text}`;
-  const known = seen.get(key);
-  if (known) return { value: structuredClone(known.value) as z.infer<S>, lines: known.lines };
-  const parsed = parseYamlFileOnce(schema, file, text, opts);
-  if (seen.size >= 64) seen.clear();
-  seen.set(key, parsed);
-  return { value: structuredClone(parsed.value) as z.infer<S>, lines: parsed.lines };
+  // Parsed and validated once per text (parsed-once.ts). Each caller gets its own copy of the
+  // value, so none sees another's changes.
+  let parsed = parsedFiles.get(schema);
+  if (!parsed) parsedFiles.set(schema, (parsed = parsedOnce(64)));
+  const { value, lines } = parsed(file, text, () => parseYamlFileOnce(schema, file, text, opts));
+  return { value: structuredClone(value) as z.infer<S>, lines };
 }
 
-/** Files parsed and validated in this process, per schema: file name and text → the result. */
-const parsedFiles = new WeakMap<z.ZodType, Map<string, { value: unknown; lines: LineLookup }>>();
+/** Files parsed and validated in this process, per schema. */
+const parsedFiles = new WeakMap<
+  z.ZodType,
+  ReturnType<typeof parsedOnce<{ value: unknown; lines: LineLookup }>>
+>();
 
 function parseYamlFileOnce<S extends z.ZodType>(
   schema: S,

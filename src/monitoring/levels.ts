@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
+import { parsedOnce } from "../config/parsed-once.js";
 import { STAGES, type StageName } from "../config/stages.js";
 import { DEFAULT_REPO_ROOT } from "./files.js";
 import { InputError } from "../errors.js";
@@ -84,26 +85,30 @@ export function parseMetricLevels(raw: unknown, file = METRIC_LEVELS_PATH): Metr
 }
 
 export function loadMetricLevelsFile(file: string): MetricLevels {
+  const cannot = (err: unknown) =>
+    new MetricLevelsError(`${file}: cannot read metric levels: ${(err as Error).message}`);
   let text: string;
-  let raw: unknown;
   try {
     text = readFileSync(file, "utf8");
-    // Rendering each stage's prometheus.yml loads the file again: parsed once per text. Each
-    // caller gets its own copy, so none sees another's changes.
-    const known = parsedLevels.get(`${file}\0${text}`);
-    if (known) return structuredClone(known);
-    raw = parse(text);
   } catch (err) {
-    throw new MetricLevelsError(`${file}: cannot read metric levels: ${(err as Error).message}`);
+    throw cannot(err);
   }
-  const levels = parseMetricLevels(raw, file);
-  if (parsedLevels.size >= 16) parsedLevels.clear();
-  parsedLevels.set(`${file}\0${text}`, levels);
-  return structuredClone(levels);
+  // Each caller gets its own copy, so none sees another's changes.
+  return structuredClone(
+    parsedLevels(file, text, () => {
+      let raw: unknown;
+      try {
+        raw = parse(text);
+      } catch (err) {
+        throw cannot(err);
+      }
+      return parseMetricLevels(raw, file);
+    }),
+  );
 }
 
-/** Metric-levels files parsed and validated in this process: file name and text → the result. */
-const parsedLevels = new Map<string, MetricLevels>();
+/** Metric-levels files parsed and validated in this process (rendering each stage's prometheus.yml loads the file again). */
+const parsedLevels = parsedOnce<MetricLevels>(16);
 
 /** The checked-in metric levels of this repository. */
 export function loadMetricLevels(repoRoot: string = DEFAULT_REPO_ROOT): MetricLevels {

@@ -522,22 +522,27 @@ const rawCases: [string, Bytes][] = [
   ["no properties", []],
 ];
 
+/** The golden-goose policies' pass and fail cases of one stage. */
+async function stageCases(stage: string): Promise<void> {
+  for (const c of CASES.filter((x) => x.stage === stage)) {
+    for (const which of ["pass", "fail"] as const) {
+      if (c.kind === "resource") await analyze(toAnalyzer(c[which]), `${c.policy} ${which}`);
+      else {
+        const stack = c[which];
+        await analyzeStack(
+          stack.map((r) => toAnalyzer(r, stack)),
+          `${c.policy} ${which}`,
+        );
+      }
+    }
+  }
+}
+
 /** Every request, in order (a function: the bundle is CommonJS, without top-level await). */
 async function main(): Promise<void> {
   for (const stage of ["production", "sandbox"]) {
     await configure(stage);
-    for (const c of CASES.filter((x) => x.stage === stage)) {
-      for (const which of ["pass", "fail"] as const) {
-        if (c.kind === "resource") await analyze(toAnalyzer(c[which]), `${c.policy} ${which}`);
-        else {
-          const stack = c[which];
-          await analyzeStack(
-            stack.map((r) => toAnalyzer(r, stack)),
-            `${c.policy} ${which}`,
-          );
-        }
-      }
-    }
+    await stageCases(stage);
     const rs = synthetic(40);
     for (const r of rs) await analyze(r, `${stage} synthetic ${r.name}`);
     await analyzeStack(rs, `${stage} synthetic stack`);
@@ -561,21 +566,8 @@ async function main(): Promise<void> {
       )),
     );
   }
-  for (const stage of ["compliance"]) {
-    await configure(stage);
-    for (const c of CASES.filter((x) => x.stage === stage)) {
-      for (const which of ["pass", "fail"] as const) {
-        if (c.kind === "resource") await analyze(toAnalyzer(c[which]), `${c.policy} ${which}`);
-        else {
-          const stack = c[which];
-          await analyzeStack(
-            stack.map((r) => toAnalyzer(r, stack)),
-            `${c.policy} ${which}`,
-          );
-        }
-      }
-    }
-  }
+  await configure("compliance");
+  await stageCases("compliance");
   for (const [name, extra] of rawCases) {
     const r = thing(`raw-${name.replace(/ /g, "-")}`, {});
     await call("analyze", rawMessage(rawBytes(r, extra)), "AnalyzeRequest", `raw ${name}`);

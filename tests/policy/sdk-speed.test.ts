@@ -5,11 +5,11 @@
  * memoized functions return what the SDK's return. That the pack's results are unchanged is
  * tests/policy-pack/grpc.test.ts (the real pack over gRPC).
  */
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { childScriptJson } from "./child-script.js";
 import { notApplicable } from "../../policy-pack/policies/util.js";
 import {
   ANALYZER_PB,
@@ -86,12 +86,7 @@ describe("shared deserialization in the policy pack", () => {
         plainProxied: px.unknownCheckingProxy(plain).__isSpecialProxy === true,
       }));
     `;
-    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
-      cwd: REPO,
-      encoding: "utf8",
-    });
-    expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({
+    expect(childScriptJson(script)).toEqual({
       installed: { deserialize: true, proxy: true },
       again: { deserialize: true, proxy: true },
       sameValue: true,
@@ -177,13 +172,10 @@ describe("shared deserialization in the policy pack", () => {
     `;
     const versions: string[] = [];
     for (const from of ["sdk", "newest"]) {
-      const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
-        cwd: REPO,
-        encoding: "utf8",
-        env: { ...process.env, STRUCT_FROM: from },
-      });
-      expect(r.status, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout) as { version: string; results: unknown[] };
+      const out = childScriptJson(script, { ...process.env, STRUCT_FROM: from }) as {
+        version: string;
+        results: unknown[];
+      };
       versions.push(out.version);
       expect(out.results).toHaveLength(1);
       for (const result of out.results)
@@ -341,12 +333,7 @@ describe("shared deserialization in the policy pack", () => {
       console.log(JSON.stringify({ installed, again, first: first.join() === sdk.join(),
         second: second.join() === sdk.join(), decoded }));
     `;
-    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
-      cwd: REPO,
-      encoding: "utf8",
-    });
-    expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({
+    expect(childScriptJson(script)).toEqual({
       installed: true,
       again: true,
       first: true,
@@ -423,12 +410,7 @@ describe("shared deserialization in the policy pack", () => {
         second: second.filter((h, i) => h !== sdk[i]).length,
         third: third.filter((h, i) => h !== sdk[i]).length }));
     `;
-    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
-      cwd: REPO,
-      encoding: "utf8",
-    });
-    expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({
+    expect(childScriptJson(script)).toEqual({
       alone: true,
       again: true,
       count: 73,
@@ -469,12 +451,7 @@ describe("shared deserialization in the policy pack", () => {
         .getDiagnosticsList()[0].getPolicyname() === strings[3];
       console.log(JSON.stringify({ installed, again, same: after.map((h, i) => h === sdk[i]), decoded }));
     `;
-    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
-      cwd: REPO,
-      encoding: "utf8",
-    });
-    expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { installed: boolean; same: boolean[] };
+    const out = childScriptJson(script) as { installed: boolean; same: boolean[] };
     expect(out).toEqual({
       installed: true,
       again: true,

@@ -7,12 +7,12 @@
  * bound to google-protobuf's sorted order), and on corrupted bytes: whatever the decoder returns
  * for bytes google-protobuf rejects, it is nothing.
  */
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
+import { childScriptJson } from "./child-script.js";
 import {
   decodeStruct,
   SPECIAL_SIG_KEY,
@@ -732,12 +732,7 @@ describe("requests split into their properties and the rest", () => {
       out.stackReencoded = Buffer.from(stack.serializeBinary()).equals(stackBytes);
       console.log(JSON.stringify(out));
     `;
-    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
-      cwd: REPO,
-      encoding: "utf8",
-    });
-    expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({
+    expect(childScriptJson(script)).toEqual({
       replaced: true,
       remediate: true,
       isRequest: true,
